@@ -1,0 +1,64 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+/// Warnings in our own code are errors; the language mode is 6 with strict concurrency everywhere.
+let strict: [SwiftSetting] = [
+    .swiftLanguageMode(.v6),
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+    name: "s2s",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "s2sd", targets: ["s2sd"]),
+        .executable(name: "s2sctl", targets: ["s2sctl"]),
+        .library(name: "S2SBus", targets: ["S2SBus"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+    ],
+    targets: [
+        // C libraries, bound through pkg-config.
+        .systemLibrary(name: "CDBus", pkgConfig: "dbus-1", providers: [.apt(["libdbus-1-dev"])]),
+        .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
+        // Linux system calls that glibc does not wrap, or wraps process-wide.
+        .target(name: "CLinux"),
+
+        .target(name: "S2SBus", dependencies: ["CDBus"], swiftSettings: strict),
+        .target(
+            name: "S2SSystemd",
+            dependencies: ["CSystemd", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict),
+        .target(name: "S2SCore", swiftSettings: strict),
+        .target(
+            name: "S2SDaemon",
+            dependencies: [
+                "S2SBus", "S2SSystemd", "S2SCore", "CLinux",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
+            swiftSettings: strict),
+        .executableTarget(
+            name: "s2sd",
+            dependencies: ["S2SDaemon", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: strict),
+        .target(
+            name: "S2SControl",
+            dependencies: ["S2SBus", "S2SCore", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: strict),
+        .executableTarget(name: "s2sctl", dependencies: ["S2SControl"], swiftSettings: strict),
+
+        .testTarget(name: "S2SBusTests", dependencies: ["S2SBus", "CLinux"], swiftSettings: strict),
+        .testTarget(name: "S2SCoreTests", dependencies: ["S2SCore"], swiftSettings: strict),
+        .testTarget(name: "S2SDaemonTests", dependencies: ["S2SDaemon", "S2SCore"], swiftSettings: strict),
+        .testTarget(name: "S2SControlTests", dependencies: ["S2SControl", "S2SCore"], swiftSettings: strict),
+    ]
+)

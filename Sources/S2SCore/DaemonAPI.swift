@@ -1,0 +1,28 @@
+/// The names of the daemon's D-Bus API, shared by the daemon and every client in this project.
+/// `Packaging/dbus/org.s2s.Daemon1.xml` is the contract; docs/dbus-api.md explains it.
+public enum DaemonAPI {
+    public static let busName = "org.s2s.Daemon1"
+    public static let rootPath = "/org/s2s/Daemon1"
+    public static let endpointPathPrefix = "/org/s2s/Daemon1/endpoint"
+    public static let managerInterface = "org.s2s.Daemon1.Manager"
+    public static let endpointInterface = "org.s2s.Daemon1.Endpoint"
+    /// "Unlimited" and "never", as in systemd's APIs.
+    public static let unlimited = UInt64.max
+
+    /// Keys of the options dictionary of `CreateEndpoint`.
+    public enum EndpointOption {
+        public static let quota = "Quota"
+        public static let lifetime = "Lifetime"
+        public static let maxUses = "MaxUses"
+    }
+}
+
+/// The daemon's own D-Bus error names.
+public enum DaemonErrorName: String, Sendable, CaseIterable {
+    case accessDenied = "org.s2s.Error.AccessDenied"
+    case notFound = "org.s2s.Error.NotFound"
+    case invalidPath = "org.s2s.Error.InvalidPath"
+    case invalidArgument = "org.s2s.Error.InvalidArgument"
+    case limitExceeded = "org.s2s.Error.LimitExceeded"
+    case failed = "org.s2s.Error.Failed"
+}

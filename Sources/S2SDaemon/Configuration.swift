@@ -1,0 +1,162 @@
+public import Logging
+import S2SCore
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Everything the daemon can be told, from its configuration file and its command line.
+///
+/// The file is systemd-style (`[Daemon]`, `Key=Value`, `#` comments); docs/configuration.md lists
+/// every key. Command-line options override the file.
+public struct Configuration: Sendable, Equatable {
+    public enum BusKind: Sendable, Equatable {
+        case system, user
+    }
+
+    public var bus: BusKind = .system
+    public var stateDirectory: String
+    /// Exit after this long with nothing to do, when started by activation; nil: never.
+    public var idleTimeout: Duration? = .seconds(300)
+    public var maxEndpointsPerUser: UInt64 = 1024
+    public var logLevel: Logger.Level = .info
+
+    public init(bus: BusKind, environment: [String: String]) {
+        self.bus = bus
+        self.stateDirectory = Self.defaultStateDirectory(bus: bus, environment: environment)
+    }
+
+    public static func defaultStateDirectory(bus: BusKind, environment: [String: String]) -> String {
+        switch bus {
+        case .system: return "/var/lib/s2s"
+        case .user:
+            if let state = environment["XDG_STATE_HOME"], state.hasPrefix("/") { return state + "/s2s" }
+            return homeDirectory(environment) + "/.local/state/s2s"
+        }
+    }
+
+    public static func defaultConfigFile(bus: BusKind, environment: [String: String]) -> String {
+        switch bus {
+        case .system: return "/etc/s2s/s2sd.conf"
+        case .user:
+            if let config = environment["XDG_CONFIG_HOME"], config.hasPrefix("/") { return config + "/s2s/s2sd.conf" }
+            return homeDirectory(environment) + "/.config/s2s/s2sd.conf"
+        }
+    }
+
+    private static func homeDirectory(_ environment: [String: String]) -> String {
+        if let home = environment["HOME"], home.hasPrefix("/") { return home }
+        var entry = passwd()
+        var result: UnsafeMutablePointer<passwd>? = nil
+        var buffer = [CChar](repeating: 0, count: 16_384)
+        if getpwuid_r(getuid(), &entry, &buffer, buffer.count, &result) == 0, result != nil, let directory = entry.pw_dir {
+            return String(cString: directory)
+        }
+        return "/"
+    }
+
+    // MARK: The file
+
+    /// A configuration file that cannot be used, with the place and the reason.
+    public struct FileError: Error, CustomStringConvertible, Sendable {
+        public let file: String
+        public let line: Int?
+        public let reason: String
+        public var description: String { line.map { "\(file):\($0): \(reason)" } ?? "\(file): \(reason)" }
+    }
+
+    /// Applies the settings of a configuration file's text.
+    public mutating func apply(fileContents text: String, file: String) throws(FileError) {
+        var section: String? = nil
+        for (index, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let lineNumber = index + 1
+            let line = rawLine.trimmingCharacters(in: " \t\r")
+            if line.isEmpty || line.hasPrefix("#") || line.hasPrefix(";") { continue }
+            if line.hasPrefix("[") {
+                guard line.hasSuffix("]") else { throw FileError(file: file, line: lineNumber, reason: "unterminated section header") }
+                let name = String(line.dropFirst().dropLast())
+                guard name == "Daemon" else { throw FileError(file: file, line: lineNumber, reason: "unknown section [\(name)]") }
+                section = name
+                continue
+            }
+            guard section != nil else { throw FileError(file: file, line: lineNumber, reason: "setting outside the [Daemon] section") }
+            guard let equals = line.firstIndex(of: "=") else { throw FileError(file: file, line: lineNumber, reason: "expected Key=Value") }
+            let key = line[..<equals].trimmingCharacters(in: " \t")
+            let value = line[line.index(after: equals)...].trimmingCharacters(in: " \t")
+            do throws(SettingError) {
+                try set(key, to: value)
+            } catch {
+                throw FileError(file: file, line: lineNumber, reason: error.reason)
+            }
+        }
+    }
+
+    /// Reads and applies a configuration file. A missing file is an error only if `required`.
+    public mutating func load(file: String, required: Bool) throws(FileError) {
+        let fd = open(file, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else {
+            if errno == ENOENT && !required { return }
+            throw FileError(file: file, line: nil, reason: String(cString: strerror(errno)))
+        }
+        defer { close(fd) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65_536)
+        while true {
+            let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if count < 0 && errno == EINTR { continue }
+            guard count >= 0 else { throw FileError(file: file, line: nil, reason: String(cString: strerror(errno))) }
+            if count == 0 { break }
+            bytes += chunk.prefix(count)
+            guard bytes.count <= 1 << 20 else { throw FileError(file: file, line: nil, reason: "larger than 1 MiB") }
+        }
+        guard let text = String(validating: bytes, as: UTF8.self) else {
+            throw FileError(file: file, line: nil, reason: "not valid UTF-8")
+        }
+        try apply(fileContents: text, file: file)
+    }
+
+    public struct SettingError: Error, Sendable {
+        public let reason: String
+    }
+
+    /// Sets one setting by its configuration-file key; the command line uses the same parsers.
+    public mutating func set(_ key: String, to value: String) throws(SettingError) {
+        switch key {
+        case "StateDirectory":
+            guard value.hasPrefix("/") else { throw SettingError(reason: "StateDirectory must be an absolute path") }
+            stateDirectory = value
+        case "IdleTimeout":
+            idleTimeout = try Self.parseIdleTimeout(value)
+        case "MaxEndpointsPerUser":
+            guard let number = UInt64(value), number > 0 else {
+                throw SettingError(reason: "MaxEndpointsPerUser must be a positive whole number, not \"\(value)\"")
+            }
+            maxEndpointsPerUser = number
+        case "LogLevel":
+            guard let level = Logger.Level(rawValue: value.lowercased()) else {
+                throw SettingError(reason: "LogLevel must be one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            logLevel = level
+        default:
+            throw SettingError(reason: "unknown setting \"\(key)\"")
+        }
+    }
+
+    /// "0" disables idle exit.
+    public static func parseIdleTimeout(_ value: String) throws(SettingError) -> Duration? {
+        do {
+            let seconds = try Units.parseDuration(value)
+            return seconds == 0 ? nil : .seconds(Int64(clamping: seconds))
+        } catch {
+            throw SettingError(reason: "IdleTimeout: \(error.description)")
+        }
+    }
+}
+
+extension StringProtocol {
+    func trimmingCharacters(in set: String) -> String {
+        var slice = Substring(self)
+        while let first = slice.first, set.contains(first) { slice.removeFirst() }
+        while let last = slice.last, set.contains(last) { slice.removeLast() }
+        return String(slice)
+    }
+}

@@ -1,0 +1,98 @@
+public import Logging
+import S2SBus
+import S2SCore
+import S2SSystemd
+import ServiceLifecycle
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Start-up and the life of the daemon: state, sockets from the service manager, the bus, and the
+/// services that run until SIGTERM/SIGINT, idleness, or a fatal error.
+public enum Daemon {
+    /// A problem that stops the daemon from starting, with a message for the operator.
+    public struct StartupError: Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    public static func run(configuration: Configuration, environment: [String: String], logger: Logger) async throws {
+        // Files the daemon creates (the database) are for its eyes only.
+        umask(0o077)
+        try prepareStateDirectory(configuration.stateDirectory)
+        let store: EndpointStore
+        do {
+            store = try EndpointStore(path: configuration.stateDirectory + "/s2s.sqlite")
+        } catch {
+            throw StartupError(description: "cannot open the state database in \(configuration.stateDirectory): \(error)")
+        }
+        let registry = try EndpointRegistry(store: store, maxEndpointsPerUser: configuration.maxEndpointsPerUser)
+
+        let passedSockets = try ServiceManager.takePassedSockets()
+        let listeners = passedSockets.filter(\.isListeningStream).map { PeerListener(fd: $0.fd) }
+        for socket in passedSockets where !socket.isListeningStream {
+            logger.warning("ignoring a passed socket that is not a listening stream socket", metadata: ["name": "\(socket.name)"])
+        }
+        let activated = !passedSockets.isEmpty || environment["DBUS_STARTER_BUS_TYPE"] != nil
+
+        let bus: BusAddress = configuration.bus == .system ? .system : .session
+        let connection: BusConnection
+        do {
+            connection = try await BusConnection.connect(bus, environment: environment)
+        } catch {
+            throw StartupError(description: "\(error)")
+        }
+        let manager = Manager(
+            registry: registry, connection: connection, configuration: configuration,
+            peerListeners: listeners.map(\.address), logger: logger)
+        let server = ObjectServer(connection: connection, tree: manager)
+        logger.info(
+            "starting",
+            metadata: [
+                "version": "\(S2SVersion.current)", "bus": "\(bus)", "state_directory": "\(configuration.stateDirectory)",
+                "peer_listeners": "\(listeners.map(\.address))", "activated": "\(activated)",
+            ])
+
+        let group = ServiceGroup(
+            configuration: ServiceGroupConfiguration(
+                services: [
+                    .init(service: BusService(server: server, manager: manager, logger: logger)),
+                    .init(service: ExpiryService(manager: manager, logger: logger)),
+                    .init(service: WatchdogService(logger: logger)),
+                    .init(
+                        service: IdleExitService(
+                            timeout: configuration.idleTimeout, activated: activated, server: server,
+                            subscribers: manager.subscribers, logger: logger),
+                        successTerminationBehavior: .gracefullyShutdownGroup),
+                ],
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger))
+        try await group.run()
+        withExtendedLifetime(listeners) {}
+        logger.info("stopped")
+    }
+
+    /// Creates the state directory (0700) or checks that an existing one is a real directory of
+    /// ours, and tightens its mode: it holds the endpoints' private keys.
+    static func prepareStateDirectory(_ path: String) throws {
+        var prefix = ""
+        for component in path.split(separator: "/") {
+            prefix += "/" + component
+            if mkdir(prefix, 0o700) != 0 && errno != EEXIST {
+                throw StartupError(description: "cannot create \(prefix): \(String(cString: strerror(errno)))")
+            }
+        }
+        var status = stat()
+        guard lstat(path, &status) == 0 else {
+            throw StartupError(description: "cannot examine \(path): \(String(cString: strerror(errno)))")
+        }
+        guard status.st_mode & S_IFMT == S_IFDIR else {
+            throw StartupError(description: "the state directory \(path) is not a directory")
+        }
+        guard status.st_uid == geteuid() else {
+            throw StartupError(description: "the state directory \(path) belongs to user \(status.st_uid), not to the daemon's user \(geteuid())")
+        }
+        if status.st_mode & 0o077 != 0, chmod(path, 0o700) != 0 {
+            throw StartupError(description: "cannot make \(path) private: \(String(cString: strerror(errno)))")
+        }
+    }
+}

@@ -1,0 +1,87 @@
+import Crypto
+import S2SBus
+import S2SCore
+
+/// All endpoints, in memory and in the store; the one place that creates and deletes them.
+actor EndpointRegistry {
+    private let store: EndpointStore
+    private let maxEndpointsPerUser: UInt64
+    private var endpoints: [Int64: Endpoint] = [:]
+    private var expiryChanges: AsyncStream<Void>.Continuation?
+
+    init(store: EndpointStore, maxEndpointsPerUser: UInt64) throws {
+        self.store = store
+        self.maxEndpointsPerUser = maxEndpointsPerUser
+        for endpoint in try store.loadAll() { endpoints[endpoint.number] = endpoint }
+    }
+
+    var count: Int { endpoints.count }
+
+    /// Makes a new key pair and records the endpoint.
+    func create(owner: UInt32, directory: EndpointDirectory, options: EndpointOptions, now: UInt64) throws(DaemonError) -> Endpoint {
+        let owned = endpoints.values.reduce(0) { $0 + ($1.owner == owner ? 1 : 0) }
+        guard UInt64(owned) < maxEndpointsPerUser else {
+            throw .limitExceeded("you have \(owned) endpoints, the most this daemon allows (MaxEndpointsPerUser); delete one first")
+        }
+        let key = Curve25519.KeyAgreement.PrivateKey()
+        guard let id = EndpointID(publicKey: Array(key.publicKey.rawRepresentation)) else {
+            throw .failed("key generation produced a malformed public key")
+        }
+        let endpoint: Endpoint
+        do {
+            endpoint = try store.insert(
+                id: id, privateKey: Array(key.rawRepresentation), directory: directory, owner: owner, created: now,
+                quota: options.quota, expires: options.lifetime.map { now + $0 * 1_000_000 },
+                remainingUses: options.maxUses)
+        } catch {
+            throw .failed("cannot record the endpoint: \(error)")
+        }
+        endpoints[endpoint.number] = endpoint
+        if endpoint.expires != nil { expiryChanges?.yield() }
+        return endpoint
+    }
+
+    func endpoints(visibleTo caller: Caller) -> [Endpoint] {
+        endpoints.values.filter { $0.isVisible(to: caller) }.sorted { $0.number < $1.number }
+    }
+
+    func endpoint(number: Int64, visibleTo caller: Caller) -> Endpoint? {
+        endpoints[number].flatMap { $0.isVisible(to: caller) ? $0 : nil }
+    }
+
+    func endpoint(id: EndpointID, visibleTo caller: Caller) -> Endpoint? {
+        endpoints.values.first { $0.id == id && $0.isVisible(to: caller) }
+    }
+
+    func remove(_ endpoint: Endpoint) throws(DaemonError) {
+        do {
+            try store.delete(numbers: [endpoint.number])
+        } catch {
+            throw .failed("cannot delete the endpoint: \(error)")
+        }
+        endpoints[endpoint.number] = nil
+    }
+
+    /// Deletes every endpoint whose expiry has passed and returns them.
+    func removeExpired(now: UInt64) throws(DaemonError) -> [Endpoint] {
+        let expired = endpoints.values.filter { $0.hasExpired(atMicroseconds: now) }
+        do {
+            try store.delete(numbers: expired.map(\.number))
+        } catch {
+            throw .failed("cannot delete expired endpoints: \(error)")
+        }
+        for endpoint in expired { endpoints[endpoint.number] = nil }
+        return expired
+    }
+
+    /// The earliest expiry, in microseconds since the epoch.
+    var nextExpiry: UInt64? { endpoints.values.compactMap(\.expires).min() }
+
+    /// Yields whenever an endpoint with an expiry is added, so the sweeper can sleep until the
+    /// earliest one instead of polling.
+    func expiryChangeStream() -> AsyncStream<Void> {
+        let (stream, continuation) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+        expiryChanges = continuation
+        return stream
+    }
+}

@@ -1,0 +1,107 @@
+import Foundation
+import GRDB
+import S2SCore
+
+/// The endpoints table in SQLite (WAL, synchronous=FULL): the daemon's memory across restarts.
+///
+/// Each change is one transaction, so a daemon killed at any instant finds either the state
+/// before the change or the state after it.
+final class EndpointStore: Sendable {
+    private let database: DatabasePool
+
+    /// Opens (creating if needed) the database at `path` and brings its schema up to date.
+    init(path: String) throws {
+        var configuration = GRDB.Configuration()
+        configuration.label = "s2s.state"
+        configuration.busyMode = .timeout(5)
+        configuration.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+        }
+        database = try DatabasePool(path: path, configuration: configuration)
+        try Self.migrator.migrate(database)
+    }
+
+    private static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1: endpoints") { db in
+            try db.execute(sql: """
+                CREATE TABLE endpoint (
+                    number INTEGER PRIMARY KEY AUTOINCREMENT,
+                    public_key BLOB NOT NULL UNIQUE CHECK (length(public_key) = 32),
+                    private_key BLOB NOT NULL CHECK (length(private_key) = 32),
+                    directory TEXT NOT NULL,
+                    device INTEGER NOT NULL,
+                    inode INTEGER NOT NULL,
+                    owner INTEGER NOT NULL,
+                    created_usec INTEGER NOT NULL,
+                    quota INTEGER,
+                    expires_usec INTEGER,
+                    remaining_uses INTEGER,
+                    bytes_received INTEGER NOT NULL DEFAULT 0,
+                    files_received INTEGER NOT NULL DEFAULT 0
+                )
+                """)
+            try db.execute(sql: "CREATE INDEX endpoint_owner ON endpoint(owner)")
+        }
+        return migrator
+    }
+
+    func loadAll() throws -> [Endpoint] {
+        try database.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM endpoint ORDER BY number").map(Self.endpoint(from:))
+        }
+    }
+
+    /// Inserts a new endpoint and returns it with its number.
+    func insert(
+        id: EndpointID, privateKey: [UInt8], directory: EndpointDirectory, owner: UInt32, created: UInt64,
+        quota: UInt64?, expires: UInt64?, remainingUses: UInt64?
+    ) throws -> Endpoint {
+        try database.write { db in
+            try db.execute(
+                sql: """
+                    INSERT INTO endpoint (public_key, private_key, directory, device, inode, owner, created_usec,
+                                          quota, expires_usec, remaining_uses)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [
+                    Data(id.publicKey), Data(privateKey), directory.path, Int64(bitPattern: directory.device),
+                    Int64(bitPattern: directory.inode), Int64(owner), Int64(clamping: created),
+                    quota.map { Int64(clamping: $0) }, expires.map { Int64(clamping: $0) },
+                    remainingUses.map { Int64(clamping: $0) },
+                ])
+            return Endpoint(
+                number: db.lastInsertedRowID, id: id, privateKey: privateKey, directory: directory, owner: owner,
+                created: created, quota: quota, expires: expires, remainingUses: remainingUses,
+                bytesReceived: 0, filesReceived: 0)
+        }
+    }
+
+    func delete(numbers: [Int64]) throws {
+        guard !numbers.isEmpty else { return }
+        try database.write { db in
+            for number in numbers {
+                try db.execute(sql: "DELETE FROM endpoint WHERE number = ?", arguments: [number])
+            }
+        }
+    }
+
+    private static func endpoint(from row: Row) throws -> Endpoint {
+        let publicKey: Data = row["public_key"]
+        let privateKey: Data = row["private_key"]
+        guard let id = EndpointID(publicKey: Array(publicKey)), privateKey.count == 32 else {
+            throw DatabaseError(resultCode: .SQLITE_CORRUPT, message: "endpoint \(row["number"] as Int64) has a malformed key")
+        }
+        func unsigned(_ column: String) -> UInt64? {
+            (row[column] as Int64?).map { UInt64(clamping: $0) }
+        }
+        return Endpoint(
+            number: row["number"], id: id, privateKey: Array(privateKey),
+            directory: EndpointDirectory(
+                path: row["directory"], device: UInt64(bitPattern: row["device"]), inode: UInt64(bitPattern: row["inode"])),
+            owner: UInt32(clamping: row["owner"] as Int64),
+            created: unsigned("created_usec") ?? 0,
+            quota: unsigned("quota"), expires: unsigned("expires_usec"), remainingUses: unsigned("remaining_uses"),
+            bytesReceived: unsigned("bytes_received") ?? 0, filesReceived: unsigned("files_received") ?? 0)
+    }
+}

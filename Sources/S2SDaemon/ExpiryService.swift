@@ -1,0 +1,49 @@
+import Logging
+import ServiceLifecycle
+
+/// Deletes endpoints when their lifetime ends, sleeping until the earliest expiry rather than
+/// polling (a seedbox may hold hundreds of idle endpoints).
+struct ExpiryService: Service {
+    let manager: Manager
+    let logger: Logger
+    /// The longest sleep between sweeps, a guard against clock changes.
+    static let longestSleep: Duration = .seconds(3600)
+
+    func run() async throws {
+        let registry = manager.registry
+        let changes = await registry.expiryChangeStream()
+        await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                do {
+                    let expired = try await registry.removeExpired(now: Clock.nowMicroseconds)
+                    for endpoint in expired {
+                        logger.info("endpoint expired", metadata: ["endpoint": "\(endpoint.number)", "owner": "\(endpoint.owner)"])
+                    }
+                    await manager.announceRemoval(of: expired)
+                } catch {
+                    logger.error("cannot delete expired endpoints", metadata: ["error": "\(error)"])
+                }
+                var delay = Self.longestSleep
+                if let next = await registry.nextExpiry {
+                    let now = Clock.nowMicroseconds
+                    let wait = next > now ? Duration.microseconds(Int64(clamping: next - now)) : .zero
+                    delay = min(delay, wait + .milliseconds(10))
+                }
+                await Self.sleep(for: delay, orUntilNext: changes)
+            }
+        }
+    }
+
+    /// Wakes at the deadline, or early when an endpoint with an expiry is created.
+    private static func sleep(for delay: Duration, orUntilNext changes: AsyncStream<Void>) async {
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { try? await Task.sleep(for: delay) }
+            group.addTask {
+                var iterator = changes.makeAsyncIterator()
+                _ = await iterator.next()
+            }
+            await group.next()
+            group.cancelAll()
+        }
+    }
+}

@@ -1,0 +1,93 @@
+import CLinux
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The file-system identity of one user: the UID, the primary GID and the supplementary groups.
+///
+/// The daemon runs as root but must never read or write on a user's behalf with root's rights;
+/// `run` does the work on a thread of its own whose file-system IDs and groups are the user's, so
+/// the kernel makes every permission decision as it would for that user.
+struct UserContext: Sendable {
+    let uid: uid_t
+    let gid: gid_t
+    let groups: [gid_t]
+
+    /// Looks the user up in the password and group databases.
+    static func lookup(uid: uid_t) throws(DaemonError) -> UserContext {
+        var entry = passwd()
+        var result: UnsafeMutablePointer<passwd>? = nil
+        var buffer = [CChar](repeating: 0, count: 16_384)
+        let status = getpwuid_r(uid, &entry, &buffer, buffer.count, &result)
+        guard status == 0, result != nil, let name = entry.pw_name else {
+            throw DaemonError.accessDenied("user \(uid) is not in the password database")
+        }
+        let gid = entry.pw_gid
+        var count: Int32 = 64
+        var groups = [gid_t](repeating: 0, count: Int(count))
+        while getgrouplist(name, gid, &groups, &count) < 0 {
+            guard count > Int32(groups.count), count <= 65_536 else {
+                throw DaemonError.failed("cannot list the groups of user \(uid)")
+            }
+            groups = [gid_t](repeating: 0, count: Int(count))
+        }
+        return UserContext(uid: uid, gid: gid, groups: Array(groups.prefix(Int(count))))
+    }
+
+    /// Runs `body` on a new thread acting as this user for file-system access.
+    func run<T: Sendable>(_ body: @escaping @Sendable () throws(DaemonError) -> T) async throws(DaemonError) -> T {
+        let identity = self
+        let result: Result<T, DaemonError> = await withCheckedContinuation { continuation in
+            let work = ThreadWork {
+                continuation.resume(returning: Result { () throws(DaemonError) -> T in
+                    try identity.adopt()
+                    return try body()
+                })
+            }
+            if let failure = work.start() {
+                continuation.resume(returning: .failure(failure))
+            }
+        }
+        return try result.get()
+    }
+
+    /// Switches the calling thread (only) to this user's file-system identity.
+    private func adopt() throws(DaemonError) {
+        let effective = geteuid()
+        if effective == uid { return }
+        guard effective == 0 else {
+            throw DaemonError.accessDenied("the daemon runs as user \(effective) and cannot act for user \(uid)")
+        }
+        let result = groups.withUnsafeBufferPointer { s2s_thread_setgroups($0.count, $0.baseAddress) }
+        guard result == 0 else { throw DaemonError.failed("setgroups for user \(uid): \(String(cString: strerror(errno)))") }
+        guard s2s_thread_setfsgid(gid) == 0 else { throw DaemonError.failed("setfsgid(\(gid)) failed") }
+        guard s2s_thread_setfsuid(uid) == 0 else { throw DaemonError.failed("setfsuid(\(uid)) failed") }
+    }
+}
+
+/// A closure run once on a detached POSIX thread, which exits afterwards (taking the identity it
+/// adopted with it).
+private final class ThreadWork: Sendable {
+    let body: @Sendable () -> Void
+    init(_ body: @escaping @Sendable () -> Void) { self.body = body }
+
+    /// Starts the thread; returns an error instead when it cannot be created.
+    func start() -> DaemonError? {
+        var attributes = pthread_attr_t()
+        guard pthread_attr_init(&attributes) == 0 else { return .failed("pthread_attr_init failed") }
+        defer { pthread_attr_destroy(&attributes) }
+        pthread_attr_setdetachstate(&attributes, Int32(PTHREAD_CREATE_DETACHED))
+        let context = Unmanaged.passRetained(self).toOpaque()
+        var thread = pthread_t()
+        let status = pthread_create(&thread, &attributes, { context in
+            guard let context else { return nil }
+            Unmanaged<ThreadWork>.fromOpaque(context).takeRetainedValue().body()
+            return nil
+        }, context)
+        guard status == 0 else {
+            Unmanaged<ThreadWork>.fromOpaque(context).release()
+            return .failed("pthread_create: \(String(cString: strerror(status)))")
+        }
+        return nil
+    }
+}

@@ -1,0 +1,116 @@
+import ArgumentParser
+import Logging
+import S2SCore
+import S2SDaemon
+import S2SSystemd
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `s2sd`: the s2s daemon, in the foreground. systemd starts it as `s2sd --system`.
+@main
+struct S2SDaemonCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "s2sd",
+        abstract: "The s2s daemon: receives files into endpoints and sends them, controlled over D-Bus.",
+        discussion: """
+            s2sd owns the endpoints and transfers of one machine (--system, the default, on the system \
+            bus) or of one user (--user, on the user's session bus), and serves them under the name \
+            org.s2s.Daemon1. It runs in the foreground and logs to standard error, or to the journal \
+            with structured fields when systemd started it. SIGTERM and SIGINT stop it cleanly.
+
+            Settings come from the configuration file (/etc/s2s/s2sd.conf for --system, \
+            $XDG_CONFIG_HOME/s2s/s2sd.conf for --user), then from the options below. See \
+            docs/configuration.md.
+            """,
+        version: S2SVersion.current)
+
+    @Flag(exclusivity: .exclusive, help: "Which bus to serve on.")
+    var bus: BusChoice = .system
+
+    enum BusChoice: EnumerableFlag {
+        case system, user
+
+        static func help(for value: BusChoice) -> ArgumentHelp? {
+            switch value {
+            case .system: "Serve on the system bus for every user (default; DBUS_SYSTEM_BUS_ADDRESS is honoured)."
+            case .user: "Serve on the session bus for the calling user only (DBUS_SESSION_BUS_ADDRESS is honoured)."
+            }
+        }
+    }
+
+    @Option(name: .customLong("config"), help: ArgumentHelp("Read settings from FILE, which must exist.", valueName: "file"))
+    var configFile: String?
+
+    @Option(help: ArgumentHelp("Keep state (the database with endpoint keys) in DIR.", valueName: "dir"))
+    var stateDir: String?
+
+    @Option(help: ArgumentHelp(
+        "When started by socket or bus activation, exit after this long with nothing to do (0: never).",
+        valueName: "duration"))
+    var idleTimeout: String?
+
+    @Option(help: ArgumentHelp("trace, debug, info, notice, warning, error or critical.", valueName: "level"))
+    var logLevel: String?
+
+    func run() async throws {
+        let environment = Environment.current
+        let kind: Configuration.BusKind = bus == .system ? .system : .user
+        var configuration = Configuration(bus: kind, environment: environment)
+        do {
+            let file = configFile ?? Configuration.defaultConfigFile(bus: kind, environment: environment)
+            try configuration.load(file: file, required: configFile != nil)
+            if let stateDir { try configuration.set("StateDirectory", to: Self.absolute(stateDir)) }
+            if let idleTimeout { try configuration.set("IdleTimeout", to: idleTimeout) }
+            if let logLevel { try configuration.set("LogLevel", to: logLevel) }
+        } catch let error as Configuration.FileError {
+            throw Failure(message: "configuration: \(error)")
+        } catch let error as Configuration.SettingError {
+            throw ValidationError(error.reason)
+        }
+
+        let destination: SystemdLogHandler.Destination =
+            ServiceManager.stderrIsJournal(environment: environment) ? .journal : .standardError
+        let level = configuration.logLevel
+        LoggingSystem.bootstrap { label in
+            SystemdLogHandler(label: label, identifier: "s2sd", destination: destination, level: level)
+        }
+        let logger = Logger(label: "s2sd")
+        do {
+            try await Daemon.run(configuration: configuration, environment: environment, logger: logger)
+        } catch {
+            logger.critical("\(error)")
+            throw ExitCode.failure
+        }
+    }
+
+    private static func absolute(_ path: String) -> String {
+        if path.hasPrefix("/") { return path }
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        guard getcwd(&buffer, buffer.count) != nil else { return path }
+        let directory = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return directory + "/" + path
+    }
+}
+
+/// A fatal error before the daemon started, printed as "s2sd: message".
+struct Failure: Error, CustomStringConvertible {
+    let message: String
+    var description: String { message }
+}
+
+/// The process environment as a dictionary.
+enum Environment {
+    static var current: [String: String] {
+        var result: [String: String] = [:]
+        var pointer = environ
+        while let entry = pointer.pointee {
+            let text = String(decoding: UnsafeRawBufferPointer(start: entry, count: strlen(entry)), as: UTF8.self)
+            if let equals = text.firstIndex(of: "=") {
+                result[String(text[..<equals])] = String(text[text.index(after: equals)...])
+            }
+            pointer += 1
+        }
+        return result
+    }
+}
