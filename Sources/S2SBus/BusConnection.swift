@@ -37,7 +37,19 @@ public final class BusConnection: @unchecked Sendable {
         self.queue = queue
     }
 
-    deinit { dbus_connection_unref(raw) }
+    /// A private connection must be closed before its last reference goes, or libdbus aborts.
+    /// Nothing else can touch the connection now: dispatch sources hold it weakly.
+    deinit {
+        if isOpen {
+            for (_, sources) in watches {
+                sources.read?.cancel()
+                sources.write?.cancel()
+            }
+            for (_, timer) in timeouts { timer.cancel() }
+            dbus_connection_close(raw)
+        }
+        dbus_connection_unref(raw)
+    }
 
     // MARK: Connecting
 
@@ -242,20 +254,33 @@ public final class BusConnection: @unchecked Sendable {
     // MARK: Main loop integration
 
     private func installMainLoop() throws(BusError) {
-        let context = Unmanaged.passUnretained(self).toOpaque()
-        guard dbus_connection_set_watch_functions(raw, Self.addWatch, Self.removeWatch, Self.toggleWatch, context, nil) != 0,
-            dbus_connection_set_timeout_functions(raw, Self.addTimeout, Self.removeTimeout, Self.toggleTimeout, context, nil) != 0,
-            dbus_connection_add_filter(raw, Self.filter, context, nil) != 0
+        // libdbus holds a weak reference to us through each callback context, so that no callback
+        // can revive the connection while it is being deinitialized.
+        let context = CallbackContext(self)
+        func retained() -> UnsafeMutableRawPointer { Unmanaged.passRetained(context).toOpaque() }
+        guard dbus_connection_set_watch_functions(raw, Self.addWatch, Self.removeWatch, Self.toggleWatch, retained(), Self.releaseContext) != 0,
+            dbus_connection_set_timeout_functions(raw, Self.addTimeout, Self.removeTimeout, Self.toggleTimeout, retained(), Self.releaseContext) != 0,
+            dbus_connection_add_filter(raw, Self.filter, retained(), Self.releaseContext) != 0
         else {
             throw BusError.outOfMemory("installing the main loop")
         }
-        dbus_connection_set_dispatch_status_function(raw, Self.dispatchStatusChanged, context, nil)
-        dbus_connection_set_wakeup_main_function(raw, Self.wakeUp, context, nil)
+        dbus_connection_set_dispatch_status_function(raw, Self.dispatchStatusChanged, retained(), Self.releaseContext)
+        dbus_connection_set_wakeup_main_function(raw, Self.wakeUp, retained(), Self.releaseContext)
         scheduleDrain()
     }
 
+    private final class CallbackContext: @unchecked Sendable {
+        weak var connection: BusConnection?
+        init(_ connection: BusConnection) { self.connection = connection }
+    }
+
+    private static let releaseContext: DBusFreeFunction = { context in
+        guard let context else { return }
+        Unmanaged<CallbackContext>.fromOpaque(context).release()
+    }
+
     private static func connection(_ context: UnsafeMutableRawPointer?) -> BusConnection? {
-        context.map { Unmanaged<BusConnection>.fromOpaque($0).takeUnretainedValue() }
+        context.flatMap { Unmanaged<CallbackContext>.fromOpaque($0).takeUnretainedValue().connection }
     }
 
     private func scheduleDrain() {

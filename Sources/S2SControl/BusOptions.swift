@@ -1,0 +1,43 @@
+import ArgumentParser
+import S2SBus
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `--system` / `--user`, as systemctl has them.
+struct BusOptions: ParsableArguments {
+    @Flag(exclusivity: .exclusive, help: "Which s2sd to talk to.")
+    var bus: BusChoice = .system
+
+    enum BusChoice: EnumerableFlag {
+        case system, user
+
+        static func help(for value: BusChoice) -> ArgumentHelp? {
+            switch value {
+            case .system: "The system instance, on the system bus (default)."
+            case .user: "Your own instance, on your session bus."
+            }
+        }
+    }
+
+    /// Connects to the daemon's bus.
+    func client() async throws -> DaemonClient {
+        try await DaemonClient.connect(user: bus == .user)
+    }
+}
+
+/// `--json`, for commands that print data.
+struct JSONOption: ParsableArguments {
+    @Flag(help: "Print JSON for scripts instead of text for people.")
+    var json = false
+}
+
+/// Makes a command-line path absolute against the working directory: the daemon has its own.
+func absolutePath(_ path: String) -> String {
+    if path.hasPrefix("/") { return path }
+    var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+    guard getcwd(&buffer, buffer.count) != nil else { return path }
+    let directory = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    if path == "." { return directory }
+    return (directory == "/" ? "" : directory) + "/" + path
+}

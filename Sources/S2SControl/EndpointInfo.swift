@@ -1,0 +1,92 @@
+import Foundation
+import S2SBus
+import S2SCore
+
+/// An endpoint as `s2sctl` prints it, from the daemon's Endpoint properties.
+struct EndpointInfo: Encodable {
+    let id: String
+    let object: String
+    let directory: String
+    let owner: UInt32
+    let created: String
+    let quota: UInt64?
+    let expires: String?
+    let remainingUses: UInt64?
+    let bytesReceived: UInt64
+    let filesReceived: UInt64
+
+    init(object: ObjectPath, properties: [String: DBusValue]) throws {
+        func required<T>(_ name: String, _ extract: (DBusValue) -> T?) throws -> T {
+            guard let value = properties[name].flatMap({ extract($0.unwrappingVariant) }) else {
+                throw CommandFailure(message: "the daemon sent an endpoint without a valid \(name)")
+            }
+            return value
+        }
+        func limit(_ name: String) throws -> UInt64? {
+            let value = try required(name, \.uint64Value)
+            return value == DaemonAPI.unlimited ? nil : value
+        }
+        self.object = object.rawValue
+        id = try required("Id", \.stringValue)
+        directory = try required("Directory", \.stringValue)
+        owner = try required("Owner", \.uint32Value)
+        created = Time.rfc3339(microseconds: try required("CreatedTimestamp", \.uint64Value))
+        quota = try limit("Quota")
+        expires = try limit("ExpiresTimestamp").map(Time.rfc3339(microseconds:))
+        remainingUses = try limit("RemainingUses")
+        bytesReceived = try required("BytesReceived", \.uint64Value)
+        filesReceived = try required("FilesReceived", \.uint64Value)
+    }
+
+    /// Name: value lines for `endpoint show`.
+    var details: [(String, String)] {
+        [
+            ("ID", id),
+            ("Directory", directory),
+            ("Owner", Users.name(of: owner)),
+            ("Created", Time.human(rfc3339: created)),
+            ("Quota", quota.map(Units.formatSize) ?? "unlimited"),
+            ("Expires", expires.map(Time.human(rfc3339:)) ?? "never"),
+            ("Uses left", remainingUses.map(String.init) ?? "unlimited"),
+            ("Received", "\(Units.formatSize(bytesReceived)) in \(filesReceived) file\(filesReceived == 1 ? "" : "s")"),
+            ("Object", object),
+        ]
+    }
+}
+
+/// Timestamps: microseconds since the epoch on the bus, RFC 3339 in JSON, local time for people.
+enum Time {
+    static func date(microseconds: UInt64) -> Date {
+        Date(timeIntervalSince1970: Double(microseconds) / 1_000_000)
+    }
+
+    static func rfc3339(microseconds: UInt64) -> String {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime]
+        return formatter.string(from: date(microseconds: microseconds))
+    }
+
+    static func human(rfc3339 text: String) -> String {
+        guard let date = ISO8601DateFormatter().date(from: text) else { return text }
+        return human(date)
+    }
+
+    static func human(_ date: Date) -> String {
+        let formatter = DateFormatter()
+        formatter.dateFormat = "yyyy-MM-dd HH:mm:ss zzz"
+        return formatter.string(from: date)
+    }
+}
+
+/// User names for UIDs, falling back to the number.
+enum Users {
+    static func name(of uid: UInt32) -> String {
+        var entry = passwd()
+        var result: UnsafeMutablePointer<passwd>? = nil
+        var buffer = [CChar](repeating: 0, count: 16_384)
+        guard getpwuid_r(uid, &entry, &buffer, buffer.count, &result) == 0, result != nil, let name = entry.pw_name else {
+            return String(uid)
+        }
+        return String(decoding: UnsafeRawBufferPointer(start: name, count: strlen(name)), as: UTF8.self)
+    }
+}

@@ -1,0 +1,68 @@
+import ArgumentParser
+import S2SBus
+import S2SCore
+
+/// `s2sctl endpoint new DIR`.
+struct EndpointNew: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "new",
+        abstract: "Make a directory an endpoint and print its ID.",
+        discussion: """
+            DIR must be a directory you own and can write. The daemon checks it as you, not as root. \
+            The ID is printed alone on a line, so that ID=$(s2sctl endpoint new DIR) works in scripts.
+            """)
+
+    @ParentCommand var root: S2SCtl
+    @OptionGroup var output: JSONOption
+
+    @Argument(help: ArgumentHelp("The directory to receive into.", valueName: "dir"))
+    var directory: String
+
+    @Option(help: ArgumentHelp("Refuse files once this much has been received (e.g. 500M, 20G).", valueName: "size"))
+    var quota: String?
+
+    @Option(help: ArgumentHelp("Delete the endpoint after this long (e.g. 2h, 7d). Files stay.", valueName: "duration"))
+    var expires: String?
+
+    @Flag(help: "Accept a single transfer, then stop accepting.")
+    var once = false
+
+    func validate() throws {
+        if let quota { _ = try sizeArgument(quota) }
+        if let expires {
+            guard try durationArgument(expires) > 0 else {
+                throw ValidationError("--expires must be longer than zero")
+            }
+        }
+        guard !directory.isEmpty else { throw ValidationError("the directory must not be empty") }
+    }
+
+    func run() async throws {
+        var options: [String: DBusValue] = [:]
+        if let quota { options[DaemonAPI.EndpointOption.quota] = .uint64(try sizeArgument(quota)) }
+        if let expires { options[DaemonAPI.EndpointOption.lifetime] = .uint64(try durationArgument(expires)) }
+        if once { options[DaemonAPI.EndpointOption.maxUses] = .uint64(1) }
+
+        let client = try await root.busOptions.client()
+        let reply = try await client.manager("CreateEndpoint", [.string(absolutePath(directory)), .vardict(options)])
+        guard reply.count == 2, let path = reply[0].objectPathValue, let id = reply[1].stringValue else {
+            throw CommandFailure(message: "the daemon sent a malformed reply")
+        }
+        if output.json {
+            let properties = try await client.properties(of: path, interface: DaemonAPI.endpointInterface)
+            try Output.json(try EndpointInfo(object: path, properties: properties))
+        } else {
+            Output.line(id)
+        }
+    }
+}
+
+/// A size on the command line; a bad one is a usage error.
+func sizeArgument(_ text: String) throws(ValidationError) -> UInt64 {
+    do { return try Units.parseSize(text) } catch { throw ValidationError(error.description) }
+}
+
+/// A duration on the command line, in seconds; a bad one is a usage error.
+func durationArgument(_ text: String) throws(ValidationError) -> UInt64 {
+    do { return try Units.parseDuration(text) } catch { throw ValidationError(error.description) }
+}
