@@ -63,6 +63,7 @@ public final class Message: @unchecked Sendable {
 
     /// The successful reply to this method call.
     public func methodReturn(_ body: [DBusValue] = []) throws(BusError) -> Message {
+        try checkReplyable()
         guard let reply = dbus_message_new_method_return(raw) else {
             throw BusError.outOfMemory("dbus_message_new_method_return")
         }
@@ -73,6 +74,7 @@ public final class Message: @unchecked Sendable {
 
     /// The error reply to this method call.
     public func errorReply(name: String, message text: String) throws(BusError) -> Message {
+        try checkReplyable()
         try Names.validateErrorName(name)
         // A message with NUL would be truncated silently by C; replace it rather than lose the rest.
         let safeText = text.replacingNULs()
@@ -80,6 +82,13 @@ public final class Message: @unchecked Sendable {
             throw BusError.outOfMemory("dbus_message_new_error")
         }
         return Message(taking: reply)
+    }
+
+    /// Only a method call that went through a connection (and so has a serial) can be answered.
+    private func checkReplyable() throws(BusError) {
+        guard kind == .methodCall, serial != 0 else {
+            throw BusError.invalidValue("only a received method call can be replied to")
+        }
     }
 
     // MARK: Headers
@@ -131,11 +140,21 @@ public final class Message: @unchecked Sendable {
 
     // MARK: Wire format
 
-    /// The message as the bytes that go on the wire (without any Unix fds it carries).
-    public func marshal() throws(BusError) -> [UInt8] {
+    /// The message as the bytes that go on the wire (without any Unix fds it carries). A message
+    /// not yet sent has no serial; the copy that is marshalled gets `serial`.
+    public func marshal(serial: UInt32 = 1) throws(BusError) -> [UInt8] {
+        var source = raw
+        var copy: OpaquePointer? = nil
+        defer { copy.map { dbus_message_unref($0) } }
+        if dbus_message_get_serial(raw) == 0 {
+            guard let duplicate = dbus_message_copy(raw) else { throw BusError.outOfMemory("dbus_message_copy") }
+            dbus_message_set_serial(duplicate, max(serial, 1))
+            copy = duplicate
+            source = duplicate
+        }
         var buffer: UnsafeMutablePointer<CChar>? = nil
         var length: Int32 = 0
-        guard dbus_message_marshal(raw, &buffer, &length) != 0, let buffer else {
+        guard dbus_message_marshal(source, &buffer, &length) != 0, let buffer else {
             throw BusError.outOfMemory("dbus_message_marshal")
         }
         defer { dbus_free(buffer) }
