@@ -37,6 +37,10 @@ let package = Package(
             swiftSettings: strict),
         .target(name: "S2SCore", swiftSettings: strict),
         .target(
+            name: "S2SProtocol",
+            dependencies: [.product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: strict),
+        .target(
             name: "S2SDaemon",
             dependencies: [
                 "S2SBus", "S2SSystemd", "S2SCore", "CLinux",
@@ -58,6 +62,7 @@ let package = Package(
 
         .testTarget(name: "S2SBusTests", dependencies: ["S2SBus", "CLinux"], swiftSettings: strict),
         .testTarget(name: "S2SCoreTests", dependencies: ["S2SCore"], swiftSettings: strict),
+        .testTarget(name: "S2SProtocolTests", dependencies: ["S2SProtocol"], swiftSettings: strict),
         .testTarget(name: "S2SDaemonTests", dependencies: ["S2SDaemon", "S2SCore"], swiftSettings: strict),
         .testTarget(name: "S2SControlTests", dependencies: ["S2SControl", "S2SCore"], swiftSettings: strict),
     ]

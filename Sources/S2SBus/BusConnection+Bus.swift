@@ -32,12 +32,18 @@ extension BusConnection {
         _ = try await callBus("AddMatch", [.string(rule)])
     }
 
-    /// The Unix user ID of the process that owns `name`, as the bus saw it when it connected.
-    public func unixUser(of name: String) async throws -> UInt32 {
+    /// What the bus knows of the process that owns `name`, as it saw it when it connected
+    /// (`GetConnectionCredentials`): the kernel's word, not the peer's.
+    public func credentials(of name: String) async throws -> PeerCredentials {
         try Names.validateBusName(name)
-        let reply = try await callBus("GetConnectionUnixUser", [.string(name)])
-        guard let uid = reply.first?.uint32Value else { throw BusError.unexpectedReply("GetConnectionUnixUser: \(reply)") }
-        return uid
+        let reply = try await callBus("GetConnectionCredentials", [.string(name)])
+        guard let fields = reply.first?.stringKeyedValue, let uid = fields["UnixUserID"]?.unwrappingVariant.uint32Value else {
+            throw BusError.unexpectedReply("GetConnectionCredentials without UnixUserID")
+        }
+        return PeerCredentials(
+            uid: uid,
+            pid: fields["ProcessID"]?.unwrappingVariant.uint32Value,
+            groups: fields["UnixGroupIDs"]?.unwrappingVariant.arrayValue?.compactMap(\.uint32Value))
     }
 
     /// Whether any connection owns `name` now.
@@ -59,4 +65,12 @@ extension BusConnection {
             destination: destination, path: path, interface: interface, member: member, body: arguments)
         return try await call(message, timeoutMilliseconds: timeoutMilliseconds).body()
     }
+}
+
+/// A peer's identity as the bus daemon recorded it from the socket when the peer connected.
+public struct PeerCredentials: Sendable, Equatable {
+    public let uid: UInt32
+    public let pid: UInt32?
+    /// Every group of the process, where the bus knows them.
+    public let groups: [UInt32]?
 }

@@ -150,7 +150,7 @@ public final class ObjectServer: Sendable {
         if let uid = state.withLock({ $0.callerIDs[sender] }) {
             return Caller(uniqueName: sender, uid: uid)
         }
-        let uid = try await connection.unixUser(of: sender)
+        let uid = try await connection.credentials(of: sender).uid
         state.withLock { $0.callerIDs[sender] = uid }
         return Caller(uniqueName: sender, uid: uid)
     }

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Installs everything s2s needs to build and to run its tests on Debian 12, except the Swift
+# toolchain itself (swift must be on PATH). Idempotent: a second run only checks and is instant.
+#   Debian packages: only those missing (dpkg-query), after one apt-get update unless the package
+#                    lists are less than a day old.
+#   Python packages: Tests/Integration/requirements.txt (jeepney, pytest) with python3 -m pip.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(
+    libdbus-1-dev libsystemd-dev libsqlite3-dev   # headers and pkg-config files for the C bindings
+    pkg-config                                    # SwiftPM finds the C libraries through it
+    dbus-daemon dbus-bin                          # buses for running and testing; dbus-send
+    libglib2.0-bin                                # gdbus (tests use a client we did not write)
+    systemd                                       # busctl, systemd-analyze, systemd-socket-activate
+    util-linux passwd                             # setpriv, runuser; useradd (test users)
+    python3 python3-pip                           # the integration tests
+)
+
+say() { printf 'install-deps: %s\n' "$*"; }
+as_root() { if ((EUID == 0)); then "$@"; else sudo "$@"; fi; }
+
+missing=()
+for p in "${packages[@]}"; do
+    [[ $(dpkg-query -W -f='${db:Status-Abbrev}' "$p" 2>/dev/null) == ii* ]] || missing+=("$p")
+done
+
+if ((${#missing[@]})); then
+    if [[ -z $(find /var/lib/apt/lists -maxdepth 1 -name '*_Packages*' -mtime -1 -print -quit 2>/dev/null) ]]; then
+        say "apt-get update"
+        as_root apt-get update -q
+    fi
+    say "installing ${missing[*]}"
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+requirements=Tests/Integration/requirements.txt
+if [[ ! -f $requirements ]]; then
+    mkdir -p "$(dirname "$requirements")"
+    printf 'jeepney\npytest\n' >"$requirements"
+fi
+# pip takes seconds even when everything is there: remember what was installed for which python.
+stamp=.build/.install-deps.stamp
+want="$(command -v python3) $(sha256sum "$requirements" | cut -d' ' -f1)"
+if [[ ! -f $stamp || $(cat "$stamp") != "$want" ]] || ! python3 -c 'import jeepney, pytest' 2>/dev/null; then
+    export PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_ROOT_USER_ACTION=ignore
+    managed=$(python3 -c 'import os, sysconfig; print(os.path.exists(os.path.join(sysconfig.get_path("stdlib"), "EXTERNALLY-MANAGED")))')
+    if [[ $managed == True ]]; then
+        # Debian's own python3 refuses pip installs into the system (PEP 668): use its packages.
+        say "python3 is Debian's: installing python3-jeepney python3-pytest"
+        as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+            python3-jeepney python3-pytest
+    else
+        say "python3 -m pip install -r $requirements"
+        python3 -m pip install -q -r "$requirements"
+    fi
+    mkdir -p .build && printf '%s\n' "$want" >"$stamp"
+fi
+
+command -v swift >/dev/null || say "warning: swift is not on PATH; install a Swift 6 toolchain to build s2s"
+exit 0
