@@ -9,9 +9,9 @@ struct EndpointInfo: Encodable {
     let directory: String
     let owner: UInt32
     let created: String
-    let quota: UInt64?
-    let expires: String?
-    let remainingUses: UInt64?
+    @Nullable var quota: UInt64?
+    @Nullable var expires: String?
+    @Nullable var remainingUses: UInt64?
     let bytesReceived: UInt64
     let filesReceived: UInt64
 
@@ -36,25 +36,6 @@ struct EndpointInfo: Encodable {
         remainingUses = try limit("RemainingUses")
         bytesReceived = try required("BytesReceived", \.uint64Value)
         filesReceived = try required("FilesReceived", \.uint64Value)
-    }
-
-    private enum CodingKeys: String, CodingKey {
-        case id, object, directory, owner, created, quota, expires, remainingUses, bytesReceived, filesReceived
-    }
-
-    /// Every key always appears; "unlimited" and "never" are null, so scripts need not guess.
-    func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(id, forKey: .id)
-        try container.encode(object, forKey: .object)
-        try container.encode(directory, forKey: .directory)
-        try container.encode(owner, forKey: .owner)
-        try container.encode(created, forKey: .created)
-        try container.encode(quota, forKey: .quota)
-        try container.encode(expires, forKey: .expires)
-        try container.encode(remainingUses, forKey: .remainingUses)
-        try container.encode(bytesReceived, forKey: .bytesReceived)
-        try container.encode(filesReceived, forKey: .filesReceived)
     }
 
     /// Name: value lines for `endpoint show`.

@@ -19,22 +19,7 @@ struct StatusCommand: AsyncParsableCommand {
         let peerListeners: [String]
         let endpoints: Int
         let maxEndpointsPerUser: UInt64
-        let idleTimeoutSeconds: UInt64?
-
-        func encode(to encoder: any Encoder) throws {
-            var container = encoder.container(keyedBy: CodingKeys.self)
-            try container.encode(bus, forKey: .bus)
-            try container.encode(version, forKey: .version)
-            try container.encode(started, forKey: .started)
-            try container.encode(peerListeners, forKey: .peerListeners)
-            try container.encode(endpoints, forKey: .endpoints)
-            try container.encode(maxEndpointsPerUser, forKey: .maxEndpointsPerUser)
-            try container.encode(idleTimeoutSeconds, forKey: .idleTimeoutSeconds)
-        }
-
-        private enum CodingKeys: String, CodingKey {
-            case bus, version, started, peerListeners, endpoints, maxEndpointsPerUser, idleTimeoutSeconds
-        }
+        @Nullable var idleTimeoutSeconds: UInt64?
     }
 
     func run() async throws {
