@@ -76,3 +76,16 @@ enum JSONEncoderForTests {
         return try encoder.encode(value)
     }
 }
+
+/// Completions come from the parser itself, so they cannot drift from the commands.
+struct CompletionTests {
+    @Test(arguments: [CompletionShell.bash, .zsh, .fish])
+    func completionScriptsNameEveryCommand(_ shell: CompletionShell) {
+        let script = S2SCtl.completionScript(for: shell)
+        for word in ["endpoint", "status", "new", "list", "show", "rm", "--quota", "--expires", "--json", "--user"] {
+            // fish names options without their dashes.
+            let expected = shell == .fish && word.hasPrefix("--") ? "'\(word.dropFirst(2))" : word
+            #expect(script.contains(expected), "\(shell) completion lacks \(word)")
+        }
+    }
+}

@@ -1,0 +1,66 @@
+/// The payload of each handshake message (docs/protocol.md, "Handshake"): the sender's in message 1
+/// (-> e, es), the receiver's in message 2 (<- e, ee). Both are encrypted, so only the endpoint's
+/// holder reads the sender's and only the sender reads the receiver's.
+///
+/// Layout (8 bytes, big-endian): version u16, flags u16, maximum record size u32. The version
+/// comes first in every version, so a HELLO of another version can always be recognized.
+public struct Hello: Sendable, Hashable {
+    /// The protocol version this implementation speaks.
+    public static let currentVersion: UInt16 = 1
+    /// The length of a version-1 HELLO.
+    public static let encodedLength = 8
+
+    public var version: UInt16
+    /// Reserved, sent as 0. A version-1 side ignores bits it does not know, so later versions can
+    /// advertise optional features that are used only when both sides set them.
+    public var flags: UInt16
+    /// The largest record the side that sends this HELLO accepts.
+    public var maxRecordSize: UInt32
+
+    public init(version: UInt16 = Hello.currentVersion, flags: UInt16 = 0, maxRecordSize: UInt32) {
+        self.version = version
+        self.flags = flags
+        self.maxRecordSize = maxRecordSize
+    }
+
+    /// The HELLO that advertises `limits`.
+    public init(limits: ProtocolLimits) {
+        self.init(maxRecordSize: UInt32(limits.maxRecordSize))
+    }
+
+    /// The largest record the other side may send to the HELLO's author: its advertised value,
+    /// capped at what a Noise message can carry.
+    public var effectiveMaxRecordSize: Int {
+        min(Int(maxRecordSize), ProtocolLimits.maxRecordSizeCeiling)
+    }
+
+    public func encoded() -> [UInt8] {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(Self.encodedLength)
+        bytes.appendBigEndian(version)
+        bytes.appendBigEndian(flags)
+        bytes.appendBigEndian(maxRecordSize)
+        return bytes
+    }
+
+    /// Parses a handshake payload. Throws ``ProtocolError/unsupportedVersion(_:)`` for any other
+    /// version (whatever its length), so the receiver can answer REFUSE(version).
+    public static func decode(_ payload: some Collection<UInt8>) throws(ProtocolError) -> Hello {
+        let bytes = Array(payload)
+        guard bytes.count >= 2 else {
+            throw .badLength(what: "HELLO", expected: encodedLength, actual: bytes.count)
+        }
+        var reader = ByteReader(bytes[...], type: nil)
+        let version = (try? reader.u16()) ?? 0
+        guard version == currentVersion else { throw .unsupportedVersion(version) }
+        guard bytes.count == encodedLength else {
+            throw .badLength(what: "HELLO", expected: encodedLength, actual: bytes.count)
+        }
+        let flags = (try? reader.u16()) ?? 0
+        let maxRecordSize = (try? reader.u32()) ?? 0
+        guard maxRecordSize >= ProtocolLimits.minimumRecordSizeLimit else {
+            throw .recordSizeLimitTooSmall(maxRecordSize)
+        }
+        return Hello(version: version, flags: flags, maxRecordSize: maxRecordSize)
+    }
+}
