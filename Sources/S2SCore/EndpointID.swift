@@ -3,16 +3,22 @@
 /// The ID is the key, so a sender who has the ID can authenticate the receiver with no other
 /// channel, and two endpoints of one user share nothing that links them.
 public struct EndpointID: Sendable, Hashable, CustomStringConvertible {
+    public static func == (lhs: EndpointID, rhs: EndpointID) -> Bool { lhs.publicKey == rhs.publicKey }
+    public func hash(into hasher: inout Hasher) { hasher.combine(publicKey) }
+
     public static let humanReadablePart = "s2s"
     public static let keyLength = 32
     /// `s2s1` + 52 data characters + 6 checksum characters.
     public static let textLength = 62
 
     public let publicKey: [UInt8]
+    /// The canonical text: lower case, 62 characters. Computed once: lists print many IDs.
+    public let text: String
 
     public init?(publicKey: [UInt8]) {
         guard publicKey.count == Self.keyLength else { return nil }
         self.publicKey = publicKey
+        self.text = Bech32m.encode(hrp: Self.humanReadablePart, data: publicKey)
     }
 
     /// Parses an ID typed or pasted by a person: any letter case, surrounding white space ignored.
@@ -30,10 +36,8 @@ public struct EndpointID: Sendable, Hashable, CustomStringConvertible {
         guard decoded.hrp == Self.humanReadablePart else { throw EndpointIDError.wrongPrefix }
         guard decoded.data.count == Self.keyLength else { throw EndpointIDError.wrongLength(trimmed.utf8.count) }
         self.publicKey = decoded.data
+        self.text = trimmed.lowercased()
     }
-
-    /// The canonical text: lower case, 62 characters.
-    public var text: String { Bech32m.encode(hrp: Self.humanReadablePart, data: publicKey) }
     public var description: String { text }
 }
 
