@@ -22,11 +22,13 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
     targets: [
         // C libraries, bound through pkg-config.
         .systemLibrary(name: "CDBus", pkgConfig: "dbus-1", providers: [.apt(["libdbus-1-dev"])]),
         .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
+        .systemLibrary(name: "CXXHash", pkgConfig: "libxxhash", providers: [.apt(["libxxhash-dev"])]),
         // Linux system calls that glibc does not wrap, or wraps process-wide.
         .target(name: "CLinux"),
 
@@ -41,9 +43,17 @@ let package = Package(
             dependencies: [.product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strict),
         .target(
+            name: "S2SPeer",
+            dependencies: [
+                "S2SProtocol",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: strict),
+        .target(
             name: "S2SDaemon",
             dependencies: [
-                "S2SBus", "S2SSystemd", "S2SCore", "CLinux",
+                "S2SBus", "S2SSystemd", "S2SCore", "CLinux", "CXXHash",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -63,6 +73,7 @@ let package = Package(
         .testTarget(name: "S2SBusTests", dependencies: ["S2SBus", "CLinux"], swiftSettings: strict),
         .testTarget(name: "S2SCoreTests", dependencies: ["S2SCore"], swiftSettings: strict),
         .testTarget(name: "S2SProtocolTests", dependencies: ["S2SProtocol"], swiftSettings: strict),
+        .testTarget(name: "S2SPeerTests", dependencies: ["S2SPeer", "S2SProtocol"], swiftSettings: strict),
         .testTarget(name: "S2SDaemonTests", dependencies: ["S2SDaemon", "S2SCore"], swiftSettings: strict),
         .testTarget(name: "S2SControlTests", dependencies: ["S2SControl", "S2SCore"], swiftSettings: strict),
     ]

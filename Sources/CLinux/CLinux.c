@@ -4,11 +4,14 @@
 #include <linux/openat2.h>
 #include <sys/fsuid.h>
 #include <sys/syscall.h>
+#include <stdio.h>
 #include <unistd.h>
 
 #include <fcntl.h>
+#include <sys/stat.h>
 
 const int S2S_O_PATH = O_PATH;
+const long S2S_UTIME_NOW = UTIME_NOW;
 const uint64_t S2S_RESOLVE_BENEATH = RESOLVE_BENEATH;
 const uint64_t S2S_RESOLVE_NO_SYMLINKS = RESOLVE_NO_SYMLINKS;
 const uint64_t S2S_RESOLVE_NO_MAGICLINKS = RESOLVE_NO_MAGICLINKS;
@@ -39,4 +42,12 @@ int s2s_thread_setfsgid(gid_t gid) {
 int s2s_openat2(int dirfd, const char *path, uint64_t flags, uint64_t mode, uint64_t resolve) {
     struct open_how how = { .flags = flags, .mode = mode, .resolve = resolve };
     return (int)syscall(SYS_openat2, dirfd, path, &how, sizeof how);
+}
+
+int s2s_rename_noreplace(int olddirfd, const char *oldpath, int newdirfd, const char *newpath) {
+    return renameat2(olddirfd, oldpath, newdirfd, newpath, RENAME_NOREPLACE);
+}
+
+int s2s_syncfs(int fd) {
+    return syncfs(fd);
 }

@@ -16,8 +16,20 @@ int s2s_thread_setfsgid(gid_t gid);
 /* openat2(2) with only the fields s2s uses; returns an fd, or -1 with errno set. */
 int s2s_openat2(int dirfd, const char *path, uint64_t flags, uint64_t mode, uint64_t resolve);
 
+/*
+ * renameat2(2) with RENAME_NOREPLACE: fails with EEXIST instead of replacing an existing name.
+ * glibc declares renameat2 only under _GNU_SOURCE. Returns 0, or -1 with errno set.
+ */
+int s2s_rename_noreplace(int olddirfd, const char *oldpath, int newdirfd, const char *newpath);
+
+/* syncfs(2): commits the whole file system holding fd in one go (also behind _GNU_SOURCE). */
+int s2s_syncfs(int fd);
+
 /* O_PATH is hidden behind _GNU_SOURCE, which Swift's Glibc module does not define. */
 extern const int S2S_O_PATH;
+
+/* UTIME_NOW for futimens: a macro expression that Swift does not import. */
+extern const long S2S_UTIME_NOW;
 
 extern const uint64_t S2S_RESOLVE_BENEATH;
 extern const uint64_t S2S_RESOLVE_NO_SYMLINKS;

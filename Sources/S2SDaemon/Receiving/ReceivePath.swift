@@ -1,0 +1,77 @@
+/// A path beneath the endpoint directory, checked again on the receiving side.
+///
+/// Offered paths arrive as `RelativePath` (S2SProtocol), already validated by the decoder. This
+/// layer checks the rules that keep resolution inside the endpoint once more, because a mistake
+/// anywhere upstream must not become a write outside it: no empty, `.` or `..` component, no `/`
+/// at either end, no NUL or other control byte, components of at most 255 bytes, and not the
+/// partial area. The kernel is the last line (`openat2` with `RESOLVE_BENEATH` and
+/// `RESOLVE_NO_SYMLINKS`); these checks make its refusals the exception.
+struct ReceivePath: Sendable, Hashable, CustomStringConvertible {
+    /// The components, in order; never empty.
+    let components: [String]
+
+    static let maximumComponentLength = 255
+    static let maximumLength = 4096
+
+    /// Checks `string`, an offered path such as `RelativePath.string`.
+    init(_ string: String) throws(ReceiveError) {
+        guard !string.isEmpty, string.utf8.count <= Self.maximumLength else {
+            throw ReceiveError(.invalidPath, "path of \(string.utf8.count) bytes is empty or too long")
+        }
+        try self.init(components: string.split(separator: "/", omittingEmptySubsequences: false).map(String.init))
+    }
+
+    /// Checks each of `components`.
+    init(components: [String]) throws(ReceiveError) {
+        guard !components.isEmpty else { throw ReceiveError(.invalidPath, "empty path") }
+        for component in components {
+            try Self.check(component: component)
+        }
+        guard components[0] != PartialArea.areaName else {
+            throw ReceiveError(.invalidPath, "the path names the partial area")
+        }
+        self.components = components
+    }
+
+    /// The last component.
+    var name: String { components[components.count - 1] }
+
+    /// The directory holding the entry, or `nil` at the top of the endpoint.
+    var parent: ReceivePath? {
+        components.count > 1 ? ReceivePath(checked: Array(components.dropLast())) : nil
+    }
+
+    /// `name` in the directory `self`.
+    func appending(_ name: String) throws(ReceiveError) -> ReceivePath {
+        try Self.check(component: name)
+        return ReceivePath(checked: components + [name])
+    }
+
+    /// `name` in `directory`, or at the top of the endpoint for `nil`.
+    static func child(_ name: String, of directory: ReceivePath?) throws(ReceiveError) -> ReceivePath {
+        if let directory { return try directory.appending(name) }
+        return try ReceivePath(components: [name])
+    }
+
+    /// The path relative to the endpoint, for `openat2` below the endpoint's descriptor (which
+    /// resolves it component by component, beneath, without symbolic links) and for messages.
+    var description: String { components.joined(separator: "/") }
+
+    private init(checked components: [String]) {
+        self.components = components
+    }
+
+    /// One file name: 1 to 255 bytes, not `.` or `..`, no `/`, no byte below 0x20 and no 0x7F.
+    static func check(component: String) throws(ReceiveError) {
+        let bytes = component.utf8
+        guard !bytes.isEmpty, bytes.count <= maximumComponentLength else {
+            throw ReceiveError(.invalidPath, "path component of \(bytes.count) bytes")
+        }
+        guard component != ".", component != ".." else {
+            throw ReceiveError(.invalidPath, "path component \"\(component)\"")
+        }
+        for byte in bytes where byte == UInt8(ascii: "/") || byte < 0x20 || byte == 0x7F {
+            throw ReceiveError(.invalidPath, "path component with byte 0x\(String(byte, radix: 16))")
+        }
+    }
+}

@@ -1,0 +1,214 @@
+public import Crypto
+public import NIOCore
+public import S2SProtocol
+
+/// One end of a session after the Noise handshake (docs/protocol.md): sends and receives records,
+/// each sealed in one Noise transport message, over a byte stream.
+///
+/// A `SecureChannel` exists only inside the closure of ``connect(to:endpointKey:hello:limits:group:_:)``
+/// (sender) or ``accept(_:lookup:hello:limits:onHandshake:_:)`` (receiver): when the closure returns
+/// or throws, the connection is closed (the structured use of `NIOAsyncChannel.executeThenClose`).
+///
+/// Sending and receiving may run in different tasks at once: sends are sealed on the channel's
+/// event loop in the order they are written, so any number of tasks may send; only one task may
+/// wait in ``receive()`` at a time. The pipeline enforces the handshake and idle timeouts and sends
+/// KEEPALIVE when this side has been quiet for the keepalive interval.
+public actor SecureChannel {
+    /// The HELLO the peer sent in the handshake.
+    public nonisolated let peerHello: Hello
+    /// This side's limits (what it accepts, and its timeouts).
+    public nonisolated let limits: ProtocolLimits
+    /// The receiver's endpoint public key: on the sender side the one it connected to, on the
+    /// receiver side the one the preamble selected.
+    public nonisolated(unsafe) let endpointKey: Curve25519.KeyAgreement.PublicKey
+    // nonisolated(unsafe): swift-crypto 3.12 does not mark its key types Sendable, but they are
+    // immutable, so sharing this `let` between isolation domains is safe.
+
+    /// The address of the peer, if the transport has one.
+    public nonisolated let remoteAddress: SocketAddress?
+
+    private nonisolated let channel: any Channel
+    private nonisolated let outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>
+    private nonisolated let frames: InboundFrames
+    private var receiveCipher: CipherState
+    private var receiving = false
+    private var isClosed = false
+
+    /// How long ``close()`` waits for the peer's end of stream after half-closing.
+    public static let drainTimeout: Duration = .seconds(2)
+
+    init(
+        channel: any Channel,
+        frames: InboundFrames,
+        outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>,
+        receiveCipher: CipherState,
+        peerHello: Hello,
+        limits: ProtocolLimits,
+        endpointKey: Curve25519.KeyAgreement.PublicKey
+    ) {
+        self.channel = channel
+        self.remoteAddress = channel.remoteAddress
+        self.frames = frames
+        self.outbound = outbound
+        self.receiveCipher = receiveCipher
+        self.peerHello = peerHello
+        self.limits = limits
+        self.endpointKey = endpointKey
+    }
+
+    /// The most data bytes one DATA record may carry to this peer.
+    public nonisolated var maxDataLength: Int {
+        Record.maxDataLength(maxRecordSize: peerHello.effectiveMaxRecordSize)
+    }
+
+    // MARK: Sending
+
+    /// Sends one record. Throws ``PeerError/recordTooLarge(size:limit:)`` for a record above the
+    /// peer's advertised maximum, ``PeerError/closed(_:)`` once the connection is gone.
+    public nonisolated func send(_ record: Record) async throws(PeerError) {
+        let size = record.encodedLength
+        let limit = peerHello.effectiveMaxRecordSize
+        guard size <= limit else { throw .recordTooLarge(size: size, limit: limit) }
+        var plaintext: [UInt8] = []
+        record.encode(into: &plaintext)
+        try await write(channel.allocator.buffer(bytes: plaintext))
+    }
+
+    /// Sends a DATA record for `entry` at `offset` carrying `bytes` (1 ... ``maxDataLength``), copying
+    /// the data once, straight into the buffer that is sealed; no `Record` is built.
+    public nonisolated func sendData(entry: UInt32, offset: UInt64, bytes: UnsafeRawBufferPointer) async throws(PeerError) {
+        guard !bytes.isEmpty else { throw .protocolError(.emptyData) }
+        let size = Record.dataHeaderLength + bytes.count
+        let limit = peerHello.effectiveMaxRecordSize
+        guard size <= limit else { throw .recordTooLarge(size: size, limit: limit) }
+        var buffer = channel.allocator.buffer(capacity: size)
+        buffer.writeInteger(RecordType.data.rawValue)
+        buffer.writeInteger(entry)
+        buffer.writeInteger(offset)
+        buffer.writeBytes(bytes)
+        try await write(buffer)
+    }
+
+    /// ``sendData(entry:offset:bytes:)`` for bytes held in an array slice.
+    public nonisolated func sendData(entry: UInt32, offset: UInt64, bytes: ArraySlice<UInt8>) async throws(PeerError) {
+        let buffer: ByteBuffer? = bytes.withUnsafeBytes { raw in
+            guard !raw.isEmpty, Record.dataHeaderLength + raw.count <= peerHello.effectiveMaxRecordSize else {
+                return nil
+            }
+            var buffer = channel.allocator.buffer(capacity: Record.dataHeaderLength + raw.count)
+            buffer.writeInteger(RecordType.data.rawValue)
+            buffer.writeInteger(entry)
+            buffer.writeInteger(offset)
+            buffer.writeBytes(raw)
+            return buffer
+        }
+        guard let buffer else {
+            if bytes.isEmpty { throw .protocolError(.emptyData) }
+            throw .recordTooLarge(size: Record.dataHeaderLength + bytes.count, limit: peerHello.effectiveMaxRecordSize)
+        }
+        try await write(buffer)
+    }
+
+    private nonisolated func write(_ plaintext: ByteBuffer) async throws(PeerError) {
+        do {
+            try await outbound.write(plaintext)
+        } catch {
+            throw .closed("while sending: \(error)")
+        }
+    }
+
+    // MARK: Receiving
+
+    /// Waits for the next record, decrypts and decodes it with ``limits``. KEEPALIVE records are
+    /// returned too (they carry nothing; the idle timer was reset when their frame arrived).
+    ///
+    /// A frame that fails to authenticate closes the connection at once and throws
+    /// ``PeerError/noise(_:)``; a record that does not decode throws
+    /// ``PeerError/protocolError(_:)`` and leaves the connection open, so that the caller can
+    /// answer REFUSE or CANCEL before ``close()``. Timeouts and framing errors arrive as the
+    /// ``PeerError`` the pipeline reported, the peer's end of stream as ``PeerError/closed(_:)``.
+    public func receive() async throws(PeerError) -> Record {
+        guard !isClosed else { throw .closed("receive() after close()") }
+        let frame = try await nextFrame()
+        var plaintext: [UInt8] = []
+        plaintext.reserveCapacity(frame.readableBytes)
+        let result: Result<Void, NoiseError> = frame.withUnsafeReadableBytes { bytes in
+            Result { () throws(NoiseError) in try receiveCipher.decrypt(bytes, appendingTo: &plaintext) }
+        }
+        if case .failure(let error) = result {
+            abort()
+            throw .noise(error)
+        }
+        do {
+            return try Record.decode(plaintext[...], limits: limits)
+        } catch {
+            throw .protocolError(error)
+        }
+    }
+
+    /// The next unit from the pipeline (preamble or frame), with the stream's errors as ``PeerError``.
+    private func nextFrame() async throws(PeerError) -> ByteBuffer {
+        guard !receiving else { throw .concurrentReceive }
+        receiving = true
+        defer { receiving = false }
+        let frame: ByteBuffer?
+        do {
+            frame = try await frames.next()
+        } catch {
+            throw Self.peerError(error, context: "while receiving")
+        }
+        guard let frame else { throw .closed("the peer closed the connection") }
+        return frame
+    }
+
+    // MARK: Closing
+
+    /// Ends the session as docs/protocol.md ("Closing a connection") says: stops sending,
+    /// half-closes this direction once everything written is out, reads and discards what still
+    /// arrives until the peer's end of stream or for at most ``drainTimeout``, then closes.
+    /// Idempotent; never throws.
+    public func close() async {
+        guard !isClosed else { return }
+        isClosed = true
+        outbound.finish()
+        guard !receiving else {
+            abort()
+            return
+        }
+        let channel = self.channel
+        let deadline = channel.eventLoop.scheduleTask(in: TimeAmount(Self.drainTimeout)) {
+            channel.close(promise: nil)
+        }
+        receiving = true
+        while true {
+            do {
+                guard try await frames.next() != nil else { break }
+            } catch {
+                break
+            }
+        }
+        receiving = false
+        deadline.cancel()
+        try? await channel.close().get()
+    }
+
+    /// Closes the connection at once, without a word (for a message that failed to decrypt, or an
+    /// error after which nothing more may be sent).
+    public nonisolated func abort() {
+        channel.close(promise: nil)
+    }
+
+    // MARK: Errors
+
+    /// Maps what a NIO stream or future threw to a ``PeerError``.
+    static func peerError(_ error: any Error, context: String) -> PeerError {
+        if let error = error as? PeerError { return error }
+        if let error = error as? ChannelError {
+            switch error {
+            case .connectTimeout: return .timeout(.handshake)
+            default: return .closed("\(context): \(error)")
+            }
+        }
+        return .closed("\(context): \(error)")
+    }
+}

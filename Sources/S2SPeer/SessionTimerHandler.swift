@@ -1,0 +1,165 @@
+import NIOCore
+import S2SProtocol
+
+/// The connection's timers (docs/protocol.md, "Timeouts and keepalive"), run on its event loop:
+///
+/// - handshake: from the moment the channel is active until ``TransportStart``; on expiry the
+///   connection is closed without a word.
+/// - idle: after the handshake, reset by every *complete* frame (this handler sits after
+///   ``NoiseFrameDecoder``), so a peer trickling one byte at a time is still cut off. On expiry
+///   CANCEL(timeout) is sent and the connection closed. The timer pauses while this side does not
+///   read because its own consumer is behind (NIO back-pressure withholds `read()`), so a slow
+///   reader does not blame the peer.
+/// - keepalive: after the handshake, a KEEPALIVE is written whenever nothing was written for the
+///   keepalive interval.
+///
+/// An expiry is reported as ``PeerError/timeout(_:)`` through `errorCaught`, which ends the
+/// inbound stream of the `NIOAsyncChannel` with that error.
+final class SessionTimerHandler: ChannelDuplexHandler {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    private let handshakeTimeout: TimeAmount
+    private let idleTimeout: TimeAmount
+    private let keepaliveInterval: TimeAmount
+    private var handshakeTimer: Scheduled<Void>?
+    private var idleTimer: Scheduled<Void>?
+    private var keepaliveTimer: Scheduled<Void>?
+    private var lastWrite: NIODeadline = .now()
+    private var idleDeadline: NIODeadline = .now()
+    /// The idle time left while reading is paused by back-pressure; `nil` while reading.
+    private var idleRemaining: TimeAmount?
+    private var inTransport = false
+    private var expired = false
+
+    init(limits: ProtocolLimits) {
+        handshakeTimeout = TimeAmount(limits.handshakeTimeout)
+        idleTimeout = TimeAmount(limits.idleTimeout)
+        keepaliveInterval = TimeAmount(limits.keepaliveInterval)
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        if context.channel.isActive { startHandshakeTimer(context: context) }
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        startHandshakeTimer(context: context)
+        context.fireChannelActive()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        cancelAll()
+        context.fireChannelInactive()
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        cancelAll()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        if inTransport, !expired {
+            idleRemaining = nil
+            scheduleIdle(context: context, at: .now() + idleTimeout)
+        }
+        context.fireChannelRead(data)
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        // Pause until the next read() is requested: at once if the consumer keeps up, later if
+        // back-pressure holds it back. The deadline itself moves only with complete frames.
+        if inTransport, !expired, idleTimer != nil {
+            idleRemaining = idleDeadline - .now()
+            idleTimer?.cancel()
+            idleTimer = nil
+        }
+        context.fireChannelReadComplete()
+    }
+
+    func read(context: ChannelHandlerContext) {
+        if let remaining = idleRemaining, !expired {
+            idleRemaining = nil
+            scheduleIdle(context: context, at: .now() + remaining)
+        }
+        context.read()
+    }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        lastWrite = .now()
+        context.write(data, promise: promise)
+    }
+
+    func triggerUserOutboundEvent(context: ChannelHandlerContext, event: Any, promise: EventLoopPromise<Void>?) {
+        if event is TransportStart, !inTransport {
+            inTransport = true
+            handshakeTimer?.cancel()
+            handshakeTimer = nil
+            scheduleIdle(context: context, at: .now() + idleTimeout)
+            scheduleKeepalive(context: context, in: keepaliveInterval)
+        }
+        context.triggerUserOutboundEvent(event, promise: promise)
+    }
+
+    private func startHandshakeTimer(context: ChannelHandlerContext) {
+        guard handshakeTimer == nil, !inTransport, !expired else { return }
+        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        handshakeTimer = context.eventLoop.scheduleTask(in: handshakeTimeout) {
+            let (handler, context) = loopBound.value
+            handler.expire(.handshake, context: context)
+        }
+    }
+
+    private func scheduleIdle(context: ChannelHandlerContext, at deadline: NIODeadline) {
+        idleTimer?.cancel()
+        idleDeadline = deadline
+        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        idleTimer = context.eventLoop.scheduleTask(deadline: deadline) {
+            let (handler, context) = loopBound.value
+            handler.expire(.idle, context: context)
+        }
+    }
+
+    private func scheduleKeepalive(context: ChannelHandlerContext, in delay: TimeAmount) {
+        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        keepaliveTimer = context.eventLoop.scheduleTask(in: delay) {
+            let (handler, context) = loopBound.value
+            handler.keepaliveDue(context: context)
+        }
+    }
+
+    private func keepaliveDue(context: ChannelHandlerContext) {
+        guard !expired, context.channel.isActive else { return }
+        let quiet = NIODeadline.now() - lastWrite
+        if quiet >= keepaliveInterval {
+            write(context: context, data: wrapOutboundOut(context.channel.allocator.buffer(bytes: Record.keepalive.encoded())), promise: nil)
+            context.flush()
+            scheduleKeepalive(context: context, in: keepaliveInterval)
+        } else {
+            scheduleKeepalive(context: context, in: keepaliveInterval - quiet)
+        }
+    }
+
+    private func expire(_ timer: PeerError.Timer, context: ChannelHandlerContext) {
+        guard !expired else { return }
+        expired = true
+        cancelAll()
+        context.fireErrorCaught(PeerError.timeout(timer))
+        if timer == .idle, context.channel.isActive {
+            let cancel = context.channel.allocator.buffer(bytes: Record.cancel(.timeout).encoded())
+            let channel = context.channel
+            context.writeAndFlush(wrapOutboundOut(cancel)).whenComplete { _ in channel.close(promise: nil) }
+        } else {
+            context.close(promise: nil)
+        }
+    }
+
+    private func cancelAll() {
+        handshakeTimer?.cancel()
+        idleTimer?.cancel()
+        keepaliveTimer?.cancel()
+        handshakeTimer = nil
+        idleTimer = nil
+        keepaliveTimer = nil
+    }
+}

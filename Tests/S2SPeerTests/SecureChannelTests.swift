@@ -1,0 +1,156 @@
+import Crypto
+import Foundation
+import NIOCore
+import S2SPeer
+import S2SProtocol
+import Testing
+
+/// Handshake and record exchange between a real sender and a real receiver over loopback TCP.
+@Suite(.timeLimit(.minutes(3)))
+struct SecureChannelTests {
+    /// One record of every type, each echoed back by the server: every type crosses both ways.
+    static let everyRecord: [Record] = {
+        let token = TransferToken.random()
+        let entry = (try? RelativePath("a/b.txt")).map {
+            OfferEntry.file($0, size: 5, mode: 0o644, mtimeSeconds: 1_700_000_000, mtimeNanoseconds: 5)
+        }
+        var records: [Record] = [
+            .offerBegin(token: token, digest: .xxh3_128, entryCount: 2, totalBytes: 5),
+            .offerEnd,
+            .data(entry: 1, offset: 0, bytes: Array("hello".utf8)[...]),
+            .fileEnd(entry: 1, digest: [UInt8](repeating: 0xab, count: 16)),
+            .fileAbort(entry: 3),
+            .done,
+            .accept(resumeCount: 1, resume: [ResumePoint(entry: 1, position: .offset(2))]),
+            .acceptMore([ResumePoint(entry: 7, position: .complete)]),
+            .refuse(.busy),
+            .fileResult(entry: 1, .ok),
+            .doneAck,
+            .cancel(.cancelled),
+            .keepalive,
+        ]
+        if let entry { records.insert(.entry(entry), at: 1) }
+        return records
+    }()
+
+    @Test func handshakeAndEveryRecordType() async throws {
+        #expect(Set(Self.everyRecord.map(\.type)) == Set(RecordType.allCases))
+        try await TestServer.with { server in
+            try await SecureChannel.connect(to: server.address, endpointKey: server.endpointKey) { secure in
+                #expect(secure.peerHello == Hello(limits: .default))
+                #expect(secure.endpointKey.rawRepresentation == server.endpointKey.rawRepresentation)
+                for record in Self.everyRecord {
+                    try await secure.send(record)
+                    #expect(try await secure.receive() == record)
+                }
+                // DATA and FILE_END of entry 0 go to the server's checker instead of its echo.
+                try await secure.sendData(entry: 0, offset: 0, bytes: [1, 2, 3][...])
+                try await secure.send(.fileEnd(entry: 0, digest: Array(SHA256.hash(data: [1, 2, 3]))))
+                #expect(try await secure.nextNonKeepalive() == .fileResult(entry: 0, .ok))
+                try await secure.sendData(entry: 0, offset: 0, bytes: [1, 2, 3][...])
+                try await secure.send(.fileEnd(entry: 0, digest: Array(SHA256.hash(data: [1, 2, 4]))))
+                #expect(try await secure.nextNonKeepalive() == .fileResult(entry: 0, .integrity))
+                await secure.close()
+            }
+        }
+    }
+
+    @Test func oversizeRecordIsRefusedBeforeSending() async throws {
+        try await TestServer.with { server in
+            try await SecureChannel.connect(to: server.address, endpointKey: server.endpointKey) { secure in
+                let tooBig = [UInt8](repeating: 1, count: secure.maxDataLength + 1)
+                await #expect(throws: PeerError.recordTooLarge(size: 65520, limit: 65519)) {
+                    try await secure.sendData(entry: 0, offset: 0, bytes: tooBig[...])
+                }
+                await #expect(throws: PeerError.protocolError(.emptyData)) {
+                    try await secure.sendData(entry: 0, offset: 0, bytes: [][...])
+                }
+                await secure.close()
+            }
+            try await server.goodClientWorks()
+        }
+    }
+
+    /// 256 MiB of DATA in maximal records, hashed on both sides; the rate is printed, not asserted.
+    @Test func largeExchangeKeepsIntegrity() async throws {
+        let total = 256 << 20
+        var generator = SystemRandomNumberGenerator()
+        let block = (0..<(4 << 20)).map { _ in UInt8.random(in: 0...255, using: &generator) }
+        try await TestServer.with { server in
+            let clock = ContinuousClock()
+            let start = clock.now
+            let result = try await SecureChannel.connect(to: server.address, endpointKey: server.endpointKey) { secure in
+                var hash = SHA256()
+                var offset = 0
+                while offset < total {
+                    let start = offset % block.count
+                    let length = min(secure.maxDataLength, block.count - start, total - offset)
+                    let piece = block[start..<(start + length)]
+                    hash.update(data: piece)
+                    try await secure.sendData(entry: 0, offset: UInt64(offset), bytes: piece)
+                    offset += length
+                }
+                try await secure.send(.fileEnd(entry: 0, digest: Array(hash.finalize())))
+                let result = try await secure.nextNonKeepalive()
+                await secure.close()
+                return result
+            }
+            let seconds = Double((clock.now - start).components.attoseconds) / 1e18
+                + Double((clock.now - start).components.seconds)
+            #expect(result == .fileResult(entry: 0, .ok))
+            print("S2SPeer loopback: \(total >> 20) MiB in \(String(format: "%.2f", seconds)) s = \(String(format: "%.0f", Double(total) / 1e6 / seconds)) MB/s")
+        }
+    }
+
+    @Test func wrongEndpointKeyFailsClearly() async throws {
+        try await TestServer.with { server in
+            let wrong = Curve25519.KeyAgreement.PrivateKey().publicKey
+            await #expect {
+                try await SecureChannel.connect(to: server.address, endpointKey: wrong) { _ in }
+            } throws: { error in
+                guard case .handshakeFailed(let reason) = error as? PeerError else { return false }
+                return reason.contains("wrong endpoint ID")
+            }
+            try await server.waitForIdle()
+            #expect(server.errors.withLock { $0 } == [.unknownEndpoint])
+            #expect(server.server.statistics.failedHandshakes == 1)
+            try await server.goodClientWorks()
+        }
+    }
+
+    /// A quiet sender is kept alive by its keepalives; the server's idle timer does not fire.
+    @Test func keepalivesKeepAQuietConnectionOpen() async throws {
+        let serverLimits = ProtocolLimits(idleTimeout: .milliseconds(600), keepaliveInterval: .milliseconds(200))
+        let clientLimits = ProtocolLimits(idleTimeout: .milliseconds(600), keepaliveInterval: .milliseconds(200))
+        try await TestServer.with(limits: serverLimits) { server in
+            try await SecureChannel.connect(to: server.address, endpointKey: server.endpointKey, limits: clientLimits) {
+                secure in
+                try await Task.sleep(for: .seconds(2))
+                try await secure.send(.done)
+                #expect(try await secure.nextNonKeepalive() == .done)
+                await secure.close()
+            }
+            #expect(server.errors.withLock { $0 }.isEmpty)
+        }
+    }
+
+    /// A receiver that goes silent (no keepalives) is cut off by the sender's idle timer.
+    @Test func senderIdleTimeout() async throws {
+        let silent: @Sendable (SecureChannel) async throws -> Void = { _ in try? await Task.sleep(for: .milliseconds(1500)) }
+        let serverLimits = ProtocolLimits(keepaliveInterval: .seconds(60))
+        let clientLimits = ProtocolLimits(idleTimeout: .milliseconds(300))
+        try await TestServer.with(limits: serverLimits, handler: silent) { server in
+            try await SecureChannel.connect(to: server.address, endpointKey: server.endpointKey, limits: clientLimits) {
+                secure in
+                _ = await #expect(throws: PeerError.timeout(.idle)) { try await secure.receive() }
+            }
+        }
+    }
+
+    @Test func listenAddressParsing() throws {
+        #expect(try PeerServer.parseListenAddress("127.0.0.1:7654").port == 7654)
+        #expect(try PeerServer.parseListenAddress("[::1]:80").port == 80)
+        #expect(throws: PeerError.self) { try PeerServer.parseListenAddress("localhost") }
+        #expect(throws: PeerError.self) { try PeerServer.parseListenAddress("1.2.3.4:70000") }
+    }
+}
