@@ -12,8 +12,6 @@ final class NoiseEncryptHandler: ChannelOutboundHandler {
     typealias OutboundOut = ByteBuffer
 
     private var cipher: CipherState?
-    /// Reused for every message so that sealing allocates nothing in the steady state.
-    private var scratch: [UInt8] = []
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         let plaintext = unwrapOutboundIn(data)
@@ -21,20 +19,20 @@ final class NoiseEncryptHandler: ChannelOutboundHandler {
             context.write(data, promise: promise)
             return
         }
-        scratch.removeAll(keepingCapacity: true)
-        scratch.append(0)
-        scratch.append(0)
-        let result: Result<Void, NoiseError> = plaintext.withUnsafeReadableBytes { bytes in
-            Result { () throws(NoiseError) in try cipher.encrypt(bytes, appendingTo: &scratch) }
+        // One buffer per frame, sealed into in place: length, then ciphertext ‖ tag.
+        let length = cipher.ciphertextLength(forPlaintextLength: plaintext.readableBytes)
+        var frame = context.channel.allocator.buffer(capacity: 2 + length)
+        frame.writeInteger(UInt16(truncatingIfNeeded: length))
+        let result: Result<Int, NoiseError> = plaintext.withUnsafeReadableBytes { bytes in
+            Result { () throws(NoiseError) in
+                try frame.writeWithUnsafeMutableBytes(minimumWritableBytes: length) { output throws(NoiseError) in
+                    try cipher.encrypt(bytes, into: output)
+                }
+            }
         }
         self.cipher = cipher
         switch result {
         case .success:
-            let length = scratch.count - 2
-            scratch[0] = UInt8(truncatingIfNeeded: length >> 8)
-            scratch[1] = UInt8(truncatingIfNeeded: length)
-            var frame = context.channel.allocator.buffer(capacity: scratch.count)
-            frame.writeBytes(scratch)
             context.write(wrapOutboundOut(frame), promise: promise)
         case .failure(let error):
             promise?.fail(PeerError.noise(error))

@@ -93,6 +93,32 @@ public struct CipherState: @unchecked Sendable {
         try encrypt(plaintext, authenticating: [UInt8]())
     }
 
+    /// EncryptWithAd with empty associated data (a transport message), writing the ciphertext to
+    /// the start of `output` instead of an array, so a framing layer can seal straight into its
+    /// outgoing buffer. Returns the number of bytes written
+    /// (``ciphertextLength(forPlaintextLength:)``); `output` must be at least that large.
+    public mutating func encrypt(
+        _ plaintext: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer
+    ) throws(NoiseError) -> Int {
+        let length = ciphertextLength(forPlaintextLength: plaintext.count)
+        guard length <= Self.maxMessageLength else {
+            throw .messageTooLong(length: length, limit: Self.maxMessageLength)
+        }
+        guard output.count >= length else {
+            throw .cryptoFailure("encrypt: output of \(output.count) bytes for \(length)")
+        }
+        guard let key else {
+            if !plaintext.isEmpty { output.copyMemory(from: plaintext) }
+            return length
+        }
+        guard nonce != UInt64.max else { throw .nonceExhausted }
+        try cipher.seal(
+            key: key, nonce: nonce, authenticating: UnsafeRawBufferPointer(start: nil, count: 0),
+            plaintext: plaintext, into: output)
+        nonce += 1
+        return length
+    }
+
     /// DecryptWithAd(ad, ciphertext), appending the plaintext to `output` (unchanged on error). On
     /// an authentication failure the counter is not advanced, as the specification requires.
     public mutating func decrypt(

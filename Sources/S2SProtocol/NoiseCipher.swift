@@ -54,6 +54,43 @@ public enum NoiseCipher: String, Sendable, Hashable, CaseIterable {
         }
     }
 
+    /// ENCRYPT(k, n, ad, plaintext) into `output`, which must hold `plaintext.count + tagLength`
+    /// bytes: writes ciphertext ‖ tag at its start, with no intermediate array.
+    func seal(
+        key: SymmetricKey,
+        nonce n: UInt64,
+        authenticating ad: UnsafeRawBufferPointer,
+        plaintext: UnsafeRawBufferPointer,
+        into output: UnsafeMutableRawBufferPointer
+    ) throws(NoiseError) {
+        let length = plaintext.count + Self.tagLength
+        guard output.count >= length else {
+            throw .cryptoFailure("\(rawValue) seal: output of \(output.count) bytes for \(length)")
+        }
+        let words = nonceWords(n)
+        do {
+            switch self {
+            case .chaChaPoly:
+                let nonce = try withUnsafeBytes(of: words) { try ChaChaPoly.Nonce(data: $0) }
+                let box = try ChaChaPoly.seal(plaintext, using: key, nonce: nonce, authenticating: ad)
+                Self.copy(ciphertext: box.ciphertext, tag: box.tag, into: output)
+            case .aesGCM:
+                let nonce = try withUnsafeBytes(of: words) { try AES.GCM.Nonce(data: $0) }
+                let box = try AES.GCM.seal(plaintext, using: key, nonce: nonce, authenticating: ad)
+                Self.copy(ciphertext: box.ciphertext, tag: box.tag, into: output)
+            }
+        } catch {
+            throw .cryptoFailure("\(rawValue) seal: \(error)")
+        }
+    }
+
+    /// Copies `ciphertext` ‖ `tag` to the start of `output` (already checked to be large enough).
+    private static func copy(ciphertext: Data, tag: Data, into output: UnsafeMutableRawBufferPointer) {
+        let count = ciphertext.count
+        ciphertext.withUnsafeBytes { output.copyMemory(from: $0) }
+        tag.withUnsafeBytes { UnsafeMutableRawBufferPointer(rebasing: output[count...]).copyMemory(from: $0) }
+    }
+
     /// DECRYPT(k, n, ad, ciphertext): verifies the trailing tag and appends the plaintext to
     /// `output`; any failure is reported as ``NoiseError/decryptionFailed``.
     func open(
@@ -66,20 +103,23 @@ public enum NoiseCipher: String, Sendable, Hashable, CaseIterable {
         guard ciphertext.count >= Self.tagLength else {
             throw .messageTooShort(length: ciphertext.count, minimum: Self.tagLength)
         }
-        let split = ciphertext.count - Self.tagLength
-        let body = UnsafeRawBufferPointer(rebasing: ciphertext[..<split])
-        let tag = UnsafeRawBufferPointer(rebasing: ciphertext[split...])
+        // nonce ‖ ciphertext ‖ tag, built with one copy into an exactly sized buffer (the
+        // nonce/ciphertext/tag initializer of the sealed boxes concatenates, growing twice).
         let words = nonceWords(n)
+        let nonceLength = MemoryLayout.size(ofValue: words)
+        var combined = Data(count: nonceLength + ciphertext.count)
+        combined.withUnsafeMutableBytes { output in
+            withUnsafeBytes(of: words) { output.copyMemory(from: $0) }
+            UnsafeMutableRawBufferPointer(rebasing: output[nonceLength...]).copyMemory(from: ciphertext)
+        }
         do {
             let plaintext: Data
             switch self {
             case .chaChaPoly:
-                let nonce = try withUnsafeBytes(of: words) { try ChaChaPoly.Nonce(data: $0) }
-                let box = try ChaChaPoly.SealedBox(nonce: nonce, ciphertext: body, tag: tag)
+                let box = try ChaChaPoly.SealedBox(combined: combined)
                 plaintext = try ChaChaPoly.open(box, using: key, authenticating: ad)
             case .aesGCM:
-                let nonce = try withUnsafeBytes(of: words) { try AES.GCM.Nonce(data: $0) }
-                let box = try AES.GCM.SealedBox(nonce: nonce, ciphertext: body, tag: tag)
+                let box = try AES.GCM.SealedBox(combined: combined)
                 plaintext = try AES.GCM.open(box, using: key, authenticating: ad)
             }
             plaintext.withUnsafeBytes { output.append(contentsOf: $0) }

@@ -73,10 +73,55 @@ struct SecureChannelTests {
 
     /// 256 MiB of DATA in maximal records, hashed on both sides; the rate is printed, not asserted.
     @Test func largeExchangeKeepsIntegrity() async throws {
+        try await Self.largeExchange(hashing: true)
+    }
+
+    /// The same 256 MiB without SHA-256 on either side (the receiver only checks offsets and the
+    /// byte count), so the printed rate is the transport's own.
+    @Test func largeExchangeThroughputWithoutHashing() async throws {
+        try await Self.largeExchange(hashing: false)
+    }
+
+    /// A receiver that checks DATA offsets for entry 0 and answers FILE_END with FILE_RESULT ok
+    /// when the byte count matches what FILE_END's digest encodes (8 bytes, big-endian).
+    static func countingSink(_ secure: SecureChannel) async throws {
+        var received: UInt64 = 0
+        while true {
+            let record: Record
+            do {
+                record = try await secure.receive()
+            } catch .closed {
+                await secure.close()
+                return
+            }
+            switch record {
+            case .data(0, let offset, let bytes):
+                guard offset == received else {
+                    try await secure.send(.cancel(.protocolError))
+                    await secure.close()
+                    return
+                }
+                received += UInt64(bytes.count)
+            case .fileEnd(0, let digest):
+                let ok = digest == Self.countDigest(received)
+                try await secure.send(.fileResult(entry: 0, ok ? .ok : .integrity))
+                received = 0
+            default:
+                try await secure.send(record)
+            }
+        }
+    }
+
+    /// A 32-byte FILE_END digest standing for a byte count, for ``countingSink(_:)``.
+    static func countDigest(_ count: UInt64) -> [UInt8] {
+        withUnsafeBytes(of: count.bigEndian, Array.init) + [UInt8](repeating: 0, count: 24)
+    }
+
+    static func largeExchange(hashing: Bool) async throws {
         let total = 256 << 20
         var generator = SystemRandomNumberGenerator()
         let block = (0..<(4 << 20)).map { _ in UInt8.random(in: 0...255, using: &generator) }
-        try await TestServer.with { server in
+        try await TestServer.with(handler: hashing ? TestServer.echo : countingSink) { server in
             let clock = ContinuousClock()
             let start = clock.now
             let result = try await SecureChannel.connect(to: server.address, endpointKey: server.endpointKey) { secure in
@@ -86,11 +131,12 @@ struct SecureChannelTests {
                     let start = offset % block.count
                     let length = min(secure.maxDataLength, block.count - start, total - offset)
                     let piece = block[start..<(start + length)]
-                    hash.update(data: piece)
+                    if hashing { hash.update(data: piece) }
                     try await secure.sendData(entry: 0, offset: UInt64(offset), bytes: piece)
                     offset += length
                 }
-                try await secure.send(.fileEnd(entry: 0, digest: Array(hash.finalize())))
+                let digest = hashing ? Array(hash.finalize()) : countDigest(UInt64(total))
+                try await secure.send(.fileEnd(entry: 0, digest: digest))
                 let result = try await secure.nextNonKeepalive()
                 await secure.close()
                 return result
@@ -98,7 +144,9 @@ struct SecureChannelTests {
             let seconds = Double((clock.now - start).components.attoseconds) / 1e18
                 + Double((clock.now - start).components.seconds)
             #expect(result == .fileResult(entry: 0, .ok))
-            print("S2SPeer loopback: \(total >> 20) MiB in \(String(format: "%.2f", seconds)) s = \(String(format: "%.0f", Double(total) / 1e6 / seconds)) MB/s")
+            let rate = String(format: "%.0f", Double(total) / 1e6 / seconds)
+            let what = hashing ? "with SHA-256" : "without hashing"
+            print("S2SPeer loopback \(what): \(total >> 20) MiB in \(String(format: "%.2f", seconds)) s = \(rate) MB/s")
         }
     }
 

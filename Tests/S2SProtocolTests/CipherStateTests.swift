@@ -129,4 +129,36 @@ struct CipherStateTests {
         }
         #expect(sealed == direct)
     }
+
+    /// Sealing into a caller's buffer gives the same messages, with the same nonces, as appending
+    /// to an array; a buffer that is too small is refused without using a nonce.
+    @Test(arguments: NoiseCipher.allCases)
+    func encryptIntoBufferMatchesAppending(_ cipher: NoiseCipher) throws {
+        var appending = try Self.keyed(cipher)
+        var direct = try Self.keyed(cipher)
+        var receiver = try Self.keyed(cipher)
+        for length in [1, 13, 1000, 65519] {
+            let plaintext = (0..<length).map { UInt8(truncatingIfNeeded: $0 &* 31) }
+            let expected = try appending.encrypt(plaintext)
+            var output = [UInt8](repeating: 0xee, count: expected.count + 3)
+            let written = try plaintext.withUnsafeBytes { plaintext in
+                try output.withUnsafeMutableBytes { output throws(NoiseError) in
+                    try direct.encrypt(plaintext, into: output)
+                }
+            }
+            #expect(written == expected.count)
+            #expect(Array(output.prefix(written)) == expected)
+            #expect(output.suffix(3) == [0xee, 0xee, 0xee])
+            #expect(try receiver.decrypt(output.prefix(written)) == plaintext)
+        }
+        var small = [UInt8](repeating: 0, count: 16)
+        #expect(throws: NoiseError.self) {
+            try [UInt8](repeating: 1, count: 1).withUnsafeBytes { plaintext in
+                try small.withUnsafeMutableBytes { output throws(NoiseError) in
+                    try direct.encrypt(plaintext, into: output)
+                }
+            }
+        }
+        #expect(direct.nonce == appending.nonce)
+    }
 }
