@@ -31,13 +31,3 @@ struct JSONOption: ParsableArguments {
     @Flag(help: "Print JSON for scripts instead of text for people.")
     var json = false
 }
-
-/// Makes a command-line path absolute against the working directory: the daemon has its own.
-func absolutePath(_ path: String) -> String {
-    if path.hasPrefix("/") { return path }
-    var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
-    guard getcwd(&buffer, buffer.count) != nil else { return path }
-    let directory = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-    if path == "." { return directory }
-    return (directory == "/" ? "" : directory) + "/" + path
-}

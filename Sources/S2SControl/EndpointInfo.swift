@@ -81,12 +81,7 @@ enum Time {
 /// User names for UIDs, falling back to the number.
 enum Users {
     static func name(of uid: UInt32) -> String {
-        var entry = passwd()
-        var result: UnsafeMutablePointer<passwd>? = nil
-        var buffer = [CChar](repeating: 0, count: 16_384)
-        guard getpwuid_r(uid, &entry, &buffer, buffer.count, &result) == 0, result != nil, let name = entry.pw_name else {
-            return String(uid)
-        }
-        return String(decoding: UnsafeRawBufferPointer(start: name, count: strlen(name)), as: UTF8.self)
+        PasswordEntry.lookup(uid: uid)?.name ?? String(uid)
     }
+
 }

@@ -45,13 +45,7 @@ public struct Configuration: Sendable, Equatable {
 
     private static func homeDirectory(_ environment: [String: String]) -> String {
         if let home = environment["HOME"], home.hasPrefix("/") { return home }
-        var entry = passwd()
-        var result: UnsafeMutablePointer<passwd>? = nil
-        var buffer = [CChar](repeating: 0, count: 16_384)
-        if getpwuid_r(getuid(), &entry, &buffer, buffer.count, &result) == 0, result != nil, let directory = entry.pw_dir {
-            return String(cString: directory)
-        }
-        return "/"
+        return PasswordEntry.lookup(uid: getuid())?.home ?? "/"
     }
 
     // MARK: The file

@@ -1,4 +1,5 @@
 import CLinux
+import S2SCore
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -15,14 +16,11 @@ struct UserContext: Sendable {
 
     /// Looks the user up in the password and group databases.
     static func lookup(uid: uid_t) throws(DaemonError) -> UserContext {
-        var entry = passwd()
-        var result: UnsafeMutablePointer<passwd>? = nil
-        var buffer = [CChar](repeating: 0, count: 16_384)
-        let status = getpwuid_r(uid, &entry, &buffer, buffer.count, &result)
-        guard status == 0, result != nil, let name = entry.pw_name else {
+        guard let entry = PasswordEntry.lookup(uid: uid) else {
             throw DaemonError.accessDenied("user \(uid) is not in the password database")
         }
-        let gid = entry.pw_gid
+        let name = entry.name
+        let gid = entry.gid
         var count: Int32 = 64
         var groups = [gid_t](repeating: 0, count: Int(count))
         while getgrouplist(name, gid, &groups, &count) < 0 {

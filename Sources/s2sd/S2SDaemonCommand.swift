@@ -60,7 +60,7 @@ struct S2SDaemonCommand: AsyncParsableCommand {
         do {
             let file = configFile ?? Configuration.defaultConfigFile(bus: kind, environment: environment)
             try configuration.load(file: file, required: configFile != nil)
-            if let stateDir { try configuration.set("StateDirectory", to: Self.absolute(stateDir)) }
+            if let stateDir { try configuration.set("StateDirectory", to: absolutePath(stateDir)) }
             if let idleTimeout { try configuration.set("IdleTimeout", to: idleTimeout) }
             if let logLevel { try configuration.set("LogLevel", to: logLevel) }
         } catch let error as Configuration.FileError {
@@ -82,14 +82,6 @@ struct S2SDaemonCommand: AsyncParsableCommand {
             logger.critical("\(error)")
             throw ExitCode.failure
         }
-    }
-
-    private static func absolute(_ path: String) -> String {
-        if path.hasPrefix("/") { return path }
-        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
-        guard getcwd(&buffer, buffer.count) != nil else { return path }
-        let directory = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        return directory + "/" + path
     }
 }
 

@@ -1,5 +1,6 @@
 import ArgumentParser
 import S2SBus
+import S2SCore
 import Testing
 @testable import S2SControl
 
