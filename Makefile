@@ -8,7 +8,7 @@ BIN := .build/$(CONFIG)
 PREFIX ?= /usr
 DESTDIR ?=
 
-.PHONY: help run test build release man completions verify-units install clean
+.PHONY: help run test build release man completions verify-units install bench clean
 
 help:
 	@echo 'make run           build, then run s2sd --user in the foreground (starts a session bus if needed)'
@@ -19,6 +19,7 @@ help:
 	@echo 'make completions   bash, zsh and fish completions into .build/completions'
 	@echo 'make verify-units  systemd-analyze verify the units; check the D-Bus policy and activation files'
 	@echo 'make install       release build, then install into $$(DESTDIR)$$(PREFIX) (default /usr)'
+	@echo 'make bench         release build, then s2s against scp and rsync over loopback (root; BENCH_ARGS=...)'
 	@echo 'make clean         swift package clean; remove generated files'
 
 run:
@@ -81,6 +82,14 @@ install:
 	install -d $(DESTDIR)$(PREFIX)/share/doc/s2s/docs
 	install -m 0644 README.md $(DESTDIR)$(PREFIX)/share/doc/s2s/
 	install -m 0644 docs/*.md $(DESTDIR)$(PREFIX)/share/doc/s2s/docs/
+
+# As root: the benchmark starts its own sshd and s2sd pair (see bench/bench.py). Options go in
+# BENCH_ARGS, e.g. make bench BENCH_ARGS='--runs 5 --size 512M --only scp,s2s --json bench.json'
+bench:
+	scripts/install-deps.sh
+	bench/install-deps.sh
+	swift build -c release
+	python3 bench/bench.py --bin-dir .build/release $(BENCH_ARGS)
 
 clean:
 	swift package clean

@@ -53,7 +53,9 @@ let package = Package(
         .target(
             name: "S2SDaemon",
             dependencies: [
-                "S2SBus", "S2SSystemd", "S2SCore", "CLinux", "CXXHash",
+                "S2SBus", "S2SSystemd", "S2SCore", "S2SProtocol", "S2SPeer", "CLinux", "CXXHash",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -125,6 +125,11 @@ extension DBusValue {
     public var unwrappingVariant: DBusValue { if case .variant(let v) = self { v.unwrappingVariant } else { self } }
     public var arrayValue: [DBusValue]? { if case .array(_, let v) = self { v } else { nil } }
     public var structureValue: [DBusValue]? { if case .structure(let v) = self { v } else { nil } }
+    /// An `as` array's strings, or nil for any other value.
+    public var stringArrayValue: [String]? {
+        guard case .array(.string, let items) = self else { return nil }
+        return items.compactMap(\.stringValue)
+    }
 
     /// A dictionary with string keys (the common `a{sv}` shape), or nil for any other value.
     public var stringKeyedValue: [String: DBusValue]? {

@@ -19,6 +19,14 @@ enum Output {
         line(String(decoding: data, as: UTF8.self))
     }
 
+    /// Compact JSON on one line (for event streams); nothing if it cannot be encoded.
+    static func jsonLine<T: Encodable>(_ value: T) {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        guard let data = try? encoder.encode(value) else { return }
+        line(String(decoding: data, as: UTF8.self))
+    }
+
     /// A table for people: a header, then left-aligned columns separated by two spaces.
     static func table(header: [String], rows: [[String]]) {
         var widths = header.map(\.count)

@@ -18,7 +18,10 @@ public struct S2SCtl: AsyncParsableCommand {
             standard error), 2 when the command line is wrong.
             """,
         version: S2SVersion.current,
-        subcommands: [EndpointCommand.self, StatusCommand.self])
+        subcommands: [
+            EndpointCommand.self, SendCommand.self, TransfersCommand.self, CancelCommand.self, WatchCommand.self,
+            StatusCommand.self,
+        ])
 
     @OptionGroup var busOptions: BusOptions
 

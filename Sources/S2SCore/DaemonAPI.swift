@@ -6,6 +6,8 @@ public enum DaemonAPI {
     public static let endpointPathPrefix = "/org/s2s/Daemon1/endpoint"
     public static let managerInterface = "org.s2s.Daemon1.Manager"
     public static let endpointInterface = "org.s2s.Daemon1.Endpoint"
+    public static let transferPathPrefix = "/org/s2s/Daemon1/transfer"
+    public static let transferInterface = "org.s2s.Daemon1.Transfer"
     /// "Unlimited" and "never", as in systemd's APIs.
     public static let unlimited = UInt64.max
 
@@ -14,6 +16,14 @@ public enum DaemonAPI {
         public static let quota = "Quota"
         public static let lifetime = "Lifetime"
         public static let maxUses = "MaxUses"
+    }
+
+    /// Keys of the options dictionary of `Send`.
+    public enum SendOption {
+        /// "xxh3-128" (default) or "sha256".
+        public static let checksum = "Checksum"
+        /// Boolean: send what symbolic links point to instead of skipping them.
+        public static let followSymlinks = "FollowSymlinks"
     }
 }
 

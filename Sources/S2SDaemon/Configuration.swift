@@ -19,6 +19,21 @@ public struct Configuration: Sendable, Equatable {
     public var idleTimeout: Duration? = .seconds(300)
     public var maxEndpointsPerUser: UInt64 = 1024
     public var logLevel: Logger.Level = .info
+    /// Peer listeners to bind (`ADDR:PORT`), besides any socket passed by systemd. Empty and no
+    /// passed socket: the daemon receives nothing over the network.
+    public var listen: [String] = []
+    /// `HOST[:PORT]` that senders can reach this daemon at, for the `ID@HOST:PORT` form.
+    public var externalAddress: String?
+    /// Bytes that must stay free on an endpoint's file system after a transfer is accepted.
+    public var freeSpaceReserve: UInt64 = 64 << 20
+    /// Incoming transfers running at once, over all endpoints, and per endpoint.
+    public var maxIncomingTransfers = 64
+    public var maxIncomingTransfersPerEndpoint = 8
+    /// How long an interrupted incoming transfer's partial data is kept for a retry.
+    public var resumeRetention: Duration = .seconds(7 * 86_400)
+
+    /// The peer port of `s2sd.socket`, and of `--external-address HOST` without a port.
+    public static let defaultPeerPort = 7730
 
     public init(bus: BusKind, environment: [String: String]) {
         self.bus = bus
@@ -130,9 +145,42 @@ public struct Configuration: Sendable, Equatable {
                 throw SettingError(reason: "LogLevel must be one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", "))")
             }
             logLevel = level
+        case "Listen":
+            // An empty assignment resets the list, as systemd does for list settings.
+            if value.isEmpty {
+                listen = []
+            } else {
+                guard Self.isHostAndPort(value) else { throw SettingError(reason: "Listen must be ADDRESS:PORT, not \"\(value)\"") }
+                listen.append(value)
+            }
+        case "ExternalAddress":
+            externalAddress = value.isEmpty ? nil : value
+        case "FreeSpaceReserve":
+            do {
+                freeSpaceReserve = try Units.parseSize(value)
+            } catch {
+                throw SettingError(reason: "FreeSpaceReserve: \(error.description)")
+            }
+        case "MaxIncomingTransfers", "MaxIncomingTransfersPerEndpoint":
+            guard let number = Int(value), number > 0, number <= 65_536 else {
+                throw SettingError(reason: "\(key) must be a whole number from 1 to 65536, not \"\(value)\"")
+            }
+            if key == "MaxIncomingTransfers" { maxIncomingTransfers = number } else { maxIncomingTransfersPerEndpoint = number }
+        case "ResumeRetention":
+            do {
+                resumeRetention = .seconds(Int64(clamping: try Units.parseDuration(value)))
+            } catch {
+                throw SettingError(reason: "ResumeRetention: \(error.description)")
+            }
         default:
             throw SettingError(reason: "unknown setting \"\(key)\"")
         }
+    }
+
+    /// `HOST:PORT` or `[V6]:PORT` with a port from 0 to 65535.
+    static func isHostAndPort(_ value: String) -> Bool {
+        guard let colon = value.lastIndex(of: ":"), let port = Int(value[value.index(after: colon)...]) else { return false }
+        return (0...65535).contains(port) && colon > value.startIndex
     }
 
     /// "0" disables idle exit.

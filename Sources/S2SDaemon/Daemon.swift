@@ -1,6 +1,7 @@
 public import Logging
 import S2SBus
 import S2SCore
+import S2SPeer
 import S2SSystemd
 import ServiceLifecycle
 #if canImport(Glibc)
@@ -28,11 +29,12 @@ public enum Daemon {
         let registry = try EndpointRegistry(store: store, maxEndpointsPerUser: configuration.maxEndpointsPerUser)
 
         let passedSockets = try ServiceManager.takePassedSockets()
-        let listeners = passedSockets.filter(\.isListeningStream).map { PeerListener(fd: $0.fd) }
         for socket in passedSockets where !socket.isListeningStream {
             logger.warning("ignoring a passed socket that is not a listening stream socket", metadata: ["name": "\(socket.name)"])
         }
         let activated = !passedSockets.isEmpty || environment["DBUS_STARTER_BUS_TYPE"] != nil
+        let (servers, listenerNames) = try await bindPeerListeners(
+            passed: passedSockets.filter(\.isListeningStream).map(\.fd), addresses: configuration.listen)
 
         let bus: BusAddress = configuration.bus == .system ? .system : .session
         let connection: BusConnection
@@ -41,34 +43,71 @@ public enum Daemon {
         } catch {
             throw StartupError(description: "\(error)")
         }
+        let signals = SignalBroadcaster(connection: connection, subscribers: Subscribers(), logger: logger)
+        let transfers = TransferRegistry(signals: signals)
+        let transferService = TransferService(transfers: transfers)
         let manager = Manager(
-            registry: registry, connection: connection, configuration: configuration,
-            peerListeners: listeners.map(\.address), logger: logger)
+            registry: registry, transfers: transfers, signals: signals,
+            sending: SendContext(tokens: SendTokenStore(database: store.database), service: transferService),
+            configuration: configuration, peerListeners: listenerNames, logger: logger)
         let server = ObjectServer(connection: connection, tree: manager)
+        let peers = PeerService(
+            servers: servers,
+            context: ReceiveContext(
+                endpoints: registry, transfers: transfers, resume: ResumeStore(database: store.database),
+                configuration: configuration, logger: logger))
         logger.info(
             "starting",
             metadata: [
                 "version": "\(S2SVersion.current)", "bus": "\(bus)", "state_directory": "\(configuration.stateDirectory)",
-                "peer_listeners": "\(listeners.map(\.address))", "activated": "\(activated)",
+                "peer_listeners": "\(listenerNames)", "activated": "\(activated)",
             ])
 
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(
                 services: [
                     .init(service: BusService(server: server, manager: manager, logger: logger)),
+                    .init(service: peers),
+                    .init(service: transferService),
                     .init(service: ExpiryService(manager: manager, logger: logger)),
                     .init(service: WatchdogService(logger: logger)),
                     .init(
                         service: IdleExitService(
                             timeout: configuration.idleTimeout, activated: activated, server: server,
-                            subscribers: manager.subscribers, logger: logger),
+                            subscribers: manager.subscribers,
+                            isBusy: { await transfers.activeCount > 0 || peers.hasConnections }, logger: logger),
                         successTerminationBehavior: .gracefullyShutdownGroup),
                 ],
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger))
         try await group.run()
-        withExtendedLifetime(listeners) {}
         logger.info("stopped")
+    }
+
+    /// Peer servers on the sockets systemd passed and on the `Listen=` addresses, with the addresses
+    /// they are bound to (for the `PeerListeners` property).
+    static func bindPeerListeners(passed: [Int32], addresses: [String]) async throws -> ([PeerServer], [String]) {
+        var servers: [PeerServer] = []
+        var names: [String] = []
+        for fd in passed {
+            do {
+                servers.append(try await PeerServer.adopt(socket: fd))
+            } catch {
+                throw StartupError(description: "cannot use the socket passed by systemd: \(error)")
+            }
+            names.append(PeerListener.localAddress(of: fd) ?? "fd \(fd)")
+        }
+        for address in addresses {
+            let server: PeerServer
+            do {
+                server = try await PeerServer.bind(listen: address)
+            } catch {
+                throw StartupError(description: "cannot listen on \(address): \(error)")
+            }
+            servers.append(server)
+            names.append(server.localAddress.map(PeerListener.describe) ?? address)
+        }
+        return (servers, names)
     }
 
     /// Creates the state directory (0700) or checks that an existing one is a real directory of

@@ -14,6 +14,14 @@ enum DaemonInterfaces {
             .init("ListEndpoints", out: [.init("endpoints", .array(.structure([.objectPath, .dictionary(key: .string, value: .variant)])))]),
             .init("GetEndpoint", in: [.init("id", .string)], out: [.init("endpoint", .objectPath)]),
             .init("DeleteEndpoint", in: [.init("id", .string)]),
+            .init(
+                "Send",
+                in: [
+                    .init("sources", .array(.string)), .init("destination", .string),
+                    .init("options", .dictionary(key: .string, value: .variant)),
+                ],
+                out: [.init("transfer", .objectPath), .init("warnings", .array(.string))]),
+            .init("ListTransfers", out: [.init("transfers", .array(.structure([.objectPath, .dictionary(key: .string, value: .variant)])))]),
             .init("Subscribe"),
             .init("Unsubscribe"),
         ],
@@ -23,6 +31,16 @@ enum DaemonInterfaces {
             .init("PeerListeners", .array(.string), changeSignal: .const),
             .init("MaxEndpointsPerUser", .uint64, changeSignal: .const),
             .init("IdleTimeout", .uint64, changeSignal: .const),
+            .init("ExternalAddress", .string, changeSignal: .const),
+        ],
+        signals: [
+            .init("TransferAdded", [.init("transfer", .objectPath), .init("properties", .dictionary(key: .string, value: .variant))]),
+            .init("TransferProgress", [
+                .init("transfer", .objectPath), .init("state", .string), .init("bytes_done", .uint64),
+                .init("bytes_total", .uint64), .init("files_done", .uint64), .init("files_total", .uint64),
+                .init("rate", .uint64), .init("current_file", .string),
+            ]),
+            .init("TransferFinished", [.init("transfer", .objectPath), .init("state", .string), .init("error", .string)]),
         ])
 
     static let endpoint = InterfaceDescription(
@@ -38,4 +56,30 @@ enum DaemonInterfaces {
             .init("BytesReceived", .uint64),
             .init("FilesReceived", .uint64),
         ])
+
+    static let transfer = InterfaceDescription(
+        name: DaemonAPI.transferInterface,
+        methods: [.init("Cancel")],
+        properties: [
+            .init("Direction", .string, changeSignal: .const),
+            .init("State", .string),
+            .init("Route", .string, changeSignal: .const),
+            .init("Owner", .uint32, changeSignal: .const),
+            .init("Endpoint", .objectPath, changeSignal: .const),
+            .init("Destination", .string, changeSignal: .const),
+            .init("Sources", .array(.string), changeSignal: .const),
+            .init("DigestAlgorithm", .string, changeSignal: .const),
+            .init("Digest", .string),
+            .init("BytesDone", .uint64),
+            .init("BytesTotal", .uint64),
+            .init("BytesResumed", .uint64),
+            .init("FilesDone", .uint64),
+            .init("FilesTotal", .uint64),
+            .init("Rate", .uint64),
+            .init("CurrentFile", .string),
+            .init("Error", .string),
+            .init("CreatedTimestamp", .uint64, changeSignal: .const),
+            .init("FinishedTimestamp", .uint64),
+        ],
+        signals: [.init("Completed", [.init("state", .string), .init("error", .string)])])
 }

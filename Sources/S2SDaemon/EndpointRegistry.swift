@@ -1,6 +1,7 @@
 import Crypto
 import S2SBus
 import S2SCore
+import S2SProtocol
 
 /// All endpoints, in memory and in the store; the one place that creates and deletes them.
 actor EndpointRegistry {
@@ -60,6 +61,45 @@ actor EndpointRegistry {
             throw .failed("cannot delete the endpoint: \(error)")
         }
         endpoints[endpoint.number] = nil
+    }
+
+    /// The endpoint a session preamble names, if it exists and has not expired: one HMAC per
+    /// endpoint (docs/protocol.md, "Session preamble").
+    func endpoint(matching selector: EndpointSelector, now: UInt64) -> Endpoint? {
+        endpoints.values.first { endpoint in
+            guard !endpoint.hasExpired(atMicroseconds: now),
+                let key = try? Curve25519.KeyAgreement.PublicKey(rawRepresentation: endpoint.id.publicKey)
+            else { return false }
+            return selector.matches(endpointKey: key)
+        }
+    }
+
+    func endpoint(publicKey: [UInt8]) -> Endpoint? {
+        endpoints.values.first { $0.id.publicKey == publicKey }
+    }
+
+    /// The endpoint as it is now (counters and remaining uses change), if it still exists.
+    func current(_ number: Int64) -> Endpoint? { endpoints[number] }
+
+    /// Takes one use of a limited endpoint for a new transfer. False if none is left.
+    func consumeUse(_ number: Int64) throws(DaemonError) -> Bool {
+        guard var endpoint = endpoints[number] else { return false }
+        guard let remaining = endpoint.remainingUses else { return true }
+        guard remaining > 0 else { return false }
+        do {
+            try store.setRemainingUses(number: number, remaining - 1)
+        } catch {
+            throw .failed("cannot record the endpoint's remaining uses: \(error)")
+        }
+        endpoint.remainingUses = remaining - 1
+        endpoints[number] = endpoint
+        return true
+    }
+
+    /// Counts delivered files in memory (the store was updated with the delivery).
+    func addReceived(_ number: Int64, bytes: UInt64, files: UInt64) {
+        endpoints[number]?.bytesReceived &+= bytes
+        endpoints[number]?.filesReceived &+= files
     }
 
     /// Deletes every endpoint whose expiry has passed and returns them.

@@ -7,7 +7,7 @@ import S2SCore
 /// Each change is one transaction, so a daemon killed at any instant finds either the state
 /// before the change or the state after it.
 final class EndpointStore: Sendable {
-    private let database: DatabasePool
+    let database: DatabasePool
 
     /// Opens (creating if needed) the database at `path` and brings its schema up to date.
     init(path: String) throws {
@@ -43,6 +43,45 @@ final class EndpointStore: Sendable {
                 """)
             try db.execute(sql: "CREATE INDEX endpoint_owner ON endpoint(owner)")
         }
+        migrator.registerMigration("v2: receive resume records") { db in
+            // One row per incoming transfer token, and one per offered path: what a retry with the
+            // same token may resume (docs/protocol.md, "Resume").
+            try db.execute(sql: """
+                CREATE TABLE receive_transfer (
+                    endpoint INTEGER NOT NULL REFERENCES endpoint(number) ON DELETE CASCADE,
+                    token BLOB NOT NULL CHECK (length(token) = 16),
+                    digest INTEGER NOT NULL,
+                    done INTEGER NOT NULL DEFAULT 0,
+                    last_activity_usec INTEGER NOT NULL,
+                    PRIMARY KEY (endpoint, token)
+                )
+                """)
+            try db.execute(sql: """
+                CREATE TABLE receive_entry (
+                    endpoint INTEGER NOT NULL,
+                    token BLOB NOT NULL,
+                    path BLOB NOT NULL,
+                    kind INTEGER NOT NULL,
+                    size INTEGER NOT NULL,
+                    mtime_sec INTEGER NOT NULL,
+                    mtime_nsec INTEGER NOT NULL,
+                    slot INTEGER NOT NULL,
+                    durable INTEGER NOT NULL DEFAULT 0,
+                    delivered_path TEXT,
+                    PRIMARY KEY (endpoint, token, path),
+                    FOREIGN KEY (endpoint, token) REFERENCES receive_transfer(endpoint, token) ON DELETE CASCADE
+                )
+                """)
+        }
+        migrator.registerMigration("v3: send tokens") { db in
+            try db.execute(sql: """
+                CREATE TABLE send_token (
+                    key BLOB PRIMARY KEY,
+                    token BLOB NOT NULL CHECK (length(token) = 16),
+                    created_usec INTEGER NOT NULL
+                )
+                """)
+        }
         return migrator
     }
 
@@ -74,6 +113,15 @@ final class EndpointStore: Sendable {
                 number: db.lastInsertedRowID, id: id, privateKey: privateKey, directory: directory, owner: owner,
                 created: created, quota: quota, expires: expires, remainingUses: remainingUses,
                 bytesReceived: 0, filesReceived: 0)
+        }
+    }
+
+    /// Records an endpoint's remaining uses.
+    func setRemainingUses(number: Int64, _ uses: UInt64?) throws {
+        try database.write { db in
+            try db.execute(
+                sql: "UPDATE endpoint SET remaining_uses = ? WHERE number = ?",
+                arguments: [uses.map { Int64(clamping: $0) }, number])
         }
     }
 

@@ -10,6 +10,8 @@ struct IdleExitService: Service {
     let activated: Bool
     let server: ObjectServer
     let subscribers: Subscribers
+    /// Transfers or peer connections in progress.
+    let isBusy: @Sendable () async -> Bool
     let logger: Logger
 
     func run() async throws {
@@ -21,7 +23,7 @@ struct IdleExitService: Service {
         let becameIdle: Bool = (try? await cancelWhenGracefulShutdown {
             while true {
                 try await Task.sleep(for: pollInterval)
-                if let idle = server.idleDuration, idle >= timeout, await subscribers.isEmpty {
+                if let idle = server.idleDuration, idle >= timeout, await subscribers.isEmpty, await !isBusy() {
                     return true
                 }
             }

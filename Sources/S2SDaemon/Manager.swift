@@ -1,6 +1,7 @@
 import Logging
 import S2SBus
 import S2SCore
+import S2SProtocol
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -11,17 +12,27 @@ final class Manager: ObjectTree, Sendable {
     static let rootPath = ObjectPath(DaemonAPI.rootPath) ?? "/"
     static let endpointParent = ObjectPath(DaemonAPI.endpointPathPrefix) ?? "/"
 
+    static let transferParent = ObjectPath(DaemonAPI.transferPathPrefix) ?? "/"
+
     let registry: EndpointRegistry
-    let subscribers = Subscribers()
-    private let connection: BusConnection
+    let transfers: TransferRegistry
+    let subscribers: Subscribers
+    private let signals: SignalBroadcaster
+    private let sending: SendContext
     private let configuration: Configuration
     private let peerListeners: [String]
     private let startTimestamp: UInt64
     private let logger: Logger
 
-    init(registry: EndpointRegistry, connection: BusConnection, configuration: Configuration, peerListeners: [String], logger: Logger) {
+    init(
+        registry: EndpointRegistry, transfers: TransferRegistry, signals: SignalBroadcaster, sending: SendContext,
+        configuration: Configuration, peerListeners: [String], logger: Logger
+    ) {
         self.registry = registry
-        self.connection = connection
+        self.transfers = transfers
+        self.signals = signals
+        self.subscribers = signals.subscribers
+        self.sending = sending
         self.configuration = configuration
         self.peerListeners = peerListeners
         self.startTimestamp = Clock.nowMicroseconds
@@ -47,9 +58,22 @@ final class Manager: ObjectTree, Sendable {
         case "DeleteEndpoint":
             let endpoint = try await endpoint(arguments, caller)
             try await registry.remove(endpoint)
+            await transfers.cancelIncoming(endpoint: endpoint.number)
             logger.info("endpoint deleted", metadata: endpoint.logMetadata(by: caller))
             await announceRemoval(of: [endpoint])
             return []
+        case "Send":
+            guard arguments.count == 3, let sources = arguments[0].stringArrayValue, let destination = arguments[1].stringValue,
+                let options = arguments[2].stringKeyedValue
+            else {
+                throw DaemonError.invalidArgument("Send takes sources, a destination and an options dictionary")
+            }
+            return try await send(sources: sources, destination: destination, options: options, caller: caller)
+        case "ListTransfers":
+            let entries = await transfers.transfers(visibleTo: caller).map {
+                DBusValue.structure([.objectPath($0.objectPath), .vardict($0.properties)])
+            }
+            return [.array(.structure([.objectPath, .dictionary(key: .string, value: .variant)]), entries)]
         case "Subscribe":
             await subscribers.add(caller)
             return []
@@ -69,14 +93,53 @@ final class Manager: ObjectTree, Sendable {
         }
         let endpoint = try await registry.create(owner: caller.uid, directory: directory, options: options, now: Clock.nowMicroseconds)
         logger.info("endpoint created", metadata: endpoint.logMetadata(by: caller))
-        for subscriber in await subscribers.recipients(forOwner: endpoint.owner) {
-            await send {
-                try await ObjectServer.interfacesAdded(
-                    managerPath: Self.rootPath, objectPath: endpoint.objectPath, object: EndpointObject(endpoint: endpoint),
-                    caller: subscriber, destination: subscriber.uniqueName)
-            }
+        await signals.send(aboutObjectOf: endpoint.owner) { subscriber in
+            try await ObjectServer.interfacesAdded(
+                managerPath: Self.rootPath, objectPath: endpoint.objectPath, object: EndpointObject(endpoint: endpoint),
+                caller: subscriber, destination: subscriber.uniqueName)
         }
         return [.objectPath(endpoint.objectPath), .string(endpoint.id.text)]
+    }
+
+    /// Scans the sources as the caller, then starts the transfer; returns its object and what was
+    /// skipped. The session runs in the TransferService.
+    private func send(sources: [String], destination text: String, options rawOptions: [String: DBusValue], caller: Caller) async throws -> [DBusValue] {
+        let options = try SendOptions(parsing: rawOptions)
+        guard !sources.isEmpty else { throw DaemonError.invalidArgument("nothing to send: no sources") }
+        let destination = try Destination(parsing: text)
+        let user = try UserContext.lookup(uid: caller.uid)
+        let follow = options.followSymlinks
+        let tree = try await user.run { () throws(DaemonError) in
+            try SourceTree.scan(sources, followSymlinks: follow, maxEntries: ProtocolLimits.defaultMaxEntries)
+        }
+        let key = SendTokenStore.key(
+            owner: caller.uid, destination: destination, sources: sources, digest: options.digest, followSymlinks: follow)
+        let token: TransferToken
+        do {
+            token = try sending.tokens.token(for: key, now: Clock.nowMicroseconds).token
+        } catch {
+            throw DaemonError.failed("cannot record the transfer: \(error)")
+        }
+        let transfer = await transfers.start(
+            direction: .send, owner: caller.uid, destination: destination.description, sources: sources,
+            digestAlgorithm: "\(options.digest)", initialState: .connecting)
+        transfer.update {
+            $0.bytesTotal = tree.totalBytes
+            $0.filesTotal = UInt64(tree.fileCount)
+        }
+        logger.info(
+            "send requested",
+            metadata: ["transfer": "\(transfer.number)", "caller_uid": "\(caller.uid)", "files": "\(tree.fileCount)",
+                       "bytes": "\(tree.totalBytes)", "destination": "\(destination.host):\(destination.port)"])
+        let session = SendSession(
+            transfer: transfer, tree: tree, destination: destination, token: token, tokenKey: key, digest: options.digest,
+            followSymlinks: follow, user: user, tokens: sending.tokens, logger: logger)
+        let transfers = self.transfers
+        sending.service.submit {
+            await session.run()
+            await transfers.finished(transfer)
+        }
+        return [.objectPath(transfer.objectPath), .strings(tree.warnings)]
     }
 
     /// The caller's endpoint named by the ID argument. Another user's endpoint is "not found",
@@ -98,21 +161,11 @@ final class Manager: ObjectTree, Sendable {
     /// Tells subscribers that endpoints are gone (deleted or expired).
     func announceRemoval(of endpoints: [Endpoint]) async {
         for endpoint in endpoints {
-            for subscriber in await subscribers.recipients(forOwner: endpoint.owner) {
-                await send {
-                    try ObjectServer.interfacesRemoved(
-                        managerPath: Self.rootPath, objectPath: endpoint.objectPath,
-                        interfaces: EndpointObject.interfaceNames, destination: subscriber.uniqueName)
-                }
+            await signals.send(aboutObjectOf: endpoint.owner) { subscriber in
+                try ObjectServer.interfacesRemoved(
+                    managerPath: Self.rootPath, objectPath: endpoint.objectPath,
+                    interfaces: EndpointObject.interfaceNames, destination: subscriber.uniqueName)
             }
-        }
-    }
-
-    private func send(_ makeSignal: () async throws -> Message) async {
-        do {
-            try await connection.send(try await makeSignal())
-        } catch {
-            logger.warning("cannot send a signal", metadata: ["error": "\(error)"])
         }
     }
 
@@ -125,7 +178,16 @@ final class Manager: ObjectTree, Sendable {
             "PeerListeners": .strings(peerListeners),
             "MaxEndpointsPerUser": .uint64(configuration.maxEndpointsPerUser),
             "IdleTimeout": .uint64(configuration.idleTimeout.map { UInt64($0.components.seconds) * 1_000_000 } ?? DaemonAPI.unlimited),
+            "ExternalAddress": .string(configuration.externalAddress.map(Self.withPort) ?? ""),
         ]
+    }
+
+    /// `HOST:PORT` with the default peer port when none is given.
+    static func withPort(_ address: String) -> String {
+        if address.hasPrefix("[") { return address.contains("]:") ? address : address + ":\(Configuration.defaultPeerPort)" }
+        let colons = address.filter { $0 == ":" }.count
+        if colons == 1 { return address }
+        return colons == 0 ? address + ":\(Configuration.defaultPeerPort)" : "[\(address)]:\(Configuration.defaultPeerPort)"
     }
 
     // MARK: The object tree
@@ -134,14 +196,26 @@ final class Manager: ObjectTree, Sendable {
 
     func object(at path: ObjectPath, for caller: Caller) async throws -> (any BusObject)? {
         if path == Self.rootPath { return ManagerObject(manager: self) }
-        guard let elements = path.elements(below: Self.endpointParent), elements.count == 1,
-            let number = Int64(elements[0]), String(number) == elements[0]
+        if let number = Self.number(of: path, below: Self.endpointParent) {
+            return await registry.endpoint(number: number, visibleTo: caller).map { EndpointObject(endpoint: $0) }
+        }
+        if let number = Self.number(of: path, below: Self.transferParent) {
+            return await transfers.transfer(number: number, visibleTo: caller).map { TransferObject(transfer: $0) }
+        }
+        return nil
+    }
+
+    /// N of `parent/N`, written canonically.
+    private static func number(of path: ObjectPath, below parent: ObjectPath) -> Int64? {
+        guard let elements = path.elements(below: parent), elements.count == 1, let number = Int64(elements[0]),
+            String(number) == elements[0]
         else { return nil }
-        return await registry.endpoint(number: number, visibleTo: caller).map { EndpointObject(endpoint: $0) }
+        return number
     }
 
     func childNodes(of path: ObjectPath, for caller: Caller) async throws -> [String] {
         let visible = [Self.rootPath] + (await registry.endpoints(visibleTo: caller).map(\.objectPath))
+            + (await transfers.transfers(visibleTo: caller).map(\.objectPath))
         var children: [String] = []
         for objectPath in visible {
             guard let elements = objectPath.elements(below: path), let first = elements.first else { continue }
@@ -152,8 +226,20 @@ final class Manager: ObjectTree, Sendable {
     }
 
     func managedObjects(for caller: Caller) async throws -> [(ObjectPath, any BusObject)] {
-        await registry.endpoints(visibleTo: caller).map { ($0.objectPath, EndpointObject(endpoint: $0)) }
+        let endpoints: [(ObjectPath, any BusObject)] = await registry.endpoints(visibleTo: caller).map {
+            ($0.objectPath, EndpointObject(endpoint: $0))
+        }
+        let running: [(ObjectPath, any BusObject)] = await transfers.transfers(visibleTo: caller).map {
+            ($0.objectPath, TransferObject(transfer: $0))
+        }
+        return endpoints + running
     }
+}
+
+/// What `Send` needs besides the registries.
+struct SendContext: Sendable {
+    let tokens: SendTokenStore
+    let service: TransferService
 }
 
 /// The root object: the Manager interface.

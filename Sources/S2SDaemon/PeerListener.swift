@@ -2,20 +2,17 @@
 import Glibc
 #endif
 
-/// A listening socket for the peer protocol, passed by socket activation (`s2sd.socket`).
-///
-/// The daemon holds it from start-up, so that connections queue in its backlog rather than
-/// being refused; the peer protocol that accepts them arrives with the transfers issue.
-struct PeerListener: Sendable {
-    let fd: Int32
-    /// "ADDRESS:PORT", "[ADDRESS]:PORT", or the path of a Unix socket.
-    let address: String
+import NIOCore
 
-    init(fd: Int32) {
-        self.fd = fd
-        self.address = Self.localAddress(of: fd) ?? "fd \(fd)"
+/// How the daemon names its peer listeners: "ADDRESS:PORT", "[ADDRESS]:PORT", or the path of a
+/// Unix socket.
+enum PeerListener {
+    static func describe(_ address: SocketAddress) -> String {
+        guard let ip = address.ipAddress, let port = address.port else { return "\(address)" }
+        return ip.contains(":") ? "[\(ip)]:\(port)" : "\(ip):\(port)"
     }
 
+    /// The local address of a socket descriptor.
     static func localAddress(of fd: Int32) -> String? {
         var storage = sockaddr_storage()
         var length = socklen_t(MemoryLayout<sockaddr_storage>.size)

@@ -166,19 +166,20 @@ public actor SecureChannel {
     /// Ends the session as docs/protocol.md ("Closing a connection") says: stops sending,
     /// half-closes this direction once everything written is out, reads and discards what still
     /// arrives until the peer's end of stream or for at most ``drainTimeout``, then closes.
+    /// If another task is waiting in ``receive()``, that task receives what is left (it is then
+    /// told of the end of stream) and the connection closes at the latest after ``drainTimeout``.
     /// Idempotent; never throws.
     public func close() async {
         guard !isClosed else { return }
         isClosed = true
         outbound.finish()
-        guard !receiving else {
-            abort()
-            return
-        }
         let channel = self.channel
         let deadline = channel.eventLoop.scheduleTask(in: TimeAmount(Self.drainTimeout)) {
             channel.close(promise: nil)
         }
+        // Another task is waiting in receive(): it does the draining (it sees the peer's end of
+        // stream, or the deadline's close).
+        guard !receiving else { return }
         receiving = true
         while true {
             do {

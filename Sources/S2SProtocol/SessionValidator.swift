@@ -145,6 +145,26 @@ public struct SessionValidator: Sendable {
         try apply(record, from: role)
     }
 
+    /// ``sending(_:)`` for a DATA record of `count` bytes that is sealed straight from a buffer,
+    /// without building a ``Record``.
+    public mutating func sendingData(entry: UInt32, offset: UInt64, count: Int) throws(ProtocolError) {
+        guard phase != .ended else { throw .sessionEnded(.data) }
+        guard role == .sender else { throw .unexpectedRecord(.data, phase: phase) }
+        guard count > 0 else { throw .emptyData }
+        try data(entry: entry, offset: offset, count: count)
+    }
+
+    private mutating func data(entry index: UInt32, offset: UInt64, count: Int) throws(ProtocolError) {
+        guard phase == .transferring else { throw .unexpectedRecord(.data, phase: phase) }
+        var file = try fileFor(index)
+        guard offset == file.next else { throw .wrongOffset(entry: index, expected: file.next, actual: offset) }
+        let size = entries[Int(index)].size
+        guard count > 0, UInt64(count) <= size - offset else { throw .dataBeyondSize(entry: index) }
+        file.next += UInt64(count)
+        current = file
+        cursor = Int(index) + 1
+    }
+
     private mutating func apply(_ record: Record, from party: ProtocolRole) throws(ProtocolError) {
         guard phase != .ended else { throw .sessionEnded(record.type) }
         if let only = record.type.sentBy, only != party {
@@ -193,14 +213,7 @@ public struct SessionValidator: Sendable {
             try check(resume)
             apply(resume)
         case .data(let index, let offset, let bytes):
-            try expect(phase == .transferring, record)
-            var file = try fileFor(index)
-            guard offset == file.next else { throw .wrongOffset(entry: index, expected: file.next, actual: offset) }
-            let size = entries[Int(index)].size
-            guard !bytes.isEmpty, UInt64(bytes.count) <= size - offset else { throw .dataBeyondSize(entry: index) }
-            file.next += UInt64(bytes.count)
-            current = file
-            cursor = Int(index) + 1
+            try data(entry: index, offset: offset, count: bytes.count)
         case .fileEnd(let index, let digest):
             try expect(phase == .transferring, record)
             let file = try fileFor(index)

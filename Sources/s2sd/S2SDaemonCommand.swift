@@ -50,6 +50,18 @@ struct S2SDaemonCommand: AsyncParsableCommand {
         valueName: "duration"))
     var idleTimeout: String?
 
+    @Option(help: ArgumentHelp(
+        "Receive from senders on ADDR:PORT (repeatable; e.g. 0.0.0.0:7730 or [::]:7730). Without it, and without a "
+            + "socket from s2sd.socket, the daemon only sends.",
+        valueName: "addr:port"))
+    var listen: [String] = []
+
+    @Option(help: ArgumentHelp(
+        "The address senders reach this daemon at; `s2sctl endpoint new` then also prints ID@HOST:PORT (port 7730 "
+            + "if none is given).",
+        valueName: "host[:port]"))
+    var externalAddress: String?
+
     @Option(help: ArgumentHelp("trace, debug, info, notice, warning, error or critical.", valueName: "level"))
     var logLevel: String?
 
@@ -63,6 +75,9 @@ struct S2SDaemonCommand: AsyncParsableCommand {
             if let stateDir { try configuration.set("StateDirectory", to: absolutePath(stateDir)) }
             if let idleTimeout { try configuration.set("IdleTimeout", to: idleTimeout) }
             if let logLevel { try configuration.set("LogLevel", to: logLevel) }
+            if !listen.isEmpty { try configuration.set("Listen", to: "") }
+            for address in listen { try configuration.set("Listen", to: address) }
+            if let externalAddress { try configuration.set("ExternalAddress", to: externalAddress) }
         } catch let error as Configuration.FileError {
             throw Failure(message: "configuration: \(error)")
         } catch let error as Configuration.SettingError {

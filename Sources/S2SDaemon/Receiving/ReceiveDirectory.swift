@@ -181,6 +181,11 @@ final class ReceiveDirectory: Sendable {
         defer { close(area) }
         try Self.removeTree(Array(name.utf8CString), in: area, what: "partial directory \(name)", depth: 0)
         try Beneath.sync(area, what: "the partial area")
+        // The area itself goes once no transfer uses it; another transfer may have just created
+        // its directory there, which makes this fail harmlessly (ENOTEMPTY).
+        if unlinkat(fd, PartialArea.areaName, AT_REMOVEDIR) == 0 {
+            try Beneath.sync(fd, what: "the endpoint")
+        }
     }
 
     /// Opens `.s2s-partial`, creating it (0700) first if asked; refuses one that is not a real

@@ -1,0 +1,53 @@
+import Foundation
+import S2SCore
+
+/// The progress line of `s2sctl send` on a terminal: percentage, bytes, rate, ETA and the file
+/// being sent, redrawn in place on standard error.
+struct ProgressBar {
+    private var lastWidth = 0
+    private let columns: Int
+
+    init() {
+        var size = winsize()
+        columns = ioctl(STDERR_FILENO, UInt(TIOCGWINSZ), &size) == 0 && size.ws_col > 20 ? Int(size.ws_col) : 80
+    }
+
+    /// Whether standard error is a terminal (no bar otherwise: cron mail and logs stay clean).
+    static var isAvailable: Bool { isatty(STDERR_FILENO) == 1 }
+
+    mutating func draw(_ progress: TransferProgress) {
+        let fraction = progress.bytesTotal > 0 ? Double(progress.bytesDone) / Double(progress.bytesTotal) : 0
+        let percent = Int((min(fraction, 1) * 100).rounded(.down))
+        var text = String(format: "%3d%% ", percent)
+        let barWidth = 20
+        let filled = Int(Double(barWidth) * min(fraction, 1))
+        text += "[" + String(repeating: "#", count: filled) + String(repeating: "-", count: barWidth - filled) + "] "
+        text += "\(Units.formatSize(progress.bytesDone)) / \(Units.formatSize(progress.bytesTotal))"
+        if progress.rate > 0 {
+            text += "  \(Units.formatSize(progress.rate))/s"
+            let left = progress.bytesTotal > progress.bytesDone ? (progress.bytesTotal - progress.bytesDone) / progress.rate : 0
+            text += "  ETA \(Self.clock(left))"
+        }
+        if progress.filesTotal > 1 { text += "  \(progress.filesDone)/\(progress.filesTotal) files" }
+        if progress.state == "verifying" { text += "  verifying" } else if !progress.currentFile.isEmpty {
+            text += "  " + progress.currentFile
+        }
+        if text.count > columns - 1 { text = String(text.prefix(columns - 1)) }
+        let padding = max(0, lastWidth - text.count)
+        lastWidth = text.count
+        FileHandle.standardError.write(Data(("\r" + text + String(repeating: " ", count: padding)).utf8))
+    }
+
+    /// Ends the line the bar was drawn on.
+    mutating func finish() {
+        guard lastWidth > 0 else { return }
+        FileHandle.standardError.write(Data("\n".utf8))
+        lastWidth = 0
+    }
+
+    private static func clock(_ seconds: UInt64) -> String {
+        let hours = seconds / 3600
+        let minutes = seconds / 60 % 60
+        return hours > 0 ? String(format: "%d:%02d:%02d", hours, minutes, seconds % 60) : String(format: "%d:%02d", minutes, seconds % 60)
+    }
+}

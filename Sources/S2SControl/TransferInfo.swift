@@ -1,0 +1,83 @@
+import S2SBus
+import S2SCore
+
+/// A transfer as `s2sctl` prints it, from the daemon's Transfer properties.
+struct TransferInfo: Encodable {
+    let number: Int64
+    let object: String
+    let direction: String
+    let state: String
+    let route: String
+    let owner: UInt32
+    @Nullable var endpoint: String?
+    @Nullable var destination: String?
+    let sources: [String]
+    let digestAlgorithm: String
+    @Nullable var digest: String?
+    let bytesDone: UInt64
+    let bytesTotal: UInt64
+    let bytesResumed: UInt64
+    let filesDone: UInt64
+    let filesTotal: UInt64
+    let rate: UInt64
+    @Nullable var currentFile: String?
+    @Nullable var error: String?
+    let created: String
+    @Nullable var finished: String?
+
+    init(object: ObjectPath, properties: [String: DBusValue]) throws {
+        func required<T>(_ name: String, _ extract: (DBusValue) -> T?) throws -> T {
+            guard let value = properties[name].flatMap({ extract($0.unwrappingVariant) }) else {
+                throw CommandFailure(message: "the daemon sent a transfer without a valid \(name)")
+            }
+            return value
+        }
+        func text(_ name: String) throws -> String? {
+            let value = try required(name, \.stringValue)
+            return value.isEmpty ? nil : value
+        }
+        self.object = object.rawValue
+        number = Self.number(of: object) ?? 0
+        direction = try required("Direction", \.stringValue)
+        state = try required("State", \.stringValue)
+        route = try required("Route", \.stringValue)
+        owner = try required("Owner", \.uint32Value)
+        let endpointPath = try required("Endpoint", \.objectPathValue)
+        endpoint = endpointPath.rawValue == "/" ? nil : endpointPath.rawValue
+        destination = try text("Destination")
+        sources = try required("Sources", { $0.arrayValue?.compactMap(\.stringValue) })
+        digestAlgorithm = try required("DigestAlgorithm", \.stringValue)
+        digest = try text("Digest")
+        bytesDone = try required("BytesDone", \.uint64Value)
+        bytesTotal = try required("BytesTotal", \.uint64Value)
+        bytesResumed = try required("BytesResumed", \.uint64Value)
+        filesDone = try required("FilesDone", \.uint64Value)
+        filesTotal = try required("FilesTotal", \.uint64Value)
+        rate = try required("Rate", \.uint64Value)
+        currentFile = try text("CurrentFile")
+        error = try text("Error")
+        created = Time.rfc3339(microseconds: try required("CreatedTimestamp", \.uint64Value))
+        let finishedAt = try required("FinishedTimestamp", \.uint64Value)
+        finished = finishedAt == 0 ? nil : Time.rfc3339(microseconds: finishedAt)
+    }
+
+    var isFinished: Bool { ["done", "failed", "cancelled"].contains(state) }
+
+    /// N of `/org/s2s/Daemon1/transfer/N`.
+    static func number(of path: ObjectPath) -> Int64? {
+        guard path.rawValue.hasPrefix(DaemonAPI.transferPathPrefix + "/") else { return nil }
+        return Int64(path.rawValue.dropFirst(DaemonAPI.transferPathPrefix.count + 1))
+    }
+
+    /// The object path of transfer `text`: a number, or a path as printed by `send --no-wait`.
+    static func path(from text: String) -> ObjectPath? {
+        if let number = Int64(text), number > 0 { return ObjectPath("\(DaemonAPI.transferPathPrefix)/\(number)") }
+        guard let path = ObjectPath(text), number(of: path) != nil else { return nil }
+        return path
+    }
+
+    /// What the transfer moves, in a few words: the destination or the endpoint.
+    var summary: String {
+        direction == "send" ? "\(sources.count == 1 ? sources[0] : "\(sources.count) sources") → \(destination ?? "?")" : "into \(endpoint ?? "?")"
+    }
+}

@@ -1,0 +1,662 @@
+import Logging
+import S2SPeer
+import S2SProtocol
+import Synchronization
+
+/// What every incoming session needs from the daemon.
+struct ReceiveContext: Sendable {
+    let endpoints: EndpointRegistry
+    let transfers: TransferRegistry
+    let resume: ResumeStore
+    let configuration: Configuration
+    let logger: Logger
+}
+
+/// The receiver's side of one session (docs/protocol.md): reads the offer, decides, accepts with
+/// resume points, writes the files into the endpoint's partial area as the endpoint's owner,
+/// verifies, makes them durable in batches, publishes them, and confirms each.
+///
+/// Used by one task from start to end. The sender learns nothing but the protocol's short codes;
+/// the details go to the log and to the transfer's `Error` property, which only the endpoint's
+/// owner can read.
+final class ReceiveSession {
+    /// Verified files are made durable and published together once this many are waiting...
+    static let batchFiles = 256
+    /// ... or once they hold this many bytes...
+    static let batchBytes: UInt64 = 64 << 20
+    /// ... or once the oldest has waited this long.
+    static let batchDelay: Duration = .seconds(1)
+    /// A file being received is made durable (and its resume point recorded) every this many bytes.
+    static let checkpointBytes: UInt64 = 256 << 20
+
+    private let channel: SecureChannel
+    private let endpoint: Endpoint
+    private let context: ReceiveContext
+    private var logger: Logger
+    private var validator: SessionValidator
+
+    // Set once the offer is accepted.
+    private var user: UserContext?
+    private var token: TransferToken?
+    private var algorithm: FileDigest.Algorithm = .xxh3_128
+    private var entries: [OfferEntry] = []
+    private var records: [ResumeStore.Entry] = []
+    private var resumeOffsets: [UInt32: UInt64] = [:]
+    private var directories: [String: ReceivePath] = [:]
+    private var area: PartialArea?
+    private var transfer: Transfer?
+
+    // The file being written.
+    private var current: (index: UInt32, file: PartialFile, checkpointed: UInt64)?
+    /// A file whose data is being discarded after a write error, with the result it will get.
+    private var discarding: (index: UInt32, code: FileResultCode)?
+    // FILE_RESULTs owed, in order.
+    private var pending: [PendingResult] = []
+    private var pendingBytes: UInt64 = 0
+    private var oldestPending: ContinuousClock.Instant?
+    private var failures = 0
+    private var firstFailure = ""
+
+    private struct PendingResult {
+        let index: UInt32
+        /// Verified, waiting to be made durable and published; nil when `code` is already known.
+        let file: PartialFile?
+        var code: FileResultCode
+    }
+
+    /// How the session ended, for the log and the transfer.
+    private enum Ending: Error {
+        /// We refused the offer with this code.
+        case refused(RefuseCode, String)
+        /// We sent CANCEL.
+        case cancelledHere(CancelCode, String)
+        /// The sender sent CANCEL.
+        case cancelledBySender(CancelCode)
+        /// The connection broke or timed out; partial data is kept for a retry.
+        case lost(String)
+    }
+
+    init(channel: SecureChannel, endpoint: Endpoint, context: ReceiveContext) {
+        self.channel = channel
+        self.endpoint = endpoint
+        self.context = context
+        self.validator = SessionValidator(role: .receiver, limits: channel.limits)
+        var logger = context.logger
+        logger[metadataKey: "endpoint"] = "\(endpoint.number)"
+        self.logger = logger
+    }
+
+    /// Runs the session to its end; never throws (every outcome is logged and reported on the
+    /// transfer).
+    func run() async {
+        let outcome: Ending?
+        do {
+            try await admit()
+            try await readOffer()
+            try await accept()
+            try await receiveFiles()
+            outcome = nil
+        } catch let ending as Ending {
+            outcome = ending
+        } catch {
+            outcome = .lost("\(error)")
+        }
+        await finish(outcome)
+    }
+
+    // MARK: Steps
+
+    /// Limits that apply before the offer: the endpoint still open, the concurrency limits.
+    private func admit() async throws {
+        let now = Clock.nowMicroseconds
+        guard let current = await context.endpoints.current(endpoint.number), !current.hasExpired(atMicroseconds: now) else {
+            throw Ending.refused(.endpointExpired, "the endpoint has expired or was deleted")
+        }
+        let total = await context.transfers.activeIncomingCount
+        let here = await context.transfers.activeIncoming(endpoint: endpoint.number)
+        guard total < context.configuration.maxIncomingTransfers, here < context.configuration.maxIncomingTransfersPerEndpoint else {
+            throw Ending.refused(.busy, "too many incoming transfers (\(here) into this endpoint, \(total) in all)")
+        }
+    }
+
+    /// Reads OFFER_BEGIN, the entries and OFFER_END within the offer timeout.
+    private func readOffer() async throws {
+        let timedOut = Atomic(false)
+        let channel = self.channel
+        let timeout = channel.limits.offerTimeout
+        let timer = Task {
+            try await Task.sleep(for: timeout)
+            timedOut.store(true, ordering: .relaxed)
+            try? await channel.send(.cancel(.timeout))
+            await channel.close()
+        }
+        defer { timer.cancel() }
+        do {
+            while true {
+                let record = try await receiveChecked()
+                switch record {
+                case .offerBegin(let token, let digest, _, _):
+                    self.token = token
+                    self.algorithm = FileDigest.Algorithm(rawValue: digest.rawValue) ?? .xxh3_128
+                case .entry(let entry):
+                    entries.append(entry)
+                case .offerEnd:
+                    return
+                default:
+                    continue
+                }
+            }
+        } catch {
+            if timedOut.load(ordering: .relaxed) { throw Ending.lost("no complete offer within \(timeout)") }
+            throw error
+        }
+    }
+
+    /// Decides on the offer: use count, resume points, quota, free space; prepares the partial
+    /// area and the directories; sends ACCEPT.
+    private func accept() async throws {
+        guard let token else { throw Ending.refused(.malformedOffer, "no offer") }
+        let user: UserContext
+        do {
+            user = try UserContext.lookup(uid: endpoint.owner)
+        } catch {
+            throw Ending.refused(.refused, "the endpoint's owner \(endpoint.owner): \(error)")
+        }
+        self.user = user
+        let paths: [ReceivePath]
+        do {
+            paths = try entries.map { entry throws(ReceiveError) in try ReceivePath(components: entry.path.components.map(String.init)) }
+        } catch {
+            throw Ending.refused(.malformedOffer, "offered path: \(error)")
+        }
+
+        // What this daemon remembers of the token.
+        let known: ResumeStore.Transfer?
+        do {
+            let record = try context.resume.load(endpoint: endpoint.number, token: token)
+            known = record?.digest == algorithm.rawValue ? record : nil
+        } catch {
+            throw Ending.refused(.refused, "cannot read resume records: \(error)")
+        }
+        if known == nil {
+            let allowed: Bool
+            do {
+                allowed = try await context.endpoints.consumeUse(endpoint.number)
+            } catch {
+                throw Ending.refused(.refused, "\(error)")
+            }
+            guard allowed else { throw Ending.refused(.endpointExpired, "the endpoint has no uses left") }
+        }
+        var nextSlot = (known?.entries.values.map(\.slot).max()).map { $0 + 1 } ?? 0
+        var resumePoints: [ResumePoint] = []
+        var needed: UInt64 = 0
+        var resumed: UInt64 = 0
+        var complete: UInt64 = 0
+        records = entries.enumerated().map { index, entry in
+            var record: ResumeStore.Entry
+            if let old = known?.entries[entry.path.string], old.matches(entry) {
+                record = old
+            } else {
+                record = ResumeStore.Entry(
+                    path: entry.path.string, kind: entry.kind, size: entry.size, mtimeSeconds: entry.mtimeSeconds,
+                    mtimeNanoseconds: entry.mtimeNanoseconds,
+                    slot: known?.entries[entry.path.string]?.slot ?? { defer { nextSlot += 1 }; return nextSlot }())
+            }
+            if entry.kind == .file {
+                if record.deliveredPath != nil {
+                    resumePoints.append(ResumePoint(entry: UInt32(index), position: .complete))
+                    complete += 1
+                } else {
+                    needed += entry.size
+                    if record.durable > 0 {
+                        resumePoints.append(ResumePoint(entry: UInt32(index), position: .offset(record.durable)))
+                        resumeOffsets[UInt32(index)] = record.durable
+                        resumed += record.durable
+                    }
+                }
+            }
+            return record
+        }
+
+        // Quota: what was delivered, plus what other transfers into this endpoint may still bring.
+        let current = await context.endpoints.current(endpoint.number) ?? endpoint
+        let reserved = await context.transfers.reservedIncoming(endpoint: endpoint.number)
+        do {
+            try ReceiveDirectory.checkQuota(used: current.bytesReceived &+ reserved, adding: needed, quota: endpoint.quota)
+        } catch {
+            throw Ending.refused(.quotaExceeded, error.message)
+        }
+
+        // The partial area, the resume offsets it can really back, the space, the directories.
+        let endpointDirectory = endpoint.directory
+        let reserve = context.configuration.freeSpaceReserve
+        let offers = entries
+        let neededBytes = needed
+        let prepared: (PartialArea, [String: ReceivePath], [UInt32: UInt64])
+        do {
+            let offsets = resumeOffsets
+            let slots = records.map(\.slot)
+            prepared = try await user.receive { () throws(ReceiveError) in
+                let directory = try ReceiveDirectory(opening: endpointDirectory)
+                let area = try directory.openPartialArea(token.partialAreaName)
+                // A recorded resume point counts only if the partial file still holds those bytes.
+                var usable = offsets
+                for (index, offset) in offsets {
+                    let length = try area.partialLength(index: slots[Int(index)]) ?? 0
+                    if length < offset { usable[index] = nil }
+                }
+                try directory.checkSpace(adding: neededBytes - usable.values.reduce(0, +), reserve: reserve)
+                var made: [String: ReceivePath] = [:]
+                for (index, entry) in offers.enumerated() where entry.kind == .directory {
+                    let parent = entry.path.parent.flatMap { made[$0.string] }
+                    made[entry.path.string] = try directory.makeDirectory(paths[index].name, in: parent)
+                }
+                return (area, made, usable)
+            }
+        } catch {
+            throw Ending.refused(RefuseCode(rawValue: error.refuseCode) ?? .refused, error.message)
+        }
+        (area, directories, _) = prepared
+        if prepared.2 != resumeOffsets {
+            // Offsets the partial area cannot back start over.
+            resumed = prepared.2.values.reduce(0, +)
+            resumeOffsets = prepared.2
+            resumePoints = resumePoints.compactMap { point in
+                guard case .offset = point.position else { return point }
+                return resumeOffsets[point.entry].map { ResumePoint(entry: point.entry, position: .offset($0)) }
+            }
+            for index in records.indices where entries[index].kind == .file && records[index].deliveredPath == nil {
+                records[index].durable = resumeOffsets[UInt32(index)] ?? 0
+            }
+        }
+        do {
+            try context.resume.begin(
+                endpoint: endpoint.number, token: token, digest: algorithm.rawValue, entries: records, now: Clock.nowMicroseconds)
+        } catch {
+            throw Ending.refused(.refused, "cannot record the transfer: \(error)")
+        }
+
+        let files = UInt64(fileCount)
+        let transfer = await context.transfers.start(
+            direction: .receive, owner: endpoint.owner, endpoint: endpoint, digestAlgorithm: "\(algorithm)",
+            initialState: .receiving)
+        let completeBytes = entries.indices.reduce(UInt64(0)) { sum, index in
+            records[index].deliveredPath != nil && entries[index].kind == .file ? sum + entries[index].size : sum
+        }
+        transfer.update {
+            $0.bytesTotal = validator.totalBytes
+            $0.bytesResumed = resumed + completeBytes
+            $0.bytesDone = resumed + completeBytes
+            $0.bytesConfirmed = completeBytes
+            $0.filesTotal = files
+            $0.filesDone = complete
+        }
+        self.transfer = transfer
+        logger[metadataKey: "transfer"] = "\(transfer.number)"
+        let channel = self.channel
+        transfer.onCancel { code in
+            Task {
+                try? await channel.send(.cancel(code))
+                await channel.close()
+            }
+        }
+        logger.info(
+            "incoming transfer accepted",
+            metadata: [
+                "files": "\(files)", "entries": "\(entries.count)", "bytes": "\(validator.totalBytes)",
+                "resumed_bytes": "\(resumed)", "complete_files": "\(complete)", "digest": "\(algorithm)",
+            ])
+        for record in Record.acceptRecords(resume: resumePoints, maxRecordSize: channel.peerHello.effectiveMaxRecordSize) {
+            try await sendChecked(record)
+        }
+    }
+
+    /// DATA, FILE_END, FILE_ABORT until DONE; then DONE_ACK.
+    private func receiveFiles() async throws {
+        while true {
+            let record = try await receiveChecked()
+            switch record {
+            case .data(let index, let offset, let bytes):
+                try await write(index: index, offset: offset, bytes: bytes)
+            case .fileEnd(let index, let digest):
+                try await endFile(index: index, digest: digest)
+            case .fileAbort(let index):
+                try await abortFile(index: index)
+            case .done:
+                try await flush()
+                try await finishDirectories()
+                try await sendChecked(.doneAck)
+                return
+            default:
+                continue
+            }
+            if shouldFlush { try await flush() }
+        }
+    }
+
+    // MARK: Files
+
+    private func write(index: UInt32, offset: UInt64, bytes: ArraySlice<UInt8>) async throws {
+        transfer?.addBytes(bytes.count)
+        guard let file = try await open(index) else { return }
+        let result = bytes.withUnsafeBytes { raw in Result { () throws(ReceiveError) in try file.write(raw, at: offset) } }
+        do {
+            try result.get()
+        } catch {
+            try fileFailed(index, error)
+            return
+        }
+        if let current, file.length - current.checkpointed >= Self.checkpointBytes {
+            try checkpoint()
+        }
+    }
+
+    /// The partial file of `index`: the current one, or a new one (resumed at its resume point);
+    /// nil while the file's data is being discarded after a write error.
+    private func open(_ index: UInt32) async throws -> PartialFile? {
+        if discarding?.index == index { return nil }
+        if let current, current.index == index { return current.file }
+        guard let area, let user else { throw Ending.lost("no partial area") }
+        let slot = records[Int(index)].slot
+        let offset = resumeOffsets[index] ?? 0
+        let algorithm = self.algorithm
+        do {
+            let file = try await user.receive { () throws(ReceiveError) in
+                offset > 0
+                    ? try area.resumeFile(index: slot, at: offset, algorithm: algorithm)
+                    : try area.createFile(index: slot, algorithm: algorithm)
+            }
+            current = (index, file, offset)
+            transfer?.update { $0.currentFile = entries[Int(index)].path.string }
+            return file
+        } catch {
+            try fileFailed(index, error)
+            return nil
+        }
+    }
+
+    private func endFile(index: UInt32, digest: [UInt8]) async throws {
+        guard let file = try await open(index) else {
+            let code = discarding?.code ?? .writeError
+            discarding = nil
+            queue(PendingResult(index: index, file: nil, code: code))
+            return
+        }
+        current = nil
+        let entry = entries[Int(index)]
+        do {
+            try file.finish(
+                expected: digest, size: entry.size, offeredMode: entry.mode,
+                mtime: ReceiveTime(seconds: entry.mtimeSeconds, nanoseconds: entry.mtimeNanoseconds))
+        } catch {
+            logger.warning("file failed", metadata: ["entry": "\(index)", "error": "\(error)"])
+            note(failure: "\(entry.path): \(error.message)")
+            discard(file)
+            queue(PendingResult(index: index, file: nil, code: FileResultCode(rawValue: error.fileResultCode) ?? .writeError))
+            return
+        }
+        if fileCount == 1 {
+            transfer?.update { $0.digest = FileDigest.hex(digest) }
+        }
+        pendingBytes += entry.size
+        queue(PendingResult(index: index, file: file, code: .ok))
+    }
+
+    private var fileCount: Int { entries.lazy.filter { $0.kind == .file }.count }
+
+    private func abortFile(index: UInt32) async throws {
+        if let current, current.index == index {
+            discard(current.file)
+            self.current = nil
+        }
+        discarding = nil
+        note(failure: "\(entries[Int(index)].path): the sender gave up on it")
+        queue(PendingResult(index: index, file: nil, code: .cancelled))
+    }
+
+    /// A write error on file `index`: space and quota end the session (every later file would fail
+    /// too); anything else fails this file only, and its remaining data is discarded.
+    private func fileFailed(_ index: UInt32, _ error: ReceiveError) throws {
+        logger.warning("cannot write a received file", metadata: ["entry": "\(index)", "error": "\(error)"])
+        switch error.kind {
+        case .insufficientSpace: throw Ending.cancelledHere(.insufficientSpace, error.message)
+        case .quotaExceeded: throw Ending.cancelledHere(.quotaExceeded, error.message)
+        default: break
+        }
+        if let current, current.index == index {
+            discard(current.file)
+            self.current = nil
+        }
+        note(failure: "\(entries[Int(index)].path): \(error.message)")
+        discarding = (index, FileResultCode(rawValue: error.fileResultCode) ?? .writeError)
+    }
+
+    private func discard(_ file: PartialFile) {
+        file.fail()
+        try? area?.removeFile(index: records[Int(file.index)].slot)
+    }
+
+    private func note(failure: String) {
+        failures += 1
+        if firstFailure.isEmpty { firstFailure = failure }
+    }
+
+    private func queue(_ result: PendingResult) {
+        if oldestPending == nil { oldestPending = .now }
+        pending.append(result)
+    }
+
+    // MARK: Batches
+
+    private var shouldFlush: Bool {
+        guard let oldestPending else { return false }
+        return pending.count >= Self.batchFiles || pendingBytes >= Self.batchBytes
+            || ContinuousClock.now - oldestPending >= Self.batchDelay
+    }
+
+    /// Makes the verified files durable in one batch, publishes them, records the delivery, and
+    /// sends every owed FILE_RESULT in order.
+    private func flush() async throws {
+        guard !pending.isEmpty, let area, let user, let token else { return }
+        let verified = pending.compactMap(\.file)
+        let requests = verified.map { file in
+            let entry = entries[Int(file.index)]
+            return PartialArea.PublishRequest(
+                file: file, directory: entry.path.parent.flatMap { directories[$0.string] }, name: String(entry.path.lastComponent))
+        }
+        var published: [UInt32: Result<PartialArea.Published, ReceiveError>] = [:]
+        if !requests.isEmpty {
+            do {
+                try area.sync(verified)
+                let results = try await user.receive { () throws(ReceiveError) in area.publish(requests) }
+                for (request, result) in zip(requests, results) { published[request.file.index] = result }
+            } catch {
+                for file in verified { published[file.index] = .failure(error) }
+            }
+        }
+        var delivered: [(path: String, publishedAs: String)] = []
+        var deliveredBytes: UInt64 = 0
+        for position in pending.indices {
+            let index = pending[position].index
+            guard pending[position].file != nil, let result = published[index] else { continue }
+            switch result {
+            case .success(let publication):
+                delivered.append((entries[Int(index)].path.string, publication.path.description))
+                deliveredBytes += entries[Int(index)].size
+                records[Int(index)].deliveredPath = publication.path.description
+            case .failure(let error):
+                logger.warning("cannot publish a received file", metadata: ["entry": "\(index)", "error": "\(error)"])
+                note(failure: "\(entries[Int(index)].path): \(error.message)")
+                try? area.removeFile(index: records[Int(index)].slot)
+                pending[position].code = FileResultCode(rawValue: error.fileResultCode) ?? .writeError
+            }
+        }
+        if !delivered.isEmpty {
+            do {
+                try context.resume.delivered(
+                    endpoint: endpoint.number, token: token, files: delivered, bytes: deliveredBytes, now: Clock.nowMicroseconds)
+            } catch {
+                // The files are in place; only the retry bookkeeping is behind.
+                logger.error("cannot record delivered files", metadata: ["error": "\(error)"])
+            }
+            await context.endpoints.addReceived(endpoint.number, bytes: deliveredBytes, files: UInt64(delivered.count))
+            let count = UInt64(delivered.count)
+            transfer?.update {
+                $0.filesDone += count
+                $0.bytesConfirmed += deliveredBytes
+            }
+        }
+        let results = pending
+        pending = []
+        pendingBytes = 0
+        oldestPending = nil
+        for result in results {
+            try await sendChecked(.fileResult(entry: result.index, result.code))
+        }
+    }
+
+    /// Applies directories' modes and mtimes, deepest first (writing into a directory changes its
+    /// mtime), once everything is in place.
+    private func finishDirectories() async throws {
+        guard let user else { return }
+        let finishing = entries.filter { $0.kind == .directory }.compactMap { entry in
+            directories[entry.path.string].map { (path: $0, entry: entry) }
+        }.sorted { $0.path.components.count > $1.path.components.count }
+        guard !finishing.isEmpty else { return }
+        let endpointDirectory = endpoint.directory
+        do {
+            try await user.receive { () throws(ReceiveError) in
+                let directory = try ReceiveDirectory(opening: endpointDirectory)
+                for item in finishing {
+                    try directory.finishDirectory(
+                        item.path, offeredMode: item.entry.mode,
+                        mtime: ReceiveTime(seconds: item.entry.mtimeSeconds, nanoseconds: item.entry.mtimeNanoseconds))
+                }
+            }
+        } catch {
+            // The files are delivered; a directory's mode or mtime is not worth failing for.
+            logger.warning("cannot apply directory attributes", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// Makes the current file's data durable and records how much of it a retry may keep.
+    private func checkpoint() throws {
+        guard let current, let token else { return }
+        do {
+            try Beneath.sync(current.file.fd, what: "partial file \(current.file.name)")
+        } catch {
+            try fileFailed(current.index, error)
+            return
+        }
+        let length = current.file.length
+        do {
+            try context.resume.checkpoint(
+                endpoint: endpoint.number, token: token, path: entries[Int(current.index)].path.string, durable: length,
+                now: Clock.nowMicroseconds)
+        } catch {
+            logger.warning("cannot record a resume point", metadata: ["error": "\(error)"])
+        }
+        self.current?.checkpointed = length
+    }
+
+    // MARK: The channel
+
+    /// The next record, checked by the session rules. A violation before ACCEPT is refused with its
+    /// code; after it, answered with CANCEL(protocol error). The sender's CANCEL ends the session.
+    private func receiveChecked() async throws -> Record {
+        let record: Record
+        do {
+            record = try await channel.receive()
+            try validator.received(record)
+        } catch let error as ProtocolError {
+            throw protocolViolation(error)
+        } catch PeerError.protocolError(let error) {
+            throw protocolViolation(error)
+        } catch {
+            if let code = transfer?.cancelRequest { throw Ending.cancelledHere(code, "cancelled (\(code))") }
+            throw Ending.lost("\(error)")
+        }
+        if case .cancel(let code) = record { throw Ending.cancelledBySender(code) }
+        return record
+    }
+
+    private func protocolViolation(_ error: ProtocolError) -> Ending {
+        validator.canRefuse
+            ? .refused(error.refuseCode, "protocol error: \(error)")
+            : .cancelledHere(.protocolError, "protocol error: \(error)")
+    }
+
+    private func sendChecked(_ record: Record) async throws {
+        do {
+            try validator.sending(record)
+            try await channel.send(record)
+        } catch {
+            if let code = transfer?.cancelRequest { throw Ending.cancelledHere(code, "cancelled (\(code))") }
+            throw Ending.lost("while sending: \(error)")
+        }
+    }
+
+    // MARK: The end
+
+    private func finish(_ outcome: Ending?) async {
+        switch outcome {
+        case nil:
+            await conclude(state: failures == 0 ? .done : .failed, error: failures == 0 ? "" : summaryOfFailures)
+            if let token {
+                try? context.resume.complete(endpoint: endpoint.number, token: token, now: Clock.nowMicroseconds)
+            }
+            await removePartialArea()
+            logger.info("incoming transfer finished", metadata: ["failed_files": "\(failures)"])
+        case .refused(let code, let reason):
+            try? await channel.send(.refuse(code))
+            logger.notice("incoming offer refused", metadata: ["code": "\(code)", "reason": "\(reason)"])
+            await conclude(state: .failed, error: "refused: \(reason)")
+        case .cancelledHere(let code, let reason):
+            if transfer?.cancelRequest == nil || code != transfer?.cancelRequest {
+                try? await channel.send(.cancel(code))
+            }
+            await forgetTransfer()
+            logger.notice("incoming transfer cancelled", metadata: ["code": "\(code)", "reason": "\(reason)"])
+            await conclude(state: code == .cancelled || code == .endpointGone ? .cancelled : .failed, error: reason)
+        case .cancelledBySender(let code):
+            await forgetTransfer()
+            logger.notice("the sender cancelled the transfer", metadata: ["code": "\(code)"])
+            await conclude(state: .cancelled, error: "cancelled by the sender (\(code))")
+        case .lost(let reason):
+            // Keep what is verified for a retry: publish finished files, checkpoint the current one.
+            try? await flush()
+            try? checkpoint()
+            logger.notice("incoming transfer interrupted", metadata: ["reason": "\(reason)"])
+            await conclude(state: .failed, error: "interrupted: \(reason); the sender can retry and resume")
+        }
+        await channel.close()
+    }
+
+    private var summaryOfFailures: String {
+        failures == 1 ? firstFailure : "\(failures) files failed; the first: \(firstFailure)"
+    }
+
+    private func conclude(state: Transfer.State, error: String) async {
+        guard let transfer else { return }
+        transfer.finish(state, error: error)
+        await context.transfers.finished(transfer)
+    }
+
+    /// After a CANCEL: the partial data goes and the token is forgotten.
+    private func forgetTransfer() async {
+        current = nil
+        pending = []
+        await removePartialArea()
+        if let token { try? context.resume.forget(endpoint: endpoint.number, token: token) }
+    }
+
+    private func removePartialArea() async {
+        guard let area, let user else { return }
+        self.area = nil
+        do {
+            try await user.receive { () throws(ReceiveError) in try area.remove() }
+        } catch {
+            logger.warning("cannot remove partial data", metadata: ["error": "\(error)"])
+        }
+    }
+}

@@ -1,0 +1,157 @@
+import Foundation
+import GRDB
+import S2SProtocol
+
+/// The receiver's memory of incoming transfers, per endpoint and token (docs/protocol.md,
+/// "Resume"): what each offered path was, how many of its bytes are durable in the partial area,
+/// and where it was delivered. A retry with the same token resumes from here.
+///
+/// Shares the daemon's database; each call is one transaction.
+final class ResumeStore: Sendable {
+    /// One offered entry as recorded.
+    struct Entry: Sendable, Equatable {
+        var path: String
+        var kind: EntryKind
+        var size: UInt64
+        var mtimeSeconds: Int64
+        var mtimeNanoseconds: UInt32
+        /// The partial file's name in the transfer's partial directory: stable across retries,
+        /// while entry indices may change.
+        var slot: UInt32
+        /// Bytes verified and durable in the partial file.
+        var durable: UInt64 = 0
+        /// The path it was published under, once delivered.
+        var deliveredPath: String?
+
+        /// Whether an offered entry is the same file as recorded: kind, size and both mtime fields.
+        func matches(_ offered: OfferEntry) -> Bool {
+            kind == offered.kind && size == offered.size && mtimeSeconds == offered.mtimeSeconds
+                && mtimeNanoseconds == offered.mtimeNanoseconds
+        }
+    }
+
+    /// What is known about one token.
+    struct Transfer: Sendable {
+        var digest: UInt8
+        var done: Bool
+        var entries: [String: Entry]
+    }
+
+    private let database: DatabasePool
+
+    init(database: DatabasePool) {
+        self.database = database
+    }
+
+    func load(endpoint: Int64, token: TransferToken) throws -> Transfer? {
+        try database.read { db in
+            guard let row = try Row.fetchOne(
+                db, sql: "SELECT digest, done FROM receive_transfer WHERE endpoint = ? AND token = ?",
+                arguments: [endpoint, Data(token.bytes)])
+            else { return nil }
+            var entries: [String: Entry] = [:]
+            let rows = try Row.fetchCursor(
+                db, sql: "SELECT * FROM receive_entry WHERE endpoint = ? AND token = ?", arguments: [endpoint, Data(token.bytes)])
+            while let entry = try rows.next() {
+                let pathBytes: Data = entry["path"]
+                let path = String(decoding: pathBytes, as: UTF8.self)
+                let kind = EntryKind(rawValue: UInt8(clamping: entry["kind"] as Int64)) ?? .file
+                entries[path] = Entry(
+                    path: path, kind: kind, size: UInt64(clamping: entry["size"] as Int64),
+                    mtimeSeconds: entry["mtime_sec"], mtimeNanoseconds: UInt32(clamping: entry["mtime_nsec"] as Int64),
+                    slot: UInt32(clamping: entry["slot"] as Int64), durable: UInt64(clamping: entry["durable"] as Int64),
+                    deliveredPath: entry["delivered_path"])
+            }
+            return Transfer(digest: UInt8(clamping: row["digest"] as Int64), done: (row["done"] as Int64) != 0, entries: entries)
+        }
+    }
+
+    /// Records an accepted offer: replaces whatever was known about the token.
+    func begin(endpoint: Int64, token: TransferToken, digest: UInt8, entries: [Entry], now: UInt64) throws {
+        let key = Data(token.bytes)
+        try database.write { db in
+            try db.execute(sql: "DELETE FROM receive_transfer WHERE endpoint = ? AND token = ?", arguments: [endpoint, key])
+            try db.execute(
+                sql: "INSERT INTO receive_transfer (endpoint, token, digest, last_activity_usec) VALUES (?, ?, ?, ?)",
+                arguments: [endpoint, key, Int64(digest), Int64(clamping: now)])
+            let insert = try db.makeStatement(sql: """
+                INSERT INTO receive_entry (endpoint, token, path, kind, size, mtime_sec, mtime_nsec, slot, durable, delivered_path)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """)
+            for entry in entries {
+                try insert.execute(arguments: [
+                    endpoint, key, Data(entry.path.utf8), Int64(entry.kind.rawValue), Int64(clamping: entry.size),
+                    entry.mtimeSeconds, Int64(entry.mtimeNanoseconds), Int64(entry.slot), Int64(clamping: entry.durable),
+                    entry.deliveredPath,
+                ])
+            }
+        }
+    }
+
+    /// Records that the first `durable` bytes of a partial file are verified and on disk.
+    func checkpoint(endpoint: Int64, token: TransferToken, path: String, durable: UInt64, now: UInt64) throws {
+        let key = Data(token.bytes)
+        try database.write { db in
+            try db.execute(
+                sql: "UPDATE receive_entry SET durable = ? WHERE endpoint = ? AND token = ? AND path = ?",
+                arguments: [Int64(clamping: durable), endpoint, key, Data(path.utf8)])
+            try touch(db, endpoint: endpoint, key: key, now: now)
+        }
+    }
+
+    /// Records delivered files (offered path → path published under) and adds them to the
+    /// endpoint's counters, in one transaction.
+    func delivered(endpoint: Int64, token: TransferToken, files: [(path: String, publishedAs: String)], bytes: UInt64, now: UInt64) throws {
+        let key = Data(token.bytes)
+        try database.write { db in
+            let update = try db.makeStatement(
+                sql: "UPDATE receive_entry SET delivered_path = ?, durable = 0 WHERE endpoint = ? AND token = ? AND path = ?")
+            for file in files {
+                try update.execute(arguments: [file.publishedAs, endpoint, key, Data(file.path.utf8)])
+            }
+            try db.execute(
+                sql: "UPDATE endpoint SET bytes_received = bytes_received + ?, files_received = files_received + ? WHERE number = ?",
+                arguments: [Int64(clamping: bytes), files.count, endpoint])
+            try touch(db, endpoint: endpoint, key: key, now: now)
+        }
+    }
+
+    /// Marks the token's transfer finished (DONE_ACK sent): kept so that a retry gets COMPLETE.
+    func complete(endpoint: Int64, token: TransferToken, now: UInt64) throws {
+        let key = Data(token.bytes)
+        try database.write { db in
+            try db.execute(
+                sql: "UPDATE receive_transfer SET done = 1, last_activity_usec = ? WHERE endpoint = ? AND token = ?",
+                arguments: [Int64(clamping: now), endpoint, key])
+            try db.execute(sql: "UPDATE receive_entry SET durable = 0 WHERE endpoint = ? AND token = ?", arguments: [endpoint, key])
+        }
+    }
+
+    /// Forgets the token (after CANCEL): a later offer with it is a new transfer.
+    func forget(endpoint: Int64, token: TransferToken) throws {
+        try database.write { db in
+            try db.execute(
+                sql: "DELETE FROM receive_transfer WHERE endpoint = ? AND token = ?", arguments: [endpoint, Data(token.bytes)])
+        }
+    }
+
+    /// Tokens whose last activity is older than `cutoff` (microseconds since the epoch).
+    func inactive(before cutoff: UInt64) throws -> [(endpoint: Int64, token: TransferToken, done: Bool)] {
+        try database.read { db in
+            try Row.fetchAll(
+                db, sql: "SELECT endpoint, token, done FROM receive_transfer WHERE last_activity_usec < ?",
+                arguments: [Int64(clamping: cutoff)]
+            ).compactMap { row in
+                let bytes: Data = row["token"]
+                guard let token = try? TransferToken(bytes: bytes) else { return nil }
+                return (row["endpoint"], token, (row["done"] as Int64) != 0)
+            }
+        }
+    }
+
+    private func touch(_ db: Database, endpoint: Int64, key: Data, now: UInt64) throws {
+        try db.execute(
+            sql: "UPDATE receive_transfer SET last_activity_usec = ? WHERE endpoint = ? AND token = ?",
+            arguments: [Int64(clamping: now), endpoint, key])
+    }
+}

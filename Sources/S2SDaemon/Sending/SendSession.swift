@@ -1,0 +1,331 @@
+import Crypto
+import Foundation
+import Logging
+import S2SPeer
+import S2SProtocol
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The sender's side of one session (docs/protocol.md): connects, offers the scanned tree, sends
+/// the files the receiver does not hold yet, one by one, reading each as the sending user, and
+/// succeeds only once the receiver confirmed every file.
+///
+/// Reading, hashing and sealing overlap: this task reads and hashes the next chunk while the
+/// channel's event loop seals and writes the previous ones.
+final class SendSession: Sendable {
+    /// Bytes read from a source per system call; sent as several DATA records.
+    static let readSize = 1 << 20
+
+    private let transfer: Transfer
+    private let tree: SourceTree
+    private let destination: Destination
+    private let token: TransferToken
+    private let tokenKey: Data
+    private let digest: DigestAlgorithm
+    private let followSymlinks: Bool
+    private let user: UserContext
+    private let tokens: SendTokenStore
+    private let logger: Logger
+
+    init(
+        transfer: Transfer, tree: SourceTree, destination: Destination, token: TransferToken, tokenKey: Data,
+        digest: DigestAlgorithm, followSymlinks: Bool, user: UserContext, tokens: SendTokenStore, logger: Logger
+    ) {
+        self.transfer = transfer
+        self.tree = tree
+        self.destination = destination
+        self.token = token
+        self.tokenKey = tokenKey
+        self.digest = digest
+        self.followSymlinks = followSymlinks
+        self.user = user
+        self.tokens = tokens
+        var logger = logger
+        logger[metadataKey: "transfer"] = "\(transfer.number)"
+        self.logger = logger
+    }
+
+    /// How a session ended early.
+    private enum Ending: Error {
+        case refused(RefuseCode)
+        case cancelledByReceiver(CancelCode)
+        /// This side sent CANCEL (a user's request, or the receiver broke the protocol).
+        case cancelledHere(CancelCode, String)
+        /// The connection broke; the token is kept for a retry.
+        case lost(String)
+    }
+
+    /// The session's shared state: both directions feed the validator.
+    private final class Shared: Sendable {
+        let validator: Mutex<SessionValidator>
+        let failures = Mutex<[String]>([])
+        init() {
+            // The sender's limits bound only what it offers itself.
+            validator = Mutex(SessionValidator(
+                role: .sender, limits: ProtocolLimits(maxEntries: Int(UInt32.max), maxOfferPathBytes: Int(Int32.max))))
+        }
+    }
+
+    /// Runs the transfer to its end; never throws.
+    func run() async {
+        let shared = Shared()
+        var ending: Ending?
+        do {
+            let key = try Curve25519.KeyAgreement.PublicKey(rawRepresentation: destination.id.publicKey)
+            try await SecureChannel.connect(host: destination.host, port: destination.port, endpointKey: key) { channel in
+                transfer.onCancel { code in
+                    Task {
+                        try? await channel.send(.cancel(code))
+                        await channel.close()
+                    }
+                }
+                let resume = try await offer(channel, shared)
+                try await sendAll(channel, shared, resume: resume)
+                await channel.close()
+            }
+        } catch let error as Ending {
+            ending = error
+        } catch {
+            ending = transfer.cancelRequest.map { .cancelledHere($0, "cancelled") } ?? .lost("\(error)")
+        }
+        await conclude(ending, shared)
+    }
+
+    // MARK: Steps
+
+    /// Sends the offer and reads the answer: the resume point of each file (absent: from 0).
+    private func offer(_ channel: SecureChannel, _ shared: Shared) async throws -> [UInt32: ResumePoint.Position] {
+        let records: [Record] =
+            [.offerBegin(token: token, digest: digest, entryCount: UInt32(tree.entries.count), totalBytes: tree.totalBytes)]
+            + tree.entries.map { .entry($0) } + [.offerEnd]
+        do {
+            for record in records {
+                try await send(record, channel, shared)
+            }
+        } catch Ending.lost(let reason) {
+            // A receiver that refuses early closes: its REFUSE may be waiting to be read.
+            if case .refuse(let code)? = try? await channel.receive() { throw Ending.refused(code) }
+            throw Ending.lost(reason)
+        }
+        var resume: [UInt32: ResumePoint.Position] = [:]
+        while true {
+            let record = try await receive(channel, shared)
+            switch record {
+            case .accept(_, let points), .acceptMore(let points):
+                for point in points { resume[point.entry] = point.position }
+            case .refuse(let code):
+                throw Ending.refused(code)
+            default:
+                break
+            }
+            if shared.validator.withLock({ $0.phase == .transferring }) { return resume }
+        }
+    }
+
+    /// Sends the files while reading the receiver's results; returns after DONE_ACK.
+    private func sendAll(_ channel: SecureChannel, _ shared: Shared, resume: [UInt32: ResumePoint.Position]) async throws {
+        var resumedBytes: UInt64 = 0
+        var complete: UInt64 = 0
+        var completeBytes: UInt64 = 0
+        for (index, position) in resume {
+            switch position {
+            case .complete:
+                complete += 1
+                completeBytes += tree.entries[Int(index)].size
+            case .offset(let offset):
+                resumedBytes += offset
+            }
+        }
+        transfer.update {
+            $0.state = .sending
+            $0.bytesTotal = tree.totalBytes
+            $0.bytesResumed = resumedBytes + completeBytes
+            $0.bytesDone = resumedBytes + completeBytes
+            $0.bytesConfirmed = completeBytes
+            $0.filesTotal = UInt64(tree.fileCount)
+            $0.filesDone = complete
+        }
+        logger.info(
+            "sending", metadata: ["files": "\(tree.fileCount)", "bytes": "\(tree.totalBytes)", "resumed_bytes": "\(resumedBytes)",
+                                  "complete_files": "\(complete)"])
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await self.readResults(channel, shared) }
+            try await sendFiles(channel, shared, resume: resume)
+            transfer.update { $0.state = .verifying; $0.currentFile = "" }
+            try await group.waitForAll()
+        }
+    }
+
+    private func sendFiles(_ channel: SecureChannel, _ shared: Shared, resume: [UInt32: ResumePoint.Position]) async throws {
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: Self.readSize, alignment: 4096)
+        defer { buffer.deallocate() }
+        let chunk = channel.maxDataLength
+        for (position, source) in tree.sources.enumerated() {
+            guard let source else { continue }
+            let index = UInt32(position)
+            let start: UInt64
+            switch resume[index] {
+            case .complete?: continue
+            case .offset(let offset)?: start = offset
+            case nil: start = 0
+            }
+            transfer.update { $0.currentFile = tree.entries[position].path.string }
+            let followSymlinks = self.followSymlinks
+            guard let fd = try? await user.run({ () throws(DaemonError) in SourceTree.open(source, followSymlinks: followSymlinks) }) else {
+                try await abort(index, "\(source.path) changed or vanished since it was scanned", channel, shared)
+                continue
+            }
+            defer { close(fd) }
+            var hash = try FileDigest(FileDigest.Algorithm(rawValue: digest.rawValue) ?? .xxh3_128)
+            var offset: UInt64 = 0
+            var failed: String?
+            while offset < source.size {
+                let want = Int(min(UInt64(buffer.count), source.size - offset))
+                let got = pread(fd, buffer.baseAddress, want, off_t(offset))
+                if got < 0 && errno == EINTR { continue }
+                guard got > 0 else {
+                    failed = got < 0 ? "cannot read \(source.path): \(String(cString: strerror(errno)))" : "\(source.path) shrank while it was read"
+                    break
+                }
+                let bytes = UnsafeRawBufferPointer(rebasing: buffer[..<got])
+                hash.update(bytes)
+                // The resumed prefix is only hashed: the receiver holds it.
+                let sendFrom = offset >= start ? 0 : Int(min(start - offset, UInt64(got)))
+                var sent = sendFrom
+                while sent < got {
+                    let piece = UnsafeRawBufferPointer(rebasing: bytes[sent..<min(sent + chunk, got)])
+                    let at = offset + UInt64(sent)
+                    try checked(shared) { (validator: inout SessionValidator) throws(ProtocolError) in
+                        try validator.sendingData(entry: index, offset: at, count: piece.count)
+                    }
+                    do {
+                        try await channel.sendData(entry: index, offset: at, bytes: piece)
+                    } catch {
+                        throw Ending.lost("\(error)")
+                    }
+                    transfer.addBytes(piece.count)
+                    sent += piece.count
+                }
+                offset += UInt64(got)
+            }
+            if failed == nil, !SourceTree.unchanged(fd, source) {
+                failed = "\(source.path) changed while it was read"
+            }
+            if let failed {
+                try await abort(index, failed, channel, shared)
+                continue
+            }
+            let digestBytes = hash.finalize()
+            if tree.fileCount == 1 { transfer.update { $0.digest = FileDigest.hex(digestBytes) } }
+            try await send(.fileEnd(entry: index, digest: digestBytes), channel, shared)
+        }
+        try await send(.done, channel, shared)
+    }
+
+    private func abort(_ index: UInt32, _ reason: String, _ channel: SecureChannel, _ shared: Shared) async throws {
+        logger.warning("a source could not be sent", metadata: ["reason": "\(reason)"])
+        shared.failures.withLock { $0.append(reason) }
+        try await send(.fileAbort(entry: index), channel, shared)
+    }
+
+    /// Reads FILE_RESULTs until DONE_ACK.
+    private func readResults(_ channel: SecureChannel, _ shared: Shared) async throws {
+        while true {
+            switch try await receive(channel, shared) {
+            case .fileResult(let index, let code):
+                let entry = tree.entries[Int(index)]
+                if code == .ok {
+                    transfer.update {
+                        $0.filesDone += 1
+                        $0.bytesConfirmed += entry.size
+                    }
+                } else if code != .cancelled {
+                    shared.failures.withLock { $0.append("\(entry.path): \(code)") }
+                }
+            case .doneAck:
+                return
+            default:
+                continue
+            }
+        }
+    }
+
+    // MARK: The channel
+
+    private func send(_ record: Record, _ channel: SecureChannel, _ shared: Shared) async throws {
+        try checked(shared) { (validator: inout SessionValidator) throws(ProtocolError) in try validator.sending(record) }
+        do {
+            try await channel.send(record)
+        } catch {
+            throw transfer.cancelRequest.map { Ending.cancelledHere($0, "cancelled") } ?? Ending.lost("\(error)")
+        }
+    }
+
+    private func checked(_ shared: Shared, _ body: (inout SessionValidator) throws(ProtocolError) -> Void) throws {
+        let result = shared.validator.withLock { validator in Result { () throws(ProtocolError) in try body(&validator) } }
+        if case .failure(let error) = result {
+            // Our own record broke a rule: a bug here, never the receiver's doing.
+            throw Ending.cancelledHere(.internalError, "internal error: \(error)")
+        }
+    }
+
+    private func receive(_ channel: SecureChannel, _ shared: Shared) async throws -> Record {
+        let record: Record
+        do {
+            record = try await channel.receive()
+        } catch PeerError.protocolError(let error) {
+            try? await channel.send(.cancel(.protocolError))
+            throw Ending.cancelledHere(.protocolError, "the receiver broke the protocol: \(error)")
+        } catch {
+            throw transfer.cancelRequest.map { Ending.cancelledHere($0, "cancelled") } ?? Ending.lost("\(error)")
+        }
+        let result = shared.validator.withLock { validator in Result { () throws(ProtocolError) in try validator.received(record) } }
+        if case .failure(let error) = result {
+            try? await channel.send(.cancel(.protocolError))
+            throw Ending.cancelledHere(.protocolError, "the receiver broke the protocol: \(error)")
+        }
+        if case .cancel(let code) = record { throw Ending.cancelledByReceiver(code) }
+        return record
+    }
+
+    // MARK: The end
+
+    private func conclude(_ ending: Ending?, _ shared: Shared) async {
+        var keepToken = false
+        switch ending {
+        case nil:
+            let failures = shared.failures.withLock { $0 }
+            if failures.isEmpty {
+                transfer.finish(.done)
+                logger.info("transfer done")
+            } else {
+                let summary = failures.count == 1 ? failures[0] : "\(failures.count) files failed; the first: \(failures[0])"
+                transfer.finish(.failed, error: summary)
+                logger.warning("transfer finished with failures", metadata: ["failed_files": "\(failures.count)"])
+            }
+        case .refused(let code):
+            transfer.finish(.failed, error: "the receiver refused the transfer: \(code)")
+            logger.notice("refused by the receiver", metadata: ["code": "\(code)"])
+        case .cancelledByReceiver(let code):
+            transfer.finish(code == .cancelled ? .cancelled : .failed, error: "cancelled by the receiver: \(code)")
+            logger.notice("cancelled by the receiver", metadata: ["code": "\(code)"])
+        case .cancelledHere(let code, let reason):
+            transfer.finish(code == .cancelled ? .cancelled : .failed, error: reason)
+            logger.notice("transfer cancelled", metadata: ["code": "\(code)", "reason": "\(reason)"])
+        case .lost(let reason):
+            keepToken = true
+            transfer.finish(
+                .failed, error: "\(reason); sending the same files to the same destination again resumes the transfer")
+            logger.notice("transfer interrupted", metadata: ["reason": "\(reason)"])
+        }
+        if !keepToken {
+            do {
+                try tokens.forget(key: tokenKey)
+            } catch {
+                logger.warning("cannot forget a transfer token", metadata: ["error": "\(error)"])
+            }
+        }
+    }
+}

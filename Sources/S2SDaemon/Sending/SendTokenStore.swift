@@ -1,0 +1,58 @@
+import Crypto
+import Foundation
+import GRDB
+import S2SProtocol
+
+/// The sender's memory of unfinished transfers (docs/protocol.md, "Resume", Sender): a transfer
+/// that ended without DONE_ACK, REFUSE or CANCEL keeps its token, and sending the same sources to
+/// the same destination again reuses it, so the receiver resumes instead of starting over.
+final class SendTokenStore: Sendable {
+    private let database: DatabasePool
+
+    init(database: DatabasePool) {
+        self.database = database
+    }
+
+    /// What identifies "the same send": the user, the destination, the sources and the options
+    /// that shape the offer.
+    static func key(owner: UInt32, destination: Destination, sources: [String], digest: DigestAlgorithm, followSymlinks: Bool) -> Data {
+        var hash = SHA256()
+        hash.update(data: Data("s2s/1 send \(owner) \(destination) \(digest.rawValue) \(followSymlinks)".utf8))
+        for source in sources {
+            hash.update(data: Data([0]))
+            hash.update(data: Data(source.utf8))
+        }
+        return Data(hash.finalize())
+    }
+
+    /// The token of an unfinished transfer with this key, or a new one, recorded.
+    func token(for key: Data, now: UInt64) throws -> (token: TransferToken, isRetry: Bool) {
+        try database.write { db in
+            if let bytes = try Data.fetchOne(db, sql: "SELECT token FROM send_token WHERE key = ?", arguments: [key]),
+                let token = try? TransferToken(bytes: bytes)
+            {
+                return (token, true)
+            }
+            let token = TransferToken.random()
+            try db.execute(
+                sql: "INSERT OR REPLACE INTO send_token (key, token, created_usec) VALUES (?, ?, ?)",
+                arguments: [key, Data(token.bytes), Int64(clamping: now)])
+            return (token, false)
+        }
+    }
+
+    /// Forgets a token: the transfer ended with DONE_ACK, REFUSE or CANCEL.
+    func forget(key: Data) throws {
+        try database.write { db in
+            try db.execute(sql: "DELETE FROM send_token WHERE key = ?", arguments: [key])
+        }
+    }
+
+    /// Forgets tokens older than `cutoff` (microseconds since the epoch): receivers have dropped
+    /// their partial data by then.
+    func forget(before cutoff: UInt64) throws {
+        try database.write { db in
+            try db.execute(sql: "DELETE FROM send_token WHERE created_usec < ?", arguments: [Int64(clamping: cutoff)])
+        }
+    }
+}

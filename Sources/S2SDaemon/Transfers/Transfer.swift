@@ -1,0 +1,188 @@
+import S2SBus
+import S2SCore
+import S2SProtocol
+import Synchronization
+
+/// One transfer, outgoing or incoming, while it runs and for a while after it ended: what the bus
+/// shows as an `org.s2s.Daemon1.Transfer` object.
+///
+/// The session that drives it updates ``Progress`` under a lock on every chunk (cheap); the
+/// `TransferRegistry` reads it at most four times a second to publish changes, so the data path
+/// never waits for the bus.
+final class Transfer: Sendable {
+    enum Direction: String, Sendable {
+        case send, receive
+    }
+
+    /// The life of a transfer; docs/dbus-api.md documents the values.
+    enum State: String, Sendable {
+        /// Sender: connecting, handshake, offer, until the receiver answered.
+        case connecting
+        /// Data is flowing out (sender) or in (receiver).
+        case sending, receiving
+        /// Every byte is out; waiting for the receiver's last confirmations.
+        case verifying
+        case done, failed, cancelled
+
+        var isFinished: Bool { self == .done || self == .failed || self == .cancelled }
+    }
+
+    /// What changes while the transfer runs.
+    struct Progress: Sendable, Equatable {
+        var state: State
+        var bytesDone: UInt64 = 0
+        var bytesTotal: UInt64 = 0
+        /// Bytes the receiver already held when the (retried) transfer started.
+        var bytesResumed: UInt64 = 0
+        /// Files the receiver confirmed (sender), or published (receiver), and their bytes.
+        var filesDone: UInt64 = 0
+        var bytesConfirmed: UInt64 = 0
+        var filesTotal: UInt64 = 0
+        /// The offered path of the file being sent or received.
+        var currentFile = ""
+        /// Why it failed or was cancelled; empty otherwise.
+        var error = ""
+        /// The digest of the transfer's file in hexadecimal, when the transfer is a single file.
+        var digest = ""
+        /// Bytes per second, averaged over the last seconds; set by the registry.
+        var rate: UInt64 = 0
+        /// Microseconds since the epoch; 0 while running.
+        var finishedTimestamp: UInt64 = 0
+    }
+
+    let number: Int64
+    let direction: Direction
+    let owner: UInt32
+    /// "direct" for now; relay and punched routes come with their own issues.
+    let route: String
+    /// The receiving endpoint (receive side only).
+    let endpoint: Endpoint?
+    /// `ID@HOST:PORT` (send side only). The receiving side never learns anything about its sender.
+    let destination: String
+    /// The source paths as the user gave them (send side only).
+    let sources: [String]
+    let digestAlgorithm: String
+    let createdTimestamp: UInt64
+
+    private let progress: Mutex<Progress>
+    private let cancellation = Mutex<Cancellation>(Cancellation())
+
+    private struct Cancellation {
+        var requested: CancelCode?
+        var handler: (@Sendable (CancelCode) -> Void)?
+    }
+
+    init(
+        number: Int64, direction: Direction, owner: UInt32, route: String = "direct", endpoint: Endpoint? = nil,
+        destination: String = "", sources: [String] = [], digestAlgorithm: String, initialState: State
+    ) {
+        self.number = number
+        self.direction = direction
+        self.owner = owner
+        self.route = route
+        self.endpoint = endpoint
+        self.destination = destination
+        self.sources = sources
+        self.digestAlgorithm = digestAlgorithm
+        self.createdTimestamp = Clock.nowMicroseconds
+        self.progress = Mutex(Progress(state: initialState))
+    }
+
+    var objectPath: ObjectPath {
+        ObjectPath("\(DaemonAPI.transferPathPrefix)/\(number)") ?? "/"
+    }
+
+    func isVisible(to caller: Caller) -> Bool {
+        caller.isRoot || caller.uid == owner
+    }
+
+    // MARK: Progress
+
+    var snapshot: Progress { progress.withLock { $0 } }
+
+    func update(_ body: (inout Progress) -> Void) {
+        progress.withLock { body(&$0) }
+    }
+
+    /// Adds `count` bytes done; the hot path of both sessions.
+    func addBytes(_ count: Int) {
+        progress.withLock { $0.bytesDone &+= UInt64(count) }
+    }
+
+    /// Ends the transfer in `state` (done, failed or cancelled) unless it has ended already.
+    /// Returns whether this call ended it.
+    @discardableResult
+    func finish(_ state: State, error: String = "") -> Bool {
+        progress.withLock { progress in
+            guard !progress.state.isFinished else { return false }
+            progress.state = state
+            progress.error = error
+            progress.currentFile = ""
+            progress.rate = 0
+            progress.finishedTimestamp = Clock.nowMicroseconds
+            return true
+        }
+    }
+
+    // MARK: Cancellation
+
+    /// Why the transfer is being cancelled, if someone asked: `.cancelled` by a user,
+    /// `.endpointGone` when the endpoint was deleted.
+    var cancelRequest: CancelCode? { cancellation.withLock { $0.requested } }
+
+    /// Installs what `requestCancel` does for the session (e.g. send CANCEL and close the
+    /// connection). Runs it at once if a cancel was already requested.
+    func onCancel(_ handler: @escaping @Sendable (CancelCode) -> Void) {
+        let pending = cancellation.withLock { state -> CancelCode? in
+            state.handler = handler
+            return state.requested
+        }
+        if let pending { handler(pending) }
+    }
+
+    /// Asks the session to cancel: false if the transfer has already ended.
+    func requestCancel(_ code: CancelCode = .cancelled) -> Bool {
+        guard !snapshot.state.isFinished else { return false }
+        let handler = cancellation.withLock { state -> (@Sendable (CancelCode) -> Void)? in
+            guard state.requested == nil else { return nil }
+            state.requested = code
+            return state.handler
+        }
+        handler?(code)
+        return true
+    }
+
+    // MARK: The bus
+
+    /// The values of the `org.s2s.Daemon1.Transfer` properties.
+    var properties: [String: DBusValue] {
+        let progress = snapshot
+        return [
+            "Direction": .string(direction.rawValue),
+            "State": .string(progress.state.rawValue),
+            "Route": .string(route),
+            "Owner": .uint32(owner),
+            "Endpoint": .objectPath(endpoint?.objectPath ?? "/"),
+            "Destination": .string(destination),
+            "Sources": .strings(sources),
+            "DigestAlgorithm": .string(digestAlgorithm),
+            "Digest": .string(progress.digest),
+            "BytesDone": .uint64(progress.bytesDone),
+            "BytesTotal": .uint64(progress.bytesTotal),
+            "BytesResumed": .uint64(progress.bytesResumed),
+            "FilesDone": .uint64(progress.filesDone),
+            "FilesTotal": .uint64(progress.filesTotal),
+            "Rate": .uint64(progress.rate),
+            "CurrentFile": .string(progress.currentFile),
+            "Error": .string(progress.error),
+            "CreatedTimestamp": .uint64(createdTimestamp),
+            "FinishedTimestamp": .uint64(progress.finishedTimestamp),
+        ]
+    }
+
+    /// The properties that change while a transfer runs, for `PropertiesChanged`.
+    static let changingProperties: Set<String> = [
+        "State", "Digest", "BytesDone", "BytesTotal", "BytesResumed", "FilesDone", "FilesTotal", "Rate",
+        "CurrentFile", "Error", "FinishedTimestamp",
+    ]
+}

@@ -1,0 +1,25 @@
+import S2SBus
+import S2SCore
+
+/// One transfer's bus object: its properties and `Cancel`.
+struct TransferObject: BusObject {
+    let transfer: Transfer
+    var interfaces: [InterfaceDescription] { [DaemonInterfaces.transfer] }
+
+    func call(_ method: InterfaceDescription.Method, of interface: String, arguments: [DBusValue], caller: Caller) async throws -> [DBusValue] {
+        guard transfer.isVisible(to: caller) else { throw DaemonError.notFound("no such transfer") }
+        switch method.name {
+        case "Cancel":
+            guard transfer.requestCancel() else {
+                throw DaemonError.invalidArgument("the transfer has already ended (\(transfer.snapshot.state.rawValue))")
+            }
+            return []
+        default:
+            throw BusError.remote(name: StandardErrorName.unknownMethod, message: "no method \(method.name)")
+        }
+    }
+
+    func properties(of interface: String, caller: Caller) async throws -> [String: DBusValue] {
+        transfer.properties
+    }
+}
