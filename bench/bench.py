@@ -15,7 +15,9 @@ What it measures
     touched. The two s2sd daemons each get a private D-Bus session bus. Every copy is checked
     (size and file count every time, contents on the first repetition) and the destination is
     emptied between repetitions. Repetitions are interleaved across tools, so that a machine
-    that slows down or speeds up during the run affects every tool alike.
+    that slows down or speeds up during the run affects every tool alike. Times include the
+    connection (ssh login, s2s handshake). s2s's receiver makes each file durable before it
+    confirms it and scp and rsync do not: free on a tmpfs, not on a disk (--dest-dir).
 
 What it reports
     Medians over --runs repetitions: MB/s (10^6 bytes/s) for the file, files/s for the tree;
@@ -646,21 +648,35 @@ class S2STool:
         self.endpoints = {}  # destination directory: endpoint ID
 
     def endpoint(self, dest):
+        """The ID of the receiver's endpoint on dest, made on first use (`endpoint new --json`)."""
         if dest not in self.endpoints:
-            reply = self.receiver.ctl("endpoint", "new", "--json", dest).stdout
+            reply = self.receiver.ctl("endpoint", "new", "--json", dest, check=False)
+            if reply.returncode != 0:
+                raise CopyFailed(f"s2sctl endpoint new {dest} failed: {reply.stderr.strip()}")
             try:
-                self.endpoints[dest] = json.loads(reply)["id"]
-            except (ValueError, KeyError, TypeError):
-                self.endpoints[dest] = reply.strip().splitlines()[-1]  # the text form: the ID alone
+                self.endpoints[dest] = json.loads(reply.stdout)["id"]
+            except (ValueError, KeyError, TypeError):  # the text form: the ID alone on a line
+                lines = reply.stdout.split()
+                if not lines:
+                    raise CopyFailed("s2sctl endpoint new printed no ID") from None
+                self.endpoints[dest] = lines[-1]
         return self.endpoints[dest]
 
+    def _check_daemons(self):
+        for daemon in (self.sender, self.receiver):
+            if daemon.daemon.poll() is not None:
+                raise CopyFailed(f"the {daemon.name} s2sd exited with status {daemon.daemon.returncode}:\n"
+                                 f"{tail(daemon.log)}")
+
     def measure(self, workload, dest, log_path, timeout):
+        self._check_daemons()
         target = f"{self.endpoint(dest)}@127.0.0.1:{self.receiver.port}"
         command = [self.sender.s2sctl, "--user", "send", workload.source, target]
         daemons = {"sender": self.sender.pid, "receiver": self.receiver.pid}
         before = {side: cpu_seconds(pid) for side, pid in daemons.items()}
         with PeakRSS(list(daemons.values())) as rss:
             code, seconds, client_cpu, output = run_measured(command, log_path, env=self.sender.env, timeout=timeout)
+        self._check_daemons()
         if code != 0:
             raise CopyFailed(f"s2sctl send exited with status {code}:\n{output[-2000:]}")
         cpu = {side: cpu_seconds(pid) - before[side] for side, pid in daemons.items()}
@@ -944,70 +960,78 @@ def stop_on_sigterm():
     signal.signal(signal.SIGHUP, handler)
 
 
-def main(argv=None):
-    args = parse_args(argv)
-    stop_on_sigterm()
-    if os.geteuid() != 0:
-        raise BenchError("run as root: the benchmark starts its own sshd and may mount a tmpfs")
+def check_tools(args):
+    """Fails early on a missing peer program; drops s2s (with a note) if this build cannot send.
+    Returns what the report says about s2s."""
     if args.only & {"scp-default", "scp-aes128-gcm", "rsync"}:
         require_program("ssh", "openssh-client")
     if args.only & {"scp-default", "scp-aes128-gcm"}:
         require_program("scp", "openssh-client")
     if "rsync" in args.only:
         require_program("rsync", "rsync")
+    if "s2s" not in args.only:
+        return "not run"
+    reason = s2s_unavailable(args.bin_dir)
+    if reason:
+        print(f"s2s: {reason}, skipped", file=sys.stderr)
+        args.only.discard("s2s")
+        return f"skipped: {reason}"
+    return f"{args.bin_dir}/s2sd, two daemons on private session buses"
 
-    s2s_note = "not run"
+
+def start_servers(stack, args, workdir):
+    """The sshd (if a peer runs) and the two s2sd (if s2s runs), each stopped when stack unwinds."""
+    sshd = s2s_pair = None
+    if args.only - {"s2s"}:
+        sshd = LoopbackSSHD(workdir)
+        stack.callback(sshd.stop)
+        sshd.start()
+        print(f"bench: sshd on 127.0.0.1:{sshd.port} (pid {sshd.proc.pid})", file=sys.stderr)
     if "s2s" in args.only:
-        reason = s2s_unavailable(args.bin_dir)
-        if reason:
-            print(f"s2s: {reason}, skipped", file=sys.stderr)
-            args.only.discard("s2s")
-            s2s_note = f"skipped: {reason}"
-        else:
-            s2s_note = f"{args.bin_dir}/s2sd, two daemons on private session buses"
+        s2s_pair = (S2SDaemon("sender", args.bin_dir, workdir), S2SDaemon("receiver", args.bin_dir, workdir))
+        for daemon in s2s_pair:
+            stack.callback(daemon.stop)
+            daemon.start(args.s2sd_arg)
+            print(f"bench: {daemon.name} s2sd on 127.0.0.1:{daemon.port} (pid {daemon.pid})", file=sys.stderr)
+    return sshd, s2s_pair
+
+
+def make_directory(path):
+    os.makedirs(path)
+    return path
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    stop_on_sigterm()
+    if os.geteuid() != 0:
+        raise BenchError("run as root: the benchmark starts its own sshd and may mount a tmpfs")
+    s2s_note = check_tools(args)
     if not args.only:
         print("bench: nothing to run", file=sys.stderr)
         return 0
 
     payload = (args.size if "file" in args.workloads else 0) + \
         (args.files * max(args.file_size, 4096) if "tree" in args.workloads else 0)
-    needed = payload * (1 if args.dest_dir else 2) + 64 * MIB
+    margin = 64 * MIB  # also the free space s2s's receiver keeps by default (FreeSpaceReserve)
     info = machine_info(args)
     with contextlib.ExitStack() as stack:
+        needed = payload * (1 if args.dest_dir else 2) + margin
         workdir = stack.enter_context(tmpfs_directory(args.tmpfs, needed))
         check_space(workdir, needed, "the tmpfs")
-        source = os.path.join(workdir, "source")
-        os.makedirs(source)
+        dest_parent = workdir
         if args.dest_dir:
             os.makedirs(args.dest_dir, exist_ok=True)
             dest_parent = tempfile.mkdtemp(prefix="s2s-bench-", dir=args.dest_dir)
             stack.callback(shutil.rmtree, dest_parent, True)
-            check_space(dest_parent, payload + 64 * MIB, "--dest-dir")
-        else:
-            dest_parent = workdir
-        dest = os.path.join(dest_parent, "dest")
-        os.makedirs(dest)
-        logdir = os.path.join(workdir, "logs")
-        os.makedirs(logdir)
+            check_space(dest_parent, payload + margin, "--dest-dir")
+        source, dest, logdir = (make_directory(os.path.join(parent, name)) for parent, name in
+                                ((workdir, "source"), (dest_parent, "dest"), (workdir, "logs")))
         if args.keep:
-            stack.callback(keep_logs, workdir)  # runs after the servers have stopped
+            stack.callback(keep_logs, workdir)  # registered before the servers: runs after they stop
 
         workloads = make_workloads(args, source)
-
-        sshd = None
-        if args.only - {"s2s"}:
-            sshd = LoopbackSSHD(workdir)
-            stack.callback(sshd.stop)
-            sshd.start()
-            print(f"bench: sshd on 127.0.0.1:{sshd.port} (pid {sshd.proc.pid})", file=sys.stderr)
-        s2s_pair = None
-        if "s2s" in args.only:
-            s2s_pair = (S2SDaemon("sender", args.bin_dir, workdir), S2SDaemon("receiver", args.bin_dir, workdir))
-            for daemon in s2s_pair:
-                stack.callback(daemon.stop)
-                daemon.start(args.s2sd_arg)
-                print(f"bench: {daemon.name} s2sd on 127.0.0.1:{daemon.port} (pid {daemon.pid})", file=sys.stderr)
-
+        sshd, s2s_pair = start_servers(stack, args, workdir)
         results = benchmark(workloads, make_tools(args, sshd, s2s_pair), dest, args, logdir)
         context = {
             "source": f"{filesystem_type(source)} ({source})",

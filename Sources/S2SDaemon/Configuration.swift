@@ -1,5 +1,6 @@
 public import Logging
 import S2SCore
+public import S2SProtocol
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -31,6 +32,9 @@ public struct Configuration: Sendable, Equatable {
     public var maxIncomingTransfersPerEndpoint = 8
     /// How long an interrupted incoming transfer's partial data is kept for a retry.
     public var resumeRetention: Duration = .seconds(7 * 86_400)
+
+    /// The peer protocol's limits and timeouts (docs/protocol.md, "Bounds"), for receiving.
+    public var peerLimits = ProtocolLimits.default
 
     /// The peer port of `s2sd.socket`, and of `--external-address HOST` without a port.
     public static let defaultPeerPort = 7730
@@ -172,6 +176,27 @@ public struct Configuration: Sendable, Equatable {
             } catch {
                 throw SettingError(reason: "ResumeRetention: \(error.description)")
             }
+        case "PeerHandshakeTimeout", "PeerOfferTimeout", "PeerIdleTimeout":
+            let seconds: UInt64
+            do {
+                seconds = try Units.parseDuration(value)
+            } catch {
+                throw SettingError(reason: "\(key): \(error.description)")
+            }
+            guard seconds > 0, seconds <= 86_400 else { throw SettingError(reason: "\(key) must be from 1 second to 1 day") }
+            let duration = Duration.seconds(Int64(seconds))
+            switch key {
+            case "PeerHandshakeTimeout": peerLimits.handshakeTimeout = duration
+            case "PeerOfferTimeout": peerLimits.offerTimeout = duration
+            default:
+                peerLimits.idleTimeout = duration
+                peerLimits.keepaliveInterval = min(peerLimits.keepaliveInterval, duration / 4)
+            }
+        case "MaxEntriesPerTransfer":
+            guard let number = Int(value), number > 0, number <= Int(UInt32.max) else {
+                throw SettingError(reason: "MaxEntriesPerTransfer must be a whole number from 1 to 4294967295")
+            }
+            peerLimits.maxEntries = number
         default:
             throw SettingError(reason: "unknown setting \"\(key)\"")
         }

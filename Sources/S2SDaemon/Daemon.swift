@@ -2,6 +2,7 @@ public import Logging
 import S2SBus
 import S2SCore
 import S2SPeer
+import S2SProtocol
 import S2SSystemd
 import ServiceLifecycle
 #if canImport(Glibc)
@@ -34,7 +35,8 @@ public enum Daemon {
         }
         let activated = !passedSockets.isEmpty || environment["DBUS_STARTER_BUS_TYPE"] != nil
         let (servers, listenerNames) = try await bindPeerListeners(
-            passed: passedSockets.filter(\.isListeningStream).map(\.fd), addresses: configuration.listen)
+            passed: passedSockets.filter(\.isListeningStream).map(\.fd), addresses: configuration.listen,
+            limits: configuration.peerLimits)
 
         let bus: BusAddress = configuration.bus == .system ? .system : .session
         let connection: BusConnection
@@ -86,12 +88,12 @@ public enum Daemon {
 
     /// Peer servers on the sockets systemd passed and on the `Listen=` addresses, with the addresses
     /// they are bound to (for the `PeerListeners` property).
-    static func bindPeerListeners(passed: [Int32], addresses: [String]) async throws -> ([PeerServer], [String]) {
+    static func bindPeerListeners(passed: [Int32], addresses: [String], limits: ProtocolLimits) async throws -> ([PeerServer], [String]) {
         var servers: [PeerServer] = []
         var names: [String] = []
         for fd in passed {
             do {
-                servers.append(try await PeerServer.adopt(socket: fd))
+                servers.append(try await PeerServer.adopt(socket: fd, limits: limits))
             } catch {
                 throw StartupError(description: "cannot use the socket passed by systemd: \(error)")
             }
@@ -100,7 +102,7 @@ public enum Daemon {
         for address in addresses {
             let server: PeerServer
             do {
-                server = try await PeerServer.bind(listen: address)
+                server = try await PeerServer.bind(listen: address, limits: limits)
             } catch {
                 throw StartupError(description: "cannot listen on \(address): \(error)")
             }

@@ -50,7 +50,7 @@ struct UserContext: Sendable {
     }
 
     /// Switches the calling thread (only) to this user's file-system identity.
-    private func adopt() throws(DaemonError) {
+    func adopt() throws(DaemonError) {
         let effective = geteuid()
         if effective == uid { return }
         guard effective == 0 else {
@@ -65,7 +65,7 @@ struct UserContext: Sendable {
 
 /// A closure run once on a detached POSIX thread, which exits afterwards (taking the identity it
 /// adopted with it).
-private final class ThreadWork: Sendable {
+final class ThreadWork: Sendable {
     let body: @Sendable () -> Void
     init(_ body: @escaping @Sendable () -> Void) { self.body = body }
 

@@ -168,18 +168,25 @@ public actor SecureChannel {
     /// arrives until the peer's end of stream or for at most ``drainTimeout``, then closes.
     /// If another task is waiting in ``receive()``, that task receives what is left (it is then
     /// told of the end of stream) and the connection closes at the latest after ``drainTimeout``.
-    /// Idempotent; never throws.
+    /// Returns once the connection is closed, also when another task started the close.
+    /// Never throws.
     public func close() async {
-        guard !isClosed else { return }
+        let channel = self.channel
+        // A close already under way, or another task waiting in receive() (which does the
+        // draining: it sees the peer's end of stream, or the deadline's close): wait for the end.
+        guard !isClosed else {
+            try? await channel.closeFuture.get()
+            return
+        }
         isClosed = true
         outbound.finish()
-        let channel = self.channel
         let deadline = channel.eventLoop.scheduleTask(in: TimeAmount(Self.drainTimeout)) {
             channel.close(promise: nil)
         }
-        // Another task is waiting in receive(): it does the draining (it sees the peer's end of
-        // stream, or the deadline's close).
-        guard !receiving else { return }
+        guard !receiving else {
+            try? await channel.closeFuture.get()
+            return
+        }
         receiving = true
         while true {
             do {

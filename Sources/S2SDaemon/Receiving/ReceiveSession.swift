@@ -36,7 +36,7 @@ final class ReceiveSession {
     private var validator: SessionValidator
 
     // Set once the offer is accepted.
-    private var user: UserContext?
+    private var user: UserWorker?
     private var token: TransferToken?
     private var algorithm: FileDigest.Algorithm = .xxh3_128
     private var entries: [OfferEntry] = []
@@ -156,9 +156,9 @@ final class ReceiveSession {
     /// area and the directories; sends ACCEPT.
     private func accept() async throws {
         guard let token else { throw Ending.refused(.malformedOffer, "no offer") }
-        let user: UserContext
+        let user: UserWorker
         do {
-            user = try UserContext.lookup(uid: endpoint.owner)
+            user = try UserWorker(try UserContext.lookup(uid: endpoint.owner))
         } catch {
             throw Ending.refused(.refused, "the endpoint's owner \(endpoint.owner): \(error)")
         }
@@ -630,6 +630,7 @@ final class ReceiveSession {
             await conclude(state: .failed, error: "interrupted: \(reason); the sender can retry and resume")
         }
         await channel.close()
+        user?.stop()
     }
 
     private var summaryOfFailures: String {

@@ -73,6 +73,8 @@ final class SendSession: Sendable {
         let shared = Shared()
         var ending: Ending?
         do {
+            let worker = try UserWorker(user)
+            defer { worker.stop() }
             let key = try Curve25519.KeyAgreement.PublicKey(rawRepresentation: destination.id.publicKey)
             try await SecureChannel.connect(host: destination.host, port: destination.port, endpointKey: key) { channel in
                 transfer.onCancel { code in
@@ -81,14 +83,20 @@ final class SendSession: Sendable {
                         await channel.close()
                     }
                 }
-                let resume = try await offer(channel, shared)
-                try await sendAll(channel, shared, resume: resume)
+                do {
+                    let resume = try await offer(channel, shared)
+                    try await sendAll(channel, shared, resume: resume, worker: worker)
+                } catch {
+                    // Let a CANCEL already written reach the peer before the connection goes.
+                    await channel.close()
+                    throw error
+                }
                 await channel.close()
             }
         } catch let error as Ending {
             ending = error
         } catch {
-            ending = transfer.cancelRequest.map { .cancelledHere($0, "cancelled") } ?? .lost("\(error)")
+            ending = self.ending(after: error)
         }
         await conclude(ending, shared)
     }
@@ -125,7 +133,9 @@ final class SendSession: Sendable {
     }
 
     /// Sends the files while reading the receiver's results; returns after DONE_ACK.
-    private func sendAll(_ channel: SecureChannel, _ shared: Shared, resume: [UInt32: ResumePoint.Position]) async throws {
+    private func sendAll(
+        _ channel: SecureChannel, _ shared: Shared, resume: [UInt32: ResumePoint.Position], worker: UserWorker
+    ) async throws {
         var resumedBytes: UInt64 = 0
         var complete: UInt64 = 0
         var completeBytes: UInt64 = 0
@@ -152,13 +162,26 @@ final class SendSession: Sendable {
                                   "complete_files": "\(complete)"])
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await self.readResults(channel, shared) }
-            try await sendFiles(channel, shared, resume: resume)
+            do {
+                try await sendFiles(channel, shared, resume: resume, worker: worker)
+            } catch Ending.lost(let reason) {
+                // A receiver that cancels closes its side after CANCEL: the reader may still
+                // have that record to read, and it says more than the failed write.
+                do {
+                    try await group.next()
+                } catch let ending as Ending {
+                    if case .cancelledByReceiver = ending { throw ending }
+                }
+                throw Ending.lost(reason)
+            }
             transfer.update { $0.state = .verifying; $0.currentFile = "" }
             try await group.waitForAll()
         }
     }
 
-    private func sendFiles(_ channel: SecureChannel, _ shared: Shared, resume: [UInt32: ResumePoint.Position]) async throws {
+    private func sendFiles(
+        _ channel: SecureChannel, _ shared: Shared, resume: [UInt32: ResumePoint.Position], worker: UserWorker
+    ) async throws {
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: Self.readSize, alignment: 4096)
         defer { buffer.deallocate() }
         let chunk = channel.maxDataLength
@@ -173,7 +196,7 @@ final class SendSession: Sendable {
             }
             transfer.update { $0.currentFile = tree.entries[position].path.string }
             let followSymlinks = self.followSymlinks
-            guard let fd = try? await user.run({ () throws(DaemonError) in SourceTree.open(source, followSymlinks: followSymlinks) }) else {
+            guard let fd = try? await worker.run({ () throws(DaemonError) in SourceTree.open(source, followSymlinks: followSymlinks) }) else {
                 try await abort(index, "\(source.path) changed or vanished since it was scanned", channel, shared)
                 continue
             }
@@ -203,7 +226,7 @@ final class SendSession: Sendable {
                     do {
                         try await channel.sendData(entry: index, offset: at, bytes: piece)
                     } catch {
-                        throw Ending.lost("\(error)")
+                        throw ending(after: error)
                     }
                     transfer.addBytes(piece.count)
                     sent += piece.count
@@ -259,8 +282,13 @@ final class SendSession: Sendable {
         do {
             try await channel.send(record)
         } catch {
-            throw transfer.cancelRequest.map { Ending.cancelledHere($0, "cancelled") } ?? Ending.lost("\(error)")
+            throw ending(after: error)
         }
+    }
+
+    /// What a failed send or receive means: the user's cancel, or a lost connection.
+    private func ending(after error: any Error) -> Ending {
+        transfer.cancelRequest.map { .cancelledHere($0, "cancelled") } ?? .lost("\(error)")
     }
 
     private func checked(_ shared: Shared, _ body: (inout SessionValidator) throws(ProtocolError) -> Void) throws {
@@ -279,7 +307,7 @@ final class SendSession: Sendable {
             try? await channel.send(.cancel(.protocolError))
             throw Ending.cancelledHere(.protocolError, "the receiver broke the protocol: \(error)")
         } catch {
-            throw transfer.cancelRequest.map { Ending.cancelledHere($0, "cancelled") } ?? Ending.lost("\(error)")
+            throw ending(after: error)
         }
         let result = shared.validator.withLock { validator in Result { () throws(ProtocolError) in try validator.received(record) } }
         if case .failure(let error) = result {

@@ -1,0 +1,283 @@
+# Transfers between two daemons, each on its own private bus, over loopback: what arrives, what
+# both sides see on the bus, cancelling from either side, and resuming after an interruption.
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import S2SCTL, Bus, as_user_argv, base_env, free_port, make_dir, run
+
+
+class Side:
+    """One daemon with its bus, and s2sctl on that bus."""
+
+    def __init__(self, bus: Bus, daemon, port: int | None):
+        self.bus = bus
+        self.daemon = daemon
+        self.port = port
+
+    def env(self) -> dict:
+        return base_env(DBUS_SYSTEM_BUS_ADDRESS=self.bus.address)
+
+    def ctl(self, *args, user=None, timeout=120):
+        return run([S2SCTL, *args], user=user, env=self.env(), timeout=timeout)
+
+    def popen(self, *args, user=None) -> subprocess.Popen:
+        return subprocess.Popen(as_user_argv(user, [S2SCTL, *args]), env=self.env(), stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
+
+    def transfers(self, user=None) -> list:
+        return self.ctl("transfers", "--json", user=user).json()
+
+
+@pytest.fixture
+def pair(scratch, daemon_factory, request):
+    """(receiver, sender): two daemons on two buses; the receiver listens on a loopback port."""
+    made = []
+
+    def side(listen: bool, args=()) -> Side:
+        bus = Bus(scratch)
+        made.append(bus)
+        port = free_port() if listen else None
+        extra = ["--listen", f"127.0.0.1:{port}"] if listen else []
+        return Side(bus, daemon_factory(target_bus=bus, args=[*extra, *args]), port)
+
+    receiver = side(True, getattr(request, "param", ()))
+    sender = side(False)
+    yield receiver, sender
+    for bus in made:
+        bus.close()
+
+
+def new_endpoint(receiver: Side, directory: Path, user, *options) -> str:
+    r = receiver.ctl("endpoint", "new", str(directory), *options, user=user)
+    assert r.rc == 0, r
+    return f"{r.out.strip()}@127.0.0.1:{receiver.port}"
+
+
+def sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def random_file(path: Path, size: int, owner=None) -> Path:
+    with open(path, "wb") as f:
+        left = size
+        while left:
+            n = min(left, 1 << 20)
+            f.write(os.urandom(n))
+            left -= n
+    if owner:
+        os.chown(path, owner.uid, owner.gid)
+    return path
+
+
+def visible(directory: Path) -> list[str]:
+    """Everything under DIR that a user would see (the hidden partial area left out)."""
+    out = []
+    for root, dirs, files in os.walk(directory):
+        dirs[:] = [d for d in dirs if d != ".s2s-partial"]
+        rel = os.path.relpath(root, directory)
+        out += [os.path.normpath(os.path.join(rel, n)) for n in dirs + files]
+    return sorted(out)
+
+
+def wait_for(predicate, timeout=60, interval=0.05, what="condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("checksum", ["xxh3-128", "sha256"])
+def test_a_large_file_arrives_byte_for_byte(pair, mkdir, user_a, user_b, checksum):
+    """1 GiB (xxh3) or 256 MiB (sha256) from user A's file to user B's endpoint: equal bytes,
+    owned by B, and the digest reported by s2sctl is the file's."""
+    receiver, sender = pair
+    inbox = mkdir("in", owner=user_b)
+    outbox = mkdir("out", owner=user_a)
+    size = (1 << 30) if checksum == "xxh3-128" else (256 << 20)
+    source = random_file(outbox / "big.bin", size, owner=user_a)
+    dest = new_endpoint(receiver, inbox, user_b)
+
+    r = sender.ctl("send", "--checksum", checksum, "--json", str(source), dest, user=user_a, timeout=600)
+    assert r.rc == 0, r
+    info = json.loads(r.out)
+    assert info["state"] == "done" and info["bytesDone"] == size and info["filesDone"] == 1
+    assert info["digestAlgorithm"] == checksum
+    if checksum == "sha256":
+        assert info["digest"] == sha256(source)
+    arrived = inbox / "big.bin"
+    assert visible(inbox) == ["big.bin"]
+    assert arrived.stat().st_size == size and sha256(arrived) == sha256(source)
+    assert (arrived.stat().st_uid, arrived.stat().st_gid) == (user_b.uid, user_b.gid)
+    assert not (inbox / ".s2s-partial").exists(), "the partial area is removed after a finished transfer"
+    endpoint = receiver.ctl("endpoint", "list", "--json", user=user_b).json()[0]
+    assert endpoint["bytesReceived"] == size and endpoint["filesReceived"] == 1
+
+
+def test_a_tree_arrives_whole(pair, mkdir, user_a, user_b):
+    """Many small files, empty files and directories, non-ASCII names; modes and mtimes kept;
+    a symbolic link is skipped with a warning."""
+    receiver, sender = pair
+    inbox = mkdir("in", owner=user_b)
+    top = mkdir("out", owner=user_a) / "photos"
+    (top / "empty dir").mkdir(parents=True)
+    for d in range(20):
+        sub = top / f"d{d:02}" / "nested"
+        sub.mkdir(parents=True)
+        for i in range(100):
+            (sub / f"f{i}.txt").write_bytes(os.urandom(i * 37 % 4096))
+    (top / "ünïcødé ✓.txt").write_text("héllo")
+    (top / "zero").write_bytes(b"")
+    os.chmod(top / "zero", 0o600)
+    os.utime(top / "zero", ns=(1_600_000_000_123_456_789, 1_600_000_000_123_456_789))
+    (top / "link").symlink_to("/etc/passwd")
+    for root, dirs, files in os.walk(top.parent):
+        for n in dirs + files:
+            os.lchown(os.path.join(root, n), user_a.uid, user_a.gid)
+    dest = new_endpoint(receiver, inbox, user_b)
+
+    r = sender.ctl("send", str(top), dest, user=user_a, timeout=600)
+    assert r.rc == 0, r
+    assert "skipped symbolic link" in r.err and "link" in r.err
+    expected = [p for p in visible(top.parent) if not p.endswith("link")]
+    assert visible(inbox) == expected
+    for rel in expected:
+        a, b = top.parent / rel, inbox / rel
+        if a.is_file():
+            assert a.read_bytes() == b.read_bytes(), rel
+    zero = (inbox / "photos" / "zero").stat()
+    assert zero.st_size == 0 and zero.st_mode & 0o777 == 0o600
+    assert zero.st_mtime_ns == 1_600_000_000_123_456_789
+
+
+def test_progress_is_seen_on_both_sides(pair, mkdir, user_a, user_b):
+    """`s2sctl watch --json` on each bus shows the transfer added, progressing and done; the
+    receiver's view names the endpoint and nothing about the sender."""
+    receiver, sender = pair
+    inbox = mkdir("in", owner=user_b)
+    source = random_file(mkdir("out", owner=user_a) / "f.bin", 512 << 20, owner=user_a)
+    dest = new_endpoint(receiver, inbox, user_b)
+    watchers = [receiver.popen("watch", "--json", user=user_b), sender.popen("watch", "--json", user=user_a)]
+    time.sleep(1)  # both subscribed
+    try:
+        r = sender.ctl("send", str(source), dest, user=user_a, timeout=600)
+        assert r.rc == 0, r
+        time.sleep(0.5)
+    finally:
+        for w in watchers:
+            w.terminate()
+    for w, direction in zip(watchers, ("receive", "send")):
+        out, _ = w.communicate(timeout=10)
+        events = [json.loads(line) for line in out.splitlines() if line.strip()]
+        kinds = [e["event"] for e in events]
+        assert "added" in kinds and "finished" in kinds, (direction, kinds)
+        added = next(e for e in events if e["event"] == "added")["transfer"]
+        assert added["direction"] == direction
+        finished = next(e for e in events if e["event"] == "finished")
+        assert finished["state"] == "done", finished
+        progress = [e["progress"] for e in events if e["event"] == "progress"]
+        assert progress, f"no progress signal on the {direction} side"
+        assert all(p["bytesTotal"] == 512 << 20 for p in progress)
+        done = [p["bytesDone"] for p in progress]
+        assert done == sorted(done)
+        if direction == "receive":
+            assert added["destination"] is None and added["sources"] == []
+            assert added["endpoint"].startswith("/org/s2s/Daemon1/endpoint/")
+
+
+@pytest.mark.parametrize("side", ["sender", "receiver"])
+def test_cancel_from_either_side(pair, mkdir, user_a, user_b, side):
+    """A transfer cancelled by either user ends as cancelled on both sides; nothing partial is
+    visible; files confirmed before stay."""
+    receiver, sender = pair
+    inbox = mkdir("in", owner=user_b)
+    outbox = mkdir("out", owner=user_a)
+    top = make_dir(outbox / "batch", user_a)
+    random_file(top / "a-small", 1000, owner=user_a)
+    random_file(top / "b-big", 2 << 30, owner=user_a)
+    dest = new_endpoint(receiver, inbox, user_b)
+    proc = sender.popen("send", str(top), dest, user=user_a)
+    try:
+        who, user = (sender, user_a) if side == "sender" else (receiver, user_b)
+        running = wait_for(lambda: [t for t in who.transfers(user) if t["state"] in ("sending", "receiving")
+                                    and t["bytesDone"] > 1 << 20], what="a running transfer")
+        r = who.ctl("cancel", str(running[0]["number"]), user=user)
+        assert r.rc == 0, r
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 1, err
+    assert "cancel" in err
+    for s, user in ((sender, user_a), (receiver, user_b)):
+        t = wait_for(lambda: [t for t in s.transfers(user) if t["state"] not in ("sending", "receiving", "verifying",
+                                                                                    "connecting")],
+                     what="the transfer to end")[0]
+        assert t["state"] == "cancelled", t
+    assert "batch/b-big" not in visible(inbox)
+    wait_for(lambda: not (inbox / ".s2s-partial").exists(), what="the partial area to go")
+    # The cancelled one is not resumed: a new send starts over.
+    r = receiver.ctl("cancel", "1", user=user_b)
+    assert r.rc != 0
+
+
+def test_refusals_reach_the_sender_as_short_codes(pair, mkdir, user_a, user_b):
+    """Quota and use count: the sender learns the code, nothing more; nothing arrives."""
+    receiver, sender = pair
+    inbox = mkdir("in", owner=user_b)
+    outbox = mkdir("out", owner=user_a)
+    source = random_file(outbox / "f.bin", 2 << 20, owner=user_a)
+    dest = new_endpoint(receiver, inbox, user_b, "--quota", "1M")
+    r = sender.ctl("send", str(source), dest, user=user_a)
+    assert r.rc == 1 and "quota exceeded" in r.err, r
+    assert visible(inbox) == []
+
+    once = mkdir("once", owner=user_b)
+    dest = new_endpoint(receiver, once, user_b, "--once")
+    assert sender.ctl("send", str(source), dest, user=user_a).rc == 0
+    second = random_file(outbox / "g.bin", 10, owner=user_a)
+    r = sender.ctl("send", str(second), dest, user=user_a)
+    assert r.rc == 1 and "expired or used up" in r.err, r
+    assert visible(once) == ["f.bin"]
+
+
+def test_the_sender_reads_only_what_its_user_may_read(pair, mkdir, user_a, user_b):
+    """The daemon runs as root but reads sources as the calling user."""
+    receiver, sender = pair
+    inbox = mkdir("in", owner=user_b)
+    secret = random_file(mkdir("root-only", mode=0o700) / "secret", 100)
+    dest = new_endpoint(receiver, inbox, user_b)
+    r = sender.ctl("send", str(secret), dest, user=user_a)
+    assert r.rc == 1 and "Permission denied" in r.err, r
+    assert visible(inbox) == []
+
+
+def test_bad_destinations_are_clear_errors(pair, mkdir, user_a):
+    receiver, sender = pair
+    source = random_file(mkdir("out", owner=user_a) / "f", 10, owner=user_a)
+    for dest, message in [("nonsense", "ID"), ("s2s1qqqq@127.0.0.1:1", ""), ]:
+        r = sender.ctl("send", str(source), dest, user=user_a)
+        assert r.rc == 1, r
+    # A valid ID that the receiver does not serve: the handshake is refused without a word.
+    from s2sit import random_valid_id
+    r = sender.ctl("send", str(source), f"{random_valid_id()}@127.0.0.1:{receiver.port}", user=user_a)
+    assert r.rc == 1 and "transfer failed" in r.err, r
