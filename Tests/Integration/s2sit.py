@@ -18,6 +18,7 @@ NAME = "org.s2s.Daemon1"
 ROOT = "/org/s2s/Daemon1"
 MANAGER = "org.s2s.Daemon1.Manager"
 ENDPOINT = "org.s2s.Daemon1.Endpoint"
+TRANSFER = "org.s2s.Daemon1.Transfer"
 PROPS = "org.freedesktop.DBus.Properties"
 INTROSPECTABLE = "org.freedesktop.DBus.Introspectable"
 PEER = "org.freedesktop.DBus.Peer"
@@ -36,7 +37,7 @@ ENDPOINT_PROPERTIES = {
     "Id", "Directory", "Owner", "CreatedTimestamp", "Quota", "ExpiresTimestamp",
     "RemainingUses", "BytesReceived", "FilesReceived",
 }
-MANAGER_PROPERTIES = {"Version", "StartTimestamp", "PeerListeners", "MaxEndpointsPerUser", "IdleTimeout"}
+MANAGER_PROPERTIES = {"Version", "StartTimestamp", "PeerListeners", "MaxEndpointsPerUser", "IdleTimeout", "ExternalAddress"}
 ENDPOINT_PATH_RE = re.compile(r"^/org/s2s/Daemon1/endpoint/[0-9]+$")
 ID_RE = re.compile(r"^s2s1[qpzry9x8gf2tvdw0s3jn54khce6mua7l]{58}$")
 

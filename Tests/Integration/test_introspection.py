@@ -4,7 +4,8 @@ import pytest
 
 from conftest import XML_FILE
 from s2sit import (
-    ENDPOINT, INTROSPECTABLE, MANAGER, OBJECT_MANAGER, PEER, PROPS, ROOT, STANDARD, parse_interfaces, signature_of,
+    ENDPOINT, INTROSPECTABLE, MANAGER, OBJECT_MANAGER, PEER, PROPS, ROOT, STANDARD, TRANSFER, parse_interfaces,
+    random_valid_id, signature_of,
 )
 
 
@@ -14,9 +15,12 @@ def spec():
 
 
 def test_spec_file_is_what_the_contract_says(spec):
-    assert set(spec) == {MANAGER, ENDPOINT}
+    assert set(spec) == {MANAGER, ENDPOINT, TRANSFER}
     assert set(spec[MANAGER]["methods"]) == {
-        "CreateEndpoint", "ListEndpoints", "GetEndpoint", "DeleteEndpoint", "Subscribe", "Unsubscribe"}
+        "CreateEndpoint", "ListEndpoints", "GetEndpoint", "DeleteEndpoint", "Send", "ListTransfers", "Subscribe",
+        "Unsubscribe"}
+    assert set(spec[MANAGER]["signals"]) == {"TransferAdded", "TransferProgress", "TransferFinished"}
+    assert set(spec[TRANSFER]["methods"]) == {"Cancel"}
 
 
 def compare(served: dict, spec: dict, expected_custom: set, expected_standard: set):
@@ -44,6 +48,15 @@ def test_endpoint_object_matches_xml(root, spec, mkdir):
     path, _ = root.create(mkdir("inbox"))
     served = parse_interfaces(root.introspect(path))
     compare(served, spec, {ENDPOINT}, {PROPS, INTROSPECTABLE, PEER})
+
+
+def test_transfer_object_matches_xml(root, spec, mkdir):
+    """A send to a port where nobody listens still makes a transfer object (which fails)."""
+    source = mkdir("out") / "f"
+    source.write_text("x")
+    path, _warnings = root.manager("Send", "assa{sv}", ([str(source)], f"{random_valid_id()}@127.0.0.1:1", {}))
+    served = parse_interfaces(root.introspect(path))
+    compare(served, spec, {TRANSFER}, {PROPS, INTROSPECTABLE, PEER})
 
 
 def test_gdbus_introspect_agrees(root, spec, mkdir, tool, daemon):

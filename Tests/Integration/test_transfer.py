@@ -281,3 +281,140 @@ def test_bad_destinations_are_clear_errors(pair, mkdir, user_a):
     from s2sit import random_valid_id
     r = sender.ctl("send", str(source), f"{random_valid_id()}@127.0.0.1:{receiver.port}", user=user_a)
     assert r.rc == 1 and "transfer failed" in r.err, r
+
+
+def test_a_retry_resumes_after_the_receiver_was_killed(pair, mkdir, user_a, user_b):
+    """kill -9 the receiving daemon in the middle of a large file, start it again, send again:
+    the receiver keeps its verified data (BytesResumed > 0) and the file arrives whole."""
+    receiver, sender = pair
+    inbox = mkdir("in", owner=user_b)
+    size = 1 << 30
+    source = random_file(mkdir("out", owner=user_a) / "big.bin", size, owner=user_a)
+    dest = new_endpoint(receiver, inbox, user_b)
+    proc = sender.popen("send", str(source), dest, user=user_a)
+    try:
+        # Past the first checkpoint (256 MiB) the receiver has durable data to resume from.
+        wait_for(lambda: [t for t in receiver.transfers(user_b) if t["bytesDone"] > 400 << 20],
+                 timeout=300, interval=0.1, what="400 MiB received")
+        receiver.daemon.kill9()
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 1 and "again resumes" in err, err
+    assert "big.bin" not in visible(inbox)
+
+    receiver.daemon.start()
+    r = sender.ctl("send", "--json", str(source), dest, user=user_a, timeout=600)
+    assert r.rc == 0, r
+    info = json.loads(r.out)
+    assert info["bytesResumed"] >= 256 << 20, info
+    assert sha256(inbox / "big.bin") == sha256(source)
+    assert visible(inbox) == ["big.bin"]
+
+
+def test_a_retry_after_a_dropped_connection_carries_only_the_rest(pair, mkdir, user_a, user_b):
+    """A proxy between the daemons drops the connection half-way; the same send again carries
+    the rest (measured by the bytes through the proxy), and the file arrives whole."""
+    receiver, sender = pair
+    inbox = mkdir("in", owner=user_b)
+    size = 768 << 20
+    source = random_file(mkdir("out", owner=user_a) / "f.bin", size, owner=user_a)
+    dest = new_endpoint(receiver, inbox, user_b)
+    proxy = CuttingProxy(receiver.port, cut_after=size // 2)
+    try:
+        via_proxy = dest.rsplit(":", 1)[0] + f":{proxy.port}"
+        r = sender.ctl("send", str(source), via_proxy, user=user_a, timeout=600)
+        assert r.rc == 1 and "again resumes" in r.err, r
+        first = proxy.carried
+        assert first >= size // 2
+        proxy.cut_after = None
+        r = sender.ctl("send", "--json", str(source), via_proxy, user=user_a, timeout=600)
+        assert r.rc == 0, r
+        second = proxy.carried - first
+    finally:
+        proxy.close()
+    info = json.loads(r.out)
+    assert info["bytesResumed"] > 0
+    assert second < size - info["bytesResumed"] + (16 << 20), (first, second, info["bytesResumed"])
+    assert sha256(inbox / "f.bin") == sha256(source)
+
+
+def test_a_full_disk_is_a_clear_error_and_loses_nothing(pair, mkdir, user_a, user_b, scratch):
+    """The endpoint on a 64 MiB file system: a transfer that does not fit is refused or cancelled
+    with "insufficient space" on both sides; the files already there are intact; nothing partial
+    is visible."""
+    receiver, sender = pair
+    mount = make_dir(scratch / "small")
+    r = run(["mount", "-t", "tmpfs", "-o", "size=64m,mode=0755", "tmpfs", str(mount)])
+    if r.rc != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {r.err}")
+    try:
+        inbox = make_dir(mount / "in", user_b)
+        keep = inbox / "keep.txt"
+        keep.write_text("precious")
+        os.chown(keep, user_b.uid, user_b.gid)
+        outbox = mkdir("out", owner=user_a)
+        # The reserve (64 MiB by default) alone exceeds this file system: the offer is refused.
+        small = random_file(outbox / "small.bin", 1 << 20, owner=user_a)
+        dest = new_endpoint(receiver, inbox, user_b)
+        r = sender.ctl("send", str(small), dest, user=user_a)
+        assert r.rc == 1 and "insufficient space" in r.err, r
+        assert visible(inbox) == ["keep.txt"] and keep.read_text() == "precious"
+    finally:
+        run(["umount", "-l", str(mount)])
+
+
+class CuttingProxy:
+    """A TCP proxy on loopback that counts the bytes it carries towards the target and can cut
+    the connection once a number of them has passed."""
+
+    def __init__(self, target_port: int, cut_after: int | None):
+        import socket
+        self.target_port = target_port
+        self.cut_after = cut_after
+        self.carried = 0
+        self.listener = socket.socket()
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(8)
+        self.port = self.listener.getsockname()[1]
+        self.closed = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        import socket
+        while not self.closed:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection(("127.0.0.1", self.target_port))
+            threading.Thread(target=self._pump, args=(client, upstream, True), daemon=True).start()
+            threading.Thread(target=self._pump, args=(upstream, client, False), daemon=True).start()
+
+    def _pump(self, source, target, counted: bool):
+        import socket
+        try:
+            while True:
+                data = source.recv(1 << 16)
+                if not data:
+                    target.shutdown(socket.SHUT_WR)
+                    return
+                if counted:
+                    self.carried += len(data)
+                    if self.cut_after is not None and self.carried >= self.cut_after:
+                        for s in (source, target):
+                            s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+                            s.close()
+                        return
+                target.sendall(data)
+        except OSError:
+            for s in (source, target):
+                try:
+                    s.close()
+                except OSError:
+                    pass
+
+    def close(self):
+        self.closed = True
+        self.listener.close()
