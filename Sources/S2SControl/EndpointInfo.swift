@@ -14,6 +14,8 @@ struct EndpointInfo: Encodable {
     @Nullable var remainingUses: UInt64?
     let bytesReceived: UInt64
     let filesReceived: UInt64
+    /// `ID@HOST:PORT` when the daemon has an external address (`endpoint new` only).
+    @Nullable var address: String? = nil
 
     init(object: ObjectPath, properties: [String: DBusValue]) throws {
         func required<T>(_ name: String, _ extract: (DBusValue) -> T?) throws -> T {

@@ -9,7 +9,9 @@ struct EndpointNew: AsyncParsableCommand {
         abstract: "Make a directory an endpoint and print its ID.",
         discussion: """
             DIR must be a directory you own and can write. The daemon checks it as you, not as root. \
-            The ID is printed alone on a line, so that ID=$(s2sctl endpoint new DIR) works in scripts.
+            The ID is printed alone on a line, so that ID=$(s2sctl endpoint new DIR) works in scripts. \
+            When the daemon has an external address (s2sd --external-address), the ID@HOST:PORT form \
+            that senders use is printed on standard error too, and is the "address" key of --json.
             """)
 
     @ParentCommand var root: S2SCtl
@@ -48,11 +50,17 @@ struct EndpointNew: AsyncParsableCommand {
         guard reply.count == 2, let path = reply[0].objectPathValue, let id = reply[1].stringValue else {
             throw CommandFailure(message: "the daemon sent a malformed reply")
         }
+        let manager = try await client.properties(of: DaemonClient.rootPath, interface: DaemonAPI.managerInterface)
+        let external = manager["ExternalAddress"]?.stringValue.flatMap { $0.isEmpty ? nil : $0 }
         if output.json {
             let properties = try await client.properties(of: path, interface: DaemonAPI.endpointInterface)
-            try Output.json(try EndpointInfo(object: path, properties: properties))
+            var info = try EndpointInfo(object: path, properties: properties)
+            info.address = external.map { "\(id)@\($0)" }
+            try Output.json(info)
         } else {
             Output.line(id)
+            // Standard output stays the ID alone, for ID=$(s2sctl endpoint new DIR).
+            if let external { Output.error("senders: s2sctl send FILE \(id)@\(external)") }
         }
     }
 }

@@ -418,3 +418,20 @@ class CuttingProxy:
     def close(self):
         self.closed = True
         self.listener.close()
+
+
+def test_external_address_gives_the_senders_form(scratch, daemon_factory, mkdir, user_b):
+    """`s2sd --external-address` makes `endpoint new` tell the ID@HOST:PORT form (stderr, and the
+    "address" key of --json) while stdout stays the ID alone."""
+    bus = Bus(scratch)
+    try:
+        daemon_factory(target_bus=bus, args=["--external-address", "files.example.org"])
+        side = Side(bus, None, None)
+        r = side.ctl("endpoint", "new", str(mkdir("in", owner=user_b)), user=user_b)
+        assert r.rc == 0, r
+        endpoint_id = r.out.strip()
+        assert "\n" not in endpoint_id and f"{endpoint_id}@files.example.org:7730" in r.err
+        info = side.ctl("endpoint", "new", str(mkdir("in2", owner=user_b)), "--json", user=user_b).json()
+        assert info["address"] == f"{info['id']}@files.example.org:7730"
+    finally:
+        bus.close()

@@ -186,6 +186,9 @@ final class ReceiveSession {
                 throw Ending.refused(.refused, "\(error)")
             }
             guard allowed else { throw Ending.refused(.endpointExpired, "the endpoint has no uses left") }
+            if endpoint.remainingUses != nil, let updated = await context.endpoints.current(endpoint.number) {
+                await context.transfers.endpointChanged(updated)
+            }
         }
         var nextSlot = (known?.entries.values.map(\.slot).max()).map { $0 + 1 } ?? 0
         var resumePoints: [ResumePoint] = []
@@ -500,6 +503,7 @@ final class ReceiveSession {
                 logger.error("cannot record delivered files", metadata: ["error": "\(error)"])
             }
             await context.endpoints.addReceived(endpoint.number, bytes: deliveredBytes, files: UInt64(delivered.count))
+            if let updated = await context.endpoints.current(endpoint.number) { await context.transfers.endpointChanged(updated) }
             let count = UInt64(delivered.count)
             transfer?.update {
                 $0.filesDone += count

@@ -150,6 +150,17 @@ actor TransferRegistry {
         for transfer in expired { await announceRemoved(transfer) }
     }
 
+    /// Tells the endpoint's subscribers that its counters or remaining uses changed.
+    func endpointChanged(_ endpoint: Endpoint) async {
+        guard let signals else { return }
+        let changed = endpoint.properties.filter { ["RemainingUses", "BytesReceived", "FilesReceived"].contains($0.key) }
+        await signals.send(aboutObjectOf: endpoint.owner) { subscriber in
+            try ObjectServer.propertiesChanged(
+                at: endpoint.objectPath, interface: DaemonAPI.endpointInterface, changed: changed,
+                destination: subscriber.uniqueName)
+        }
+    }
+
     private func announceAdded(_ transfer: Transfer) async {
         guard let signals else { return }
         let object = TransferObject(transfer: transfer)
