@@ -71,7 +71,7 @@ if step "swift build --build-tests" "$logs/build.log" swift build --build-tests;
     count_swift "$logs/unit.log"
 
     step "pytest Tests/Integration (integration suite)" "$logs/integration.log" \
-        env S2S_BIN_DIR="$PWD/.build/debug" python3 -m pytest Tests/Integration -q "$@"
+        env S2S_BIN_DIR="$PWD/.build/debug" python3 -m pytest Tests/Integration -q -m "not slow" "$@"
     count_pytest "$logs/integration.log"
 else
     steps+=("skipped unit and integration suites: the build failed")

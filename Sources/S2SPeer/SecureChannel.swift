@@ -130,6 +130,11 @@ public actor SecureChannel {
     public func receive() async throws(PeerError) -> Record {
         guard !isClosed else { throw .closed("receive() after close()") }
         let frame = try await nextFrame()
+        // The smallest transport message is a 1-byte record and its tag (docs/protocol.md,
+        // "Transport messages"): anything shorter is malformed, not a failed decryption.
+        guard frame.readableBytes > ProtocolLimits.tagLength else {
+            throw .malformedFrame("frame of \(frame.readableBytes) bytes, shorter than the smallest record")
+        }
         var plaintext: [UInt8] = []
         plaintext.reserveCapacity(frame.readableBytes)
         let result: Result<Void, NoiseError> = frame.withUnsafeReadableBytes { bytes in

@@ -477,3 +477,9 @@ def mkdir(scratch):
         return make_dir(scratch / name, owner, mode)
 
     return make
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "slow: waits out the protocol's default timeouts (minutes); `make test` skips them, "
+                   "run them with: python3 -m pytest Tests/Integration -m slow")

@@ -31,7 +31,7 @@ import pytest
 
 import peerclient as pc
 from conftest import S2SCTL, Bus, Daemon, _failed, base_env, free_port, make_dir, run
-from peerclient import CANCEL, FILE_RESULT, REFUSE, Item, PeerClient, SessionResult
+from peerclient import FILE_RESULT, Item, PeerClient, SessionResult
 from s2sit import User
 
 HOST = "127.0.0.1"
@@ -79,6 +79,7 @@ class Receiver:
     ctl: object
     before: dict = field(default_factory=dict)
     sensitive: dict = field(default_factory=dict)
+    others: list = field(default_factory=list)     # more endpoints in scratch, left out of `before`
 
     @property
     def key(self) -> bytes:
@@ -130,7 +131,7 @@ def add_endpoint(daemon: Daemon, port: int, ctl, scratch: Path, owner: User) -> 
     assert r.rc == 0, r
     rx = Receiver(daemon, port, r.out.strip().splitlines()[0].split("@")[0], scratch, home, inbox, outside,
                   victim, owner, ctl)
-    rx.before = snapshot(scratch, exclude=inbox)
+    rx.before = snapshot(scratch, exclude=[inbox])
     rx.sensitive = {p: p.read_bytes() for p in SENSITIVE if p.exists()}
     return rx
 
@@ -199,13 +200,13 @@ def _read_at(dir_fd: int, name: str) -> bytes:
         return f.read()
 
 
-def snapshot(root: Path, exclude: Path) -> dict:
-    """Every entry under ROOT except the subtree EXCLUDE, without following symlinks: type, mode,
+def snapshot(root: Path, exclude: list) -> dict:
+    """Every entry under ROOT except the subtrees EXCLUDE, without following symlinks: type, mode,
     owner, size, mtime, and a file's content hash or a link's target. The bus's log only by name."""
     out = {}
     for dirpath, dirnames, filenames, dir_fd in os.fwalk(root, follow_symlinks=False):
         d = Path(dirpath)
-        dirnames[:] = [n for n in dirnames if d / n != exclude]
+        dirnames[:] = [n for n in dirnames if d / n not in exclude]
         for name in dirnames + filenames:
             st = os.lstat(name, dir_fd=dir_fd)
             info = (stat.S_IFMT(st.st_mode), stat.S_IMODE(st.st_mode), st.st_uid, st.st_size, st.st_mtime_ns)
@@ -222,7 +223,7 @@ def snapshot(root: Path, exclude: Path) -> dict:
 
 def assert_outside_untouched(rx: Receiver):
     """Nothing around the endpoint changed, and the hostile name exists nowhere we can think of."""
-    after = snapshot(rx.scratch, exclude=rx.inbox)
+    after = snapshot(rx.scratch, exclude=[rx.inbox, *rx.others])
     changed = {k: (rx.before.get(k), after.get(k)) for k in set(rx.before) | set(after)
                if rx.before.get(k) != after.get(k)}
     assert not changed, f"written outside the endpoint: {changed}"
@@ -360,6 +361,16 @@ def assert_no_reaction(c: PeerClient, timeout: float = 3) -> dict:
     names = [pc.describe(r) for r in records]
     assert all(r[0] == FILE_RESULT for r in records), f"the receiver answered undecryptable input: {names}"
     return dict(struct.unpack(">IB", r[1]) for r in records)
+
+
+def partial_data_gone(rx: Receiver, token: bytes, timeout: float = 3) -> bool:
+    """Whether the transfer's partial directory is (or soon is) gone: after DONE_ACK or CANCEL
+    the receiver deletes it, possibly just after sending the final record."""
+    partial = rx.inbox / ".s2s-partial" / pc.partial_area_name(token)
+    deadline = time.monotonic() + timeout
+    while os.path.lexists(partial) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return not os.path.lexists(partial)
 
 
 def confirmed(results: dict, items: list) -> set:
@@ -751,8 +762,7 @@ def test_wrong_digest_fails_only_that_file(rx, algorithm):
     assert got == ["FILE_RESULT(entry 0, code 0)", "FILE_RESULT(entry 1, code 1)", "FILE_RESULT(entry 2, code 0)",
                    "DONE_ACK"], got
     assert_endpoint_holds(rx, may={"a.txt": good1, "c.txt": good2}, must={"a.txt", "c.txt"})
-    assert not (rx.inbox / ".s2s-partial" / pc.partial_area_name(token)).exists(), \
-        "the partial data of a finished transfer is still there"
+    assert partial_data_gone(rx, token), "the partial data of a finished transfer is still there"
     assert_outside_untouched(rx)
     assert_unharmed(rx)
 
@@ -793,6 +803,7 @@ def test_truncated_stream_leaves_only_partial_data(rx, how):
     assert result.ok, result
     assert 0 <= result.resume.get(1, 0) <= sent, f"resumed beyond what was sent: {result.resume}"
     assert_endpoint_holds(rx, may={"dir": "dir", "dir/big.bin": content}, must={"dir/big.bin"})
+    assert partial_data_gone(rx, token), "the partial data of a finished transfer is still there"
     assert_unharmed(rx)
 
 
@@ -810,6 +821,7 @@ def test_token_of_another_endpoint_does_not_resume(rx, shared, scratch, user_a):
     c.close()
     time.sleep(0.2)
     other = make_dir(scratch / "other", owner=user_a)
+    rx.others.append(other)
     r = shared.ctl("endpoint", "new", str(other), user=user_a, cwd=scratch)
     assert r.rc == 0, r
     with PeerClient.connect(HOST, rx.port, r.out.strip().split("@")[0]) as c2:
@@ -831,11 +843,7 @@ def test_sender_cancel_mid_file_discards_partial_data(rx):
         c.send_records([*OK_FIRST, pc.data(2, 0, F[:50]), pc.cancel(pc.CANCEL_USER)])
         c.shutdown_write()
         results = assert_no_reaction(c)
-    deadline = time.monotonic() + 3
-    partial = rx.inbox / ".s2s-partial" / pc.partial_area_name(token)
-    while partial.exists() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not partial.exists(), "the partial data of a cancelled transfer is still there"
+    assert partial_data_gone(rx, token), "the partial data of a cancelled transfer is still there"
     assert_safe(rx, may=STD_MAY, must=confirmed(results, STD_ITEMS))
 
 

@@ -576,6 +576,12 @@ final class ReceiveSession {
             throw protocolViolation(error)
         } catch PeerError.protocolError(let error) {
             throw protocolViolation(error)
+        } catch PeerError.frameTooLarge(let length, let limit) {
+            throw protocolViolation(.recordTooLarge(size: length - ProtocolLimits.tagLength, limit: limit - ProtocolLimits.tagLength))
+        } catch PeerError.malformedFrame(let reason) where !reason.hasPrefix("stream ended") {
+            throw validator.canRefuse
+                ? Ending.refused(.malformedOffer, "malformed frame: \(reason)")
+                : Ending.cancelledHere(.protocolError, "malformed frame: \(reason)")
         } catch {
             if let code = transfer?.cancelRequest { throw Ending.cancelledHere(code, "cancelled (\(code))") }
             throw Ending.lost("\(error)")
