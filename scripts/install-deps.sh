@@ -3,7 +3,7 @@
 # toolchain itself (swift must be on PATH). Idempotent: a second run only checks and is instant.
 #   Debian packages: only those missing (dpkg-query), after one apt-get update unless the package
 #                    lists are less than a day old.
-#   Python packages: Tests/Integration/requirements.txt (jeepney, pytest) with python3 -m pip.
+#   Python packages: Tests/Integration/requirements.txt (jeepney, pytest, cryptography, xxhash) with python3 -m pip.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -43,14 +43,14 @@ fi
 # pip takes seconds even when everything is there: remember what was installed for which python.
 stamp=.build/.install-deps.stamp
 want="$(command -v python3) $(sha256sum "$requirements" | cut -d' ' -f1)"
-if [[ ! -f $stamp || $(cat "$stamp") != "$want" ]] || ! python3 -c 'import jeepney, pytest' 2>/dev/null; then
+if [[ ! -f $stamp || $(cat "$stamp") != "$want" ]] || ! python3 -c 'import jeepney, pytest, cryptography, xxhash' 2>/dev/null; then
     export PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_ROOT_USER_ACTION=ignore
     managed=$(python3 -c 'import os, sysconfig; print(os.path.exists(os.path.join(sysconfig.get_path("stdlib"), "EXTERNALLY-MANAGED")))')
     if [[ $managed == True ]]; then
         # Debian's own python3 refuses pip installs into the system (PEP 668): use its packages.
-        say "python3 is Debian's: installing python3-jeepney python3-pytest"
+        say "python3 is Debian's: installing python3-jeepney python3-pytest python3-cryptography python3-xxhash"
         as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
-            python3-jeepney python3-pytest
+            python3-jeepney python3-pytest python3-cryptography python3-xxhash
     else
         say "python3 -m pip install -r $requirements"
         python3 -m pip install -q -r "$requirements"
