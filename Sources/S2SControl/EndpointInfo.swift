@@ -18,26 +18,21 @@ struct EndpointInfo: Encodable {
     @Nullable var address: String? = nil
 
     init(object: ObjectPath, properties: [String: DBusValue]) throws {
-        func required<T>(_ name: String, _ extract: (DBusValue) -> T?) throws -> T {
-            guard let value = properties[name].flatMap({ extract($0.unwrappingVariant) }) else {
-                throw CommandFailure(message: "the daemon sent an endpoint without a valid \(name)")
-            }
-            return value
-        }
+        let reader = PropertyReader(properties: properties, object: "an endpoint")
         func limit(_ name: String) throws -> UInt64? {
-            let value = try required(name, \.uint64Value)
+            let value = try reader.required(name, \.uint64Value)
             return value == DaemonAPI.unlimited ? nil : value
         }
         self.object = object.rawValue
-        id = try required("Id", \.stringValue)
-        directory = try required("Directory", \.stringValue)
-        owner = try required("Owner", \.uint32Value)
-        created = Time.rfc3339(microseconds: try required("CreatedTimestamp", \.uint64Value))
+        id = try reader.required("Id", \.stringValue)
+        directory = try reader.required("Directory", \.stringValue)
+        owner = try reader.required("Owner", \.uint32Value)
+        created = Time.rfc3339(microseconds: try reader.required("CreatedTimestamp", \.uint64Value))
         quota = try limit("Quota")
         expires = try limit("ExpiresTimestamp").map(Time.rfc3339(microseconds:))
         remainingUses = try limit("RemainingUses")
-        bytesReceived = try required("BytesReceived", \.uint64Value)
-        filesReceived = try required("FilesReceived", \.uint64Value)
+        bytesReceived = try reader.required("BytesReceived", \.uint64Value)
+        filesReceived = try reader.required("FilesReceived", \.uint64Value)
     }
 
     /// Name: value lines for `endpoint show`.

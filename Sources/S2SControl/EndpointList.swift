@@ -16,14 +16,7 @@ struct EndpointList: AsyncParsableCommand {
 
     func run() async throws {
         let client = try await root.busOptions.client()
-        let reply = try await client.manager("ListEndpoints")
-        guard let entries = reply.first?.arrayValue else { throw CommandFailure(message: "the daemon sent a malformed reply") }
-        let endpoints = try entries.map { entry in
-            guard let fields = entry.structureValue, fields.count == 2, let path = fields[0].objectPathValue,
-                let properties = fields[1].stringKeyedValue
-            else { throw CommandFailure(message: "the daemon sent a malformed endpoint") }
-            return try EndpointInfo(object: path, properties: properties.mapValues(\.unwrappingVariant))
-        }
+        let endpoints = try await client.objects("ListEndpoints").map { try EndpointInfo(object: $0.0, properties: $0.1) }
         if output.json {
             try Output.json(endpoints)
             return

@@ -14,14 +14,7 @@ struct TransfersCommand: AsyncParsableCommand {
 
     func run() async throws {
         let client = try await root.busOptions.client()
-        let reply = try await client.manager("ListTransfers")
-        guard let entries = reply.first?.arrayValue else { throw CommandFailure(message: "the daemon sent a malformed reply") }
-        let transfers = try entries.map { entry in
-            guard let fields = entry.structureValue, fields.count == 2, let path = fields[0].objectPathValue,
-                let properties = fields[1].stringKeyedValue
-            else { throw CommandFailure(message: "the daemon sent a malformed transfer") }
-            return try TransferInfo(object: path, properties: properties.mapValues(\.unwrappingVariant))
-        }
+        let transfers = try await client.objects("ListTransfers").map { try TransferInfo(object: $0.0, properties: $0.1) }
         if output.json {
             try Output.json(transfers)
             return

@@ -26,38 +26,33 @@ struct TransferInfo: Encodable {
     @Nullable var finished: String?
 
     init(object: ObjectPath, properties: [String: DBusValue]) throws {
-        func required<T>(_ name: String, _ extract: (DBusValue) -> T?) throws -> T {
-            guard let value = properties[name].flatMap({ extract($0.unwrappingVariant) }) else {
-                throw CommandFailure(message: "the daemon sent a transfer without a valid \(name)")
-            }
-            return value
-        }
+        let reader = PropertyReader(properties: properties, object: "a transfer")
         func text(_ name: String) throws -> String? {
-            let value = try required(name, \.stringValue)
+            let value = try reader.required(name, \.stringValue)
             return value.isEmpty ? nil : value
         }
         self.object = object.rawValue
         number = Self.number(of: object) ?? 0
-        direction = try required("Direction", \.stringValue)
-        state = try required("State", \.stringValue)
-        route = try required("Route", \.stringValue)
-        owner = try required("Owner", \.uint32Value)
-        let endpointPath = try required("Endpoint", \.objectPathValue)
+        direction = try reader.required("Direction", \.stringValue)
+        state = try reader.required("State", \.stringValue)
+        route = try reader.required("Route", \.stringValue)
+        owner = try reader.required("Owner", \.uint32Value)
+        let endpointPath = try reader.required("Endpoint", \.objectPathValue)
         endpoint = endpointPath.rawValue == "/" ? nil : endpointPath.rawValue
         destination = try text("Destination")
-        sources = try required("Sources", { $0.arrayValue?.compactMap(\.stringValue) })
-        digestAlgorithm = try required("DigestAlgorithm", \.stringValue)
+        sources = try reader.required("Sources", { $0.arrayValue?.compactMap(\.stringValue) })
+        digestAlgorithm = try reader.required("DigestAlgorithm", \.stringValue)
         digest = try text("Digest")
-        bytesDone = try required("BytesDone", \.uint64Value)
-        bytesTotal = try required("BytesTotal", \.uint64Value)
-        bytesResumed = try required("BytesResumed", \.uint64Value)
-        filesDone = try required("FilesDone", \.uint64Value)
-        filesTotal = try required("FilesTotal", \.uint64Value)
-        rate = try required("Rate", \.uint64Value)
+        bytesDone = try reader.required("BytesDone", \.uint64Value)
+        bytesTotal = try reader.required("BytesTotal", \.uint64Value)
+        bytesResumed = try reader.required("BytesResumed", \.uint64Value)
+        filesDone = try reader.required("FilesDone", \.uint64Value)
+        filesTotal = try reader.required("FilesTotal", \.uint64Value)
+        rate = try reader.required("Rate", \.uint64Value)
         currentFile = try text("CurrentFile")
         error = try text("Error")
-        created = Time.rfc3339(microseconds: try required("CreatedTimestamp", \.uint64Value))
-        let finishedAt = try required("FinishedTimestamp", \.uint64Value)
+        created = Time.rfc3339(microseconds: try reader.required("CreatedTimestamp", \.uint64Value))
+        let finishedAt = try reader.required("FinishedTimestamp", \.uint64Value)
         finished = finishedAt == 0 ? nil : Time.rfc3339(microseconds: finishedAt)
     }
 

@@ -42,6 +42,8 @@ final class ReceiveSession {
     private var entries: [OfferEntry] = []
     private var records: [ResumeStore.Entry] = []
     private var resumeOffsets: [UInt32: UInt64] = [:]
+    /// The offer's file entries (counted once: FILE_END asks for every file).
+    private var fileCount = 0
     private var directories: [String: ReceivePath] = [:]
     private var area: PartialArea?
     private var transfer: Transfer?
@@ -191,10 +193,10 @@ final class ReceiveSession {
             }
         }
         var nextSlot = (known?.entries.values.map(\.slot).max()).map { $0 + 1 } ?? 0
-        var resumePoints: [ResumePoint] = []
         var needed: UInt64 = 0
-        var resumed: UInt64 = 0
         var complete: UInt64 = 0
+        var completeBytes: UInt64 = 0
+        var recorded: [UInt32: UInt64] = [:]
         records = entries.enumerated().map { index, entry in
             var record: ResumeStore.Entry
             if let old = known?.entries[entry.path.string], old.matches(entry) {
@@ -206,16 +208,13 @@ final class ReceiveSession {
                     slot: known?.entries[entry.path.string]?.slot ?? { defer { nextSlot += 1 }; return nextSlot }())
             }
             if entry.kind == .file {
+                fileCount += 1
                 if record.deliveredPath != nil {
-                    resumePoints.append(ResumePoint(entry: UInt32(index), position: .complete))
                     complete += 1
+                    completeBytes += entry.size
                 } else {
                     needed += entry.size
-                    if record.durable > 0 {
-                        resumePoints.append(ResumePoint(entry: UInt32(index), position: .offset(record.durable)))
-                        resumeOffsets[UInt32(index)] = record.durable
-                        resumed += record.durable
-                    }
+                    if record.durable > 0 { recorded[UInt32(index)] = record.durable }
                 }
             }
             return record
@@ -235,16 +234,15 @@ final class ReceiveSession {
         let reserve = context.configuration.freeSpaceReserve
         let offers = entries
         let neededBytes = needed
+        let slots = records.map(\.slot)
         let prepared: (PartialArea, [String: ReceivePath], [UInt32: UInt64])
         do {
-            let offsets = resumeOffsets
-            let slots = records.map(\.slot)
-            prepared = try await user.receive { () throws(ReceiveError) in
+            prepared = try await user.receive { [recorded] () throws(ReceiveError) in
                 let directory = try ReceiveDirectory(opening: endpointDirectory)
                 let area = try directory.openPartialArea(token.partialAreaName)
                 // A recorded resume point counts only if the partial file still holds those bytes.
-                var usable = offsets
-                for (index, offset) in offsets {
+                var usable = recorded
+                for (index, offset) in recorded {
                     let length = try area.partialLength(index: slots[Int(index)]) ?? 0
                     if length < offset { usable[index] = nil }
                 }
@@ -259,17 +257,18 @@ final class ReceiveSession {
         } catch {
             throw Ending.refused(RefuseCode(rawValue: error.refuseCode) ?? .refused, error.message)
         }
-        (area, directories, _) = prepared
-        if prepared.2 != resumeOffsets {
-            // Offsets the partial area cannot back start over.
-            resumed = prepared.2.values.reduce(0, +)
-            resumeOffsets = prepared.2
-            resumePoints = resumePoints.compactMap { point in
-                guard case .offset = point.position else { return point }
-                return resumeOffsets[point.entry].map { ResumePoint(entry: point.entry, position: .offset($0)) }
-            }
-            for index in records.indices where entries[index].kind == .file && records[index].deliveredPath == nil {
-                records[index].durable = resumeOffsets[UInt32(index)] ?? 0
+        (area, directories, resumeOffsets) = prepared
+        let resumed = resumeOffsets.values.reduce(0, +)
+
+        // Resume pairs in index order; the records say what a later retry may resume.
+        var resumePoints: [ResumePoint] = []
+        for index in records.indices where entries[index].kind == .file {
+            if records[index].deliveredPath != nil {
+                resumePoints.append(ResumePoint(entry: UInt32(index), position: .complete))
+            } else {
+                let offset = resumeOffsets[UInt32(index)]
+                records[index].durable = offset ?? 0
+                if let offset { resumePoints.append(ResumePoint(entry: UInt32(index), position: .offset(offset))) }
             }
         }
         do {
@@ -283,9 +282,6 @@ final class ReceiveSession {
         let transfer = await context.transfers.start(
             direction: .receive, owner: endpoint.owner, endpoint: endpoint, digestAlgorithm: "\(algorithm)",
             initialState: .receiving)
-        let completeBytes = entries.indices.reduce(UInt64(0)) { sum, index in
-            records[index].deliveredPath != nil && entries[index].kind == .file ? sum + entries[index].size : sum
-        }
         transfer.update {
             $0.bytesTotal = validator.totalBytes
             $0.bytesResumed = resumed + completeBytes
@@ -404,8 +400,6 @@ final class ReceiveSession {
         pendingBytes += entry.size
         queue(PendingResult(index: index, file: file, code: .ok))
     }
-
-    private var fileCount: Int { entries.lazy.filter { $0.kind == .file }.count }
 
     private func abortFile(index: UInt32) async throws {
         if let current, current.index == index {

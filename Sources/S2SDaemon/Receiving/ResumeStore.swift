@@ -135,20 +135,6 @@ final class ResumeStore: Sendable {
         }
     }
 
-    /// Tokens whose last activity is older than `cutoff` (microseconds since the epoch).
-    func inactive(before cutoff: UInt64) throws -> [(endpoint: Int64, token: TransferToken, done: Bool)] {
-        try database.read { db in
-            try Row.fetchAll(
-                db, sql: "SELECT endpoint, token, done FROM receive_transfer WHERE last_activity_usec < ?",
-                arguments: [Int64(clamping: cutoff)]
-            ).compactMap { row in
-                let bytes: Data = row["token"]
-                guard let token = try? TransferToken(bytes: bytes) else { return nil }
-                return (row["endpoint"], token, (row["done"] as Int64) != 0)
-            }
-        }
-    }
-
     private func touch(_ db: Database, endpoint: Int64, key: Data, now: UInt64) throws {
         try db.execute(
             sql: "UPDATE receive_transfer SET last_activity_usec = ? WHERE endpoint = ? AND token = ?",

@@ -47,12 +47,4 @@ final class SendTokenStore: Sendable {
             try db.execute(sql: "DELETE FROM send_token WHERE key = ?", arguments: [key])
         }
     }
-
-    /// Forgets tokens older than `cutoff` (microseconds since the epoch): receivers have dropped
-    /// their partial data by then.
-    func forget(before cutoff: UInt64) throws {
-        try database.write { db in
-            try db.execute(sql: "DELETE FROM send_token WHERE created_usec < ?", arguments: [Int64(clamping: cutoff)])
-        }
-    }
 }

@@ -25,8 +25,7 @@ struct SourceTree: Sendable {
     /// What was skipped, and why, for the user.
     private(set) var warnings: [String] = []
     private(set) var totalBytes: UInt64 = 0
-
-    var fileCount: Int { sources.lazy.compactMap { $0 }.count }
+    private(set) var fileCount = 0
 
     /// Scans `paths` (absolute). Each becomes a top-level entry named by its last component; a
     /// directory brings everything below it. Symbolic links are skipped with a warning unless
@@ -76,6 +75,7 @@ struct SourceTree: Sendable {
                 path: path, device: UInt64(status.st_dev), inode: UInt64(status.st_ino), size: size,
                 mtimeSeconds: mtime.0, mtimeNanoseconds: mtime.1))
             totalBytes += size
+            fileCount += 1
         case S_IFDIR:
             guard depth < 256 else { throw .invalidPath("\(path): directories nested more than 256 deep") }
             try reserve(maxEntries)
