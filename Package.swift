@@ -31,6 +31,8 @@ let package = Package(
         .systemLibrary(name: "CXXHash", pkgConfig: "libxxhash", providers: [.apt(["libxxhash-dev"])]),
         // Linux system calls that glibc does not wrap, or wraps process-wide.
         .target(name: "CLinux"),
+        // BoringSSL's AEAD functions, from the copy swift-crypto links in (see its header).
+        .target(name: "CBoringAEAD", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
 
         .target(name: "S2SBus", dependencies: ["CDBus"], swiftSettings: strict),
         .target(
@@ -40,7 +42,7 @@ let package = Package(
         .target(name: "S2SCore", swiftSettings: strict),
         .target(
             name: "S2SProtocol",
-            dependencies: [.product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["CBoringAEAD", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strict),
         .target(
             name: "S2SPeer",
@@ -75,7 +77,10 @@ let package = Package(
         .testTarget(name: "S2SBusTests", dependencies: ["S2SBus", "CLinux"], swiftSettings: strict),
         .testTarget(name: "S2SCoreTests", dependencies: ["S2SCore"], swiftSettings: strict),
         .testTarget(name: "S2SProtocolTests", dependencies: ["S2SProtocol"], swiftSettings: strict),
-        .testTarget(name: "S2SPeerTests", dependencies: ["S2SPeer", "S2SProtocol"], swiftSettings: strict),
+        .testTarget(
+            name: "S2SPeerTests",
+            dependencies: ["S2SPeer", "S2SProtocol", .product(name: "NIOEmbedded", package: "swift-nio")],
+            swiftSettings: strict),
         .testTarget(name: "S2SDaemonTests", dependencies: ["S2SDaemon", "S2SCore"], swiftSettings: strict),
         .testTarget(name: "S2SControlTests", dependencies: ["S2SControl", "S2SCore"], swiftSettings: strict),
     ]

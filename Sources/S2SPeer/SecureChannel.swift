@@ -30,9 +30,14 @@ public actor SecureChannel {
     private nonisolated let channel: any Channel
     private nonisolated let outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>
     private nonisolated let frames: InboundFrames
+    private nonisolated let window = WriteWindow(limit: SecureChannel.writeWindow)
     private var receiveCipher: CipherState
     private var receiving = false
     private var isClosed = false
+
+    /// The bytes of records written but not yet taken by the socket before a send waits: 32 full
+    /// DATA records, enough to keep the event loop busy while the sending task reads the next chunk.
+    public static let writeWindow = 2 << 20
 
     /// How long ``close()`` waits for the peer's end of stream after half-closing.
     public static let drainTimeout: Duration = .seconds(2)
@@ -109,12 +114,11 @@ public actor SecureChannel {
         try await write(buffer)
     }
 
+    /// Records go straight to the channel, within ``writeWindow``: the outbound writer carries
+    /// only the handshake and the half-close, which are ordered before and after these writes
+    /// because every one of them is queued on the same event loop in program order.
     private nonisolated func write(_ plaintext: ByteBuffer) async throws(PeerError) {
-        do {
-            try await outbound.write(plaintext)
-        } catch {
-            throw .closed("while sending: \(error)")
-        }
+        try await window.write(plaintext, to: channel)
     }
 
     // MARK: Receiving
@@ -135,14 +139,21 @@ public actor SecureChannel {
         guard frame.readableBytes > ProtocolLimits.tagLength else {
             throw .malformedFrame("frame of \(frame.readableBytes) bytes, shorter than the smallest record")
         }
-        var plaintext: [UInt8] = []
-        plaintext.reserveCapacity(frame.readableBytes)
-        let result: Result<Void, NoiseError> = frame.withUnsafeReadableBytes { bytes in
-            Result { () throws(NoiseError) in try receiveCipher.decrypt(bytes, appendingTo: &plaintext) }
+        // Opened straight into an array of the plaintext's size, never zeroed first.
+        var failure: NoiseError?
+        let plaintext = frame.withUnsafeReadableBytes { ciphertext in
+            [UInt8](unsafeUninitializedCapacity: ciphertext.count - ProtocolLimits.tagLength) { output, count in
+                do throws(NoiseError) {
+                    count = try receiveCipher.decrypt(ciphertext, into: UnsafeMutableRawBufferPointer(output))
+                } catch {
+                    failure = error
+                    count = 0
+                }
+            }
         }
-        if case .failure(let error) = result {
+        if let failure {
             abort()
-            throw .noise(error)
+            throw .noise(failure)
         }
         do {
             return try Record.decode(plaintext[...], limits: limits)

@@ -10,26 +10,20 @@ public import Foundation
 ///
 /// This is a value type: a copy carries the same key *and* counter, so using two copies to encrypt
 /// would reuse nonces. Keep exactly one owner per direction.
-public struct CipherState: @unchecked Sendable {
-    // @unchecked: swift-crypto 3.12 does not mark SymmetricKey Sendable, but a SymmetricKey is
-    // immutable once created, so sharing it between isolation domains is safe.
-
+public struct CipherState: Sendable {
     /// The largest Noise message, handshake or transport, in bytes (section 3).
     public static let maxMessageLength = 65535
 
     public let cipher: NoiseCipher
-    private var key: SymmetricKey?
+    private var key: AEADKey?
     /// The counter for the next message; 2^64-1 is reserved and never used.
     public private(set) var nonce: UInt64 = 0
 
     /// A CipherState with key `key`, or without a key (messages pass through unencrypted, as the
     /// specification requires during the first handshake messages).
     public init(cipher: NoiseCipher, key: SymmetricKey?) throws(NoiseError) {
-        if let key, key.bitCount != NoiseCipher.keyLength * 8 {
-            throw .badKeyLength("cipher key", expected: NoiseCipher.keyLength, actual: key.bitCount / 8)
-        }
         self.cipher = cipher
-        self.key = key
+        self.key = try key.map { (key) throws(NoiseError) in try AEADKey(cipher: cipher, bytes: key) }
     }
 
     /// A CipherState without a key, as every SymmetricState starts.
@@ -39,9 +33,9 @@ public struct CipherState: @unchecked Sendable {
     }
 
     /// InitializeKey from the first 32 bytes of a HKDF output (always long enough).
-    init(cipher: NoiseCipher, keyBytes: ArraySlice<UInt8>) {
+    init(cipher: NoiseCipher, keyBytes: ArraySlice<UInt8>) throws(NoiseError) {
         self.cipher = cipher
-        self.key = SymmetricKey(data: keyBytes)
+        self.key = try AEADKey(cipher: cipher, bytes: keyBytes)
     }
 
     /// HasKey(): whether messages are encrypted.
@@ -112,9 +106,29 @@ public struct CipherState: @unchecked Sendable {
             return length
         }
         guard nonce != UInt64.max else { throw .nonceExhausted }
-        try cipher.seal(
-            key: key, nonce: nonce, authenticating: UnsafeRawBufferPointer(start: nil, count: 0),
-            plaintext: plaintext, into: output)
+        _ = try key.seal(nonce: nonce, authenticating: UnsafeRawBufferPointer(start: nil, count: 0), plaintext: plaintext, into: output)
+        nonce += 1
+        return length
+    }
+
+    /// DecryptWithAd with empty associated data (a transport message), writing the plaintext to
+    /// the start of `output` instead of an array (which may be the ciphertext's own memory).
+    /// Returns the number of bytes written; `output` must hold at least that many.
+    public mutating func decrypt(
+        _ ciphertext: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer
+    ) throws(NoiseError) -> Int {
+        guard ciphertext.count <= Self.maxMessageLength else {
+            throw .messageTooLong(length: ciphertext.count, limit: Self.maxMessageLength)
+        }
+        guard let key else {
+            guard output.count >= ciphertext.count else {
+                throw .cryptoFailure("decrypt: output of \(output.count) bytes for \(ciphertext.count)")
+            }
+            if !ciphertext.isEmpty { output.copyMemory(from: ciphertext) }
+            return ciphertext.count
+        }
+        guard nonce != UInt64.max else { throw .nonceExhausted }
+        let length = try key.open(nonce: nonce, authenticating: UnsafeRawBufferPointer(start: nil, count: 0), ciphertext: ciphertext, into: output)
         nonce += 1
         return length
     }
@@ -160,16 +174,14 @@ public struct CipherState: @unchecked Sendable {
     public mutating func rekey() throws(NoiseError) {
         guard let key else { throw .wrongState(operation: "rekey", state: "cipher has no key") }
         let zeros = [UInt8](repeating: 0, count: NoiseCipher.keyLength)
-        var output: [UInt8] = []
-        let result: Result<Void, NoiseError> = zeros.withUnsafeBytes { zeros in
+        let result: Result<AEADKey, NoiseError> = zeros.withUnsafeBytes { zeros in
             Result { () throws(NoiseError) in
-                try cipher.seal(
-                    key: key, nonce: UInt64.max, authenticating: UnsafeRawBufferPointer(start: nil, count: 0),
-                    plaintext: zeros, appendingTo: &output)
+                let output = try key.seal(
+                    nonce: UInt64.max, authenticating: UnsafeRawBufferPointer(start: nil, count: 0), plaintext: zeros)
+                return try AEADKey(cipher: cipher, bytes: output.prefix(NoiseCipher.keyLength))
             }
         }
-        try result.get()
-        self.key = SymmetricKey(data: output.prefix(NoiseCipher.keyLength))
+        self.key = try result.get()
     }
 
     private mutating func encrypt(
@@ -184,7 +196,7 @@ public struct CipherState: @unchecked Sendable {
             return
         }
         guard nonce != UInt64.max else { throw .nonceExhausted }
-        try cipher.seal(key: key, nonce: nonce, authenticating: ad, plaintext: plaintext, appendingTo: &output)
+        output.append(contentsOf: try key.seal(nonce: nonce, authenticating: ad, plaintext: plaintext))
         nonce += 1
     }
 
@@ -199,7 +211,7 @@ public struct CipherState: @unchecked Sendable {
             return
         }
         guard nonce != UInt64.max else { throw .nonceExhausted }
-        try cipher.open(key: key, nonce: nonce, authenticating: ad, ciphertext: ciphertext, appendingTo: &output)
+        output.append(contentsOf: try key.open(nonce: nonce, authenticating: ad, ciphertext: ciphertext))
         nonce += 1
     }
 }

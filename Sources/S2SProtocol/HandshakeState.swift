@@ -200,7 +200,7 @@ public struct HandshakeState: @unchecked Sendable {
         let step = nextStep
         guard step == .split else { throw .wrongState(operation: "split", state: "\(step)") }
         hasSplit = true
-        let (initiatorToResponder, responderToInitiator) = symmetric.split()
+        let (initiatorToResponder, responderToInitiator) = try symmetric.split()
         switch role {
         case .initiator: return (initiatorToResponder, responderToInitiator)
         case .responder: return (responderToInitiator, initiatorToResponder)
@@ -255,7 +255,8 @@ public struct HandshakeState: @unchecked Sendable {
         }
         let isZero = secret.withUnsafeBytes { $0.reduce(UInt8(0)) { $0 | $1 } == 0 }
         guard !isZero else { throw .invalidDHResult }
-        secret.withUnsafeBytes { symmetric.mixKey($0) }
+        let mixed = secret.withUnsafeBytes { bytes in Result { () throws(NoiseError) in try symmetric.mixKey(bytes) } }
+        try mixed.get()
     }
 
     private static func publicKey(_ bytes: ArraySlice<UInt8>, _ what: String) throws(NoiseError) -> PublicKey {

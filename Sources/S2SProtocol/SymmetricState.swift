@@ -27,10 +27,10 @@ struct SymmetricState: Sendable {
     }
 
     /// MixKey(ikm): ck, temp_k = HKDF(ck, ikm, 2); the cipher key is temp_k cut to 32 bytes.
-    mutating func mixKey(_ inputKeyMaterial: UnsafeRawBufferPointer) {
+    mutating func mixKey(_ inputKeyMaterial: UnsafeRawBufferPointer) throws(NoiseError) {
         let outputs = hash.hkdf(chainingKey: chainingKey, inputKeyMaterial: inputKeyMaterial, outputs: 2)
         chainingKey = outputs[0]
-        cipherState = CipherState(cipher: cipherState.cipher, keyBytes: outputs[1].prefix(NoiseCipher.keyLength))
+        cipherState = try CipherState(cipher: cipherState.cipher, keyBytes: outputs[1].prefix(NoiseCipher.keyLength))
     }
 
     /// MixHash(data): h = HASH(h ‖ data).
@@ -44,11 +44,11 @@ struct SymmetricState: Sendable {
     }
 
     /// MixKeyAndHash(ikm), for PSK patterns: ck, temp_h, temp_k = HKDF(ck, ikm, 3).
-    mutating func mixKeyAndHash(_ inputKeyMaterial: UnsafeRawBufferPointer) {
+    mutating func mixKeyAndHash(_ inputKeyMaterial: UnsafeRawBufferPointer) throws(NoiseError) {
         let outputs = hash.hkdf(chainingKey: chainingKey, inputKeyMaterial: inputKeyMaterial, outputs: 3)
         chainingKey = outputs[0]
         outputs[1].withUnsafeBytes { mixHash($0) }
-        cipherState = CipherState(cipher: cipherState.cipher, keyBytes: outputs[2].prefix(NoiseCipher.keyLength))
+        cipherState = try CipherState(cipher: cipherState.cipher, keyBytes: outputs[2].prefix(NoiseCipher.keyLength))
     }
 
     /// EncryptAndHash(plaintext): appends EncryptWithAd(h, plaintext) to `output`, then mixes that
@@ -68,13 +68,13 @@ struct SymmetricState: Sendable {
     }
 
     /// Split(): the two transport CipherStates, initiator-to-responder first.
-    func split() -> (CipherState, CipherState) {
+    func split() throws(NoiseError) -> (CipherState, CipherState) {
         let outputs = [UInt8]().withUnsafeBytes {
             hash.hkdf(chainingKey: chainingKey, inputKeyMaterial: $0, outputs: 2)
         }
         return (
-            CipherState(cipher: cipherState.cipher, keyBytes: outputs[0].prefix(NoiseCipher.keyLength)),
-            CipherState(cipher: cipherState.cipher, keyBytes: outputs[1].prefix(NoiseCipher.keyLength))
+            try CipherState(cipher: cipherState.cipher, keyBytes: outputs[0].prefix(NoiseCipher.keyLength)),
+            try CipherState(cipher: cipherState.cipher, keyBytes: outputs[1].prefix(NoiseCipher.keyLength))
         )
     }
 }

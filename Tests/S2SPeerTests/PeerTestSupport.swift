@@ -158,7 +158,7 @@ enum RawClient {
             .connect(to: address) { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(
-                        ByteToMessageHandler(NoiseFrameDecoder(expectPreamble: false)))
+                        NoiseFrameDecoder(expectPreamble: false))
                     return try NIOAsyncChannel<ByteBuffer, ByteBuffer>(
                         wrappingChannelSynchronously: channel,
                         configuration: .init(isOutboundHalfClosureEnabled: true))

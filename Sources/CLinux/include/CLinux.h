@@ -2,6 +2,8 @@
 #define S2S_CLINUX_H
 #include <sys/types.h>
 #include <stdint.h>
+/* mallopt(3) and its options: <malloc.h> is not part of Swift's Glibc module. */
+#include <malloc.h>
 
 /*
  * Credentials of the calling thread only. glibc's setgroups() and setresuid() apply to every

@@ -293,7 +293,14 @@ final class SendSession: Sendable {
 
     private func checked(_ shared: Shared, _ body: (inout SessionValidator) throws(ProtocolError) -> Void) throws {
         let result = shared.validator.withLock { validator in Result { () throws(ProtocolError) in try body(&validator) } }
-        if case .failure(let error) = result {
+        switch result {
+        case .success:
+            return
+        case .failure(.sessionEnded):
+            // The reading task saw the receiver's CANCEL while this one was still sending (writes
+            // do not wait for the socket): the connection is done; sendAll reports the CANCEL.
+            throw Ending.lost("the receiver ended the session")
+        case .failure(let error):
             // Our own record broke a rule: a bug here, never the receiver's doing.
             throw Ending.cancelledHere(.internalError, "internal error: \(error)")
         }

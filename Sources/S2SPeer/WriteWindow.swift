@@ -1,0 +1,78 @@
+import NIOCore
+import Synchronization
+
+/// Bounds the bytes of records handed to the event loop that the socket has not taken yet.
+///
+/// A task that produces records (reading a file from the page cache) is far faster than the
+/// event loop that seals them and the socket that drains them; NIO's channel writability is
+/// learnt only on the event loop, so without this bound a sender queues hundreds of megabytes of
+/// records before the first "not writable" arrives. Writers wait in ``acquire(_:)`` while the
+/// window is full; each write's completion frees its share.
+final class WriteWindow: Sendable {
+    private struct State {
+        var inFlight = 0
+        var waiters: [CheckedContinuation<Void, Never>] = []
+        /// Why a write failed: every later write fails the same way.
+        var failure: String?
+    }
+
+    /// Bytes that may be in flight; one write larger than this is admitted alone.
+    let limit: Int
+    private let state = Mutex(State())
+
+    init(limit: Int) {
+        self.limit = limit
+    }
+
+    /// Takes `count` bytes of the window, waiting while it is full. Throws once a write failed.
+    func acquire(_ count: Int) async throws(PeerError) {
+        while true {
+            enum Step { case admitted, wait, failed(String) }
+            let step: Step = state.withLock { state in
+                if let failure = state.failure { return .failed(failure) }
+                guard state.inFlight == 0 || state.inFlight + count <= limit else { return .wait }
+                state.inFlight += count
+                return .admitted
+            }
+            switch step {
+            case .admitted: return
+            case .failed(let reason): throw .closed(reason)
+            case .wait:
+                await withCheckedContinuation { continuation in
+                    let resumeNow = state.withLock { state in
+                        // Freed (or failed) between the check and here: look again at once.
+                        if state.failure != nil || state.inFlight + count <= limit || state.inFlight == 0 { return true }
+                        state.waiters.append(continuation)
+                        return false
+                    }
+                    if resumeNow { continuation.resume() }
+                }
+            }
+        }
+    }
+
+    /// Writes `buffer` to `channel` within the window (and flushes it).
+    func write(_ buffer: ByteBuffer, to channel: any Channel) async throws(PeerError) {
+        let count = buffer.readableBytes
+        try await acquire(count)
+        channel.writeAndFlush(buffer).whenComplete { result in
+            if case .failure(let error) = result {
+                self.release(count, failure: "while sending: \(error)")
+            } else {
+                self.release(count, failure: nil)
+            }
+        }
+    }
+
+    /// Gives back `count` bytes; wakes the writers waiting for room.
+    private func release(_ count: Int, failure: String?) {
+        let waiters = state.withLock { state in
+            state.inFlight -= count
+            if let failure, state.failure == nil { state.failure = failure }
+            let waiters = state.waiters
+            state.waiters = []
+            return waiters
+        }
+        for waiter in waiters { waiter.resume() }
+    }
+}
