@@ -20,7 +20,7 @@ public enum Daemon {
     public static func run(configuration: Configuration, environment: [String: String], logger: Logger) async throws {
         // Files the daemon creates (the database) are for its eyes only.
         umask(0o077)
-        MemoryTuning.apply(logger: logger)
+        ProcessTuning.apply(logger: logger)
         try prepareStateDirectory(configuration.stateDirectory)
         let store: EndpointStore
         do {
