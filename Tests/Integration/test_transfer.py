@@ -134,14 +134,14 @@ def test_a_large_file_arrives_byte_for_byte(pair, mkdir, user_a, user_b, checksu
 
 
 def test_a_tree_arrives_whole(pair, mkdir, user_a, user_b):
-    """Many small files, empty files and directories, non-ASCII names; modes and mtimes kept;
+    """10,000 small files, empty files and directories, non-ASCII names; modes and mtimes kept;
     a symbolic link is skipped with a warning."""
     receiver, sender = pair
     inbox = mkdir("in", owner=user_b)
     top = mkdir("out", owner=user_a) / "photos"
     (top / "empty dir").mkdir(parents=True)
-    for d in range(20):
-        sub = top / f"d{d:02}" / "nested"
+    for d in range(100):
+        sub = top / f"d{d:03}" / "nested"
         sub.mkdir(parents=True)
         for i in range(100):
             (sub / f"f{i}.txt").write_bytes(os.urandom(i * 37 % 4096))
