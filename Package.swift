@@ -68,9 +68,13 @@ let package = Package(
             name: "s2sd",
             dependencies: ["S2SDaemon", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: strict),
+        // What every client of the daemon's API shares: its signals and replies, parsed once.
+        .target(name: "S2SClient", dependencies: ["S2SBus", "S2SCore"], swiftSettings: strict),
         .target(
             name: "S2SControl",
-            dependencies: ["S2SBus", "S2SCore", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: [
+                "S2SBus", "S2SClient", "S2SCore", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
             swiftSettings: strict),
         .executableTarget(name: "s2sctl", dependencies: ["S2SControl"], swiftSettings: strict),
 
