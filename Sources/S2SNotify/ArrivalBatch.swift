@@ -27,12 +27,7 @@ public struct ArrivalBatch: Sendable, Equatable {
         files += transfer.filesDone
         bytes += transfer.bytesDone
         subject = transfers == 1 ? transfer.subject : nil
-        let added: [String]
-        switch transfer.direction {
-        case .receive: added = transfer.seenNames
-        case .send: added = transfer.sources.compactMap { $0.split(separator: "/").last.map(String.init) }
-        }
-        for name in added where !names.contains(name) && names.count < 64 { names.append(name) }
+        for name in transfer.names where !names.contains(name) && names.count < 64 { names.append(name) }
         lastAdded = now
     }
 }

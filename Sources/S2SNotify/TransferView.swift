@@ -4,9 +4,9 @@ public import S2SClient
 /// The agent's knowledge of one transfer: its properties as the daemon announced them, kept up to
 /// date from the progress signals, plus the names of what it carries.
 ///
-/// The receiving side learns names only from `CurrentFile` while files move (the daemon tells a
-/// receiver nothing else about the offer), so the top-level names seen on the way are collected;
-/// a transfer too quick to show one is described by its counts.
+/// Names come from the `Names` property (the top-level entries, a directory's ending in "/");
+/// from a daemon without it, they are gathered from `CurrentFile` on the way (receive side) or
+/// the sources (send side), and a transfer too quick to show one is described by its counts.
 public struct TransferView: Sendable, Equatable {
     public enum Direction: String, Sendable {
         case send, receive
@@ -29,17 +29,18 @@ public struct TransferView: Sendable, Equatable {
     public let destination: String
     /// The paths given to `Send` (send side).
     public let sources: [String]
-    /// Top-level names seen in `CurrentFile`, in the order first seen (receive side).
-    public private(set) var seenNames: [String] = []
-    /// Whether a path below a top-level name was seen: the top-level entry is a folder.
-    public private(set) var sawFolder = false
+    /// The top-level names it carries, in order, without the "/" of directories.
+    public private(set) var names: [String] = []
+    /// Those of `names` that are directories.
+    public private(set) var folders: Set<String> = []
 
     public static let finishedStates: Set<String> = ["done", "failed", "cancelled"]
 
     public init(
         path: ObjectPath, direction: Direction, owner: UInt32 = 0, state: String, bytesDone: UInt64 = 0,
         bytesTotal: UInt64 = 0, filesDone: UInt64 = 0, filesTotal: UInt64 = 0, rate: UInt64 = 0, error: String = "",
-        endpoint: ObjectPath? = nil, destination: String = "", sources: [String] = [], currentFile: String = ""
+        endpoint: ObjectPath? = nil, destination: String = "", sources: [String] = [], names: [String] = [],
+        currentFile: String = ""
     ) {
         self.path = path
         self.direction = direction
@@ -54,6 +55,12 @@ public struct TransferView: Sendable, Equatable {
         self.endpoint = endpoint
         self.destination = destination
         self.sources = sources
+        for name in names where name != "/" {
+            note(name.hasSuffix("/") ? String(name.dropLast()) : name, isFolder: name.hasSuffix("/"))
+        }
+        if names.isEmpty, direction == .send {
+            for case let name? in sources.map({ $0.split(separator: "/").last.map(String.init) }) { note(name, isFolder: false) }
+        }
         noteFile(currentFile)
     }
 
@@ -73,6 +80,7 @@ public struct TransferView: Sendable, Equatable {
             error: try reader.required("Error", \.stringValue), endpoint: endpoint.rawValue == "/" ? nil : endpoint,
             destination: try reader.required("Destination", \.stringValue),
             sources: try reader.required("Sources", \.stringArrayValue),
+            names: properties["Names"]?.unwrappingVariant.stringArrayValue ?? [],
             currentFile: try reader.required("CurrentFile", \.stringValue))
     }
 
@@ -91,43 +99,39 @@ public struct TransferView: Sendable, Equatable {
 
     /// Takes in the final properties, keeping the names collected on the way.
     public mutating func update(from final: TransferView) {
-        let names = seenNames
-        let folder = sawFolder
+        let (names, folders) = (self.names, self.folders)
         self = final
-        for name in names where !seenNames.contains(name) { seenNames.append(name) }
-        sawFolder = sawFolder || folder
+        for name in names where !self.names.contains(name) { self.names.append(name) }
+        self.folders.formUnion(folders)
     }
 
-    /// Records the top-level name of a relative path (`photos/2024/a.jpg` names `photos`).
+    /// Records the top-level name of a relative path (`photos/2024/a.jpg` names the folder `photos`).
     mutating func noteFile(_ relativePath: String) {
-        let components = relativePath.split(separator: "/", omittingEmptySubsequences: true)
-        guard let first = components.first else { return }
-        let name = String(first)
-        if !seenNames.contains(name) { seenNames.append(name) }
-        if components.count > 1 { sawFolder = true }
+        let components = relativePath.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: true)
+        guard let first = components.first.map(String.init) else { return }
+        note(first, isFolder: components.count > 1)
+    }
+
+    private mutating func note(_ name: String, isFolder: Bool) {
+        if !names.contains(name) { names.append(name) }
+        if isFolder { folders.insert(name) }
     }
 
     /// What the transfer carries, as far as the agent knows.
     public var subject: Subject {
-        switch direction {
-        case .send:
-            guard sources.count == 1, let name = sources[0].split(separator: "/").last.map(String.init) else {
-                return .items(sources.count)
-            }
-            return filesTotal > 1 || sawFolder ? .folder(name) : .file(name)
-        case .receive:
-            guard seenNames.count == 1, let name = seenNames.first else { return .unknown }
-            return filesTotal > 1 || sawFolder ? .folder(name) : .file(name)
+        guard names.count == 1, let name = names.first else {
+            return names.count > 1 ? .items(names.count) : .unknown
         }
+        return folders.contains(name) || filesTotal > 1 ? .folder(name) : .file(name)
     }
 
     /// What a transfer carries.
     public enum Subject: Sendable, Equatable {
         case file(String)
         case folder(String)
-        /// Several top-level entries (send side: the number of sources).
+        /// Several top-level entries.
         case items(Int)
-        /// Nothing seen yet (receive side).
+        /// No name known yet (a daemon without `Names`).
         case unknown
 
         /// The name of the single entry, if there is one.

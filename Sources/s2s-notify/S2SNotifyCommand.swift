@@ -114,7 +114,8 @@ struct S2SNotifyCommand: AsyncParsableCommand {
         logger.info("starting", metadata: ["version": "\(S2SVersion.current)", "daemon_bus": "\(bus == .user ? "session" : "system")"])
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(
-                services: [.init(service: NotifierService(notifier: notifier))],
+                // The agent returning means the session ended: a clean stop, not a failure.
+                services: [.init(service: NotifierService(notifier: notifier), successTerminationBehavior: .gracefullyShutdownGroup)],
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger))
         try await group.run()

@@ -26,6 +26,17 @@ struct TransferViewTests {
         #expect(sent.endpoint == nil && sent.subject == .items(2))
     }
 
+    @Test func namesComeFromTheDaemonWhenItTellsThem() throws {
+        var properties = Self.properties()
+        properties["Names"] = .strings(["photos/"])
+        properties["FilesTotal"] = .uint64(1)
+        #expect(try TransferView(path: Self.path, properties: properties).subject == .folder("photos"))
+        properties["Names"] = .strings(["a.txt", "b/"])
+        #expect(try TransferView(path: Self.path, properties: properties).subject == .items(2))
+        properties["Names"] = .strings(["report.pdf"])
+        #expect(try TransferView(path: Self.path, properties: properties).subject == .file("report.pdf"))
+    }
+
     @Test func aMissingPropertyIsAClearError() {
         var properties = Self.properties()
         properties["Owner"] = .string("root")
