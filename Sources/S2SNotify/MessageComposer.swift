@@ -1,3 +1,4 @@
+import S2SBus
 import S2SCore
 
 /// The words of every notification the agent shows, in one place: what a running transfer, a
@@ -117,7 +118,7 @@ public struct MessageComposer: Sendable {
 
     private func body(_ lines: [String]) -> String {
         let text = lines.joined(separator: "\n")
-        return capabilities.bodyMarkup ? Markup.escape(text) : text
+        return capabilities.bodyMarkup ? XMLText.escape(text) : text
     }
 
     /// "report.pdf", "folder photos", "3 items", "files".

@@ -333,7 +333,16 @@ def desktop_factory(scratch, display, request):
         agents.append(a)
         return a
 
+    def following(daemon_bus, user, args=()) -> tuple[Desktop, Agent]:
+        """A desktop with dunst, and an agent that follows the daemon on DAEMON_BUS."""
+        desktop = make(user)
+        desktop.start_dunst()
+        a = agent(desktop, daemon_bus, user, args)
+        a.wait_log("following s2sd")
+        return desktop, a
+
     make.agent = agent
+    make.following = following
     yield make
     for a in agents:
         a.close()
@@ -388,11 +397,8 @@ def test_an_incoming_file_is_shown_in_place_and_opens_its_folder(pair, desktop_f
     with "Open folder", which opens the endpoint's directory (xdg-open, no file manager on the
     bus). Screenshots of both go to .build/test-logs."""
     receiver, sender = pair
-    desktop = desktop_factory(user_b)
-    desktop.start_dunst()
+    desktop, agent = desktop_factory.following(receiver.bus, user_b)
     opened = xdg_file_manager(desktop, user_b)
-    agent = desktop_factory.agent(desktop, receiver.bus, user_b)
-    agent.wait_log("following s2sd")
 
     inbox = mkdir("Downloads", owner=user_b)
     size = 48 << 20
@@ -440,10 +446,7 @@ def test_cancel_in_the_notification_cancels_the_transfer(pair, desktop_factory, 
     """The Cancel action of a running transfer's notification cancels it on both sides; the
     notification then says so, in place."""
     receiver, sender = pair
-    desktop = desktop_factory(user_b)
-    desktop.start_dunst()
-    agent = desktop_factory.agent(desktop, receiver.bus, user_b)
-    agent.wait_log("following s2sd")
+    desktop, agent = desktop_factory.following(receiver.bus, user_b)
     inbox = mkdir("in", owner=user_b)
     source = random_file(mkdir("out", owner=user_a) / "big.iso", 64 << 20, owner=user_a)
     dest = new_endpoint(receiver, inbox, user_b)
@@ -473,10 +476,7 @@ def test_small_transfers_coalesce_into_one_message(pair, desktop_factory, mkdir,
     """Twelve small files sent one after another make one message that grows in place, and a
     folder of many files one message; nothing per file."""
     receiver, sender = pair
-    desktop = desktop_factory(user_b)
-    desktop.start_dunst()
-    agent = desktop_factory.agent(desktop, receiver.bus, user_b, args=["--coalesce", "5min"])
-    agent.wait_log("following s2sd")
+    desktop, agent = desktop_factory.following(receiver.bus, user_b, args=["--coalesce", "5min"])
     inbox = mkdir("Downloads", owner=user_b)
     outbox = mkdir("out", owner=user_a)
     dest = new_endpoint(receiver, inbox, user_b)
@@ -498,10 +498,7 @@ def test_small_transfers_coalesce_into_one_message(pair, desktop_factory, mkdir,
 def test_an_outgoing_transfer_is_reported_when_delivered(pair, desktop_factory, mkdir, user_a, user_b):
     """The sender's agent: "File sent" with the short destination; nothing to open."""
     receiver, sender = pair
-    desktop = desktop_factory(user_a)
-    desktop.start_dunst()
-    agent = desktop_factory.agent(desktop, sender.bus, user_a)
-    agent.wait_log("following s2sd")
+    desktop, agent = desktop_factory.following(sender.bus, user_a)
     source = random_file(mkdir("out", owner=user_a) / "report.pdf", 300 * 1024, owner=user_a)
     dest = new_endpoint(receiver, mkdir("in", owner=user_b), user_b)
     r = sender.ctl("send", str(source), dest, user=user_a)
@@ -514,10 +511,7 @@ def test_an_outgoing_transfer_is_reported_when_delivered(pair, desktop_factory, 
 def test_a_failure_is_shown_with_its_reason(pair, desktop_factory, mkdir, user_a, user_b):
     """A send refused by the receiver's quota: the sender sees why."""
     receiver, sender = pair
-    desktop = desktop_factory(user_a)
-    desktop.start_dunst()
-    agent = desktop_factory.agent(desktop, sender.bus, user_a)
-    agent.wait_log("following s2sd")
+    desktop, agent = desktop_factory.following(sender.bus, user_a)
     source = random_file(mkdir("out", owner=user_a) / "big.bin", 2 << 20, owner=user_a)
     dest = new_endpoint(receiver, mkdir("in", owner=user_b), user_b, "--quota", "1M")
     r = sender.ctl("send", str(source), dest, user=user_a)
@@ -597,10 +591,7 @@ def test_the_daemons_bus_going_away_and_coming_back(pair, desktop_factory, mkdir
     """The bus the daemon is on stops (and the daemon with it); both come back at the same
     address: the agent reconnects on its own and shows the next arrival."""
     receiver, sender = pair
-    desktop = desktop_factory(user_b)
-    desktop.start_dunst()
-    agent = desktop_factory.agent(desktop, receiver.bus, user_b)
-    agent.wait_log("following s2sd")
+    desktop, agent = desktop_factory.following(receiver.bus, user_b)
     receiver.daemon.stop()
     receiver.bus.proc.kill()
     receiver.bus.proc.wait(timeout=10)

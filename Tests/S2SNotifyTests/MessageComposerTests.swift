@@ -114,11 +114,11 @@ struct MessageComposerTests {
     }
 
     @Test(arguments: [
-        ("plain", "plain"), ("a&b", "a&amp;b"), ("<b>x</b>", "&lt;b&gt;x&lt;/b&gt;"), ("\"q\" 'a'", "&quot;q&quot; &apos;a&apos;"),
+        ("plain", "plain"), ("a&b", "a&amp;b"), ("<b>x</b>", "&lt;b&gt;x&lt;/b&gt;"), ("\"q\" 'a'", "&quot;q&quot; 'a'"),
         ("ünï ✓", "ünï ✓"),
     ])
     func markupEscapes(_ text: String, _ expected: String) {
-        #expect(Markup.escape(text) == expected)
+        #expect(XMLText.escape(text) == expected)
     }
 
     @Test func capabilitiesAreRead() {

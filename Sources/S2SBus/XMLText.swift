@@ -1,8 +1,7 @@
-/// The markup of the notification specification: a body is parsed as a small XML-like subset by
-/// servers with the `body-markup` capability, so every `&`, `<` and `>` of plain text (a file
-/// called `a&b <draft>.txt`) must be written as an entity or the server shows garbage or nothing.
-public enum Markup {
-    /// `text` as character data that a markup-reading server shows as it is.
+/// Escaping of text for XML character data and attribute values: introspection documents, and
+/// the markup subset of desktop notification bodies (a file called `a&b <draft>.txt` must reach a
+/// markup-reading server as `a&amp;b &lt;draft&gt;.txt`, or it shows garbage or nothing).
+public enum XMLText {
     public static func escape(_ text: String) -> String {
         var result = ""
         result.reserveCapacity(text.utf8.count)
@@ -12,7 +11,6 @@ public enum Markup {
             case "<": result += "&lt;"
             case ">": result += "&gt;"
             case "\"": result += "&quot;"
-            case "'": result += "&apos;"
             default: result.append(character)
             }
         }
