@@ -33,8 +33,8 @@ struct S2SNotifyCommand: AsyncParsableCommand {
             ("systemctl --user enable --now s2s-notify.service"), or by the XDG autostart entry on \
             desktops without systemd user sessions. See /usr/share/doc/s2s/docs/notifications.md.
 
-            Exit status: 0 on a clean exit, 1 when the session bus cannot be reached at start, 2 when \
-            the command line is wrong.
+            Exit status: 0 on a clean exit, 1 when the session bus cannot be reached at start, 64 \
+            (EX_USAGE) when the command line is wrong.
             """,
         version: S2SVersion.current)
 
