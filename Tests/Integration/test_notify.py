@@ -683,3 +683,37 @@ def test_open_folder_asks_the_file_manager_to_show_what_arrived(pair, desktop_fa
         files.close()
     assert files.calls[0] == ("ShowItems", ([f"file://{inbox}/slides.odp"], "")), files.calls
     agent.wait_log("asked the file manager to show")
+
+
+def test_the_agent_never_starts_the_daemon(scratch, tmp_path, desktop_factory, ctl, user_b):
+    """s2sd activatable on its bus: the agent waits for it without starting it; once something
+    else starts it, the agent follows it; with the agent gone, the daemon exits when idle."""
+    from s2sit import NAME
+    services = make_dir(scratch / "services")
+    state = make_dir(tmp_path / "state", mode=0o700)
+    activated = tmp_path / "activated"
+    bus = Bus(scratch, servicedir=services)
+    try:
+        wrapper = scratch / "s2sd-activated"
+        wrapper.write_text(f"#!/bin/sh\necho $$ >>{activated}\nexec {BIN_DIR / 's2sd'} --system --state-dir {state} "
+                           f"--idle-timeout 2s 2>>{tmp_path / 's2sd.log'}\n")
+        wrapper.chmod(0o755)
+        (services / f"{NAME}.service").write_text(f"[D-BUS Service]\nName={NAME}\nExec={wrapper}\nUser=root\n")
+        desktop = desktop_factory(user_b)
+        agent = desktop_factory.agent(desktop, bus, user_b)
+        agent.wait_log("s2sd is not running")
+        assert not activated.exists() and bus.name_owner() is None, "the agent started the daemon"
+
+        r = run([BIN_DIR / "s2sctl", "status"], env=base_env(DBUS_SYSTEM_BUS_ADDRESS=bus.address))
+        assert r.rc == 0, r  # activates it
+        agent.wait_log("following s2sd")
+        assert agent.stop() == 0
+        wait(lambda: bus.name_owner() is None, timeout=30, what="the idle daemon to exit once the agent is gone")
+        assert len(activated.read_text().split()) == 1
+    finally:
+        owner_pid = None
+        if bus.name_owner():
+            owner_pid = bus.admin.bus_call("GetConnectionUnixProcessID", "s", (NAME,))[0]
+        if owner_pid:
+            os.kill(owner_pid, signal.SIGTERM)
+        bus.close()
