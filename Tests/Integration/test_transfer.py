@@ -367,12 +367,14 @@ def test_a_full_disk_is_a_clear_error_and_loses_nothing(pair, mkdir, user_a, use
 
 class CuttingProxy:
     """A TCP proxy on loopback that counts the bytes it carries towards the target and can cut
-    the connection once a number of them has passed."""
+    the connection once a number of them has passed; with RATE (bytes a second) it also slows
+    that direction down, so that a transfer lasts long enough to be watched."""
 
-    def __init__(self, target_port: int, cut_after: int | None):
+    def __init__(self, target_port: int, cut_after: int | None, rate: int | None = None):
         import socket
         self.target_port = target_port
         self.cut_after = cut_after
+        self.rate = rate
         self.carried = 0
         self.listener = socket.socket()
         self.listener.bind(("127.0.0.1", 0))
@@ -401,6 +403,8 @@ class CuttingProxy:
                     target.shutdown(socket.SHUT_WR)
                     return
                 if counted:
+                    if self.rate:
+                        time.sleep(len(data) / self.rate)
                     self.carried += len(data)
                     if self.cut_after is not None and self.carried >= self.cut_after:
                         for s in (source, target):
