@@ -16,6 +16,8 @@ packages=(
     systemd                                       # busctl, systemd-analyze, systemd-socket-activate
     util-linux passwd                             # setpriv, runuser; useradd (test users)
     python3 python3-pip                           # the integration tests
+    dpkg-dev debhelper lintian                    # make deb, make lintian (Packaging/debian)
+    debootstrap systemd-container                 # the boot test: a Debian 12 root, systemd-nspawn --boot
 )
 
 say() { printf 'install-deps: %s\n' "$*"; }
