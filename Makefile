@@ -8,7 +8,7 @@ BIN := .build/$(CONFIG)
 PREFIX ?= /usr
 DESTDIR ?=
 
-.PHONY: help run test build release man completions verify-units install bench clean
+.PHONY: help run test build release man completions verify-units install deb lintian boot-test bench clean
 
 help:
 	@echo 'make run           build, then run s2sd --user in the foreground (starts a session bus if needed)'
@@ -19,6 +19,9 @@ help:
 	@echo 'make completions   bash, zsh and fish completions into .build/completions'
 	@echo 'make verify-units  systemd-analyze verify the units; check the D-Bus policy and activation files'
 	@echo 'make install       release build, then install into $$(DESTDIR)$$(PREFIX) (default /usr)'
+	@echo 'make deb           the Debian package, ./s2s_VERSION_ARCH.deb (release build; DEB_CONFIG=debug for a quick one)'
+	@echo 'make lintian       make deb, then lintian on it (fails on errors)'
+	@echo 'make boot-test     make deb, then boot Debian 12 with it under systemd-nspawn and check it (root)'
 	@echo 'make bench         release build, then s2s against scp and rsync over loopback (root; BENCH_ARGS=...)'
 	@echo 'make clean         swift package clean; remove generated files'
 
@@ -56,10 +59,11 @@ completions: build
 verify-units:
 	scripts/verify-units.sh
 
-# By hand until the .deb (issue 7): binaries, units, D-Bus files, man pages, completions, docs, the
-# notification agent's user unit and autostart entry.
-# Afterwards: systemctl daemon-reload; systemctl reload dbus; systemctl enable --now s2sd.socket;
-# systemctl --global enable s2s-notify.service (every user's graphical session starts the agent)
+# Without the package (make deb does it properly): binaries, units, D-Bus and polkit files, man
+# pages, completions, docs, the notification agent's user unit and autostart entry. Afterwards:
+# systemctl daemon-reload; systemctl enable s2sd.service (the bus activation alias and the socket);
+# systemctl start s2sd.socket; systemctl --global enable s2s-notify.service (every user's
+# graphical session starts the agent)
 install:
 	$(MAKE) release man completions CONFIG=release
 	install -D -m 0755 .build/release/s2sd   $(DESTDIR)$(PREFIX)/bin/s2sd
@@ -80,6 +84,7 @@ install:
 	sed 's|/usr/bin/s2sd|$(PREFIX)/bin/s2sd|g' Packaging/dbus/session/org.s2s.Daemon1.service \
 	    >$(DESTDIR)$(PREFIX)/share/dbus-1/services/org.s2s.Daemon1.service
 	install -m 0644 Packaging/dbus/org.s2s.Daemon1.xml $(DESTDIR)$(PREFIX)/share/dbus-1/interfaces/
+	install -D -m 0644 Packaging/polkit/org.s2s.Daemon1.policy $(DESTDIR)$(PREFIX)/share/polkit-1/actions/org.s2s.Daemon1.policy
 	install -d $(DESTDIR)$(PREFIX)/share/man/man1
 	install -m 0644 .build/man/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/
 	install -D -m 0644 .build/completions/s2sctl.bash $(DESTDIR)$(PREFIX)/share/bash-completion/completions/s2sctl
@@ -88,6 +93,25 @@ install:
 	install -d $(DESTDIR)$(PREFIX)/share/doc/s2s/docs
 	install -m 0644 README.md $(DESTDIR)$(PREFIX)/share/doc/s2s/
 	install -m 0644 docs/*.md $(DESTDIR)$(PREFIX)/share/doc/s2s/docs/
+
+# The Debian package from this checkout (Packaging/debian): ./s2s_VERSION_ARCH.deb, with
+# .buildinfo and .changes beside it. DEB_CONFIG=debug packages the debug build (quicker; the
+# boot test's fast form). Swift is found on PATH, or set SWIFT=/path/to/swift.
+DEB_CONFIG ?= release
+deb:
+	scripts/install-deps.sh
+	cd Packaging && S2S_DEB_CONFIG=$(DEB_CONFIG) \
+	    DEB_BUILD_OPTIONS="$(DEB_BUILD_OPTIONS) $(if $(filter debug,$(DEB_CONFIG)),noddebs)" \
+	    dpkg-buildpackage -us -uc -b
+	@ls -1 s2s_*.deb
+
+lintian: deb
+	lintian --fail-on error --display-info --tag-display-limit 0 $$(ls -t s2s_*.changes | head -1)
+
+# As root. BOOT_TEST_ARGS=--fast uses the debug build; see scripts/boot-test.sh.
+boot-test:
+	scripts/install-deps.sh
+	scripts/boot-test.sh $(BOOT_TEST_ARGS)
 
 # As root: the benchmark starts its own sshd and s2sd pair (see bench/bench.py). Options go in
 # BENCH_ARGS, e.g. make bench BENCH_ARGS='--runs 5 --size 512M --only scp,s2s --json bench.json'

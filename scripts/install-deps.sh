@@ -20,6 +20,8 @@ packages=(
     imagemagick                                   # its screenshot (import, convert)
     xdg-utils file                                # "Open folder" without a file manager on the bus (xdg-open)
     desktop-file-utils                            # desktop-file-validate for the autostart entry
+    dpkg-dev debhelper lintian                    # make deb, make lintian (Packaging/debian)
+    debootstrap systemd-container                 # the boot test: a Debian 12 root, systemd-nspawn --boot
 )
 
 say() { printf 'install-deps: %s\n' "$*"; }

@@ -4,6 +4,9 @@
 #   1. the Swift unit suites (XCTest and Swift Testing): swift test --skip-build
 #   2. the integration suite against the binaries of that same build:
 #      S2S_BIN_DIR=.build/debug python3 -m pytest Tests/Integration -q
+#   3. the boot test's fast form (scripts/boot-test.sh --fast): the Debian package made from that
+#      debug build, installed and checked in a Debian 12 system booted with systemd-nspawn.
+#      S2S_BOOT_TEST=skip leaves it out; `make boot-test` runs the full form (release package).
 # and print a summary. Exits non-zero if anything failed. Needs root for the integration suite
 # (it creates test users and runs a system-like bus). Extra arguments go to pytest.
 set -uo pipefail
@@ -49,6 +52,14 @@ count_swift() {   # XCTest's and Swift Testing's closing lines
     fi
 }
 
+count_plain() {   # "NAME: N passed, N failed"
+    local last
+    last=$(nocolor "$1" | grep -E '^[a-z-]+: [0-9]+ passed, [0-9]+ failed' | tail -1)
+    [[ -n $last ]] || return 0
+    passed=$((passed + $(sed -n 's/.*: \([0-9]*\) passed.*/\1/p' <<<"$last")))
+    failed=$((failed + $(sed -n 's/.* \([0-9]*\) failed.*/\1/p' <<<"$last")))
+}
+
 count_pytest() {
     local last p f e
     last=$(nocolor "$1" | grep -E '[0-9]+ (passed|failed|error)' | tail -1)
@@ -73,6 +84,13 @@ if step "swift build --build-tests" "$logs/build.log" swift build --build-tests;
     step "pytest Tests/Integration (integration suite)" "$logs/integration.log" \
         env S2S_BIN_DIR="$PWD/.build/debug" python3 -m pytest Tests/Integration -q -m "not slow" "$@"
     count_pytest "$logs/integration.log"
+
+    if [[ ${S2S_BOOT_TEST:-} == skip ]]; then
+        steps+=("skipped boot test (S2S_BOOT_TEST=skip)")
+    else
+        step "boot test, fast form (scripts/boot-test.sh --fast)" "$logs/boot.log" scripts/boot-test.sh --fast
+        count_plain "$logs/boot.log"
+    fi
 else
     steps+=("skipped unit and integration suites: the build failed")
 fi

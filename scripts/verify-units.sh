@@ -5,7 +5,9 @@
 #   * desktop-file-validate on the XDG autostart entry of s2s-notify;
 #   * a private dbus-daemon that loads the system bus policy and both activation files, and lists
 #     org.s2s.Daemon1 as activatable;
-#   * the introspection XML is well-formed.
+#   * the introspection XML and the polkit policy are well-formed, and the policy declares the
+#     actions the daemon asks polkit about;
+#   * systemd-analyze security --offline rates s2sd.service's exposure 3.0 or lower.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -64,8 +66,8 @@ if grep -qx 'X-GNOME-HiddenUnderSystemd=true' Packaging/xdg/s2s-notify.desktop &
             [[ -z $(ls -A "$tmp/generated") ]]; }; }; then ok; else bad; fi
 
 # D-Bus ---------------------------------------------------------------------------------------
-step "XML well-formed (introspection, bus policy)"
-if python3 - Packaging/dbus/org.s2s.Daemon1.xml Packaging/dbus/org.s2s.Daemon1.conf <<'PY'
+step "XML well-formed (introspection, bus and polkit policy)"
+if python3 - Packaging/dbus/org.s2s.Daemon1.xml Packaging/dbus/org.s2s.Daemon1.conf Packaging/polkit/org.s2s.Daemon1.policy <<'PY'
 import sys, xml.dom.minidom
 for path in sys.argv[1:]:
     xml.dom.minidom.parse(path)
@@ -114,6 +116,21 @@ step "activation files name org.s2s.Daemon1"
 names=$(timeout 10 dbus-send --bus="unix:path=$tmp/bus" --print-reply --dest=org.freedesktop.DBus \
     /org/freedesktop/DBus org.freedesktop.DBus.ListActivatableNames 2>&1 || true)
 if grep -q '"org.s2s.Daemon1"' <<<"$names" && ! bus_complaints; then ok; else bad; echo "$names"; cat "$tmp/bus.log"; fi
+
+# polkit and the system unit's sandbox -------------------------------------------------------
+step "polkit policy declares manage-all and set-limits"
+if python3 - Packaging/polkit/org.s2s.Daemon1.policy <<'PY'
+import sys, xml.etree.ElementTree as ET
+ids = {a.get("id") for a in ET.parse(sys.argv[1]).getroot().iter("action")}
+missing = {"org.s2s.Daemon1.manage-all", "org.s2s.Daemon1.set-limits"} - ids
+sys.exit(f"missing actions: {missing}" if missing else 0)
+PY
+then ok; else bad; fi
+
+step "systemd-analyze security s2sd.service: exposure <= 3.0"
+exposure=$(cd "$tmp/system" && systemd-analyze security --offline=true --no-pager ./s2sd.service 2>&1 |
+    sed -n 's/.*Overall exposure level for s2sd.service: \([0-9.]*\).*/\1/p')
+if [[ -n $exposure ]] && awk -v e="$exposure" 'BEGIN {exit !(e <= 3.0)}'; then echo "ok ($exposure)"; else bad; echo "exposure: ${exposure:-unknown}"; fi
 
 if ((fail)); then echo "verify-units: FAILED"; exit 1; fi
 echo "verify-units: all checks passed"

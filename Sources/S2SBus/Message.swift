@@ -117,6 +117,9 @@ public final class Message: @unchecked Sendable {
     public var serial: UInt32 { dbus_message_get_serial(raw) }
     public var replySerial: UInt32 { dbus_message_get_reply_serial(raw) }
     public var expectsReply: Bool { dbus_message_get_no_reply(raw) == 0 }
+    /// The caller's ALLOW_INTERACTIVE_AUTHORIZATION header flag: it is prepared to wait while an
+    /// authorization agent asks its user (for a password, say).
+    public var allowsInteractiveAuthorization: Bool { dbus_message_get_allow_interactive_authorization(raw) != 0 }
 
     // MARK: Body
 

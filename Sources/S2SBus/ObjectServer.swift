@@ -4,9 +4,13 @@ import Synchronization
 public struct Caller: Sendable, Hashable {
     public let uniqueName: String
     public let uid: UInt32
-    public init(uniqueName: String, uid: UInt32) {
+    /// The call allowed interactive authorization (its header flag): an authorization check made
+    /// for it may ask the user through an agent.
+    public let allowsInteractiveAuthorization: Bool
+    public init(uniqueName: String, uid: UInt32, allowsInteractiveAuthorization: Bool = false) {
         self.uniqueName = uniqueName
         self.uid = uid
+        self.allowsInteractiveAuthorization = allowsInteractiveAuthorization
     }
     public var isRoot: Bool { uid == 0 }
 }
@@ -147,12 +151,13 @@ public final class ObjectServer: Sendable {
         guard let sender = message.sender else {
             throw BusError.remote(name: StandardErrorName.accessDenied, message: "the call carries no sender")
         }
+        let interactive = message.allowsInteractiveAuthorization
         if let uid = state.withLock({ $0.callerIDs[sender] }) {
-            return Caller(uniqueName: sender, uid: uid)
+            return Caller(uniqueName: sender, uid: uid, allowsInteractiveAuthorization: interactive)
         }
         let uid = try await connection.credentials(of: sender).uid
         state.withLock { $0.callerIDs[sender] = uid }
-        return Caller(uniqueName: sender, uid: uid)
+        return Caller(uniqueName: sender, uid: uid, allowsInteractiveAuthorization: interactive)
     }
 
     private func dispatch(_ message: Message) async throws -> [DBusValue] {

@@ -17,11 +17,20 @@ public enum Daemon {
         public let description: String
     }
 
-    public static func run(configuration: Configuration, environment: [String: String], logger: Logger) async throws {
+    public static func run(configuration fileConfiguration: Configuration, environment: [String: String], logger: Logger) async throws {
         // Files the daemon creates (the database) are for its eyes only.
         umask(0o077)
         ProcessTuning.apply(logger: logger)
-        try prepareStateDirectory(configuration.stateDirectory)
+        try prepareStateDirectory(fileConfiguration.stateDirectory)
+        // Limits an administrator changed over the bus (SetLimits) win over the file.
+        var configuration = fileConfiguration
+        do {
+            try configuration.loadRuntimeLimits()
+        } catch {
+            throw StartupError(description: "\(error)")
+        }
+        let limits = LiveLimits(Limits(configuration))
+        let sandbox = SandboxView.current()
         let store: EndpointStore
         do {
             store = try EndpointStore(path: configuration.stateDirectory + "/s2s.sqlite")
@@ -49,21 +58,25 @@ public enum Daemon {
         let signals = SignalBroadcaster(connection: connection, subscribers: Subscribers(), logger: logger)
         let transfers = TransferRegistry(signals: signals)
         let transferService = TransferService(transfers: transfers)
+        // polkit answers for the system bus only; on a session bus every caller is its own user.
+        let authority = Authority(polkit: configuration.bus == .system ? PolkitClient(connection: connection, logger: logger) : nil)
         let manager = Manager(
             registry: registry, transfers: transfers, signals: signals,
             sending: SendContext(tokens: SendTokenStore(database: store.database), service: transferService),
-            configuration: configuration, peerListeners: listenerNames, logger: logger)
+            configuration: configuration, authority: authority, limits: limits, sandbox: sandbox,
+            peerListeners: listenerNames, logger: logger)
         let server = ObjectServer(connection: connection, tree: manager)
         let peers = PeerService(
             servers: servers,
             context: ReceiveContext(
                 endpoints: registry, transfers: transfers, resume: ResumeStore(database: store.database),
-                configuration: configuration, logger: logger))
+                configuration: configuration, limits: limits, logger: logger))
         logger.info(
             "starting",
             metadata: [
                 "version": "\(S2SVersion.current)", "bus": "\(bus)", "state_directory": "\(configuration.stateDirectory)",
                 "peer_listeners": "\(listenerNames)", "activated": "\(activated)",
+                "private_directories": "\(sandbox.privateDirectories)",
             ])
 
         let group = ServiceGroup(

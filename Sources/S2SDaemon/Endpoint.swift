@@ -22,8 +22,8 @@ struct Endpoint: Sendable, Equatable {
         ObjectPath("\(DaemonAPI.endpointPathPrefix)/\(number)") ?? "/"
     }
 
-    func isVisible(to caller: Caller) -> Bool {
-        caller.isRoot || caller.uid == owner
+    func isVisible(in scope: Scope) -> Bool {
+        scope.includes(owner: owner)
     }
 
     func hasExpired(atMicroseconds now: UInt64) -> Bool {

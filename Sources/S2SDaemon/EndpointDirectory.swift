@@ -16,8 +16,9 @@ struct EndpointDirectory: Sendable, Equatable {
     /// Resolves and checks `requested` for `owner`. Must run as that user (`UserContext.run`):
     /// the kernel then refuses what the user could not reach, and the checks here add what the
     /// daemon requires on top: a real directory, not a symbolic link, owned and writable by the
-    /// caller (any directory for root), on a writable file system.
-    static func check(_ requested: String, owner: uid_t) throws(DaemonError) -> EndpointDirectory {
+    /// caller (any directory for root), on a writable file system, and not in a directory that
+    /// the daemon's sandbox makes private to it (`sandbox`; see `SandboxView`).
+    static func check(_ requested: String, owner: uid_t, sandbox: SandboxView = .none) throws(DaemonError) -> EndpointDirectory {
         guard !requested.isEmpty else { throw .invalidPath("the directory path is empty") }
         guard !requested.utf8.contains(0) else { throw .invalidPath("the directory path contains a NUL byte") }
         guard requested.utf8.count <= maximumPathLength else {
@@ -28,6 +29,7 @@ struct EndpointDirectory: Sendable, Equatable {
         var path = Substring(requested)
         while path.count > 1, path.hasSuffix("/") { path = path.dropLast() }
         let display = String(path)
+        if let hidden = sandbox.privateDirectory(containing: display) { throw privateDirectory(display, hidden) }
 
         let fd = open(display, S2S_O_PATH | O_NOFOLLOW | O_CLOEXEC)
         guard fd >= 0 else { throw openFailure(errno, display) }
@@ -45,13 +47,34 @@ struct EndpointDirectory: Sendable, Equatable {
                 throw .accessDenied("\(display) is not writable by its owner")
             }
         }
+        let canonical = try canonicalPath(of: fd, display: display)
+        // A symbolic link on the way may have led into a private directory.
+        if let hidden = sandbox.privateDirectory(containing: canonical) { throw privateDirectory(display, hidden) }
         var fileSystem = statvfs()
         guard fstatvfs(fd, &fileSystem) == 0 else { throw .failed("cannot examine the file system of \(display)") }
-        guard fileSystem.f_flag & UInt(ST_RDONLY) == 0 else { throw .invalidPath("\(display) is on a read-only file system") }
+        guard fileSystem.f_flag & UInt(ST_RDONLY) == 0 else { throw readOnly(display, canonical) }
 
-        return EndpointDirectory(
-            path: try canonicalPath(of: fd, display: display),
-            device: UInt64(status.st_dev), inode: UInt64(status.st_ino))
+        return EndpointDirectory(path: canonical, device: UInt64(status.st_dev), inode: UInt64(status.st_ino))
+    }
+
+    private static func privateDirectory(_ display: String, _ hidden: String) -> DaemonError {
+        .invalidPath(
+            "\(display) is in \(hidden), which the daemon cannot share with you: its service runs with a private \(hidden) "
+                + "(PrivateTmp=yes in s2sd.service). Use a directory elsewhere, such as one in your home directory")
+    }
+
+    /// A read-only file system, or a writable one that is mounted read-only for the daemon only
+    /// (`ProtectSystem=strict` outside `ReadWritePaths=`): the message tells which.
+    private static func readOnly(_ display: String, _ canonical: String) -> DaemonError {
+        if let text = MountTable.readOwn(), let mount = MountTable(parsing: text).mount(containing: canonical),
+            mount.readOnly, !mount.fileSystemReadOnly
+        {
+            return .invalidPath(
+                "\(display) is read-only for the daemon: its service may write only below the directories of "
+                    + "ReadWritePaths= in s2sd.service (ProtectSystem=strict); an administrator can add one with a drop-in "
+                    + "(docs/systemd.md)")
+        }
+        return .invalidPath("\(display) is on a read-only file system")
     }
 
     private static func canonicalPath(of fd: Int32, display: String) throws(DaemonError) -> String {

@@ -6,7 +6,7 @@ import S2SProtocol
 /// All endpoints, in memory and in the store; the one place that creates and deletes them.
 actor EndpointRegistry {
     private let store: EndpointStore
-    private let maxEndpointsPerUser: UInt64
+    private var maxEndpointsPerUser: UInt64
     private var endpoints: [Int64: Endpoint] = [:]
     private var expiryChanges: AsyncStream<Void>.Continuation?
 
@@ -42,16 +42,19 @@ actor EndpointRegistry {
         return endpoint
     }
 
-    func endpoints(visibleTo caller: Caller) -> [Endpoint] {
-        endpoints.values.filter { $0.isVisible(to: caller) }.sorted { $0.number < $1.number }
+    /// A change of `MaxEndpointsPerUser` (`SetLimits`); applies to endpoints created from now on.
+    func setMaxEndpointsPerUser(_ limit: UInt64) {
+        maxEndpointsPerUser = limit
     }
 
-    func endpoint(number: Int64, visibleTo caller: Caller) -> Endpoint? {
-        endpoints[number].flatMap { $0.isVisible(to: caller) ? $0 : nil }
+    /// The endpoints in `scope` (see `Authorization`), by number.
+    func endpoints(in scope: Scope) -> [Endpoint] {
+        endpoints.values.filter { $0.isVisible(in: scope) }.sorted { $0.number < $1.number }
     }
 
-    func endpoint(id: EndpointID, visibleTo caller: Caller) -> Endpoint? {
-        endpoints.values.first { $0.id == id && $0.isVisible(to: caller) }
+    /// The endpoint with this ID, whoever owns it: the caller decides who may see it.
+    func endpoint(id: EndpointID) -> Endpoint? {
+        endpoints.values.first { $0.id == id }
     }
 
     func remove(_ endpoint: Endpoint) throws(DaemonError) {

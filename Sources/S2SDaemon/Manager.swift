@@ -7,7 +7,8 @@ import Glibc
 #endif
 
 /// The daemon's service object: the Manager's methods and properties, and the tree of objects
-/// each caller may see. Every method starts from the caller's identity, which the bus vouches for.
+/// each caller may see. Every method starts from the caller's identity, which the bus vouches for,
+/// and from the rule `Authorization` has for it.
 final class Manager: ObjectTree, Sendable {
     static let rootPath = ObjectPath(DaemonAPI.rootPath) ?? "/"
     static let endpointParent = ObjectPath(DaemonAPI.endpointPathPrefix) ?? "/"
@@ -20,13 +21,16 @@ final class Manager: ObjectTree, Sendable {
     private let signals: SignalBroadcaster
     private let sending: SendContext
     private let configuration: Configuration
+    private let authority: Authority
+    let limits: LiveLimits
+    private let sandbox: SandboxView
     private let peerListeners: [String]
     private let startTimestamp: UInt64
     private let logger: Logger
 
     init(
         registry: EndpointRegistry, transfers: TransferRegistry, signals: SignalBroadcaster, sending: SendContext,
-        configuration: Configuration, peerListeners: [String], logger: Logger
+        configuration: Configuration, authority: Authority, limits: LiveLimits, sandbox: SandboxView, peerListeners: [String], logger: Logger
     ) {
         self.registry = registry
         self.transfers = transfers
@@ -34,6 +38,9 @@ final class Manager: ObjectTree, Sendable {
         self.subscribers = signals.subscribers
         self.sending = sending
         self.configuration = configuration
+        self.authority = authority
+        self.limits = limits
+        self.sandbox = sandbox
         self.peerListeners = peerListeners
         self.startTimestamp = Clock.nowMicroseconds
         self.logger = logger
@@ -42,6 +49,13 @@ final class Manager: ObjectTree, Sendable {
     // MARK: Methods
 
     func call(_ method: InterfaceDescription.Method, arguments: [DBusValue], caller: Caller) async throws -> [DBusValue] {
+        // First the table: who may call this at all, and whose objects the call may reach.
+        guard let rule = Authorization.rule(interface: DaemonAPI.managerInterface, method: method.name) else {
+            throw BusError.remote(name: StandardErrorName.unknownMethod, message: "no method \(method.name)")
+        }
+        if case .administrator(let action) = rule {
+            try await authority.requireAdministrator(caller, for: action)
+        }
         switch method.name {
         case "CreateEndpoint":
             guard arguments.count == 2, let directory = arguments[0].stringValue, let options = arguments[1].stringKeyedValue else {
@@ -49,14 +63,14 @@ final class Manager: ObjectTree, Sendable {
             }
             return try await createEndpoint(directory: directory, options: options, caller: caller)
         case "ListEndpoints":
-            let entries = await registry.endpoints(visibleTo: caller).map {
+            let entries = await registry.endpoints(in: await authority.scope(of: caller)).map {
                 DBusValue.structure([.objectPath($0.objectPath), .vardict($0.properties)])
             }
             return [.array(.structure([.objectPath, .dictionary(key: .string, value: .variant)]), entries)]
         case "GetEndpoint":
-            return [.objectPath(try await endpoint(arguments, caller).objectPath)]
+            return [.objectPath(try await endpoint(arguments, caller, rule).objectPath)]
         case "DeleteEndpoint":
-            let endpoint = try await endpoint(arguments, caller)
+            let endpoint = try await endpoint(arguments, caller, rule)
             try await registry.remove(endpoint)
             await transfers.cancelIncoming(endpoint: endpoint.number)
             logger.info("endpoint deleted", metadata: endpoint.logMetadata(by: caller))
@@ -70,15 +84,21 @@ final class Manager: ObjectTree, Sendable {
             }
             return try await send(sources: sources, destination: destination, options: options, caller: caller)
         case "ListTransfers":
-            let entries = await transfers.transfers(visibleTo: caller).map {
+            let entries = await transfers.transfers(in: await authority.scope(of: caller)).map {
                 DBusValue.structure([.objectPath($0.objectPath), .vardict($0.properties)])
             }
             return [.array(.structure([.objectPath, .dictionary(key: .string, value: .variant)]), entries)]
         case "Subscribe":
-            await subscribers.add(caller)
+            await subscribers.add(caller, scope: await authority.scope(of: caller))
             return []
         case "Unsubscribe":
             await subscribers.remove(caller.uniqueName)
+            return []
+        case "SetLimits":
+            guard arguments.count == 1, let changes = arguments[0].stringKeyedValue else {
+                throw DaemonError.invalidArgument("SetLimits takes a dictionary of limits")
+            }
+            try await setLimits(changes, caller: caller)
             return []
         default:
             throw BusError.remote(name: StandardErrorName.unknownMethod, message: "no method \(method.name)")
@@ -88,8 +108,9 @@ final class Manager: ObjectTree, Sendable {
     private func createEndpoint(directory requested: String, options rawOptions: [String: DBusValue], caller: Caller) async throws -> [DBusValue] {
         let options = try EndpointOptions(parsing: rawOptions)
         let user = try UserContext.lookup(uid: caller.uid)
+        let sandbox = self.sandbox
         let directory = try await user.run { () throws(DaemonError) in
-            try EndpointDirectory.check(requested, owner: caller.uid)
+            try EndpointDirectory.check(requested, owner: caller.uid, sandbox: sandbox)
         }
         let endpoint = try await registry.create(owner: caller.uid, directory: directory, options: options, now: Clock.nowMicroseconds)
         logger.info("endpoint created", metadata: endpoint.logMetadata(by: caller))
@@ -142,9 +163,21 @@ final class Manager: ObjectTree, Sendable {
         return [.objectPath(transfer.objectPath), .strings(tree.warnings)]
     }
 
-    /// The caller's endpoint named by the ID argument. Another user's endpoint is "not found",
-    /// exactly like one that does not exist, so IDs cannot be probed.
-    private func endpoint(_ arguments: [DBusValue], _ caller: Caller) async throws -> Endpoint {
+    /// Changes daemon-wide limits now and for the daemon's next starts (`limits.conf` in the
+    /// state directory). Only for administrators: the table checked that before.
+    private func setLimits(_ changes: [String: DBusValue], caller: Caller) async throws {
+        let updated = try limits.current.applying(changes)
+        try updated.save(inDirectory: configuration.stateDirectory)
+        limits.replace(with: updated)
+        await registry.setMaxEndpointsPerUser(updated.maxEndpointsPerUser)
+        var metadata: Logger.Metadata = ["caller_uid": "\(caller.uid)"]
+        for (key, value) in updated.properties { metadata[key.lowercased()] = "\(value)" }
+        logger.notice("limits changed", metadata: metadata)
+    }
+
+    /// The endpoint named by the ID argument, if the rule lets the caller use it. Another user's
+    /// endpoint is "not found", exactly like one that does not exist, so IDs cannot be probed.
+    private func endpoint(_ arguments: [DBusValue], _ caller: Caller, _ rule: Authorization.Rule) async throws -> Endpoint {
         guard let text = arguments.first?.stringValue else { throw DaemonError.invalidArgument("missing endpoint ID") }
         let id: EndpointID
         do {
@@ -152,7 +185,8 @@ final class Manager: ObjectTree, Sendable {
         } catch {
             throw DaemonError.invalidArgument(error.description)
         }
-        guard let endpoint = await registry.endpoint(id: id, visibleTo: caller) else {
+        let found = await registry.endpoint(id: id)
+        guard await authority.mayUse(objectOf: found?.owner, caller, rule: rule), let endpoint = found else {
             throw DaemonError.notFound("no endpoint with this ID")
         }
         return endpoint
@@ -176,10 +210,9 @@ final class Manager: ObjectTree, Sendable {
             "Version": .string(S2SVersion.current),
             "StartTimestamp": .uint64(startTimestamp),
             "PeerListeners": .strings(peerListeners),
-            "MaxEndpointsPerUser": .uint64(configuration.maxEndpointsPerUser),
             "IdleTimeout": .uint64(configuration.idleTimeout.map { UInt64($0.components.seconds) * 1_000_000 } ?? DaemonAPI.unlimited),
             "ExternalAddress": .string(configuration.externalAddress.map(Self.withPort) ?? ""),
-        ]
+        ].merging(limits.current.properties) { current, _ in current }
     }
 
     /// `HOST:PORT` with the default peer port when none is given.
@@ -194,13 +227,20 @@ final class Manager: ObjectTree, Sendable {
 
     var objectManagerPath: ObjectPath? { Self.rootPath }
 
+    /// Every call on an object, standard interfaces included, comes through here first: the
+    /// Manager is anyone's (`Authorization.manager`), an endpoint or a transfer exists for the
+    /// caller only if the table lets it use that object (`Authorization.objects`).
     func object(at path: ObjectPath, for caller: Caller) async throws -> (any BusObject)? {
         if path == Self.rootPath { return ManagerObject(manager: self) }
         if let number = Self.number(of: path, below: Self.endpointParent) {
-            return await registry.endpoint(number: number, visibleTo: caller).map { EndpointObject(endpoint: $0) }
+            let endpoint = await registry.current(number)
+            guard await authority.mayUse(objectOf: endpoint?.owner, caller) else { return nil }
+            return endpoint.map { EndpointObject(endpoint: $0) }
         }
         if let number = Self.number(of: path, below: Self.transferParent) {
-            return await transfers.transfer(number: number, visibleTo: caller).map { TransferObject(transfer: $0) }
+            let transfer = await transfers.transfer(number: number)
+            guard await authority.mayUse(objectOf: transfer?.owner, caller) else { return nil }
+            return transfer.map { TransferObject(transfer: $0) }
         }
         return nil
     }
@@ -214,8 +254,9 @@ final class Manager: ObjectTree, Sendable {
     }
 
     func childNodes(of path: ObjectPath, for caller: Caller) async throws -> [String] {
-        let visible = [Self.rootPath] + (await registry.endpoints(visibleTo: caller).map(\.objectPath))
-            + (await transfers.transfers(visibleTo: caller).map(\.objectPath))
+        let scope = await authority.scope(of: caller)
+        let visible = [Self.rootPath] + (await registry.endpoints(in: scope).map(\.objectPath))
+            + (await transfers.transfers(in: scope).map(\.objectPath))
         var children: [String] = []
         for objectPath in visible {
             guard let elements = objectPath.elements(below: path), let first = elements.first else { continue }
@@ -226,10 +267,11 @@ final class Manager: ObjectTree, Sendable {
     }
 
     func managedObjects(for caller: Caller) async throws -> [(ObjectPath, any BusObject)] {
-        let endpoints: [(ObjectPath, any BusObject)] = await registry.endpoints(visibleTo: caller).map {
+        let scope = await authority.scope(of: caller)
+        let endpoints: [(ObjectPath, any BusObject)] = await registry.endpoints(in: scope).map {
             ($0.objectPath, EndpointObject(endpoint: $0))
         }
-        let running: [(ObjectPath, any BusObject)] = await transfers.transfers(visibleTo: caller).map {
+        let running: [(ObjectPath, any BusObject)] = await transfers.transfers(in: scope).map {
             ($0.objectPath, TransferObject(transfer: $0))
         }
         return endpoints + running

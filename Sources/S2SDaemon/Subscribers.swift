@@ -1,17 +1,18 @@
 import S2SBus
 
-/// The connections that called `Subscribe`, with their UIDs: the only ones that get signals, and
-/// only about objects they own (root: all).
+/// The connections that called `Subscribe`, with the scope the authorization table gave them
+/// then: the only ones that get signals, and only about objects in that scope (their own; all
+/// for root and for polkit-authorized administrators).
 actor Subscribers {
-    private var uids: [String: UInt32] = [:]
+    private var subscribers: [String: (caller: Caller, scope: Scope)] = [:]
 
-    func add(_ caller: Caller) { uids[caller.uniqueName] = caller.uid }
-    func remove(_ uniqueName: String) { uids[uniqueName] = nil }
+    func add(_ caller: Caller, scope: Scope) { subscribers[caller.uniqueName] = (caller, scope) }
+    func remove(_ uniqueName: String) { subscribers[uniqueName] = nil }
 
-    /// The subscribers allowed to hear about an object of `owner`, with their UIDs.
+    /// The subscribers allowed to hear about an object of `owner`.
     func recipients(forOwner owner: UInt32) -> [Caller] {
-        uids.filter { $0.value == owner || $0.value == 0 }.map { Caller(uniqueName: $0.key, uid: $0.value) }
+        subscribers.values.filter { $0.scope.includes(owner: owner) }.map(\.caller)
     }
 
-    var isEmpty: Bool { uids.isEmpty }
+    var isEmpty: Bool { subscribers.isEmpty }
 }

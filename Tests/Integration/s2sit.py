@@ -25,6 +25,9 @@ PEER = "org.freedesktop.DBus.Peer"
 OBJECT_MANAGER = "org.freedesktop.DBus.ObjectManager"
 U64_MAX = 2**64 - 1
 
+# The header flag of a caller that accepts an authorization agent's questions.
+ALLOW_INTERACTIVE_AUTHORIZATION = 0x4
+
 ERR_INVALID_ARGUMENT = "org.s2s.Error.InvalidArgument"
 ERR_INVALID_PATH = "org.s2s.Error.InvalidPath"
 ERR_ACCESS_DENIED = "org.s2s.Error.AccessDenied"
@@ -37,7 +40,8 @@ ENDPOINT_PROPERTIES = {
     "Id", "Directory", "Owner", "CreatedTimestamp", "Quota", "ExpiresTimestamp",
     "RemainingUses", "BytesReceived", "FilesReceived",
 }
-MANAGER_PROPERTIES = {"Version", "StartTimestamp", "PeerListeners", "MaxEndpointsPerUser", "IdleTimeout", "ExternalAddress"}
+MANAGER_PROPERTIES = {"Version", "StartTimestamp", "PeerListeners", "MaxEndpointsPerUser", "IdleTimeout", "ExternalAddress",
+                      "MaxIncomingTransfers", "MaxIncomingTransfersPerEndpoint", "FreeSpaceReserve"}
 ENDPOINT_PATH_RE = re.compile(r"^/org/s2s/Daemon1/endpoint/[0-9]+$")
 ID_RE = re.compile(r"^s2s1[qpzry9x8gf2tvdw0s3jn54khce6mua7l]{58}$")
 
@@ -205,8 +209,10 @@ class Client:
         self.close()
 
     # raw calls
-    def call(self, path, iface, member, sig="", body=(), dest=NAME, timeout=None):
+    def call(self, path, iface, member, sig="", body=(), dest=NAME, timeout=None, interactive=False):
         msg = new_method_call(DBusAddress(path, bus_name=dest, interface=iface), member, sig, tuple(body))
+        if interactive:
+            msg.header.flags |= ALLOW_INTERACTIVE_AUTHORIZATION
         reply = self.conn.send_and_get_reply(msg, timeout=timeout or self.timeout)
         if reply.header.message_type == MessageType.error:
             name = reply.header.fields.get(HeaderFields.error_name, "")

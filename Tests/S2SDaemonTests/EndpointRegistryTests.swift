@@ -22,8 +22,7 @@ struct EndpointRegistryTests {
                 owner: 1000, directory: directory, options: EndpointOptions(quota: 5, lifetime: 60, maxUses: 1), now: 1_000_000)
         }
         let reopened = try EndpointRegistry(store: try EndpointStore(path: path), maxEndpointsPerUser: 10)
-        let owner = Caller(uniqueName: ":1.1", uid: 1000)
-        let found = await reopened.endpoint(id: created.id, visibleTo: owner)
+        let found = await reopened.endpoint(id: created.id)
         #expect(found == created)
         #expect(found?.expires == 61_000_000)
         #expect(found?.privateKey.count == 32)
@@ -35,10 +34,9 @@ struct EndpointRegistryTests {
         let bob = try await registry.create(owner: 1001, directory: directory, options: EndpointOptions(), now: 1)
         #expect(ann.id != bob.id)
         #expect(ann.number != bob.number)
-        #expect(await registry.endpoints(visibleTo: Caller(uniqueName: ":1.1", uid: 1000)) == [ann])
-        #expect(await registry.endpoint(id: bob.id, visibleTo: Caller(uniqueName: ":1.1", uid: 1000)) == nil)
-        #expect(await registry.endpoint(number: bob.number, visibleTo: Caller(uniqueName: ":1.1", uid: 1000)) == nil)
-        #expect(await registry.endpoints(visibleTo: Caller(uniqueName: ":1.2", uid: 0)).count == 2)
+        #expect(await registry.endpoints(in: .owner(1000)) == [ann])
+        #expect(await registry.endpoints(in: .owner(1001)) == [bob])
+        #expect(await registry.endpoints(in: .everyone).count == 2)
     }
 
     @Test func theLimitPerUserHolds() async throws {

@@ -9,6 +9,9 @@ struct ReceiveContext: Sendable {
     let transfers: TransferRegistry
     let resume: ResumeStore
     let configuration: Configuration
+    /// MaxIncomingTransfers, MaxIncomingTransfersPerEndpoint and FreeSpaceReserve as they are now
+    /// (an administrator may change them while the daemon runs).
+    let limits: LiveLimits
     let logger: Logger
 }
 
@@ -122,7 +125,8 @@ final class ReceiveSession {
         }
         let total = await context.transfers.activeIncomingCount
         let here = await context.transfers.activeIncoming(endpoint: endpoint.number)
-        guard total < context.configuration.maxIncomingTransfers, here < context.configuration.maxIncomingTransfersPerEndpoint else {
+        let limits = context.limits.current
+        guard total < limits.maxIncomingTransfers, here < limits.maxIncomingTransfersPerEndpoint else {
             throw Ending.refused(.busy, "too many incoming transfers (\(here) into this endpoint, \(total) in all)")
         }
     }
@@ -237,7 +241,7 @@ final class ReceiveSession {
 
         // The partial area, the resume offsets it can really back, the space, the directories.
         let endpointDirectory = endpoint.directory
-        let reserve = context.configuration.freeSpaceReserve
+        let reserve = context.limits.current.freeSpaceReserve
         let offers = entries
         let neededBytes = needed
         let slots = records.map(\.slot)

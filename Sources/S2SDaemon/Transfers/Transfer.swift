@@ -96,8 +96,8 @@ final class Transfer: Sendable {
         ObjectPath("\(DaemonAPI.transferPathPrefix)/\(number)") ?? "/"
     }
 
-    func isVisible(to caller: Caller) -> Bool {
-        caller.isRoot || caller.uid == owner
+    func isVisible(in scope: Scope) -> Bool {
+        scope.includes(owner: owner)
     }
 
     // MARK: Progress

@@ -1,0 +1,162 @@
+import S2SBus
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The daemon-wide limits an administrator may change while the daemon runs (`SetLimits`).
+///
+/// They start from the configuration; `SetLimits` changes them at once and keeps them in
+/// `limits.conf` in the state directory, which the daemon reads after `s2sd.conf` when it
+/// starts, so that a change outlives the daemon (which exits when idle). Deleting that file
+/// returns to the configuration's values. docs/configuration.md, "Limits changed at run time".
+struct Limits: Sendable, Equatable {
+    var maxEndpointsPerUser: UInt64
+    var maxIncomingTransfers: Int
+    var maxIncomingTransfersPerEndpoint: Int
+    var freeSpaceReserve: UInt64
+
+    /// The file in the state directory.
+    static let fileName = "limits.conf"
+    /// The keys of `SetLimits`, of the Manager's properties and of `limits.conf`: configuration
+    /// keys, all of type `t`.
+    static let keys = ["MaxEndpointsPerUser", "MaxIncomingTransfers", "MaxIncomingTransfersPerEndpoint", "FreeSpaceReserve"]
+
+    init(_ configuration: Configuration) {
+        maxEndpointsPerUser = configuration.maxEndpointsPerUser
+        maxIncomingTransfers = configuration.maxIncomingTransfers
+        maxIncomingTransfersPerEndpoint = configuration.maxIncomingTransfersPerEndpoint
+        freeSpaceReserve = configuration.freeSpaceReserve
+    }
+
+    /// Applies a `SetLimits` dictionary: every key known, every value a `t` in range; nothing
+    /// changes unless all of them are good.
+    func applying(_ changes: [String: DBusValue]) throws(DaemonError) -> Limits {
+        guard !changes.isEmpty else { throw .invalidArgument("no limits given; known: \(Self.keys.joined(separator: ", "))") }
+        var configuration = Configuration(bus: .system, environment: [:])
+        configuration.maxEndpointsPerUser = maxEndpointsPerUser
+        configuration.maxIncomingTransfers = maxIncomingTransfers
+        configuration.maxIncomingTransfersPerEndpoint = maxIncomingTransfersPerEndpoint
+        configuration.freeSpaceReserve = freeSpaceReserve
+        for (key, value) in changes.sorted(by: { $0.key < $1.key }) {
+            guard Self.keys.contains(key) else {
+                throw .invalidArgument("unknown limit \"\(key)\"; known: \(Self.keys.joined(separator: ", "))")
+            }
+            guard let number = value.unwrappingVariant.uint64Value else {
+                throw .invalidArgument("\(key) must be a uint64 (t)")
+            }
+            // The configuration file's parsers and ranges, so that both ways agree.
+            do throws(Configuration.SettingError) {
+                try configuration.set(key, to: String(number))
+            } catch {
+                throw .invalidArgument(error.reason)
+            }
+        }
+        return Limits(configuration)
+    }
+
+    var properties: [String: DBusValue] {
+        [
+            "MaxEndpointsPerUser": .uint64(maxEndpointsPerUser),
+            "MaxIncomingTransfers": .uint64(UInt64(maxIncomingTransfers)),
+            "MaxIncomingTransfersPerEndpoint": .uint64(UInt64(maxIncomingTransfersPerEndpoint)),
+            "FreeSpaceReserve": .uint64(freeSpaceReserve),
+        ]
+    }
+
+    /// `limits.conf`, in the configuration file's syntax.
+    var fileContents: String {
+        """
+        # Written by s2sd when an administrator changed limits over D-Bus (SetLimits). Read after
+        # /etc/s2s/s2sd.conf, so these values win over it; delete this file to go back to it.
+        [Daemon]
+        MaxEndpointsPerUser=\(maxEndpointsPerUser)
+        MaxIncomingTransfers=\(maxIncomingTransfers)
+        MaxIncomingTransfersPerEndpoint=\(maxIncomingTransfersPerEndpoint)
+        FreeSpaceReserve=\(freeSpaceReserve)
+
+        """
+    }
+
+    /// Replaces `DIRECTORY/limits.conf` atomically and durably: a temporary file, fsync, rename,
+    /// fsync of the directory.
+    func save(inDirectory directory: String) throws(DaemonError) {
+        let path = directory + "/" + Self.fileName
+        let temporary = path + ".new"
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0o600)
+        guard fd >= 0 else { throw Self.failure("cannot create \(temporary)") }
+        var bytes = Array(fileContents.utf8)
+        var offset = 0
+        while offset < bytes.count {
+            let written = bytes.withUnsafeMutableBytes { write(fd, $0.baseAddress.map { $0 + offset }, $0.count - offset) }
+            if written < 0 && errno == EINTR { continue }
+            guard written > 0 else {
+                let error = Self.failure("cannot write \(temporary)")
+                close(fd)
+                unlink(temporary)
+                throw error
+            }
+            offset += written
+        }
+        bytes.removeAll()
+        guard fsync(fd) == 0 else {
+            let error = Self.failure("cannot write \(temporary) to disk")
+            close(fd)
+            unlink(temporary)
+            throw error
+        }
+        guard close(fd) == 0 else {
+            let error = Self.failure("cannot close \(temporary)")
+            unlink(temporary)
+            throw error
+        }
+        guard rename(temporary, path) == 0 else {
+            let error = Self.failure("cannot replace \(path)")
+            unlink(temporary)
+            throw error
+        }
+        let directoryFD = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard directoryFD >= 0 else { throw Self.failure("cannot open \(directory)") }
+        defer { close(directoryFD) }
+        guard fsync(directoryFD) == 0 else { throw Self.failure("cannot write \(directory) to disk") }
+    }
+
+    private static func failure(_ what: String) -> DaemonError {
+        .failed("\(what): \(String(cString: strerror(errno)))")
+    }
+}
+
+/// The limits in force, shared by the parts of the daemon that enforce them.
+final class LiveLimits: Sendable {
+    private let state: Mutex<Limits>
+
+    init(_ limits: Limits) {
+        state = Mutex(limits)
+    }
+
+    var current: Limits { state.withLock { $0 } }
+
+    func replace(with limits: Limits) {
+        state.withLock { $0 = limits }
+    }
+}
+
+extension Configuration {
+    /// Applies `limits.conf` from the state directory, if there is one: only the limit keys may
+    /// appear in it. Called after the configuration file and the command line.
+    public mutating func loadRuntimeLimits() throws(FileError) {
+        let file = stateDirectory + "/" + Limits.fileName
+        var overlay = self
+        try overlay.load(file: file, required: false)
+        // Anything other than the limits differs from what the file and command line said.
+        var check = overlay
+        check.maxEndpointsPerUser = maxEndpointsPerUser
+        check.maxIncomingTransfers = maxIncomingTransfers
+        check.maxIncomingTransfersPerEndpoint = maxIncomingTransfersPerEndpoint
+        check.freeSpaceReserve = freeSpaceReserve
+        guard check == self else {
+            throw FileError(file: file, line: nil, reason: "only \(Limits.keys.joined(separator: ", ")) may be set here")
+        }
+        self = overlay
+    }
+}
