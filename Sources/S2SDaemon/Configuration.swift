@@ -1,5 +1,6 @@
 public import Logging
 import S2SCore
+public import S2SPeer
 public import S2SProtocol
 #if canImport(Glibc)
 import Glibc
@@ -23,6 +24,9 @@ public struct Configuration: Sendable, Equatable {
     /// Peer listeners to bind (`ADDR:PORT`), besides any socket passed by systemd. Empty and no
     /// passed socket: the daemon receives nothing over the network.
     public var listen: [String] = []
+    /// Transit relays (`Relay=HOST:PORT`, `--relay`): the relay route, for receiving (a waiting
+    /// connection per endpoint) and for sending by the ID alone. Empty: direct route only.
+    public var relays: [RelayAddress] = []
     /// `HOST[:PORT]` that senders can reach this daemon at, for the `ID@HOST:PORT` form.
     public var externalAddress: String?
     /// Bytes that must stay free on an endpoint's file system after a transfer is accepted.
@@ -156,6 +160,17 @@ public struct Configuration: Sendable, Equatable {
             } else {
                 guard Self.isHostAndPort(value) else { throw SettingError(reason: "Listen must be ADDRESS:PORT, not \"\(value)\"") }
                 listen.append(value)
+            }
+        case "Relay":
+            // An empty assignment resets the list, as for Listen=.
+            if value.isEmpty {
+                relays = []
+            } else {
+                do {
+                    relays.append(try RelayAddress(parsing: value))
+                } catch {
+                    throw SettingError(reason: "Relay must be HOST:PORT: \(error)")
+                }
             }
         case "ExternalAddress":
             externalAddress = value.isEmpty ? nil : value

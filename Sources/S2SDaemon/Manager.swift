@@ -127,7 +127,7 @@ final class Manager: ObjectTree, Sendable {
     private func send(sources: [String], destination text: String, options rawOptions: [String: DBusValue], caller: Caller) async throws -> [DBusValue] {
         let options = try SendOptions(parsing: rawOptions)
         guard !sources.isEmpty else { throw DaemonError.invalidArgument("nothing to send: no sources") }
-        let destination = try Destination(parsing: text)
+        let destination = try Destination(parsing: text, hasRelays: !configuration.relays.isEmpty)
         let user = try UserContext.lookup(uid: caller.uid)
         let follow = options.followSymlinks
         let tree = try await user.run { () throws(DaemonError) in
@@ -151,10 +151,10 @@ final class Manager: ObjectTree, Sendable {
         logger.info(
             "send requested",
             metadata: ["transfer": "\(transfer.number)", "caller_uid": "\(caller.uid)", "files": "\(tree.fileCount)",
-                       "bytes": "\(tree.totalBytes)", "destination": "\(destination.host):\(destination.port)"])
+                       "bytes": "\(tree.totalBytes)", "destination": "\(destination.routeDescription)"])
         let session = SendSession(
             transfer: transfer, tree: tree, destination: destination, token: token, tokenKey: key, digest: options.digest,
-            followSymlinks: follow, user: user, tokens: sending.tokens, logger: logger)
+            followSymlinks: follow, user: user, tokens: sending.tokens, logger: logger, relays: configuration.relays)
         let transfers = self.transfers
         sending.service.submit {
             await session.run()

@@ -36,6 +36,22 @@ extension SecureChannel {
             if case .timeout = peerError(error, context: "") { throw PeerError.timeout(.handshake) }
             throw PeerError.network("connecting to \(address): \(error)")
         }
+        return try await connect(paired: asyncChannel, endpointKey: endpointKey, hello: hello, limits: limits, body)
+    }
+
+    /// Sender side on a connection that is already open and configured by
+    /// ``PeerPipeline/configure(_:expectPreamble:limits:)`` with `expectPreamble: false`, e.g. one
+    /// that ``RelayConnector`` paired: writes the preamble and handshake message 1, reads message 2
+    /// and runs `body`, exactly as ``connect(to:endpointKey:hello:limits:group:_:)`` does after
+    /// connecting. The connection is closed when `body` returns or throws.
+    public static func connect<Result: Sendable>(
+        paired asyncChannel: NIOAsyncChannel<ByteBuffer, ByteBuffer>,
+        endpointKey: Curve25519.KeyAgreement.PublicKey,
+        hello: Hello? = nil,
+        limits: ProtocolLimits = .default,
+        _ body: (SecureChannel) async throws -> Result
+    ) async throws -> Result {
+        let hello = hello ?? Hello(limits: limits)
         let key = UncheckedKey(endpointKey)
         return try await asyncChannel.executeThenClose { inbound, outbound in
             let secure = try await initiatorHandshake(

@@ -57,6 +57,12 @@ struct S2SDaemonCommand: AsyncParsableCommand {
     var listen: [String] = []
 
     @Option(help: ArgumentHelp(
+        "Use the transit relay at HOST:PORT (repeatable): endpoints wait there for senders, and `s2sctl send` "
+            + "with a plain ID goes through it. Replaces the file's Relay= settings.",
+        valueName: "host:port"))
+    var relay: [String] = []
+
+    @Option(help: ArgumentHelp(
         "The address senders reach this daemon at; `s2sctl endpoint new` then also prints ID@HOST:PORT (port 7730 "
             + "if none is given).",
         valueName: "host[:port]"))
@@ -77,6 +83,8 @@ struct S2SDaemonCommand: AsyncParsableCommand {
             if let logLevel { try configuration.set("LogLevel", to: logLevel) }
             if !listen.isEmpty { try configuration.set("Listen", to: "") }
             for address in listen { try configuration.set("Listen", to: address) }
+            if !relay.isEmpty { try configuration.set("Relay", to: "") }
+            for address in relay { try configuration.set("Relay", to: address) }
             if let externalAddress { try configuration.set("ExternalAddress", to: externalAddress) }
         } catch let error as Configuration.FileError {
             throw Failure(message: "configuration: \(error)")

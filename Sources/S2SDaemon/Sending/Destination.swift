@@ -1,19 +1,31 @@
 import S2SCore
 
-/// Where a send goes: `ID@HOST:PORT` (the direct route) or a plain `ID` (the relay route, which
-/// arrives with its own issue).
+/// Where a send goes: `ID@HOST:PORT` (the direct route) or a plain `ID` (the relay route).
 struct Destination: Sendable, Equatable, CustomStringConvertible {
+    /// How the sender reaches the receiver.
+    enum Route: Sendable, Equatable {
+        /// Straight to an address the receiver published.
+        case direct(host: String, port: Int)
+        /// Through the configured transit relays, chosen by the endpoint's relay token; the sender
+        /// learns no address of the receiver.
+        case relay
+    }
+
     let id: EndpointID
-    let host: String
-    let port: Int
+    let route: Route
 
     /// Parses `ID@HOST[:PORT]`; HOST may be a name, an IPv4 address or `[IPv6]`; the port defaults
-    /// to 7730, the one `s2sd.socket` listens on.
-    init(parsing text: String) throws(DaemonError) {
+    /// to 7730, the one `s2sd.socket` listens on. A plain `ID` is the relay route, which needs
+    /// `hasRelays` (the daemon has relays configured).
+    init(parsing text: String, hasRelays: Bool) throws(DaemonError) {
         guard let at = text.firstIndex(of: "@") else {
-            _ = try Self.parseID(text)
-            throw .invalidArgument(
-                "\"\(text)\" has no address: sending by the ID alone needs a relay, which this daemon does not have; use ID@HOST:PORT")
+            id = try Self.parseID(text)
+            guard hasRelays else {
+                throw .invalidArgument(
+                    "\"\(text)\" has no address: sending by the ID alone needs a relay, which this daemon does not have (Relay= or --relay); use ID@HOST:PORT")
+            }
+            route = .relay
+            return
         }
         id = try Self.parseID(String(text[..<at]))
         let address = text[text.index(after: at)...]
@@ -34,15 +46,14 @@ struct Destination: Sendable, Equatable, CustomStringConvertible {
         guard !hostPart.isEmpty, hostPart.allSatisfy({ $0.isLetter || $0.isNumber || ".-:_".contains($0) }) else {
             throw .invalidArgument("\"\(address)\" is not HOST:PORT")
         }
-        host = String(hostPart)
+        var port = Configuration.defaultPeerPort
         if let portPart {
-            guard let port = Int(portPart), (1...65535).contains(port) else {
+            guard let number = Int(portPart), (1...65535).contains(number) else {
                 throw .invalidArgument("\"\(portPart)\" is not a port number (1-65535)")
             }
-            self.port = port
-        } else {
-            port = Configuration.defaultPeerPort
+            port = number
         }
+        route = .direct(host: String(hostPart), port: port)
     }
 
     private static func parseID(_ text: String) throws(DaemonError) -> EndpointID {
@@ -53,7 +64,21 @@ struct Destination: Sendable, Equatable, CustomStringConvertible {
         }
     }
 
+    /// `ID@HOST:PORT`, or the plain ID on the relay route (which is also what identifies the
+    /// transfer for a resume, whichever relay carries it).
     var description: String {
-        host.contains(":") ? "\(id.text)@[\(host)]:\(port)" : "\(id.text)@\(host):\(port)"
+        switch route {
+        case .relay: id.text
+        case .direct(let host, let port):
+            host.contains(":") ? "\(id.text)@[\(host)]:\(port)" : "\(id.text)@\(host):\(port)"
+        }
+    }
+
+    /// For the log: the address on the direct route, "relay" on the relay route.
+    var routeDescription: String {
+        switch route {
+        case .relay: "relay"
+        case .direct(let host, let port): host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
+        }
     }
 }

@@ -28,11 +28,16 @@ final class SendSession: Sendable {
     private let user: UserContext
     private let tokens: SendTokenStore
     private let logger: Logger
+    private let relays: [RelayAddress]
+    private let relayDeadline: Duration
 
     init(
         transfer: Transfer, tree: SourceTree, destination: Destination, token: TransferToken, tokenKey: Data,
-        digest: DigestAlgorithm, followSymlinks: Bool, user: UserContext, tokens: SendTokenStore, logger: Logger
+        digest: DigestAlgorithm, followSymlinks: Bool, user: UserContext, tokens: SendTokenStore, logger: Logger,
+        relays: [RelayAddress] = [], relayDeadline: Duration = SecureChannel.defaultRelayDeadline
     ) {
+        self.relays = relays
+        self.relayDeadline = relayDeadline
         self.transfer = transfer
         self.tree = tree
         self.destination = destination
@@ -76,7 +81,7 @@ final class SendSession: Sendable {
             let worker = try UserWorker(user)
             defer { worker.stop() }
             let key = try Curve25519.KeyAgreement.PublicKey(rawRepresentation: destination.id.publicKey)
-            try await SecureChannel.connect(host: destination.host, port: destination.port, endpointKey: key) { channel in
+            try await connect(key: key) { channel in
                 transfer.onCancel { code in
                     Task {
                         try? await channel.send(.cancel(code))
@@ -99,6 +104,23 @@ final class SendSession: Sendable {
             ending = self.ending(after: error)
         }
         await conclude(ending, shared)
+    }
+
+    /// Opens the session on the destination's route: straight to its address, or through the
+    /// relay chosen for its token (retrying until ``relayDeadline`` while no receiver is waiting).
+    private func connect(
+        key: Curve25519.KeyAgreement.PublicKey, _ body: (SecureChannel) async throws -> Void
+    ) async throws {
+        switch destination.route {
+        case .direct(let host, let port):
+            try await SecureChannel.connect(host: host, port: port, endpointKey: key, body)
+        case .relay:
+            do {
+                try await SecureChannel.connect(viaRelays: relays, endpointKey: key, deadline: relayDeadline, body)
+            } catch let error as RelayError {
+                throw Ending.lost("\(error)")
+            }
+        }
     }
 
     // MARK: Steps
