@@ -71,11 +71,12 @@ public enum Daemon {
             context: ReceiveContext(
                 endpoints: registry, transfers: transfers, resume: ResumeStore(database: store.database),
                 configuration: configuration, limits: limits, logger: logger))
+        let relayService = RelayService(relays: configuration.relays, context: peers.context)
         logger.info(
             "starting",
             metadata: [
                 "version": "\(S2SVersion.current)", "bus": "\(bus)", "state_directory": "\(configuration.stateDirectory)",
-                "peer_listeners": "\(listenerNames)", "activated": "\(activated)",
+                "peer_listeners": "\(listenerNames)", "relays": "\(configuration.relays.map(\.description))", "activated": "\(activated)",
                 "private_directories": "\(sandbox.privateDirectories)",
             ])
 
@@ -84,6 +85,7 @@ public enum Daemon {
                 services: [
                     .init(service: BusService(server: server, manager: manager, logger: logger)),
                     .init(service: peers),
+                    .init(service: relayService),
                     .init(service: transferService),
                     .init(service: ExpiryService(manager: manager, logger: logger)),
                     .init(service: WatchdogService(logger: logger)),
@@ -91,7 +93,7 @@ public enum Daemon {
                         service: IdleExitService(
                             timeout: configuration.idleTimeout, activated: activated, server: server,
                             subscribers: manager.subscribers,
-                            isBusy: { await transfers.activeCount > 0 || peers.hasConnections }, logger: logger),
+                            isBusy: { await transfers.activeCount > 0 || peers.hasConnections || relayService.isBusy }, logger: logger),
                         successTerminationBehavior: .gracefullyShutdownGroup),
                 ],
                 gracefulShutdownSignals: [.sigterm, .sigint],

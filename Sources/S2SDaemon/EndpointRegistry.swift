@@ -9,6 +9,7 @@ actor EndpointRegistry {
     private var maxEndpointsPerUser: UInt64
     private var endpoints: [Int64: Endpoint] = [:]
     private var expiryChanges: AsyncStream<Void>.Continuation?
+    private var membershipChanges: AsyncStream<Void>.Continuation?
 
     init(store: EndpointStore, maxEndpointsPerUser: UInt64) throws {
         self.store = store
@@ -39,6 +40,7 @@ actor EndpointRegistry {
         }
         endpoints[endpoint.number] = endpoint
         if endpoint.expires != nil { expiryChanges?.yield() }
+        membershipChanges?.yield()
         return endpoint
     }
 
@@ -64,6 +66,7 @@ actor EndpointRegistry {
             throw .failed("cannot delete the endpoint: \(error)")
         }
         endpoints[endpoint.number] = nil
+        membershipChanges?.yield()
     }
 
     /// The endpoint a session preamble names, if it exists and has not expired: one HMAC per
@@ -114,6 +117,7 @@ actor EndpointRegistry {
             throw .failed("cannot delete expired endpoints: \(error)")
         }
         for endpoint in expired { endpoints[endpoint.number] = nil }
+        if !expired.isEmpty { membershipChanges?.yield() }
         return expired
     }
 
@@ -126,5 +130,20 @@ actor EndpointRegistry {
         let (stream, continuation) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
         expiryChanges = continuation
         return stream
+    }
+
+    /// Yields whenever endpoints are created or deleted (also by expiry), so that the relay
+    /// service can keep one waiting connection per open endpoint without polling. Yields once at
+    /// once, for the endpoints there are already.
+    func membershipChangeStream() -> AsyncStream<Void> {
+        let (stream, continuation) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+        membershipChanges = continuation
+        continuation.yield()
+        return stream
+    }
+
+    /// Every endpoint that has not expired.
+    func openEndpoints(now: UInt64) -> [Endpoint] {
+        endpoints.values.filter { !$0.hasExpired(atMicroseconds: now) }.sorted { $0.number < $1.number }
     }
 }

@@ -15,6 +15,8 @@ public enum RelayConnector {
     /// `pairingTimeout` (`nil`: until paired, the relay closes, or the task is cancelled; the
     /// receiver's waiting connection). Connecting itself must succeed within `connectTimeout`.
     ///
+    /// `onWaiting` is called once the connection to the relay is open and the request sent.
+    ///
     /// - Returns: the paired connection, configured by ``PeerPipeline/configure(_:expectPreamble:limits:)``
     ///   for the receiver (`side == .receiver`, reading the preamble) or the sender. The caller
     ///   owns it: pass it to ``SecureChannel/accept(_:lookup:hello:limits:onHandshake:_:)`` or
@@ -27,6 +29,7 @@ public enum RelayConnector {
         limits: ProtocolLimits = .default,
         connectTimeout: Duration = .seconds(10),
         pairingTimeout: Duration?,
+        onWaiting: @Sendable () -> Void = {},
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) async throws -> NIOAsyncChannel<ByteBuffer, ByteBuffer> {
         let name = relay.description
@@ -50,6 +53,7 @@ public enum RelayConnector {
         } catch {
             throw RelayError.unreachable(relay: name, reason: "\(error)")
         }
+        onWaiting()
         let timedOut = Mutex(false)
         let deadline = pairingTimeout.map { timeout in
             channel.eventLoop.scheduleTask(in: TimeAmount(timeout)) {

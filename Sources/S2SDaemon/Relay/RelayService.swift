@@ -1,0 +1,133 @@
+import Crypto
+import Logging
+import NIOCore
+import S2SPeer
+import S2SProtocol
+import ServiceLifecycle
+import Synchronization
+
+/// The receiver's side of the relay route: for every open endpoint, one ``RelayWaiter`` waiting at
+/// the relay that rendezvous hashing of the endpoint's relay token chooses; for every connection a
+/// waiter gets paired, the same receive path as a direct connection (`SecureChannel.accept` and a
+/// `ReceiveSession`).
+///
+/// Structured: waiters and sessions are child tasks of this service's task group, so none outlives
+/// the daemon. Waiters follow the endpoint set through the registry's change stream: a new
+/// endpoint gets a waiter at once, a deleted or expired one loses it (its waiting connection is
+/// closed). An idle endpoint costs one TCP connection and no wake-ups.
+final class RelayService: Service, Sendable {
+    private let relays: [RelayAddress]
+    private let context: ReceiveContext
+    private let events: AsyncStream<Event>
+    private let continuation: AsyncStream<Event>.Continuation
+    private let waiters = Mutex<[Int64: RelayWaiter]>([:])
+    private let sessions = Mutex(0)
+
+    private enum Event: Sendable {
+        /// The endpoint set may have changed.
+        case endpointsChanged
+        /// A waiter was paired: run the receiver's side on the connection.
+        case paired(NIOAsyncChannel<ByteBuffer, ByteBuffer>)
+    }
+
+    init(relays: [RelayAddress], context: ReceiveContext) {
+        self.relays = relays
+        self.context = context
+        (events, continuation) = AsyncStream.makeStream()
+    }
+
+    /// The relay and its connection state of endpoint `number`, `nil` without relays.
+    func status(ofEndpoint number: Int64) -> RelayWaiter.Status? {
+        waiters.withLock { $0[number]?.status }
+    }
+
+    /// Whether endpoints are waiting at relays or relayed sessions run: the daemon must not exit
+    /// when idle then, or senders would find nobody.
+    var isBusy: Bool {
+        waiters.withLock { !$0.isEmpty } || sessions.withLock { $0 > 0 }
+    }
+
+    func run() async throws {
+        guard !relays.isEmpty else {
+            try? await gracefulShutdown()
+            return
+        }
+        let changes = await context.endpoints.membershipChangeStream()
+        let continuation = self.continuation
+        let events = self.events
+        await cancelWhenGracefulShutdown {
+            await withDiscardingTaskGroup { group in
+                group.addTask {
+                    for await _ in changes { continuation.yield(.endpointsChanged) }
+                }
+                for await event in events {
+                    switch event {
+                    case .endpointsChanged:
+                        for waiter in await self.synchronize() {
+                            group.addTask { await waiter.run() }
+                        }
+                    case .paired(let connection):
+                        self.sessions.withLock { $0 += 1 }
+                        group.addTask {
+                            await self.serve(connection)
+                            self.sessions.withLock { $0 -= 1 }
+                        }
+                    }
+                }
+                group.cancelAll()
+            }
+        }
+        continuation.finish()
+        waiters.withLock { $0 = [:] }
+    }
+
+    /// Stops the waiters of endpoints that are gone and returns new ones for endpoints without.
+    private func synchronize() async -> [RelayWaiter] {
+        let open = await context.endpoints.openEndpoints(now: Clock.nowMicroseconds)
+        let continuation = self.continuation
+        let limits = context.configuration.peerLimits
+        return waiters.withLock { waiters in
+            let numbers = Set(open.map(\.number))
+            for (number, waiter) in waiters where !numbers.contains(number) {
+                waiter.stop()
+                waiters[number] = nil
+            }
+            var started: [RelayWaiter] = []
+            for endpoint in open where waiters[endpoint.number] == nil {
+                let token = RelayToken(endpointPublicKey: endpoint.id.publicKey)
+                guard let relay = RelayRendezvous.choose(relays, for: token) else { continue }
+                let waiter = RelayWaiter(
+                    endpointNumber: endpoint.number, token: token, relay: relay, limits: limits,
+                    logger: context.logger,
+                    onPaired: { connection in continuation.yield(.paired(connection)) })
+                waiters[endpoint.number] = waiter
+                started.append(waiter)
+            }
+            return started
+        }
+    }
+
+    /// The receiver's side of a paired connection: the same as a direct connection's (the preamble
+    /// selects the endpoint, the Noise handshake proves its key), never the peer's address, which
+    /// is the relay's anyway.
+    private func serve(_ connection: NIOAsyncChannel<ByteBuffer, ByteBuffer>) async {
+        let context = self.context
+        do {
+            try await SecureChannel.accept(
+                connection,
+                lookup: { selector in
+                    await context.endpoints.endpoint(matching: selector, now: Clock.nowMicroseconds).flatMap { endpoint in
+                        try? Curve25519.KeyAgreement.PrivateKey(rawRepresentation: endpoint.privateKey)
+                    }
+                },
+                limits: context.configuration.peerLimits
+            ) { channel in
+                let key = Array(channel.endpointKey.rawRepresentation)
+                guard let endpoint = await context.endpoints.endpoint(publicKey: key) else { return }
+                await ReceiveSession(channel: channel, endpoint: endpoint, context: context).run()
+            }
+        } catch {
+            context.logger.debug("relayed peer connection failed", metadata: ["error": "\(error)"])
+        }
+    }
+}

@@ -1,0 +1,97 @@
+import Logging
+import NIOCore
+import S2SPeer
+import S2SProtocol
+import Synchronization
+
+/// Keeps one connection waiting at the relay for one endpoint (docs/protocol.md, "Relay route"):
+/// connects with the endpoint's relay token and the receiver side, waits (no timer on this side;
+/// TCP keepalive notices a vanished relay) until the relay pairs it with a sender, hands the paired
+/// connection to `onPaired`, and connects again at once. When the relay is unreachable or drops the
+/// waiting connection, it reconnects with backoff (1 s doubling to 60 s, with jitter).
+///
+/// ``run()`` returns when ``stop()`` is called (the endpoint was deleted or expired) or its task is
+/// cancelled; the waiting connection is closed by then.
+final class RelayWaiter: Sendable {
+    /// What the bus shows of the endpoint's relay.
+    struct Status: Sendable, Equatable {
+        /// The relay chosen for the endpoint's token.
+        var relay: RelayAddress
+        /// Whether a connection is waiting at the relay now.
+        var connected: Bool
+    }
+
+    let endpointNumber: Int64
+    let token: RelayToken
+    let relay: RelayAddress
+    private let limits: ProtocolLimits
+    private let logger: Logger
+    private let onPaired: @Sendable (NIOAsyncChannel<ByteBuffer, ByteBuffer>) -> Void
+    private let stopped: AsyncStream<Void>
+    private let stopper: AsyncStream<Void>.Continuation
+    private let state: Mutex<Status>
+
+    static let initialBackoff: Duration = .seconds(1)
+    static let maximumBackoff: Duration = .seconds(60)
+
+    init(
+        endpointNumber: Int64, token: RelayToken, relay: RelayAddress, limits: ProtocolLimits, logger: Logger,
+        onPaired: @escaping @Sendable (NIOAsyncChannel<ByteBuffer, ByteBuffer>) -> Void
+    ) {
+        self.endpointNumber = endpointNumber
+        self.token = token
+        self.relay = relay
+        self.limits = limits
+        var logger = logger
+        logger[metadataKey: "endpoint"] = "\(endpointNumber)"
+        logger[metadataKey: "relay"] = "\(relay)"
+        self.logger = logger
+        self.onPaired = onPaired
+        (stopped, stopper) = AsyncStream.makeStream()
+        state = Mutex(Status(relay: relay, connected: false))
+    }
+
+    /// The relay and whether a connection is waiting there.
+    var status: Status { state.withLock { $0 } }
+
+    /// Ends ``run()``: closes the waiting connection and stops reconnecting.
+    func stop() {
+        stopper.finish()
+    }
+
+    func run() async {
+        let stopped = self.stopped
+        await withDiscardingTaskGroup { group in
+            group.addTask {
+                await self.loop()
+            }
+            // Costs no wake-up: returns only when stop() finishes the stream (or on cancellation).
+            for await _ in stopped {}
+            group.cancelAll()
+        }
+        state.withLock { $0.connected = false }
+    }
+
+    private func loop() async {
+        var backoff = RelayBackoff(initial: Self.initialBackoff, maximum: Self.maximumBackoff)
+        while !Task.isCancelled {
+            do {
+                let connection = try await RelayConnector.connect(
+                    to: relay, token: token, side: .receiver, limits: limits, pairingTimeout: nil,
+                    onWaiting: { self.state.withLock { $0.connected = true } })
+                state.withLock { $0.connected = false }
+                backoff.reset()
+                logger.debug("paired at the relay")
+                onPaired(connection)
+            } catch {
+                state.withLock { $0.connected = false }
+                if Task.isCancelled { break }
+                let delay = backoff.next()
+                logger.info(
+                    "relay connection lost; reconnecting",
+                    metadata: ["error": "\(error)", "delay_ms": "\(delay.components.seconds * 1000 + delay.components.attoseconds / 1_000_000_000_000_000)"])
+                try? await Task.sleep(for: delay)
+            }
+        }
+    }
+}
