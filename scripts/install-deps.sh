@@ -3,7 +3,8 @@
 # toolchain itself (swift must be on PATH). Idempotent: a second run only checks and is instant.
 #   Debian packages: only those missing (dpkg-query), after one apt-get update unless the package
 #                    lists are less than a day old.
-#   Python packages: Tests/Integration/requirements.txt (jeepney, pytest, cryptography, xxhash) with python3 -m pip.
+#   Python packages: Tests/Integration/requirements.txt (jeepney, pytest, cryptography, xxhash,
+#   magic-wormhole-transit-relay for the relay tests: twistd transitrelay) with python3 -m pip.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -1,0 +1,154 @@
+# The relay route (issue 5): two daemons that know only a transit relay, a real
+# magic-wormhole-transit-relay on loopback, and `s2sctl send PATH ID` with nothing but the ID.
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import Bus, free_port, run
+from test_transfer import Side, random_file, sha256, visible, wait_for
+
+TWISTD = shutil.which("twistd")
+
+
+class TransitRelay:
+    """An unmodified `twistd transitrelay` on 127.0.0.1, as a child of the test."""
+
+    def __init__(self, workdir: Path, port: int | None = None):
+        self.port = port or free_port()
+        self.workdir = workdir
+        self.log_path = workdir / f"relay-{self.port}.log"
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def start(self):
+        log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(
+            [TWISTD, "-n", "--pidfile=", "transitrelay", f"--port=tcp:{self.port}:interface=127.0.0.1"],
+            cwd=self.workdir, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
+        log.close()
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            assert self.proc.poll() is None, self.log()
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                return
+            except OSError:
+                time.sleep(0.1)
+        raise AssertionError("the transit relay did not start: " + self.log())
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
+@pytest.fixture
+def relays(scratch):
+    """relays(n) -> n running transit relays, stopped after the test."""
+    if TWISTD is None:
+        pytest.fail("twistd (magic-wormhole-transit-relay) is not installed: scripts/install-deps.sh")
+    made = []
+
+    def make(n=1):
+        out = []
+        for _ in range(n):
+            relay = TransitRelay(scratch)
+            relay.start()
+            made.append(relay)
+            out.append(relay)
+        return out
+
+    yield make
+    for relay in made:
+        relay.stop()
+
+
+@pytest.fixture
+def relay_pair(scratch, daemon_factory, relays):
+    """(receiver, sender, relay): two daemons on two buses that share one relay; neither listens."""
+    (relay,) = relays(1)
+    buses = []
+
+    def side() -> Side:
+        bus = Bus(scratch)
+        buses.append(bus)
+        return Side(bus, daemon_factory(target_bus=bus, args=["--relay", relay.address]), None)
+
+    receiver, sender = side(), side()
+    yield receiver, sender, relay
+    for bus in buses:
+        bus.close()
+
+
+def plain_endpoint(receiver: Side, directory: Path, user) -> str:
+    r = receiver.ctl("endpoint", "new", str(directory), user=user)
+    assert r.rc == 0, r
+    return r.out.strip()
+
+
+def test_a_file_and_a_directory_arrive_by_the_id_alone(relay_pair, mkdir, user_a, user_b):
+    receiver, sender, relay = relay_pair
+    inbox = mkdir("in", owner=user_b)
+    outbox = mkdir("out", owner=user_a)
+    source = random_file(outbox / "f.bin", 32 << 20, owner=user_a)
+    tree = outbox / "tree"
+    (tree / "sub").mkdir(parents=True)
+    (tree / "sub" / "a.txt").write_text("a")
+    (tree / "b.txt").write_text("bb")
+    for root, dirs, files in os.walk(tree):
+        for n in [root, *[os.path.join(root, x) for x in dirs + files]]:
+            os.lchown(n, user_a.uid, user_a.gid)
+    endpoint = plain_endpoint(receiver, inbox, user_b)
+    assert "@" not in endpoint
+
+    r = sender.ctl("send", "--json", str(source), endpoint, user=user_a, timeout=120)
+    assert r.rc == 0, (r, receiver.daemon.log(), sender.daemon.log())
+    assert json.loads(r.out)["state"] == "done"
+    assert sha256(inbox / "f.bin") == sha256(source)
+
+    r = sender.ctl("send", str(tree), endpoint, user=user_a, timeout=120)
+    assert r.rc == 0, r
+    assert visible(inbox) == ["f.bin", "tree", "tree/b.txt", "tree/sub", "tree/sub/a.txt"]
+    assert (inbox / "tree" / "sub" / "a.txt").read_text() == "a"
+
+
+def test_three_senders_at_once(relay_pair, mkdir, user_a, user_b):
+    receiver, sender, relay = relay_pair
+    inbox = mkdir("in", owner=user_b)
+    outbox = mkdir("out", owner=user_a)
+    sources = [random_file(outbox / f"f{i}.bin", (4 + i) << 20, owner=user_a) for i in range(3)]
+    endpoint = plain_endpoint(receiver, inbox, user_b)
+    results = [None] * 3
+
+    def send(i):
+        results[i] = sender.ctl("send", str(sources[i]), endpoint, user=user_a, timeout=120)
+
+    threads = [threading.Thread(target=send, args=(i,)) for i in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for r in results:
+        assert r.rc == 0, (r, receiver.daemon.log())
+    for s in sources:
+        assert sha256(inbox / s.name) == sha256(s)
