@@ -50,14 +50,14 @@ fi
 # pip takes seconds even when everything is there: remember what was installed for which python.
 stamp=.build/.install-deps.stamp
 want="$(command -v python3) $(sha256sum "$requirements" | cut -d' ' -f1)"
-if [[ ! -f $stamp || $(cat "$stamp") != "$want" ]] || ! python3 -c 'import jeepney, pytest, cryptography, xxhash' 2>/dev/null; then
+if [[ ! -f $stamp || $(cat "$stamp") != "$want" ]] || ! python3 -c 'import jeepney, pytest, cryptography, xxhash, wormhole_transit_relay' 2>/dev/null; then
     export PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_ROOT_USER_ACTION=ignore
     managed=$(python3 -c 'import os, sysconfig; print(os.path.exists(os.path.join(sysconfig.get_path("stdlib"), "EXTERNALLY-MANAGED")))')
     if [[ $managed == True ]]; then
         # Debian's own python3 refuses pip installs into the system (PEP 668): use its packages.
-        say "python3 is Debian's: installing python3-jeepney python3-pytest python3-cryptography python3-xxhash"
+        say "python3 is Debian's: installing python3-jeepney python3-pytest python3-cryptography python3-xxhash magic-wormhole-transit-relay"
         as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
-            python3-jeepney python3-pytest python3-cryptography python3-xxhash
+            python3-jeepney python3-pytest python3-cryptography python3-xxhash magic-wormhole-transit-relay
     else
         say "python3 -m pip install -r $requirements"
         python3 -m pip install -q -r "$requirements"
