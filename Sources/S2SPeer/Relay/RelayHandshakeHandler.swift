@@ -97,9 +97,21 @@ final class RelayHandshakeHandler: ChannelInboundHandler, RemovableChannelHandle
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         if !done {
-            fail(context: context, .unreachable(relay: relay, reason: "\(error)"))
+            // Connected, then reset (e.g. the relay closed with our request unread): the same as
+            // a close for the caller, who reconnects.
+            fail(context: context, .closedBeforePairing(relay: relay))
         } else {
             context.fireErrorCaught(error)
+        }
+    }
+
+    /// A channel that never became active (connecting failed) is torn down without
+    /// `channelInactive`: the promise must still be completed.
+    func handlerRemoved(context: ChannelHandlerContext) {
+        if !done {
+            done = true
+            failed = true
+            paired.fail(RelayError.closedBeforePairing(relay: relay))
         }
     }
 
