@@ -15,6 +15,10 @@ struct EndpointInfo: Encodable {
     @Nullable var remainingUses: UInt64?
     let bytesReceived: UInt64
     let filesReceived: UInt64
+    /// The relay the endpoint waits at (`null`: the daemon has no relays), and whether a
+    /// connection is waiting there now.
+    @Nullable var relay: String?
+    @Nullable var relayConnected: Bool?
     /// `ID@HOST:PORT` when the daemon has an external address (`endpoint new` only).
     @Nullable var address: String? = nil
 
@@ -34,6 +38,10 @@ struct EndpointInfo: Encodable {
         remainingUses = try limit("RemainingUses")
         bytesReceived = try reader.required("BytesReceived", \.uint64Value)
         filesReceived = try reader.required("FilesReceived", \.uint64Value)
+        if let relay = properties["Relay"]?.stringValue, !relay.isEmpty {
+            self.relay = relay
+            relayConnected = properties["RelayConnected"]?.boolValue
+        }
     }
 
     /// Name: value lines for `endpoint show`.
@@ -47,6 +55,7 @@ struct EndpointInfo: Encodable {
             ("Expires", expires.map(Time.human(rfc3339:)) ?? "never"),
             ("Uses left", remainingUses.map(String.init) ?? "unlimited"),
             ("Received", "\(Units.formatSize(bytesReceived)) in \(filesReceived) file\(filesReceived == 1 ? "" : "s")"),
+            ("Relay", relay.map { "\($0), " + (relayConnected == true ? "waiting" : "not connected") } ?? "none"),
             ("Object", object),
         ]
     }

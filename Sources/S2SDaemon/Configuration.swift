@@ -27,6 +27,9 @@ public struct Configuration: Sendable, Equatable {
     /// Transit relays (`Relay=HOST:PORT`, `--relay`): the relay route, for receiving (a waiting
     /// connection per endpoint) and for sending by the ID alone. Empty: direct route only.
     public var relays: [RelayAddress] = []
+    /// How long a sender on the relay route waits for the receiver to be waiting at the relay
+    /// (`RelayWaitTimeout=`), retrying while the relay drops it, before the send fails.
+    public var relayWaitTimeout: Duration = SecureChannel.defaultRelayDeadline
     /// `HOST[:PORT]` that senders can reach this daemon at, for the `ID@HOST:PORT` form.
     public var externalAddress: String?
     /// Bytes that must stay free on an endpoint's file system after a transfer is accepted.
@@ -172,6 +175,15 @@ public struct Configuration: Sendable, Equatable {
                     throw SettingError(reason: "Relay must be HOST:PORT: \(error)")
                 }
             }
+        case "RelayWaitTimeout":
+            let seconds: UInt64
+            do {
+                seconds = try Units.parseDuration(value)
+            } catch {
+                throw SettingError(reason: "RelayWaitTimeout: \(error.description)")
+            }
+            guard seconds > 0, seconds <= 86_400 else { throw SettingError(reason: "RelayWaitTimeout must be from 1 second to 1 day") }
+            relayWaitTimeout = .seconds(Int64(seconds))
         case "ExternalAddress":
             externalAddress = value.isEmpty ? nil : value
         case "FreeSpaceReserve":

@@ -60,18 +60,19 @@ public enum Daemon {
         let transferService = TransferService(transfers: transfers)
         // polkit answers for the system bus only; on a session bus every caller is its own user.
         let authority = Authority(polkit: configuration.bus == .system ? PolkitClient(connection: connection, logger: logger) : nil)
+        let relayBoard = RelayStatusBoard()
         let manager = Manager(
             registry: registry, transfers: transfers, signals: signals,
             sending: SendContext(tokens: SendTokenStore(database: store.database), service: transferService),
             configuration: configuration, authority: authority, limits: limits, sandbox: sandbox,
-            peerListeners: listenerNames, logger: logger)
+            peerListeners: listenerNames, relayBoard: relayBoard, logger: logger)
         let server = ObjectServer(connection: connection, tree: manager)
         let peers = PeerService(
             servers: servers,
             context: ReceiveContext(
                 endpoints: registry, transfers: transfers, resume: ResumeStore(database: store.database),
                 configuration: configuration, limits: limits, logger: logger))
-        let relayService = RelayService(relays: configuration.relays, context: peers.context)
+        let relayService = RelayService(relays: configuration.relays, context: peers.context, board: relayBoard)
         logger.info(
             "starting",
             metadata: [

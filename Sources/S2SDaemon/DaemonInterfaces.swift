@@ -59,6 +59,8 @@ enum DaemonInterfaces {
             .init("RemainingUses", .uint64),
             .init("BytesReceived", .uint64),
             .init("FilesReceived", .uint64),
+            .init("Relay", .string, changeSignal: .none),
+            .init("RelayConnected", .boolean, changeSignal: .none),
         ])
 
     static let transfer = InterfaceDescription(

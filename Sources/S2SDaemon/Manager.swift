@@ -25,13 +25,16 @@ final class Manager: ObjectTree, Sendable {
     let limits: LiveLimits
     private let sandbox: SandboxView
     private let peerListeners: [String]
+    private let relayBoard: RelayStatusBoard
     private let startTimestamp: UInt64
     private let logger: Logger
 
     init(
         registry: EndpointRegistry, transfers: TransferRegistry, signals: SignalBroadcaster, sending: SendContext,
-        configuration: Configuration, authority: Authority, limits: LiveLimits, sandbox: SandboxView, peerListeners: [String], logger: Logger
+        configuration: Configuration, authority: Authority, limits: LiveLimits, sandbox: SandboxView, peerListeners: [String],
+        relayBoard: RelayStatusBoard, logger: Logger
     ) {
+        self.relayBoard = relayBoard
         self.registry = registry
         self.transfers = transfers
         self.signals = signals
@@ -64,7 +67,7 @@ final class Manager: ObjectTree, Sendable {
             return try await createEndpoint(directory: directory, options: options, caller: caller)
         case "ListEndpoints":
             let entries = await registry.endpoints(in: await authority.scope(of: caller)).map {
-                DBusValue.structure([.objectPath($0.objectPath), .vardict($0.properties)])
+                DBusValue.structure([.objectPath($0.objectPath), .vardict(EndpointObject(endpoint: $0, relayBoard: relayBoard).endpointProperties)])
             }
             return [.array(.structure([.objectPath, .dictionary(key: .string, value: .variant)]), entries)]
         case "GetEndpoint":
@@ -116,7 +119,7 @@ final class Manager: ObjectTree, Sendable {
         logger.info("endpoint created", metadata: endpoint.logMetadata(by: caller))
         await signals.send(aboutObjectOf: endpoint.owner) { subscriber in
             try await ObjectServer.interfacesAdded(
-                managerPath: Self.rootPath, objectPath: endpoint.objectPath, object: EndpointObject(endpoint: endpoint),
+                managerPath: Self.rootPath, objectPath: endpoint.objectPath, object: EndpointObject(endpoint: endpoint, relayBoard: relayBoard),
                 caller: subscriber, destination: subscriber.uniqueName)
         }
         return [.objectPath(endpoint.objectPath), .string(endpoint.id.text)]
@@ -142,7 +145,8 @@ final class Manager: ObjectTree, Sendable {
             throw DaemonError.failed("cannot record the transfer: \(error)")
         }
         let transfer = await transfers.start(
-            direction: .send, owner: caller.uid, destination: destination.description, sources: sources,
+            direction: .send, owner: caller.uid, route: destination.route == .relay ? "relay" : "direct",
+            destination: destination.description, sources: sources,
             names: Transfer.topLevelNames(tree.entries), digestAlgorithm: "\(options.digest)", initialState: .connecting)
         transfer.update {
             $0.bytesTotal = tree.totalBytes
@@ -154,7 +158,8 @@ final class Manager: ObjectTree, Sendable {
                        "bytes": "\(tree.totalBytes)", "destination": "\(destination.routeDescription)"])
         let session = SendSession(
             transfer: transfer, tree: tree, destination: destination, token: token, tokenKey: key, digest: options.digest,
-            followSymlinks: follow, user: user, tokens: sending.tokens, logger: logger, relays: configuration.relays)
+            followSymlinks: follow, user: user, tokens: sending.tokens, logger: logger, relays: configuration.relays,
+            relayDeadline: configuration.relayWaitTimeout)
         let transfers = self.transfers
         sending.service.submit {
             await session.run()
@@ -235,7 +240,7 @@ final class Manager: ObjectTree, Sendable {
         if let number = Self.number(of: path, below: Self.endpointParent) {
             let endpoint = await registry.current(number)
             guard await authority.mayUse(objectOf: endpoint?.owner, caller) else { return nil }
-            return endpoint.map { EndpointObject(endpoint: $0) }
+            return endpoint.map { EndpointObject(endpoint: $0, relayBoard: relayBoard) }
         }
         if let number = Self.number(of: path, below: Self.transferParent) {
             let transfer = await transfers.transfer(number: number)
@@ -269,7 +274,7 @@ final class Manager: ObjectTree, Sendable {
     func managedObjects(for caller: Caller) async throws -> [(ObjectPath, any BusObject)] {
         let scope = await authority.scope(of: caller)
         let endpoints: [(ObjectPath, any BusObject)] = await registry.endpoints(in: scope).map {
-            ($0.objectPath, EndpointObject(endpoint: $0))
+            ($0.objectPath, EndpointObject(endpoint: $0, relayBoard: relayBoard))
         }
         let running: [(ObjectPath, any BusObject)] = await transfers.transfers(in: scope).map {
             ($0.objectPath, TransferObject(transfer: $0))
@@ -302,14 +307,21 @@ struct ManagerObject: BusObject {
 struct EndpointObject: BusObject {
     static let interfaceNames = [DaemonInterfaces.endpoint.name]
     let endpoint: Endpoint
+    /// Where the endpoint waits on the relay route.
+    let relayBoard: RelayStatusBoard
     var interfaces: [InterfaceDescription] { [DaemonInterfaces.endpoint] }
+
+    /// The Endpoint interface's properties: the stored ones and the relay state.
+    var endpointProperties: [String: DBusValue] {
+        endpoint.properties.merging(relayBoard.properties(of: endpoint.number)) { stored, _ in stored }
+    }
 
     func call(_ method: InterfaceDescription.Method, of interface: String, arguments: [DBusValue], caller: Caller) async throws -> [DBusValue] {
         throw BusError.remote(name: StandardErrorName.unknownMethod, message: "no method \(method.name)")
     }
 
     func properties(of interface: String, caller: Caller) async throws -> [String: DBusValue] {
-        endpoint.properties
+        endpointProperties
     }
 }
 

@@ -152,3 +152,117 @@ def test_three_senders_at_once(relay_pair, mkdir, user_a, user_b):
         assert r.rc == 0, (r, receiver.daemon.log())
     for s in sources:
         assert sha256(inbox / s.name) == sha256(s)
+
+
+def tcp_ports(pid: int) -> set[int]:
+    """The local ports of the TCP sockets process PID holds (from /proc)."""
+    inodes = set()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    ports = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table) as f:
+            for line in f.readlines()[1:]:
+                fields = line.split()
+                if fields[9] in inodes:
+                    ports.add(int(fields[1].rsplit(":", 1)[1], 16))
+    return ports
+
+
+def test_the_endpoint_shows_its_relay_and_the_transfer_its_route(relay_pair, mkdir, user_a, user_b):
+    receiver, sender, relay = relay_pair
+    inbox = mkdir("in", owner=user_b)
+    endpoint = plain_endpoint(receiver, inbox, user_b)
+    shown = wait_for(lambda: (lambda e: e if e.get("relayConnected") else None)(
+        receiver.ctl("endpoint", "show", "--json", endpoint, user=user_b).json()), timeout=10, what="the waiting connection")
+    assert shown["relay"] == relay.address
+    r = receiver.ctl("endpoint", "show", endpoint, user=user_b)
+    assert f"{relay.address}, waiting" in r.out, r.out
+    source = random_file(mkdir("out", owner=user_a) / "f.bin", 1 << 20, owner=user_a)
+    r = sender.ctl("send", "--json", str(source), endpoint, user=user_a)
+    assert r.rc == 0, r
+    assert json.loads(r.out)["route"] == "relay"
+    received = receiver.ctl("transfers", "--json", user=user_b).json()
+    assert [t["route"] for t in received] == ["relay"]
+
+
+def test_neither_side_learns_the_others_address(relay_pair, mkdir, user_a, user_b):
+    """The ports each daemon uses towards the relay appear nowhere in the other daemon's log or
+    bus properties (on loopback every address is 127.0.0.1, so the ports are what identify a side)."""
+    receiver, sender, relay = relay_pair
+    inbox = mkdir("in", owner=user_b)
+    endpoint = plain_endpoint(receiver, inbox, user_b)
+    source = random_file(mkdir("out", owner=user_a) / "f.bin", 256 << 20, owner=user_a)
+    ports = {"receiver": set(), "sender": set()}
+    proc = sender.popen("send", str(source), endpoint, user=user_a)
+    deadline = time.monotonic() + 120
+    while proc.poll() is None and time.monotonic() < deadline:
+        ports["receiver"] |= tcp_ports(receiver.daemon.pid) - {relay.port}
+        ports["sender"] |= tcp_ports(sender.daemon.pid) - {relay.port}
+        time.sleep(0.05)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, (out, err)
+    assert ports["receiver"] and ports["sender"], ports
+    views = {
+        "receiver": receiver.daemon.log() + json.dumps(receiver.ctl("transfers", "--json", user=user_b).json())
+        + receiver.ctl("endpoint", "list", "--json", user=user_b).out,
+        "sender": sender.daemon.log() + json.dumps(sender.ctl("transfers", "--json", user=user_a).json()),
+    }
+    for side, other in (("receiver", "sender"), ("sender", "receiver")):
+        for port in ports[other]:
+            assert f":{port}" not in views[side] and f"port={port}" not in views[side], (side, port)
+
+
+def test_both_sides_choose_the_same_of_two_relays(scratch, daemon_factory, relays, mkdir, user_a, user_b):
+    first, second = relays(2)
+    buses = [Bus(scratch), Bus(scratch)]
+    try:
+        # The two daemons list the relays in different orders.
+        receiver = Side(buses[0], daemon_factory(target_bus=buses[0], args=[
+            "--relay", first.address, "--relay", second.address]), None)
+        sender = Side(buses[1], daemon_factory(target_bus=buses[1], args=[
+            "--relay", second.address, "--relay", first.address]), None)
+        inbox = mkdir("in", owner=user_b)
+        chosen = set()
+        for i in range(6):
+            endpoint = plain_endpoint(receiver, inbox, user_b)
+            source = random_file(mkdir(f"out{i}", owner=user_a) / f"f{i}.bin", 1 << 16, owner=user_a)
+            # The receiver waits only at the relay it chose and the sender goes only to the one it
+            # chose: the send arrives only if the two choices agree.
+            r = sender.ctl("send", str(source), endpoint, user=user_a, timeout=60)
+            assert r.rc == 0, r
+            chosen.add(receiver.ctl("endpoint", "show", "--json", endpoint, user=user_b).json()["relay"])
+        assert chosen <= {first.address, second.address}
+    finally:
+        for bus in buses:
+            bus.close()
+
+
+def test_a_receiver_that_is_not_waiting(scratch, daemon_factory, relays, mkdir, user_a):
+    """An ID nobody waits for: the sender retries until RelayWaitTimeout, then fails clearly."""
+    (relay,) = relays(1)
+    bus = Bus(scratch)
+    try:
+        conf = f"[Daemon]\nRelay={relay.address}\nRelayWaitTimeout=3s\n"
+        sender = Side(bus, daemon_factory(target_bus=bus, config=conf), None)
+        other = Bus(scratch)
+        try:
+            idle = Side(other, daemon_factory(target_bus=other), None)
+            r = idle.ctl("endpoint", "new", str(mkdir("nobody")))
+            assert r.rc == 0, r
+            endpoint = r.out.strip()
+        finally:
+            other.close()
+        source = random_file(mkdir("out", owner=user_a) / "f.bin", 1024, owner=user_a)
+        start = time.monotonic()
+        r = sender.ctl("send", str(source), endpoint, user=user_a, timeout=60)
+        assert r.rc != 0
+        assert 2.5 < time.monotonic() - start < 20
+        assert "no receiver was waiting at the relay" in r.err, r
+    finally:
+        bus.close()

@@ -8,7 +8,7 @@ from conftest import S2SCTL, base_env, run
 from s2sit import ENDPOINT, ID_RE, U64_MAX, assert_valid_id, random_valid_id
 
 JSON_KEYS = {"id", "object", "directory", "owner", "created", "quota", "expires", "remainingUses",
-             "bytesReceived", "filesReceived", "address"}
+             "bytesReceived", "filesReceived", "address", "relay", "relayConnected"}
 
 
 def new(ctl, *args, **kw):

@@ -23,6 +23,7 @@ struct ReceiveContext: Sendable {
 /// the details go to the log and to the transfer's `Error` property, which only the endpoint's
 /// owner can read.
 final class ReceiveSession {
+    private let route: String
     /// Verified files are made durable and published together once this many are waiting...
     static let batchFiles = 256
     /// ... or once they hold this many bytes...
@@ -87,7 +88,9 @@ final class ReceiveSession {
         case lost(String)
     }
 
-    init(channel: SecureChannel, endpoint: Endpoint, context: ReceiveContext) {
+    /// - Parameter route: the `Route` the transfer shows: "direct" or "relay".
+    init(channel: SecureChannel, endpoint: Endpoint, context: ReceiveContext, route: String = "direct") {
+        self.route = route
         self.channel = channel
         self.endpoint = endpoint
         self.context = context
@@ -290,7 +293,7 @@ final class ReceiveSession {
 
         let files = UInt64(fileCount)
         let transfer = await context.transfers.start(
-            direction: .receive, owner: endpoint.owner, endpoint: endpoint, names: Transfer.topLevelNames(entries),
+            direction: .receive, owner: endpoint.owner, route: route, endpoint: endpoint, names: Transfer.topLevelNames(entries),
             digestAlgorithm: "\(algorithm)", initialState: .receiving)
         transfer.update {
             $0.bytesTotal = validator.totalBytes

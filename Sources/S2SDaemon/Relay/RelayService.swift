@@ -30,15 +30,13 @@ final class RelayService: Service, Sendable {
         case paired(NIOAsyncChannel<ByteBuffer, ByteBuffer>)
     }
 
-    init(relays: [RelayAddress], context: ReceiveContext) {
+    private let board: RelayStatusBoard
+
+    init(relays: [RelayAddress], context: ReceiveContext, board: RelayStatusBoard) {
+        self.board = board
         self.relays = relays
         self.context = context
         (events, continuation) = AsyncStream.makeStream()
-    }
-
-    /// The relay and its connection state of endpoint `number`, `nil` without relays.
-    func status(ofEndpoint number: Int64) -> RelayWaiter.Status? {
-        waiters.withLock { $0[number]?.status }
     }
 
     /// Whether endpoints are waiting at relays or relayed sessions run: the daemon must not exit
@@ -85,6 +83,7 @@ final class RelayService: Service, Sendable {
     private func synchronize() async -> [RelayWaiter] {
         let open = await context.endpoints.openEndpoints(now: Clock.nowMicroseconds)
         let continuation = self.continuation
+        let board = self.board
         let limits = context.configuration.peerLimits
         return waiters.withLock { waiters in
             let numbers = Set(open.map(\.number))
@@ -98,7 +97,7 @@ final class RelayService: Service, Sendable {
                 guard let relay = RelayRendezvous.choose(relays, for: token) else { continue }
                 let waiter = RelayWaiter(
                     endpointNumber: endpoint.number, token: token, relay: relay, limits: limits,
-                    logger: context.logger,
+                    board: board, logger: context.logger,
                     onPaired: { connection in continuation.yield(.paired(connection)) })
                 waiters[endpoint.number] = waiter
                 started.append(waiter)
@@ -124,7 +123,7 @@ final class RelayService: Service, Sendable {
             ) { channel in
                 let key = Array(channel.endpointKey.rawRepresentation)
                 guard let endpoint = await context.endpoints.endpoint(publicKey: key) else { return }
-                await ReceiveSession(channel: channel, endpoint: endpoint, context: context).run()
+                await ReceiveSession(channel: channel, endpoint: endpoint, context: context, route: "relay").run()
             }
         } catch {
             context.logger.debug("relayed peer connection failed", metadata: ["error": "\(error)"])

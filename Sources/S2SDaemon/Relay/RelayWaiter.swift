@@ -30,13 +30,14 @@ final class RelayWaiter: Sendable {
     private let stopped: AsyncStream<Void>
     private let stopper: AsyncStream<Void>.Continuation
     private let state: Mutex<Status>
+    private let board: RelayStatusBoard
 
     static let initialBackoff: Duration = .seconds(1)
     static let maximumBackoff: Duration = .seconds(60)
 
     init(
-        endpointNumber: Int64, token: RelayToken, relay: RelayAddress, limits: ProtocolLimits, logger: Logger,
-        onPaired: @escaping @Sendable (NIOAsyncChannel<ByteBuffer, ByteBuffer>) -> Void
+        endpointNumber: Int64, token: RelayToken, relay: RelayAddress, limits: ProtocolLimits, board: RelayStatusBoard,
+        logger: Logger, onPaired: @escaping @Sendable (NIOAsyncChannel<ByteBuffer, ByteBuffer>) -> Void
     ) {
         self.endpointNumber = endpointNumber
         self.token = token
@@ -49,6 +50,16 @@ final class RelayWaiter: Sendable {
         self.onPaired = onPaired
         (stopped, stopper) = AsyncStream.makeStream()
         state = Mutex(Status(relay: relay, connected: false))
+        self.board = board
+        board.set(endpointNumber, Status(relay: relay, connected: false))
+    }
+
+    private func setConnected(_ connected: Bool) {
+        let status = state.withLock { state in
+            state.connected = connected
+            return state
+        }
+        board.set(endpointNumber, status)
     }
 
     /// The relay and whether a connection is waiting there.
@@ -69,7 +80,8 @@ final class RelayWaiter: Sendable {
             for await _ in stopped {}
             group.cancelAll()
         }
-        state.withLock { $0.connected = false }
+        setConnected(false)
+        board.set(endpointNumber, nil)
     }
 
     private func loop() async {
@@ -78,13 +90,13 @@ final class RelayWaiter: Sendable {
             do {
                 let connection = try await RelayConnector.connect(
                     to: relay, token: token, side: .receiver, limits: limits, pairingTimeout: nil,
-                    onWaiting: { self.state.withLock { $0.connected = true } })
-                state.withLock { $0.connected = false }
+                    onWaiting: { self.setConnected(true) })
+                setConnected(false)
                 backoff.reset()
                 logger.debug("paired at the relay")
                 onPaired(connection)
             } catch {
-                state.withLock { $0.connected = false }
+                setConnected(false)
                 if Task.isCancelled { break }
                 let delay = backoff.next()
                 logger.info(

@@ -53,7 +53,7 @@ final class Transfer: Sendable {
     let number: Int64
     let direction: Direction
     let owner: UInt32
-    /// "direct" for now; relay and punched routes come with their own issues.
+    /// "direct" or "relay"; the punched route comes with its own issue.
     let route: String
     /// The receiving endpoint (receive side only).
     let endpoint: Endpoint?

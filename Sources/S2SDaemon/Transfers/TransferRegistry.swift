@@ -39,11 +39,11 @@ actor TransferRegistry {
 
     /// Creates and announces a transfer.
     func start(
-        direction: Transfer.Direction, owner: UInt32, endpoint: Endpoint? = nil, destination: String = "",
+        direction: Transfer.Direction, owner: UInt32, route: String = "direct", endpoint: Endpoint? = nil, destination: String = "",
         sources: [String] = [], names: [String] = [], digestAlgorithm: String, initialState: Transfer.State
     ) async -> Transfer {
         let transfer = Transfer(
-            number: nextNumber, direction: direction, owner: owner, endpoint: endpoint, destination: destination,
+            number: nextNumber, direction: direction, owner: owner, route: route, endpoint: endpoint, destination: destination,
             sources: sources, names: names, digestAlgorithm: digestAlgorithm, initialState: initialState)
         nextNumber += 1
         entries[transfer.number] = Entry(transfer: transfer, published: transfer.snapshot)
