@@ -266,3 +266,192 @@ def test_a_receiver_that_is_not_waiting(scratch, daemon_factory, relays, mkdir, 
         assert "no receiver was waiting at the relay" in r.err, r
     finally:
         bus.close()
+
+
+class FakeRelay:
+    """A scripted relay in the test process: `pair` pairs like the transit relay (same token,
+    different sides) and can flip one byte of the sender-to-receiver stream at `tamper_at`;
+    `garbage` answers a line that is not ok, `silent` never answers, `close` closes at once."""
+
+    def __init__(self, mode: str, tamper_at: int | None = None):
+        self.mode = mode
+        self.tamper_at = tamper_at
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.port = self.server.getsockname()[1]
+        self.address = f"127.0.0.1:{self.port}"
+        self.lock = threading.Lock()
+        self.waiting: dict[bytes, list] = {}
+        self.open: set = set()
+        self.requests = 0
+        self.stopped = False
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+        self.thread.start()
+
+    def _accept(self):
+        while not self.stopped:
+            try:
+                conn, _ = self.server.accept()
+            except OSError:
+                return
+            with self.lock:
+                self.open.add(conn)
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _close(self, conn):
+        with self.lock:
+            self.open.discard(conn)
+        try:
+            conn.close()
+        except OSError:
+            pass
+
+    def _serve(self, conn):
+        if self.mode == "close":
+            return self._close(conn)
+        line = b""
+        while not line.endswith(b"\n") and len(line) < 1024:
+            try:
+                data = conn.recv(1)
+            except OSError:
+                data = b""
+            if not data:
+                return self._close(conn)
+            line += data
+        with self.lock:
+            self.requests += 1
+        if self.mode == "garbage":
+            conn.sendall(b"HTTP/1.0 400 nope\r\n")
+            time.sleep(0.1)
+            return self._close(conn)
+        if self.mode == "silent":
+            # Never answers; notices only the client's close.
+            while True:
+                try:
+                    if not conn.recv(65536):
+                        break
+                except OSError:
+                    break
+            return self._close(conn)
+        parts = line.split()
+        token, side = parts[2], parts[5]
+        with self.lock:
+            peers = self.waiting.setdefault(token, [])
+            match = next((p for p in peers if p[1] != side), None)
+            if match is None:
+                peers.append((conn, side))
+                return
+            peers.remove(match)
+        other, other_side = match
+        for c in (conn, other):
+            c.sendall(b"ok\n")
+        receiver, sender = (conn, other) if side == b"7332737265637631" else (other, conn)
+        threading.Thread(target=self._pipe, args=(sender, receiver, self.tamper_at), daemon=True).start()
+        threading.Thread(target=self._pipe, args=(receiver, sender, None), daemon=True).start()
+
+    def _pipe(self, src, dst, tamper_at):
+        count = 0
+        while True:
+            try:
+                data = src.recv(65536)
+            except OSError:
+                data = b""
+            if not data:
+                break
+            if tamper_at is not None and count <= tamper_at < count + len(data):
+                i = tamper_at - count
+                data = data[:i] + bytes([data[i] ^ 0x01]) + data[i + 1:]
+            count += len(data)
+            try:
+                dst.sendall(data)
+            except OSError:
+                break
+        self._close(src)
+        self._close(dst)
+
+    def connections(self) -> int:
+        with self.lock:
+            return len(self.open)
+
+    def stop(self):
+        self.stopped = True
+        self.server.close()
+        with self.lock:
+            conns = list(self.open)
+        for c in conns:
+            self._close(c)
+
+
+@pytest.fixture
+def fake_relay():
+    made = []
+
+    def make(mode, **kw):
+        relay = FakeRelay(mode, **kw)
+        made.append(relay)
+        return relay
+
+    yield make
+    for relay in made:
+        relay.stop()
+
+
+def two_daemons(scratch, daemon_factory, relay_address, wait="3s"):
+    buses = [Bus(scratch), Bus(scratch)]
+    conf = f"[Daemon]\nRelay={relay_address}\nRelayWaitTimeout={wait}\n"
+    sides = [Side(bus, daemon_factory(target_bus=bus, config=conf), None) for bus in buses]
+    return sides, buses
+
+
+def test_a_relay_that_changes_one_byte(scratch, daemon_factory, fake_relay, mkdir, user_a, user_b):
+    """One flipped bit 5 MiB into the stream: the session dies on the failed authentication and
+    nothing appears under a final name."""
+    relay = fake_relay("pair", tamper_at=5 << 20)
+    (receiver, sender), buses = two_daemons(scratch, daemon_factory, relay.address)
+    try:
+        inbox = mkdir("in", owner=user_b)
+        endpoint = plain_endpoint(receiver, inbox, user_b)
+        source = random_file(mkdir("out", owner=user_a) / "f.bin", 16 << 20, owner=user_a)
+        r = sender.ctl("send", str(source), endpoint, user=user_a, timeout=60)
+        assert r.rc != 0, r
+        assert visible(inbox) == []
+        received = receiver.ctl("transfers", "--json", user=user_b).json()
+        assert received and received[0]["state"] == "failed", received
+        assert "authenticat" in (received[0].get("error") or "").lower() or "noise" in (received[0].get("error") or "").lower(), received
+    finally:
+        for bus in buses:
+            bus.close()
+
+
+@pytest.mark.parametrize("mode,message", [
+    ("garbage", 'answered "HTTP/1.0 400 nope?"'),
+    ("silent", "no receiver was waiting at the relay"),
+    ("close", "closed the connection before pairing"),
+])
+def test_a_broken_relay(scratch, daemon_factory, fake_relay, mkdir, user_a, user_b, mode, message):
+    """Clear errors on the sender; the receiver keeps reconnecting with backoff and shows it is
+    not connected; no connection is left behind by either daemon once the endpoint is gone."""
+    relay = fake_relay(mode)
+    (receiver, sender), buses = two_daemons(scratch, daemon_factory, relay.address)
+    try:
+        before = {side: len(tcp_ports(d.daemon.pid)) for side, d in (("r", receiver), ("s", sender))}
+        threads_before = len(os.listdir(f"/proc/{sender.daemon.pid}/task"))
+        inbox = mkdir("in", owner=user_b)
+        endpoint = plain_endpoint(receiver, inbox, user_b)
+        source = random_file(mkdir("out", owner=user_a) / "f.bin", 1024, owner=user_a)
+        r = sender.ctl("send", str(source), endpoint, user=user_a, timeout=60)
+        assert r.rc != 0
+        assert message in r.err, r
+        shown = receiver.ctl("endpoint", "show", "--json", endpoint, user=user_b).json()
+        assert shown["relay"] == relay.address
+        if mode != "silent":
+            assert shown["relayConnected"] is False
+        r = receiver.ctl("endpoint", "rm", endpoint, user=user_b)
+        assert r.rc == 0, r
+        wait_for(lambda: len(tcp_ports(receiver.daemon.pid)) <= before["r"], timeout=10,
+                 what="the receiver's relay connections to close")
+        assert len(tcp_ports(sender.daemon.pid)) <= before["s"]
+        assert len(os.listdir(f"/proc/{sender.daemon.pid}/task")) <= threads_before + 2
+        wait_for(lambda: relay.connections() == 0, timeout=10, what="the relay to see every connection closed")
+    finally:
+        for bus in buses:
+            bus.close()

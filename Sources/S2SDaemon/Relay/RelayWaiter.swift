@@ -101,7 +101,7 @@ final class RelayWaiter: Sendable {
                 let delay = backoff.next()
                 logger.info(
                     "relay connection lost; reconnecting",
-                    metadata: ["error": "\(error)", "delay_ms": "\(delay.components.seconds * 1000 + delay.components.attoseconds / 1_000_000_000_000_000)"])
+                    metadata: ["error": "\(error)", "delay_ms": "\(Int(delay / .milliseconds(1)))"])
                 try? await Task.sleep(for: delay)
             }
         }
