@@ -455,3 +455,37 @@ def test_a_broken_relay(scratch, daemon_factory, fake_relay, mkdir, user_a, user
     finally:
         for bus in buses:
             bus.close()
+
+
+def test_the_relay_restarted_mid_transfer(relay_pair, mkdir, user_a, user_b):
+    """The relay is killed in the middle of a large file and started again on the same port: the
+    receiver's endpoint reconnects by itself, and the same send again resumes from the data the
+    receiver kept (BytesResumed > 0)."""
+    receiver, sender, relay = relay_pair
+    inbox = mkdir("in", owner=user_b)
+    size = 768 << 20
+    source = random_file(mkdir("out", owner=user_a) / "big.bin", size, owner=user_a)
+    endpoint = plain_endpoint(receiver, inbox, user_b)
+    proc = sender.popen("send", str(source), endpoint, user=user_a)
+    try:
+        # Past the first checkpoint (256 MiB) the receiver has durable data to resume from.
+        wait_for(lambda: [t for t in receiver.ctl("transfers", "--json", user=user_b).json() if t["bytesDone"] > 400 << 20],
+                 timeout=300, interval=0.1, what="400 MiB received")
+        relay.proc.kill()
+        relay.proc.wait(timeout=10)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 1 and "again resumes" in err, err
+    assert "big.bin" not in visible(inbox)
+
+    relay.start()
+    wait_for(lambda: receiver.ctl("endpoint", "show", "--json", endpoint, user=user_b).json()["relayConnected"],
+             timeout=30, what="the endpoint to wait at the restarted relay")
+    r = sender.ctl("send", "--json", str(source), endpoint, user=user_a, timeout=600)
+    assert r.rc == 0, r
+    info = json.loads(r.out)
+    assert info["bytesResumed"] >= 256 << 20, info
+    assert sha256(inbox / "big.bin") == sha256(source)
+    assert visible(inbox) == ["big.bin"]

@@ -100,10 +100,22 @@ import Testing
     }
 
     @Test func aRelayThatClosesAtOnce() async throws {
-        let relay = try await ScriptedRelay.start(answer: [], closeAfterAnswer: true)
+        let relay = try await ScriptedRelay.start(answer: nil, closeAtOnce: true)
         await #expect(throws: RelayError.closedBeforePairing(relay: relay.address.description)) {
             _ = try await RelayConnector.connect(
                 to: relay.address, token: RelayToken(endpointPublicKey: [1]), side: .sender, pairingTimeout: .seconds(5))
+        }
+        try await relay.waitForNoConnections()
+        try await relay.stop()
+    }
+
+    /// The relay reads the request and closes cleanly (a FIN, as when it is stopped): the waiting
+    /// receiver must notice, although half-closure is allowed on the connection.
+    @Test func aRelayThatGoesAwayWhileTheReceiverWaits() async throws {
+        let relay = try await ScriptedRelay.start(answer: [], closeAfterAnswer: true)
+        await #expect(throws: RelayError.closedBeforePairing(relay: relay.address.description)) {
+            _ = try await RelayConnector.connect(
+                to: relay.address, token: RelayToken(endpointPublicKey: [1]), side: .receiver, pairingTimeout: nil)
         }
         try await relay.waitForNoConnections()
         try await relay.stop()
@@ -162,14 +174,14 @@ final class ScriptedRelay: Sendable {
 
     var requests: [String] { state.withLock { $0.requests } }
 
-    static func start(answer: [UInt8]?, closeAfterAnswer: Bool = false) async throws -> ScriptedRelay {
+    static func start(answer: [UInt8]?, closeAfterAnswer: Bool = false, closeAtOnce: Bool = false) async throws -> ScriptedRelay {
         let box = StateBox()
         let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(
-                        Handler(answer: answer, closeAfterAnswer: closeAfterAnswer, box: box))
+                        Handler(answer: answer, closeAfterAnswer: closeAfterAnswer, closeAtOnce: closeAtOnce, box: box))
                 }
             }
             .bind(host: "127.0.0.1", port: 0).get()
@@ -206,11 +218,13 @@ final class ScriptedRelay: Sendable {
         typealias OutboundOut = ByteBuffer
         let answer: [UInt8]?
         let closeAfterAnswer: Bool
+        let closeAtOnce: Bool
         let box: StateBox
         var line: [UInt8] = []
         var answered = false
 
-        init(answer: [UInt8]?, closeAfterAnswer: Bool, box: StateBox) {
+        init(answer: [UInt8]?, closeAfterAnswer: Bool, closeAtOnce: Bool, box: StateBox) {
+            self.closeAtOnce = closeAtOnce
             self.answer = answer
             self.closeAfterAnswer = closeAfterAnswer
             self.box = box
@@ -218,7 +232,7 @@ final class ScriptedRelay: Sendable {
 
         func channelActive(context: ChannelHandlerContext) {
             box.relay.withLock { $0?.opened() }
-            if answer == [], closeAfterAnswer { context.close(promise: nil) }
+            if closeAtOnce { context.close(promise: nil) }
             context.fireChannelActive()
         }
 

@@ -27,6 +27,8 @@ final class RelayHandshakeHandler: ChannelInboundHandler, RemovableChannelHandle
     /// `ok` arrived, or the handshake failed.
     private var done = false
     private var failed = false
+    /// The peer's end of stream arrived after `ok`, before the handler was removed.
+    private var inputClosed = false
 
     /// - Parameters:
     ///   - paired: succeeded on `ok\n`, failed on anything else or a close.
@@ -84,6 +86,27 @@ final class RelayHandshakeHandler: ChannelInboundHandler, RemovableChannelHandle
         }
     }
 
+    /// The relay's end of stream: with half-closure allowed (the peer pipeline needs it) a FIN
+    /// arrives as this event, not as `channelInactive`. Before `ok` it ends the attempt (the relay
+    /// went away: it has no other way to say so); after `ok` it is the peer's and is passed on
+    /// behind the bytes held for the peer pipeline.
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        guard let event = event as? ChannelEvent, event == .inputClosed else {
+            context.fireUserInboundEventTriggered(event)
+            return
+        }
+        if failed { return }
+        if done {
+            inputClosed = true
+            return
+        }
+        if answer.isEmpty {
+            fail(context: context, .closedBeforePairing(relay: relay))
+        } else {
+            fail(context: context, .refused(relay: relay, answer: quoted()))
+        }
+    }
+
     func channelInactive(context: ChannelHandlerContext) {
         if !done {
             if answer.isEmpty {
@@ -120,6 +143,10 @@ final class RelayHandshakeHandler: ChannelInboundHandler, RemovableChannelHandle
             self.leftover = nil
             context.fireChannelRead(NIOAny(leftover))
             context.fireChannelReadComplete()
+        }
+        if inputClosed {
+            inputClosed = false
+            context.fireUserInboundEventTriggered(ChannelEvent.inputClosed)
         }
         context.leavePipeline(removalToken: removalToken)
     }
