@@ -60,6 +60,9 @@ final class SendSession: Sendable {
         case cancelledHere(CancelCode, String)
         /// The connection broke; the token is kept for a retry.
         case lost(String)
+        /// The relay route found no receiver (or no working relay) before the deadline; nothing
+        /// was sent. The token is kept: a transfer interrupted earlier still resumes.
+        case noReceiver(String)
     }
 
     /// The session's shared state: both directions feed the validator.
@@ -118,7 +121,7 @@ final class SendSession: Sendable {
             do {
                 try await SecureChannel.connect(viaRelays: relays, endpointKey: key, deadline: relayDeadline, body)
             } catch let error as RelayError {
-                throw Ending.lost("\(error)")
+                throw Ending.noReceiver("\(error)")
             }
         }
     }
@@ -371,6 +374,10 @@ final class SendSession: Sendable {
         case .cancelledHere(let code, let reason):
             transfer.finish(code == .cancelled ? .cancelled : .failed, error: reason)
             logger.notice("transfer cancelled", metadata: ["code": "\(code)", "reason": "\(reason)"])
+        case .noReceiver(let reason):
+            keepToken = true
+            transfer.finish(.failed, error: reason)
+            logger.notice("no receiver at the relay", metadata: ["reason": "\(reason)"])
         case .lost(let reason):
             keepToken = true
             transfer.finish(
