@@ -27,7 +27,7 @@ final class RelayService: Service, Sendable {
         /// The endpoint set may have changed.
         case endpointsChanged
         /// A waiter was paired: run the receiver's side on the connection.
-        case paired(NIOAsyncChannel<ByteBuffer, ByteBuffer>)
+        case paired(NIOAsyncChannel<ByteBuffer, ByteBuffer>, handshakeDone: @Sendable () -> Void)
     }
 
     private let board: RelayStatusBoard
@@ -64,10 +64,11 @@ final class RelayService: Service, Sendable {
                         for waiter in await self.synchronize() {
                             group.addTask { await waiter.run() }
                         }
-                    case .paired(let connection):
+                    case .paired(let connection, let handshakeDone):
                         self.sessions.withLock { $0 += 1 }
                         group.addTask {
-                            await self.serve(connection)
+                            await self.serve(connection, handshakeDone: handshakeDone)
+                            handshakeDone()
                             self.sessions.withLock { $0 -= 1 }
                         }
                     }
@@ -98,7 +99,9 @@ final class RelayService: Service, Sendable {
                 let waiter = RelayWaiter(
                     endpointNumber: endpoint.number, token: token, relay: relay, limits: limits,
                     board: board, logger: context.logger,
-                    onPaired: { connection in continuation.yield(.paired(connection)) })
+                    onPaired: { connection, handshakeDone in
+                        continuation.yield(.paired(connection, handshakeDone: handshakeDone))
+                    })
                 waiters[endpoint.number] = waiter
                 started.append(waiter)
             }
@@ -109,7 +112,7 @@ final class RelayService: Service, Sendable {
     /// The receiver's side of a paired connection: the same as a direct connection's (the preamble
     /// selects the endpoint, the Noise handshake proves its key), never the peer's address, which
     /// is the relay's anyway.
-    private func serve(_ connection: NIOAsyncChannel<ByteBuffer, ByteBuffer>) async {
+    private func serve(_ connection: NIOAsyncChannel<ByteBuffer, ByteBuffer>, handshakeDone: @Sendable () -> Void) async {
         let context = self.context
         do {
             try await SecureChannel.accept(
@@ -119,7 +122,8 @@ final class RelayService: Service, Sendable {
                         try? Curve25519.KeyAgreement.PrivateKey(rawRepresentation: endpoint.privateKey)
                     }
                 },
-                limits: context.configuration.peerLimits
+                limits: context.configuration.peerLimits,
+                onHandshake: handshakeDone
             ) { channel in
                 let key = Array(channel.endpointKey.rawRepresentation)
                 guard let endpoint = await context.endpoints.endpoint(publicKey: key) else { return }

@@ -10,6 +10,10 @@ import Synchronization
 /// connection to `onPaired`, and connects again at once. When the relay is unreachable or drops the
 /// waiting connection, it reconnects with backoff (1 s doubling to 60 s, with jitter).
 ///
+/// At most ``maxHandshakes`` of the endpoint's paired connections may be in the preamble or
+/// handshake at once: beyond that the next waiting connection is opened only when one of them is
+/// done, so whoever holds the token (the relay itself) cannot pile up idle sessions.
+///
 /// ``run()`` returns when ``stop()`` is called (the endpoint was deleted or expired) or its task is
 /// cancelled; the waiting connection is closed by then.
 final class RelayWaiter: Sendable {
@@ -26,7 +30,11 @@ final class RelayWaiter: Sendable {
     let relay: RelayAddress
     private let limits: ProtocolLimits
     private let logger: Logger
-    private let onPaired: @Sendable (NIOAsyncChannel<ByteBuffer, ByteBuffer>) -> Void
+    /// Takes a paired connection and the function to call once its handshake is over (either way).
+    typealias PairedHandler = @Sendable (NIOAsyncChannel<ByteBuffer, ByteBuffer>, _ handshakeDone: @escaping @Sendable () -> Void) -> Void
+
+    private let onPaired: PairedHandler
+    private let handshaking = Mutex(0)
     private let stopped: AsyncStream<Void>
     private let stopper: AsyncStream<Void>.Continuation
     private let state: Mutex<Status>
@@ -34,10 +42,12 @@ final class RelayWaiter: Sendable {
 
     static let initialBackoff: Duration = .seconds(1)
     static let maximumBackoff: Duration = .seconds(60)
+    /// Paired connections of one endpoint in the handshake at once.
+    static let maxHandshakes = 4
 
     init(
         endpointNumber: Int64, token: RelayToken, relay: RelayAddress, limits: ProtocolLimits, board: RelayStatusBoard,
-        logger: Logger, onPaired: @escaping @Sendable (NIOAsyncChannel<ByteBuffer, ByteBuffer>) -> Void
+        logger: Logger, onPaired: @escaping PairedHandler
     ) {
         self.endpointNumber = endpointNumber
         self.token = token
@@ -87,6 +97,10 @@ final class RelayWaiter: Sendable {
     private func loop() async {
         var backoff = RelayBackoff(initial: Self.initialBackoff, maximum: Self.maximumBackoff)
         while !Task.isCancelled {
+            // Only when saturated: a short poll until a handshake slot is free.
+            while handshaking.withLock({ $0 }) >= Self.maxHandshakes, !Task.isCancelled {
+                try? await Task.sleep(for: .milliseconds(50))
+            }
             do {
                 let connection = try await RelayConnector.connect(
                     to: relay, token: token, side: .receiver, limits: limits, pairingTimeout: nil,
@@ -94,7 +108,12 @@ final class RelayWaiter: Sendable {
                 setConnected(false)
                 backoff.reset()
                 logger.debug("paired at the relay")
-                onPaired(connection)
+                handshaking.withLock { $0 += 1 }
+                let released = Mutex(false)
+                onPaired(connection) {
+                    guard released.withLock({ done in defer { done = true }; return !done }) else { return }
+                    self.handshaking.withLock { $0 -= 1 }
+                }
             } catch {
                 setConnected(false)
                 if Task.isCancelled { break }
