@@ -489,3 +489,47 @@ def test_the_relay_restarted_mid_transfer(relay_pair, mkdir, user_a, user_b):
     assert info["bytesResumed"] >= 256 << 20, info
     assert sha256(inbox / "big.bin") == sha256(source)
     assert visible(inbox) == ["big.bin"]
+
+
+def relay_token(endpoint_id: str) -> str:
+    """docs/protocol.md, "Relay route": SHA-256("s2s relay token v1" ‖ key), as hex."""
+    import hashlib
+    from s2sit import assert_valid_id
+    return hashlib.sha256(b"s2s relay token v1" + assert_valid_id(endpoint_id)).hexdigest()
+
+
+def test_silent_senders_at_the_relay_cost_little(relay_pair, mkdir, user_a, user_b):
+    """Whoever knows the token (the relay) pairs silent 'senders' with an endpoint one after
+    another: the receiver takes at most 4 into the handshake at once and opens no further waiting
+    connection until one is done; once they are gone, a real send arrives."""
+    receiver, sender, relay = relay_pair
+    inbox = mkdir("in", owner=user_b)
+    endpoint = plain_endpoint(receiver, inbox, user_b)
+    wait_for(lambda: receiver.ctl("endpoint", "show", "--json", endpoint, user=user_b).json()["relayConnected"],
+             timeout=10, what="the waiting connection")
+    request = f"please relay {relay_token(endpoint)} for side 73327373656e6431\n".encode()
+    silent = []
+    paired = 0
+    try:
+        # One after another (the relay drops every other waiting connection of a token when it
+        # pairs one): each is paired while the receiver has a free handshake slot.
+        for _ in range(6):
+            s = socket.create_connection(("127.0.0.1", relay.port), timeout=5)
+            s.sendall(request)
+            silent.append(s)
+            s.settimeout(1.5)
+            try:
+                if s.recv(3) == b"ok\n":
+                    paired += 1
+            except OSError:
+                pass
+        assert paired == 4, paired
+        held = len(tcp_ports(receiver.daemon.pid))
+        assert held <= 4, held
+    finally:
+        for s in silent:
+            s.close()
+    source = random_file(mkdir("out", owner=user_a) / "f.bin", 1 << 20, owner=user_a)
+    r = sender.ctl("send", str(source), endpoint, user=user_a, timeout=60)
+    assert r.rc == 0, r
+    assert sha256(inbox / "f.bin") == sha256(source)
