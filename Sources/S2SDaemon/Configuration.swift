@@ -172,7 +172,7 @@ public struct Configuration: Sendable, Equatable {
                 do {
                     relays.append(try RelayAddress(parsing: value))
                 } catch {
-                    throw SettingError(reason: "Relay must be HOST:PORT: \(error)")
+                    throw SettingError(reason: "\(error)")
                 }
             }
         case "RelayWaitTimeout":
