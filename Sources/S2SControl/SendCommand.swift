@@ -13,9 +13,11 @@ struct SendCommand: AsyncParsableCommand {
         commandName: "send",
         abstract: "Send files and directories to an endpoint.",
         discussion: """
-            DEST is ID@HOST:PORT: the endpoint's ID and the address of the daemon that holds it (the \
-            receiver prints it with "s2sctl endpoint new" when its daemon has an external address); \
-            the port defaults to 7730. Directories are sent with everything in them, empty files and \
+            DEST is the endpoint's ID alone, which goes through the transit relay the daemon is \
+            configured with (Relay=; neither side learns the other's address), or ID@HOST:PORT, \
+            straight to the address of the daemon that holds it (the receiver prints it with \
+            "s2sctl endpoint new" when its daemon has an external address; the port defaults to \
+            7730). Directories are sent with everything in them, empty files and \
             directories included. Symbolic links are skipped with a warning unless --follow-symlinks.
 
             The daemon reads the sources with your rights, never as root. The transfer is end-to-end \
@@ -30,7 +32,7 @@ struct SendCommand: AsyncParsableCommand {
     @ParentCommand var root: S2SCtl
     @OptionGroup var output: JSONOption
 
-    @Argument(help: ArgumentHelp("Files and directories to send, then the destination ID@HOST:PORT.", valueName: "path... dest"))
+    @Argument(help: ArgumentHelp("Files and directories to send, then the destination: ID or ID@HOST:PORT.", valueName: "path... dest"))
     var arguments: [String] = []
 
     @Option(help: ArgumentHelp("The digest the receiver checks each file against: xxh3-128 (default) or sha256.", valueName: "name"))
@@ -43,7 +45,7 @@ struct SendCommand: AsyncParsableCommand {
     var noWait = false
 
     func validate() throws {
-        guard arguments.count >= 2 else { throw ValidationError("give at least one path and a destination (ID@HOST:PORT)") }
+        guard arguments.count >= 2 else { throw ValidationError("give at least one path and a destination (ID or ID@HOST:PORT)") }
         if let checksum, !["xxh3-128", "sha256"].contains(checksum.lowercased()) {
             throw ValidationError("--checksum must be xxh3-128 or sha256")
         }
