@@ -5,6 +5,9 @@ import S2SPeer
 import S2SProtocol
 import Synchronization
 import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The relay route's pieces: token, sides, rendezvous hashing, relay addresses, and the relay
 /// handshake against a scripted relay on 127.0.0.1 (real sockets).
@@ -72,6 +75,9 @@ import Testing
         let token = RelayToken(endpointKey: key.publicKey)
         let connection = try await RelayConnector.connect(
             to: relay.address, token: token, side: .receiver, pairingTimeout: .seconds(5))
+        // Keepalive tuned so that a vanished relay is noticed in minutes, not hours.
+        #expect(try await connection.channel.getOption(.socketOption(.so_keepalive)).get() != 0)
+        #expect(try await connection.channel.getOption(.tcpOption(.init(rawValue: TCP_KEEPIDLE))).get() == 60)
         let selected = Mutex<Bool>(false)
         _ = try? await SecureChannel.accept(
             connection,
