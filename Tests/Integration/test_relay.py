@@ -270,11 +270,13 @@ def test_a_receiver_that_is_not_waiting(scratch, daemon_factory, relays, mkdir, 
 
 class FakeRelay:
     """A scripted relay in the test process: `pair` pairs like the transit relay (same token,
-    different sides) and can flip one byte of the sender-to-receiver stream at `tamper_at`;
+    different sides) and can flip one byte of the sender-to-receiver stream at `tamper_at`, or
+    close the first `drops` pairings right after ok;
     `garbage` answers a line that is not ok, `silent` never answers, `close` closes at once."""
 
-    def __init__(self, mode: str, tamper_at: int | None = None):
+    def __init__(self, mode: str, tamper_at: int | None = None, drops: int = 0):
         self.mode = mode
+        self.drops = drops  # pairings to break right after ok
         self.tamper_at = tamper_at
         self.server = socket.create_server(("127.0.0.1", 0))
         self.port = self.server.getsockname()[1]
@@ -344,6 +346,13 @@ class FakeRelay:
         other, other_side = match
         for c in (conn, other):
             c.sendall(b"ok\n")
+        with self.lock:
+            drop = self.drops > 0
+            self.drops -= 1 if drop else 0
+        if drop:
+            self._close(conn)
+            self._close(other)
+            return
         receiver, sender = (conn, other) if side == b"7332737265637631" else (other, conn)
         threading.Thread(target=self._pipe, args=(sender, receiver, self.tamper_at), daemon=True).start()
         threading.Thread(target=self._pipe, args=(receiver, sender, None), daemon=True).start()
@@ -533,3 +542,21 @@ def test_silent_senders_at_the_relay_cost_little(relay_pair, mkdir, user_a, user
     r = sender.ctl("send", str(source), endpoint, user=user_a, timeout=60)
     assert r.rc == 0, r
     assert sha256(inbox / "f.bin") == sha256(source)
+
+
+def test_a_relay_that_pairs_and_then_drops(scratch, daemon_factory, fake_relay, mkdir, user_a, user_b):
+    """The first two pairings break right after ok: the sender connects again within its
+    deadline, the receiver opens new waiting connections, and the file arrives."""
+    relay = fake_relay("pair", drops=2)
+    (receiver, sender), buses = two_daemons(scratch, daemon_factory, relay.address, wait="20s")
+    try:
+        inbox = mkdir("in", owner=user_b)
+        endpoint = plain_endpoint(receiver, inbox, user_b)
+        source = random_file(mkdir("out", owner=user_a) / "f.bin", 4 << 20, owner=user_a)
+        r = sender.ctl("send", str(source), endpoint, user=user_a, timeout=60)
+        assert r.rc == 0, (r, sender.daemon.log())
+        assert relay.drops <= 0
+        assert sha256(inbox / "f.bin") == sha256(source)
+    finally:
+        for bus in buses:
+            bus.close()
