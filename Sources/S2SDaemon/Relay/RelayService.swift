@@ -22,6 +22,9 @@ final class RelayService: Service, Sendable {
     private let continuation: AsyncStream<Event>.Continuation
     private let waiters = Mutex<[Int64: RelayWaiter]>([:])
     private let sessions = Mutex(0)
+    /// Paired connections handed over but not yet taken by the service loop, so that those still
+    /// queued when the service stops are closed rather than left to the end of the process.
+    private let unserved = Mutex<[ObjectIdentifier: any Channel]>([:])
 
     private enum Event: Sendable {
         /// The endpoint set may have changed.
@@ -65,6 +68,7 @@ final class RelayService: Service, Sendable {
                             group.addTask { await waiter.run() }
                         }
                     case .paired(let connection, let handshakeDone):
+                        self.unserved.withLock { _ = $0.removeValue(forKey: ObjectIdentifier(connection.channel)) }
                         self.sessions.withLock { $0 += 1 }
                         group.addTask {
                             await self.serve(connection, handshakeDone: handshakeDone)
@@ -78,6 +82,9 @@ final class RelayService: Service, Sendable {
         }
         continuation.finish()
         waiters.withLock { $0 = [:] }
+        for channel in unserved.withLock({ unserved in defer { unserved = [:] }; return Array(unserved.values) }) {
+            channel.close(promise: nil)
+        }
     }
 
     /// Stops the waiters of endpoints that are gone and returns new ones for endpoints without.
@@ -100,7 +107,12 @@ final class RelayService: Service, Sendable {
                     endpointNumber: endpoint.number, token: token, relay: relay, limits: limits,
                     board: board, logger: context.logger,
                     onPaired: { connection, handshakeDone in
-                        continuation.yield(.paired(connection, handshakeDone: handshakeDone))
+                        self.unserved.withLock { $0[ObjectIdentifier(connection.channel)] = connection.channel }
+                        if case .terminated = continuation.yield(.paired(connection, handshakeDone: handshakeDone)) {
+                            self.unserved.withLock { _ = $0.removeValue(forKey: ObjectIdentifier(connection.channel)) }
+                            connection.channel.close(promise: nil)
+                            handshakeDone()
+                        }
                     })
                 waiters[endpoint.number] = waiter
                 started.append(waiter)
