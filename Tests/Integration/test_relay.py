@@ -560,3 +560,13 @@ def test_a_relay_that_pairs_and_then_drops(scratch, daemon_factory, fake_relay, 
     finally:
         for bus in buses:
             bus.close()
+
+
+def test_nothing_waits_for_an_endpoint_that_expired(relay_pair, mkdir, user_b):
+    receiver, sender, relay = relay_pair
+    before = len(tcp_ports(receiver.daemon.pid))
+    endpoint = receiver.ctl("endpoint", "new", str(mkdir("in", owner=user_b)), "--expires", "2s", user=user_b)
+    assert endpoint.rc == 0, endpoint
+    wait_for(lambda: len(tcp_ports(receiver.daemon.pid)) == before + 1, timeout=5, what="the waiting connection")
+    wait_for(lambda: len(tcp_ports(receiver.daemon.pid)) == before, timeout=10,
+             what="the waiting connection to close at expiry")
