@@ -135,7 +135,9 @@ import Glibc
                 to: relay.address, token: RelayToken(endpointPublicKey: [1]), side: .sender,
                 pairingTimeout: .milliseconds(300))
         }
-        #expect(ContinuousClock.now - start < .seconds(3))
+        // It waited for the pairing timeout, then gave up (the bound is loose: CI machines are busy).
+        let elapsed = ContinuousClock.now - start
+        #expect(elapsed >= .milliseconds(300) && elapsed < .seconds(30))
         try await relay.waitForNoConnections()
         try await relay.stop()
     }
