@@ -265,22 +265,17 @@ bus_activation() {   # check runs it in a subshell: the ID goes through a file
 }
 check "the first s2sctl call starts s2sd (bus activation) and makes an endpoint" bus_activation
 bob_id=$(cat "$work/bob_id" 2>/dev/null)
-refused_tmp() {
+refused() {   # refused DIR TEXT: bob's directory DIR is refused, with TEXT in the message
     local out
-    ct sh -c 'install -d -o bob -g bob /tmp/bob-in'
-    out=$(as bob s2sctl endpoint new /tmp/bob-in 2>&1) && { echo "accepted: $out"; return 1; }
+    ct install -d -o bob -g bob "$1"
+    out=$(as bob s2sctl endpoint new "$1" 2>&1) && { echo "accepted: $out"; return 1; }
     echo "$out"
-    grep -q 'PrivateTmp' <<<"$out"
+    grep -q "$2" <<<"$out"
 }
-check "an endpoint under /tmp is refused by name (the service's private /tmp)" refused_tmp && note "$(refused_tmp | head -1)"
-refused_readonly() {
-    local out
-    ct sh -c 'install -d -o bob -g bob /opt/bob-in'
-    out=$(as bob s2sctl endpoint new /opt/bob-in 2>&1) && { echo "accepted: $out"; return 1; }
-    echo "$out"
-    grep -q 'read-only for the daemon' <<<"$out"
-}
-check "an endpoint outside ReadWritePaths= is refused as read-only for the daemon" refused_readonly
+check "an endpoint under /tmp is refused by name (the service's private /tmp)" refused /tmp/bob-in PrivateTmp &&
+    note "$(refused /tmp/bob-in PrivateTmp | head -1)"
+check "an endpoint outside ReadWritePaths= is refused as read-only for the daemon" refused /opt/bob-in 'read-only for the daemon' &&
+    note "$(refused /opt/bob-in 'read-only for the daemon' | head -1)"
 
 # --- A transfer between two daemons -------------------------------------------------------------
 # alice's own daemon (s2sd --user, started by her session bus through her systemd user manager)
@@ -308,7 +303,7 @@ structured_log() {
     grep -q '"S2S_TRANSFER"' <<<"$json" && grep -q '"S2S_ENDPOINT"' <<<"$json" && grep -q '"S2S_SUBSYSTEM"' <<<"$json" ||
         { echo "no structured fields"; ct journalctl -u s2sd --no-pager -o verbose | tail -40; return 1; }
     # The first entry about transfer 1, as journalctl finds it by its field.
-    ct journalctl -u s2sd --no-pager -o verbose S2S_TRANSFER=1 | grep -m1 -A30 '^[A-Z][a-z][a-z] ' | grep -E 'MESSAGE=|S2S_|PRIORITY=|SYSLOG_IDENTIFIER='
+    ct journalctl -u s2sd --no-pager -o verbose S2S_TRANSFER=1 | grep -m1 -A30 '^[A-Z][a-z][a-z] ' | grep -E 'MESSAGE=|S2S_TRANSFER=|S2S_ENDPOINT=|S2S_BYTES=|S2S_FILES=|PRIORITY=|SYSLOG_IDENTIFIER='
 }
 check "journalctl -u s2sd shows the structured log (S2S_TRANSFER=, S2S_ENDPOINT=...)" structured_log && structured_log | head -12 | sed 's/^ */          /'
 
