@@ -42,7 +42,7 @@ release:
 man:
 	swift package plugin generate-manual --configuration $(CONFIG)
 	rm -rf .build/man && mkdir -p .build/man
-	find .build/plugins \( -name 's2sctl*.[1-9]' -o -name 's2sd*.[1-9]' \) \
+	find .build/plugins \( -name 's2sctl*.[1-9]' -o -name 's2sd*.[1-9]' -o -name 's2s-notify*.[1-9]' \) \
 	    -exec cp {} .build/man/ \;
 	@ls .build/man/*.[1-9] >/dev/null 2>&1 || { echo 'make man: no pages were generated' >&2; exit 1; }
 	@ls -1 .build/man
@@ -60,16 +60,22 @@ verify-units:
 	scripts/verify-units.sh
 
 # Without the package (make deb does it properly): binaries, units, D-Bus and polkit files, man
-# pages, completions, docs. Afterwards: systemctl daemon-reload; systemctl enable s2sd.service
-# (the bus activation alias and the socket); systemctl start s2sd.socket
+# pages, completions, docs, the notification agent's user unit and autostart entry. Afterwards:
+# systemctl daemon-reload; systemctl enable s2sd.service (the bus activation alias and the socket);
+# systemctl start s2sd.socket; systemctl --global enable s2s-notify.service (every user's
+# graphical session starts the agent)
 install:
 	$(MAKE) release man completions CONFIG=release
 	install -D -m 0755 .build/release/s2sd   $(DESTDIR)$(PREFIX)/bin/s2sd
 	install -D -m 0755 .build/release/s2sctl $(DESTDIR)$(PREFIX)/bin/s2sctl
+	install -D -m 0755 .build/release/s2s-notify $(DESTDIR)$(PREFIX)/bin/s2s-notify
 	install -d $(DESTDIR)$(PREFIX)/lib/systemd/system $(DESTDIR)$(PREFIX)/lib/systemd/user
 	for f in Systemd/s2sd.service Systemd/s2sd.socket; do \
 	    sed 's|/usr/bin/s2sd|$(PREFIX)/bin/s2sd|g' $$f >$(DESTDIR)$(PREFIX)/lib/systemd/system/$${f##*/}; done
 	sed 's|/usr/bin/s2sd|$(PREFIX)/bin/s2sd|g' Systemd/user/s2sd.service >$(DESTDIR)$(PREFIX)/lib/systemd/user/s2sd.service
+	sed 's|/usr/bin/s2s-notify|$(PREFIX)/bin/s2s-notify|g' Systemd/user/s2s-notify.service \
+	    >$(DESTDIR)$(PREFIX)/lib/systemd/user/s2s-notify.service
+	install -D -m 0644 Packaging/xdg/s2s-notify.desktop $(DESTDIR)/etc/xdg/autostart/s2s-notify.desktop
 	install -d $(DESTDIR)$(PREFIX)/share/dbus-1/system.d $(DESTDIR)$(PREFIX)/share/dbus-1/system-services \
 	    $(DESTDIR)$(PREFIX)/share/dbus-1/services $(DESTDIR)$(PREFIX)/share/dbus-1/interfaces
 	install -m 0644 Packaging/dbus/org.s2s.Daemon1.conf $(DESTDIR)$(PREFIX)/share/dbus-1/system.d/

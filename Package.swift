@@ -14,6 +14,7 @@ let package = Package(
     products: [
         .executable(name: "s2sd", targets: ["s2sd"]),
         .executable(name: "s2sctl", targets: ["s2sctl"]),
+        .executable(name: "s2s-notify", targets: ["s2s-notify"]),
         .library(name: "S2SBus", targets: ["S2SBus"]),
     ],
     dependencies: [
@@ -68,11 +69,31 @@ let package = Package(
             name: "s2sd",
             dependencies: ["S2SDaemon", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: strict),
+        // What every client of the daemon's API shares: its signals and replies, parsed once.
+        .target(name: "S2SClient", dependencies: ["S2SBus", "S2SCore"], swiftSettings: strict),
         .target(
             name: "S2SControl",
-            dependencies: ["S2SBus", "S2SCore", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: [
+                "S2SBus", "S2SClient", "S2SCore", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
             swiftSettings: strict),
         .executableTarget(name: "s2sctl", dependencies: ["S2SControl"], swiftSettings: strict),
+        // The desktop notification agent: its logic, and the executable.
+        .target(
+            name: "S2SNotify",
+            dependencies: [
+                "S2SBus", "S2SClient", "S2SCore", "S2SSystemd", .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict),
+        .executableTarget(
+            name: "s2s-notify",
+            dependencies: [
+                "S2SNotify", "S2SBus", "S2SSystemd", "S2SCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict),
 
         .testTarget(name: "S2SBusTests", dependencies: ["S2SBus", "CLinux"], swiftSettings: strict),
         .testTarget(name: "S2SCoreTests", dependencies: ["S2SCore"], swiftSettings: strict),
@@ -83,5 +104,6 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(name: "S2SDaemonTests", dependencies: ["S2SDaemon", "S2SCore"], swiftSettings: strict),
         .testTarget(name: "S2SControlTests", dependencies: ["S2SControl", "S2SCore"], swiftSettings: strict),
+        .testTarget(name: "S2SNotifyTests", dependencies: ["S2SNotify", "S2SClient", "S2SBus"], swiftSettings: strict),
     ]
 )

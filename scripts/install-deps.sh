@@ -16,6 +16,10 @@ packages=(
     systemd                                       # busctl, systemd-analyze, systemd-socket-activate
     util-linux passwd                             # setpriv, runuser; useradd (test users)
     python3 python3-pip                           # the integration tests
+    dunst xvfb fonts-dejavu-core                  # s2s-notify's tests: a real notification server on a virtual screen
+    imagemagick                                   # its screenshot (import, convert)
+    xdg-utils file                                # "Open folder" without a file manager on the bus (xdg-open)
+    desktop-file-utils                            # desktop-file-validate for the autostart entry
     dpkg-dev debhelper lintian                    # make deb, make lintian (Packaging/debian)
     debootstrap systemd-container                 # the boot test: a Debian 12 root, systemd-nspawn --boot
 )

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Checks the systemd units and the D-Bus files without installing them:
+# Checks the systemd units, the D-Bus files and the autostart entry without installing them:
 #   * systemd-analyze verify on temporary copies whose ExecStart= points at a binary that exists
-#     (the built s2sd if there is one, else /bin/true);
+#     (the built s2sd and s2s-notify if there are any, else /bin/true);
+#   * desktop-file-validate on the XDG autostart entry of s2s-notify;
 #   * a private dbus-daemon that loads the system bus policy and both activation files, and lists
 #     org.s2s.Daemon1 as activatable;
 #   * the introspection XML and the polkit policy are well-formed, and the policy declares the
@@ -20,6 +21,8 @@ trap cleanup EXIT
 
 bin=/bin/true
 [[ -x .build/debug/s2sd ]] && bin=$PWD/.build/debug/s2sd
+notify_bin=/bin/true
+[[ -x .build/debug/s2s-notify ]] && notify_bin=$PWD/.build/debug/s2s-notify
 fail=0
 step() { printf '%-58s' "$1"; }
 ok() { echo ok; }
@@ -31,16 +34,36 @@ for f in Systemd/*.service Systemd/*.socket; do
     sed "s|/usr/bin/s2sd|$bin|g" "$f" >"$tmp/system/$(basename "$f")"
 done
 for f in Systemd/user/*.service; do
-    sed "s|/usr/bin/s2sd|$bin|g" "$f" >"$tmp/user/$(basename "$f")"
+    sed -e "s|/usr/bin/s2sd|$bin|g" -e "s|/usr/bin/s2s-notify|$notify_bin|g" "$f" >"$tmp/user/$(basename "$f")"
 done
 
 step "systemd-analyze verify s2sd.socket s2sd.service"
 if out=$(cd "$tmp/system" && systemd-analyze verify --man=no s2sd.socket s2sd.service 2>&1) && [[ -z $out ]]; then ok; else bad; echo "$out"; fi
 
-step "systemd-analyze --user verify user/s2sd.service"
 export XDG_RUNTIME_DIR=${XDG_RUNTIME_DIR:-$tmp/runtime}
 mkdir -p "$XDG_RUNTIME_DIR" && chmod 0700 "$XDG_RUNTIME_DIR"
-if out=$(cd "$tmp/user" && systemd-analyze --user verify --man=no s2sd.service 2>&1) && [[ -z $out ]]; then ok; else bad; echo "$out"; fi
+for unit in s2sd.service s2s-notify.service; do
+    step "systemd-analyze --user verify user/$unit"
+    if out=$(cd "$tmp/user" && systemd-analyze --user verify --man=no "$unit" 2>&1) && [[ -z $out ]]; then ok; else bad; echo "$out"; fi
+done
+
+# XDG autostart -------------------------------------------------------------------------------
+step "desktop-file-validate xdg/s2s-notify.desktop"
+if ! command -v desktop-file-validate >/dev/null; then
+    echo "FAILED (desktop-file-validate is missing: scripts/install-deps.sh installs desktop-file-utils)"; fail=1
+elif out=$(desktop-file-validate Packaging/xdg/s2s-notify.desktop 2>&1) && [[ -z $out ]]; then ok; else bad; echo "$out"; fi
+# The entry must step aside where the systemd unit starts the agent (no second agent): systemd's
+# own generator, run on it, makes no unit of it; gnome-session under systemd skips it too.
+step "autostart entry left to the unit under systemd"
+generator=/usr/lib/systemd/user-generators/systemd-xdg-autostart-generator
+mkdir -p "$tmp/xdg/autostart" "$tmp/generated"
+cp Packaging/xdg/s2s-notify.desktop "$tmp/xdg/autostart/"
+if grep -qx 'X-GNOME-HiddenUnderSystemd=true' Packaging/xdg/s2s-notify.desktop &&
+    grep -qx 'WantedBy=graphical-session.target' Systemd/user/s2s-notify.service &&
+    { [[ ! -x $generator ]] ||
+        { XDG_CONFIG_DIRS=$tmp/xdg XDG_CONFIG_HOME=$tmp/no-home SYSTEMD_LOG_LEVEL=debug \
+            "$generator" "$tmp/generated" "$tmp/generated" "$tmp/generated" 2>&1 | grep -q 'marked as skipped by generator' &&
+            [[ -z $(ls -A "$tmp/generated") ]]; }; }; then ok; else bad; fi
 
 # D-Bus ---------------------------------------------------------------------------------------
 step "XML well-formed (introspection, bus and polkit policy)"

@@ -46,6 +46,16 @@ extension BusConnection {
             groups: fields["UnixGroupIDs"]?.unwrappingVariant.arrayValue?.compactMap(\.uint32Value))
     }
 
+    /// The unique name of the connection that owns `name`, or nil when nobody does.
+    public func nameOwner(_ name: String) async throws -> String? {
+        try Names.validateBusName(name)
+        do {
+            return try await callBus("GetNameOwner", [.string(name)]).first?.stringValue
+        } catch let error as BusError where error.name == StandardErrorName.nameHasNoOwner {
+            return nil
+        }
+    }
+
     /// Whether any connection owns `name` now.
     public func nameHasOwner(_ name: String) async throws -> Bool {
         try Names.validateBusName(name)
@@ -56,13 +66,14 @@ extension BusConnection {
 }
 
 extension BusConnection {
-    /// Calls a method and returns the reply's arguments.
+    /// Calls a method and returns the reply's arguments (`autoStart`: see `Message.methodCall`).
     public func call(
         destination: String, path: ObjectPath, interface: String, member: String, _ arguments: [DBusValue] = [],
-        timeoutMilliseconds: Int32 = BusConnection.defaultTimeout
+        timeoutMilliseconds: Int32 = BusConnection.defaultTimeout, autoStart: Bool = true
     ) async throws -> [DBusValue] {
         let message = try Message.methodCall(
-            destination: destination, path: path, interface: interface, member: member, body: arguments)
+            destination: destination, path: path, interface: interface, member: member, body: arguments,
+            autoStart: autoStart)
         return try await call(message, timeoutMilliseconds: timeoutMilliseconds).body()
     }
 }

@@ -8,31 +8,31 @@ enum Introspection {
     static func document(interfaces: [InterfaceDescription], children: [String]) -> String {
         var xml = doctype + "\n<node>\n"
         for interface in interfaces { xml += render(interface) }
-        for child in children { xml += "  <node name=\"\(escape(child))\"/>\n" }
+        for child in children { xml += "  <node name=\"\(XMLText.escape(child))\"/>\n" }
         return xml + "</node>\n"
     }
 
     static func render(_ interface: InterfaceDescription) -> String {
-        var xml = "  <interface name=\"\(escape(interface.name))\">\n"
+        var xml = "  <interface name=\"\(XMLText.escape(interface.name))\">\n"
         for method in interface.methods {
             let arguments = method.inputs.map { argument($0, direction: "in") } + method.outputs.map { argument($0, direction: "out") }
             if arguments.isEmpty {
-                xml += "    <method name=\"\(escape(method.name))\"/>\n"
+                xml += "    <method name=\"\(XMLText.escape(method.name))\"/>\n"
             } else {
-                xml += "    <method name=\"\(escape(method.name))\">\n" + arguments.joined() + "    </method>\n"
+                xml += "    <method name=\"\(XMLText.escape(method.name))\">\n" + arguments.joined() + "    </method>\n"
             }
         }
         for signal in interface.signals {
             let arguments = signal.arguments.map { argument($0, direction: nil) }
             if arguments.isEmpty {
-                xml += "    <signal name=\"\(escape(signal.name))\"/>\n"
+                xml += "    <signal name=\"\(XMLText.escape(signal.name))\"/>\n"
             } else {
-                xml += "    <signal name=\"\(escape(signal.name))\">\n" + arguments.joined() + "    </signal>\n"
+                xml += "    <signal name=\"\(XMLText.escape(signal.name))\">\n" + arguments.joined() + "    </signal>\n"
             }
         }
         for property in interface.properties {
             let access = property.writable ? "readwrite" : "read"
-            let opening = "    <property name=\"\(escape(property.name))\" type=\"\(escape(property.type.signature))\" access=\"\(access)\""
+            let opening = "    <property name=\"\(XMLText.escape(property.name))\" type=\"\(XMLText.escape(property.type.signature))\" access=\"\(access)\""
             if property.changeSignal == .emits {
                 xml += opening + "/>\n"
             } else {
@@ -46,20 +46,6 @@ enum Introspection {
 
     private static func argument(_ argument: InterfaceDescription.Argument, direction: String?) -> String {
         let directionAttribute = direction.map { " direction=\"\($0)\"" } ?? ""
-        return "      <arg name=\"\(escape(argument.name))\" type=\"\(escape(argument.type.signature))\"\(directionAttribute)/>\n"
-    }
-
-    static func escape(_ text: String) -> String {
-        var result = ""
-        for character in text {
-            switch character {
-            case "&": result += "&amp;"
-            case "<": result += "&lt;"
-            case ">": result += "&gt;"
-            case "\"": result += "&quot;"
-            default: result.append(character)
-            }
-        }
-        return result
+        return "      <arg name=\"\(XMLText.escape(argument.name))\" type=\"\(XMLText.escape(argument.type.signature))\"\(directionAttribute)/>\n"
     }
 }

@@ -26,9 +26,12 @@ public final class Message: @unchecked Sendable {
 
     // MARK: Making messages
 
-    /// A method call to `member` of `interface` on `path` at `destination`.
+    /// A method call to `member` of `interface` on `path` at `destination`. With `autoStart` false
+    /// the bus does not start an activatable service to deliver it: a client that only watches a
+    /// service (and must not keep one running) gets `ServiceUnknown` instead.
     public static func methodCall(
-        destination: String?, path: ObjectPath, interface: String?, member: String, body: [DBusValue] = []
+        destination: String?, path: ObjectPath, interface: String?, member: String, body: [DBusValue] = [],
+        autoStart: Bool = true
     ) throws(BusError) -> Message {
         if let destination { try Names.validateBusName(destination) }
         if let interface { try Names.validateInterface(interface) }
@@ -37,6 +40,7 @@ public final class Message: @unchecked Sendable {
             throw BusError.outOfMemory("dbus_message_new_method_call")
         }
         let message = Message(taking: raw)
+        if !autoStart { dbus_message_set_auto_start(raw, 0) }
         try message.appendBody(body)
         return message
     }

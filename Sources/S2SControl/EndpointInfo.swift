@@ -1,5 +1,6 @@
 import Foundation
 import S2SBus
+import S2SClient
 import S2SCore
 
 /// An endpoint as `s2sctl` prints it, from the daemon's Endpoint properties.

@@ -1,4 +1,5 @@
 import Foundation
+import S2SClient
 import S2SCore
 
 /// The progress line of `s2sctl send` on a terminal: percentage, bytes, rate, ETA and the file

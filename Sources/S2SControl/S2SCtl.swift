@@ -1,4 +1,5 @@
 public import ArgumentParser
+import S2SClient
 import S2SCore
 #if canImport(Glibc)
 import Glibc
@@ -39,6 +40,9 @@ public struct S2SCtl: AsyncParsableCommand {
             }
             Glibc.exit(0)
         } catch let failure as CommandFailure {
+            Output.error("s2sctl: \(failure.message)")
+            Glibc.exit(1)
+        } catch let failure as MalformedReply {
             Output.error("s2sctl: \(failure.message)")
             Glibc.exit(1)
         } catch {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Dispatch
 import S2SBus
+import S2SClient
 import S2SCore
 #if canImport(Glibc)
 import Glibc

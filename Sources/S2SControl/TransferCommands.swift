@@ -1,5 +1,6 @@
 import ArgumentParser
 import S2SBus
+import S2SClient
 import S2SCore
 
 /// `s2sctl transfers`.
@@ -112,6 +113,8 @@ struct WatchCommand: AsyncParsableCommand {
                 emit(Line(event: "endpoint-removed", object: path.rawValue), text: "endpoint removed: \(path.rawValue)")
             case .daemonVanished:
                 throw CommandFailure(message: "s2sd stopped")
+            case .daemonAppeared:
+                continue
             }
         }
         throw CommandFailure(message: "lost the connection to the bus")

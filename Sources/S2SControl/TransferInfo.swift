@@ -1,4 +1,5 @@
 import S2SBus
+import S2SClient
 import S2SCore
 
 /// A transfer as `s2sctl` prints it, from the daemon's Transfer properties.

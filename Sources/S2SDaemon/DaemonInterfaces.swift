@@ -72,6 +72,7 @@ enum DaemonInterfaces {
             .init("Endpoint", .objectPath, changeSignal: .const),
             .init("Destination", .string, changeSignal: .const),
             .init("Sources", .array(.string), changeSignal: .const),
+            .init("Names", .array(.string), changeSignal: .const),
             .init("DigestAlgorithm", .string, changeSignal: .const),
             .init("Digest", .string),
             .init("BytesDone", .uint64),

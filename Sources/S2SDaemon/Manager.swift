@@ -143,7 +143,7 @@ final class Manager: ObjectTree, Sendable {
         }
         let transfer = await transfers.start(
             direction: .send, owner: caller.uid, destination: destination.description, sources: sources,
-            digestAlgorithm: "\(options.digest)", initialState: .connecting)
+            names: Transfer.topLevelNames(tree.entries), digestAlgorithm: "\(options.digest)", initialState: .connecting)
         transfer.update {
             $0.bytesTotal = tree.totalBytes
             $0.filesTotal = UInt64(tree.fileCount)

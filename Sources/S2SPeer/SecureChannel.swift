@@ -139,21 +139,13 @@ public actor SecureChannel {
         guard frame.readableBytes > ProtocolLimits.tagLength else {
             throw .malformedFrame("frame of \(frame.readableBytes) bytes, shorter than the smallest record")
         }
-        // Opened straight into an array of the plaintext's size, never zeroed first.
-        var failure: NoiseError?
-        let plaintext = frame.withUnsafeReadableBytes { ciphertext in
-            [UInt8](unsafeUninitializedCapacity: ciphertext.count - ProtocolLimits.tagLength) { output, count in
-                do throws(NoiseError) {
-                    count = try receiveCipher.decrypt(ciphertext, into: UnsafeMutableRawBufferPointer(output))
-                } catch {
-                    failure = error
-                    count = 0
-                }
-            }
+        let opened: Result<[UInt8], NoiseError> = frame.withUnsafeReadableBytes { ciphertext in
+            Result { () throws(NoiseError) in try receiveCipher.decrypt(ciphertext) }
         }
-        if let failure {
+        guard case .success(let plaintext) = opened else {
             abort()
-            throw .noise(failure)
+            if case .failure(let error) = opened { throw .noise(error) }
+            throw .closed("unreachable")
         }
         do {
             return try Record.decode(plaintext[...], limits: limits)

@@ -111,28 +111,6 @@ public struct CipherState: Sendable {
         return length
     }
 
-    /// DecryptWithAd with empty associated data (a transport message), writing the plaintext to
-    /// the start of `output` instead of an array (which may be the ciphertext's own memory).
-    /// Returns the number of bytes written; `output` must hold at least that many.
-    public mutating func decrypt(
-        _ ciphertext: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer
-    ) throws(NoiseError) -> Int {
-        guard ciphertext.count <= Self.maxMessageLength else {
-            throw .messageTooLong(length: ciphertext.count, limit: Self.maxMessageLength)
-        }
-        guard let key else {
-            guard output.count >= ciphertext.count else {
-                throw .cryptoFailure("decrypt: output of \(output.count) bytes for \(ciphertext.count)")
-            }
-            if !ciphertext.isEmpty { output.copyMemory(from: ciphertext) }
-            return ciphertext.count
-        }
-        guard nonce != UInt64.max else { throw .nonceExhausted }
-        let length = try key.open(nonce: nonce, authenticating: UnsafeRawBufferPointer(start: nil, count: 0), ciphertext: ciphertext, into: output)
-        nonce += 1
-        return length
-    }
-
     /// DecryptWithAd(ad, ciphertext), appending the plaintext to `output` (unchanged on error). On
     /// an authentication failure the counter is not advanced, as the specification requires.
     public mutating func decrypt(
@@ -140,12 +118,7 @@ public struct CipherState: Sendable {
         authenticating ad: some ContiguousBytes,
         appendingTo output: inout [UInt8]
     ) throws(NoiseError) {
-        let result: Result<Void, NoiseError> = ciphertext.withUnsafeBytes { ciphertext in
-            ad.withUnsafeBytes { ad in
-                Result { () throws(NoiseError) in try decrypt(ciphertext, ad, &output) }
-            }
-        }
-        try result.get()
+        output.append(contentsOf: try decrypt(ciphertext, authenticating: ad))
     }
 
     /// DecryptWithAd with empty associated data, as transport messages use, appending to `output`.
@@ -155,13 +128,17 @@ public struct CipherState: Sendable {
         try decrypt(ciphertext, authenticating: [UInt8](), appendingTo: &output)
     }
 
-    /// DecryptWithAd(ad, ciphertext), returning the plaintext in a new array.
+    /// DecryptWithAd(ad, ciphertext), returning the plaintext in a new array (filled by the cipher,
+    /// never zeroed or copied first).
     public mutating func decrypt(_ ciphertext: some ContiguousBytes, authenticating ad: some ContiguousBytes)
         throws(NoiseError) -> [UInt8]
     {
-        var output: [UInt8] = []
-        try decrypt(ciphertext, authenticating: ad, appendingTo: &output)
-        return output
+        let result: Result<[UInt8], NoiseError> = ciphertext.withUnsafeBytes { ciphertext in
+            ad.withUnsafeBytes { ad in
+                Result { () throws(NoiseError) in try decrypt(ciphertext, ad) }
+            }
+        }
+        return try result.get()
     }
 
     /// DecryptWithAd with empty associated data, returning the plaintext in a new array.
@@ -200,18 +177,16 @@ public struct CipherState: Sendable {
         nonce += 1
     }
 
-    private mutating func decrypt(
-        _ ciphertext: UnsafeRawBufferPointer, _ ad: UnsafeRawBufferPointer, _ output: inout [UInt8]
-    ) throws(NoiseError) {
+    private mutating func decrypt(_ ciphertext: UnsafeRawBufferPointer, _ ad: UnsafeRawBufferPointer) throws(NoiseError)
+        -> [UInt8]
+    {
         guard ciphertext.count <= Self.maxMessageLength else {
             throw .messageTooLong(length: ciphertext.count, limit: Self.maxMessageLength)
         }
-        guard let key else {
-            output.append(contentsOf: ciphertext)
-            return
-        }
+        guard let key else { return Array(ciphertext) }
         guard nonce != UInt64.max else { throw .nonceExhausted }
-        output.append(contentsOf: try key.open(nonce: nonce, authenticating: ad, ciphertext: ciphertext))
+        let plaintext = try key.open(nonce: nonce, authenticating: ad, ciphertext: ciphertext)
         nonce += 1
+        return plaintext
     }
 }

@@ -134,14 +134,14 @@ def test_a_large_file_arrives_byte_for_byte(pair, mkdir, user_a, user_b, checksu
 
 
 def test_a_tree_arrives_whole(pair, mkdir, user_a, user_b):
-    """Many small files, empty files and directories, non-ASCII names; modes and mtimes kept;
+    """10,000 small files, empty files and directories, non-ASCII names; modes and mtimes kept;
     a symbolic link is skipped with a warning."""
     receiver, sender = pair
     inbox = mkdir("in", owner=user_b)
     top = mkdir("out", owner=user_a) / "photos"
     (top / "empty dir").mkdir(parents=True)
-    for d in range(20):
-        sub = top / f"d{d:02}" / "nested"
+    for d in range(100):
+        sub = top / f"d{d:03}" / "nested"
         sub.mkdir(parents=True)
         for i in range(100):
             (sub / f"f{i}.txt").write_bytes(os.urandom(i * 37 % 4096))
@@ -367,12 +367,14 @@ def test_a_full_disk_is_a_clear_error_and_loses_nothing(pair, mkdir, user_a, use
 
 class CuttingProxy:
     """A TCP proxy on loopback that counts the bytes it carries towards the target and can cut
-    the connection once a number of them has passed."""
+    the connection once a number of them has passed; with RATE (bytes a second) it also slows
+    that direction down, so that a transfer lasts long enough to be watched."""
 
-    def __init__(self, target_port: int, cut_after: int | None):
+    def __init__(self, target_port: int, cut_after: int | None, rate: int | None = None):
         import socket
         self.target_port = target_port
         self.cut_after = cut_after
+        self.rate = rate
         self.carried = 0
         self.listener = socket.socket()
         self.listener.bind(("127.0.0.1", 0))
@@ -401,6 +403,8 @@ class CuttingProxy:
                     target.shutdown(socket.SHUT_WR)
                     return
                 if counted:
+                    if self.rate:
+                        time.sleep(len(data) / self.rate)
                     self.carried += len(data)
                     if self.cut_after is not None and self.carried >= self.cut_after:
                         for s in (source, target):

@@ -64,8 +64,17 @@ final class PrivateBus: @unchecked Sendable {
         }
     }
 
+    /// The socket file appears at bind(), a moment before dbus-daemon listens on it: a connection
+    /// refused in that moment is retried (for at most 10 s).
     func connect() async throws -> BusConnection {
-        try await BusConnection.connect(.address(address), environment: [:])
+        let deadline = ContinuousClock.now + .seconds(10)
+        while true {
+            do {
+                return try await BusConnection.connect(.address(address), environment: [:])
+            } catch BusError.disconnected(let reason) where reason.contains("Connection refused") && ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(20))
+            }
+        }
     }
 
     deinit {

@@ -290,8 +290,8 @@ final class ReceiveSession {
 
         let files = UInt64(fileCount)
         let transfer = await context.transfers.start(
-            direction: .receive, owner: endpoint.owner, endpoint: endpoint, digestAlgorithm: "\(algorithm)",
-            initialState: .receiving)
+            direction: .receive, owner: endpoint.owner, endpoint: endpoint, names: Transfer.topLevelNames(entries),
+            digestAlgorithm: "\(algorithm)", initialState: .receiving)
         transfer.update {
             $0.bytesTotal = validator.totalBytes
             $0.bytesResumed = resumed + completeBytes

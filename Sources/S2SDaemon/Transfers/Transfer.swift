@@ -61,6 +61,8 @@ final class Transfer: Sendable {
     let destination: String
     /// The source paths as the user gave them (send side only).
     let sources: [String]
+    /// The top-level entries it carries, directories with a trailing "/" (see `topLevelNames`).
+    let names: [String]
     let digestAlgorithm: String
     let createdTimestamp: UInt64
 
@@ -74,7 +76,8 @@ final class Transfer: Sendable {
 
     init(
         number: Int64, direction: Direction, owner: UInt32, route: String = "direct", endpoint: Endpoint? = nil,
-        destination: String = "", sources: [String] = [], digestAlgorithm: String, initialState: State
+        destination: String = "", sources: [String] = [], names: [String] = [], digestAlgorithm: String,
+        initialState: State
     ) {
         self.number = number
         self.direction = direction
@@ -83,6 +86,7 @@ final class Transfer: Sendable {
         self.endpoint = endpoint
         self.destination = destination
         self.sources = sources
+        self.names = names
         self.digestAlgorithm = digestAlgorithm
         self.createdTimestamp = Clock.nowMicroseconds
         self.progress = Mutex(Progress(state: initialState))
@@ -165,6 +169,7 @@ final class Transfer: Sendable {
             "Endpoint": .objectPath(endpoint?.objectPath ?? "/"),
             "Destination": .string(destination),
             "Sources": .strings(sources),
+            "Names": .strings(names),
             "DigestAlgorithm": .string(digestAlgorithm),
             "Digest": .string(progress.digest),
             "BytesDone": .uint64(progress.bytesDone),
@@ -178,6 +183,30 @@ final class Transfer: Sendable {
             "CreatedTimestamp": .uint64(createdTimestamp),
             "FinishedTimestamp": .uint64(progress.finishedTimestamp),
         ]
+    }
+
+    /// The most names `Names` lists: enough for any message about a transfer, bounded for one
+    /// that offers thousands of top-level entries.
+    static let maxNames = 64
+
+    /// The names of the top-level entries among offered entries, in offer order, a directory's
+    /// with a trailing "/": what a notification calls the transfer ("photos/", "report.pdf").
+    static func topLevelNames(_ entries: [OfferEntry]) -> [String] {
+        var names: [String] = []
+        var seen: [String: Int] = [:]
+        for entry in entries {
+            let components = entry.path.string.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: true)
+            guard let first = components.first.map(String.init) else { continue }
+            let isDirectory = components.count > 1 || entry.kind == .directory
+            if let index = seen[first] {
+                if isDirectory, !names[index].hasSuffix("/") { names[index] += "/" }
+                continue
+            }
+            guard names.count < maxNames else { continue }
+            seen[first] = names.count
+            names.append(isDirectory ? first + "/" : first)
+        }
+        return names
     }
 
     /// The properties that change while a transfer runs, for `PropertiesChanged`.

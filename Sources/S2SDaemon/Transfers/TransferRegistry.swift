@@ -40,11 +40,11 @@ actor TransferRegistry {
     /// Creates and announces a transfer.
     func start(
         direction: Transfer.Direction, owner: UInt32, endpoint: Endpoint? = nil, destination: String = "",
-        sources: [String] = [], digestAlgorithm: String, initialState: Transfer.State
+        sources: [String] = [], names: [String] = [], digestAlgorithm: String, initialState: Transfer.State
     ) async -> Transfer {
         let transfer = Transfer(
             number: nextNumber, direction: direction, owner: owner, endpoint: endpoint, destination: destination,
-            sources: sources, digestAlgorithm: digestAlgorithm, initialState: initialState)
+            sources: sources, names: names, digestAlgorithm: digestAlgorithm, initialState: initialState)
         nextNumber += 1
         entries[transfer.number] = Entry(transfer: transfer, published: transfer.snapshot)
         await announceAdded(transfer)
