@@ -206,7 +206,9 @@ installed_files() {
         /usr/share/dbus-1/system-services/org.s2s.Daemon1.service /usr/share/dbus-1/services/org.s2s.Daemon1.service \
         /usr/share/dbus-1/interfaces/org.s2s.Daemon1.xml /usr/share/polkit-1/actions/org.s2s.Daemon1.policy \
         /usr/share/man/man1/s2sd.1.gz /usr/share/man/man1/s2sctl.1.gz /usr/share/bash-completion/completions/s2sctl \
-        /usr/share/zsh/vendor-completions/_s2sctl /usr/share/fish/vendor_completions.d/s2sctl.fish /etc/s2s/s2sd.conf; do
+        /usr/share/zsh/vendor-completions/_s2sctl /usr/share/fish/vendor_completions.d/s2sctl.fish /etc/s2s/s2sd.conf \
+        /usr/bin/s2s-notify /usr/lib/systemd/user/s2s-notify.service /etc/xdg/autostart/s2s-notify.desktop \
+        /usr/share/man/man1/s2s-notify.1.gz; do
         ct test -f "$f" || { echo "missing: $f"; return 1; }
     done
 }
@@ -217,8 +219,10 @@ enabled_not_started() {
     [[ $(ct systemctl is-enabled s2sd.service) == enabled ]] || { echo "s2sd.service not enabled"; return 1; }
     ct test -L /etc/systemd/system/dbus-org.s2s.Daemon1.service || { echo "no D-Bus activation alias"; return 1; }
     [[ $(ct systemctl is-active s2sd.service) == inactive ]] || { echo "s2sd.service was started"; return 1; }
+    # The desktop agent, for every user's graphical session.
+    [[ $(ct systemctl --global is-enabled s2s-notify.service) == enabled ]] || { echo "s2s-notify.service not enabled globally"; return 1; }
 }
-check "the maintainer scripts enabled the socket and the bus alias, started nothing else" enabled_not_started
+check "the maintainer scripts enabled the socket, the bus alias and s2s-notify for all users, started nothing" enabled_not_started
 check "systemctl enable --now s2sd.socket" ct systemctl enable --now s2sd.socket
 # --man=no: the minimal system has no man; the pages themselves are checked above.
 verify_units() { ct systemd-analyze verify --man=no s2sd.socket s2sd.service; }
