@@ -6,8 +6,9 @@
 # 1. A Debian 12 root file system, made once with debootstrap and cached in
 #    $S2S_BOOT_CACHE (default /var/cache/s2s-boot-test); each run boots a fresh copy of it.
 # 2. The package: --deb FILE, or built here: `make deb` (release build, as shipped), or with
-#    --fast `make deb DEB_CONFIG=debug` (the debug build make test already has, relinked with
-#    the static Swift runtime: the same files, checks and units, built in a minute).
+#    --fast `make deb DEB_CONFIG=debug` (a debug build with the static Swift runtime: the same
+#    files, units and checks, built several times faster; kept in .build-deb/debug-package, so
+#    that a release package at the top stays as it was).
 # 3. The copy boots under systemd-nspawn --boot (systemd as PID 1, a private network: only its
 #    own loopback), and the checks run inside it through nsenter:
 #    apt install ./s2s_*.deb; systemctl enable --now s2sd.socket; the first peer connection
@@ -74,14 +75,26 @@ fi
 
 # --- The package --------------------------------------------------------------------------------
 if [[ -z $deb ]]; then
+    mkdir -p .build
     if ((fast)); then
+        # The debug package goes to .build-deb/debug-package; a release package at the top, if
+        # there is one, is put back as it was.
         say "building the package from the debug build (make deb DEB_CONFIG=debug)"
-        make deb DEB_CONFIG=debug >.build/boot-test-deb.log 2>&1 || { tail -30 .build/boot-test-deb.log >&2; die "make deb failed (log: .build/boot-test-deb.log)"; }
+        keep_dir=$(mktemp -d .build/boot-test-keep.XXXXXX)
+        mv s2s_* s2s-dbgsym_* "$keep_dir"/ 2>/dev/null
+        make deb DEB_CONFIG=debug >.build/boot-test-deb.log 2>&1
+        rc=$?
+        rm -rf .build-deb/debug-package && mkdir -p .build-deb/debug-package
+        mv s2s_* s2s-dbgsym_* .build-deb/debug-package/ 2>/dev/null
+        mv "$keep_dir"/* . 2>/dev/null
+        rmdir "$keep_dir"
+        ((rc == 0)) || { tail -30 .build/boot-test-deb.log >&2; die "make deb failed (log: .build/boot-test-deb.log)"; }
+        deb=$(ls .build-deb/debug-package/s2s_*.deb 2>/dev/null | head -1)
     else
         say "building the package (make deb: release build)"
         make deb >.build/boot-test-deb.log 2>&1 || { tail -30 .build/boot-test-deb.log >&2; die "make deb failed (log: .build/boot-test-deb.log)"; }
+        deb=$(ls -t s2s_*.deb 2>/dev/null | head -1)
     fi
-    deb=$(ls -t s2s_*.deb 2>/dev/null | head -1)
 fi
 [[ -f $deb ]] || die "no package to test: $deb"
 say "package: $deb ($(du -h "$deb" | cut -f1))"
