@@ -16,7 +16,8 @@
 #    in the service's private /tmp and outside ReadWritePaths= are refused by name; a transfer
 #    from alice's user daemon (s2sd --user, bus-activated on her session bus by her systemd
 #    user manager) into bob's endpoint on the system daemon; journalctl -u s2sd shows the
-#    structured log; the daemon exits when idle and comes back on the next connection; polkit
+#    structured log; the daemon exits when idle and comes back on the next connection; a
+#    reinstall takes the upgrade path (daemon stopped, socket back, state kept); polkit
 #    (the real polkitd, with a rule) lets an administrator act on others' endpoints and change
 #    limits, and nobody else; systemctl stop leaves no process behind; purge removes the state.
 #
@@ -339,6 +340,15 @@ comes_back() {
     [[ $(ct cat /home/bob/in/again.txt) == again ]]
 }
 check "the next connection brings it back, and a second transfer completes" comes_back
+upgrade() {   # the upgrade path of the maintainer scripts, with a daemon running
+    active || { connect_peer_port && until_ok 30 active; } || return 1
+    T=300 ct env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --reinstall "/var/cache/s2s-boot/$debname" >/dev/null || return 1
+    inactive || { echo "the old daemon still runs"; return 1; }
+    [[ $(ct systemctl is-active s2sd.socket) == active ]] || { echo "the socket was not started again"; return 1; }
+    [[ $(ct systemctl is-enabled s2sd.service) == enabled ]] || return 1
+    as bob s2sctl endpoint show "$bob_id" >/dev/null || { echo "the endpoint did not survive"; return 1; }
+}
+check "reinstall (upgrade path): the daemon stopped, the socket back, the state kept" upgrade
 
 # --- polkit -------------------------------------------------------------------------------------
 # carol is an administrator by a polkit rule; alice is not. The real polkitd decides.
