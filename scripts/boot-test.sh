@@ -6,8 +6,9 @@
 # 1. A Debian 12 root file system, made once with debootstrap and cached in
 #    $S2S_BOOT_CACHE (default /var/cache/s2s-boot-test); each run boots a fresh copy of it.
 # 2. The package: --deb FILE, or built here: `make deb` (release build, as shipped), or with
-#    --fast `make deb DEB_CONFIG=debug` (the debug build make test already has, relinked with
-#    the static Swift runtime: the same files, checks and units, built in a minute).
+#    --fast `make deb DEB_CONFIG=debug` (a debug build with the static Swift runtime: the same
+#    files, units and checks, built several times faster; kept in .build-deb/debug-package, so
+#    that a release package at the top stays as it was).
 # 3. The copy boots under systemd-nspawn --boot (systemd as PID 1, a private network: only its
 #    own loopback), and the checks run inside it through nsenter:
 #    apt install ./s2s_*.deb; systemctl enable --now s2sd.socket; the first peer connection
@@ -15,7 +16,8 @@
 #    in the service's private /tmp and outside ReadWritePaths= are refused by name; a transfer
 #    from alice's user daemon (s2sd --user, bus-activated on her session bus by her systemd
 #    user manager) into bob's endpoint on the system daemon; journalctl -u s2sd shows the
-#    structured log; the daemon exits when idle and comes back on the next connection; polkit
+#    structured log; the daemon exits when idle and comes back on the next connection; a
+#    reinstall takes the upgrade path (daemon stopped, socket back, state kept); polkit
 #    (the real polkitd, with a rule) lets an administrator act on others' endpoints and change
 #    limits, and nobody else; systemctl stop leaves no process behind; purge removes the state.
 #
@@ -74,14 +76,26 @@ fi
 
 # --- The package --------------------------------------------------------------------------------
 if [[ -z $deb ]]; then
+    mkdir -p .build
     if ((fast)); then
+        # The debug package goes to .build-deb/debug-package; a release package at the top, if
+        # there is one, is put back as it was.
         say "building the package from the debug build (make deb DEB_CONFIG=debug)"
-        make deb DEB_CONFIG=debug >.build/boot-test-deb.log 2>&1 || { tail -30 .build/boot-test-deb.log >&2; die "make deb failed (log: .build/boot-test-deb.log)"; }
+        keep_dir=$(mktemp -d .build/boot-test-keep.XXXXXX)
+        mv s2s_* s2s-dbgsym_* "$keep_dir"/ 2>/dev/null
+        make deb DEB_CONFIG=debug >.build/boot-test-deb.log 2>&1
+        rc=$?
+        rm -rf .build-deb/debug-package && mkdir -p .build-deb/debug-package
+        mv s2s_* s2s-dbgsym_* .build-deb/debug-package/ 2>/dev/null
+        mv "$keep_dir"/* . 2>/dev/null
+        rmdir "$keep_dir"
+        ((rc == 0)) || { tail -30 .build/boot-test-deb.log >&2; die "make deb failed (log: .build/boot-test-deb.log)"; }
+        deb=$(ls .build-deb/debug-package/s2s_*.deb 2>/dev/null | head -1)
     else
         say "building the package (make deb: release build)"
         make deb >.build/boot-test-deb.log 2>&1 || { tail -30 .build/boot-test-deb.log >&2; die "make deb failed (log: .build/boot-test-deb.log)"; }
+        deb=$(ls -t s2s_*.deb 2>/dev/null | head -1)
     fi
-    deb=$(ls -t s2s_*.deb 2>/dev/null | head -1)
 fi
 [[ -f $deb ]] || die "no package to test: $deb"
 say "package: $deb ($(du -h "$deb" | cut -f1))"
@@ -206,7 +220,9 @@ installed_files() {
         /usr/share/dbus-1/system-services/org.s2s.Daemon1.service /usr/share/dbus-1/services/org.s2s.Daemon1.service \
         /usr/share/dbus-1/interfaces/org.s2s.Daemon1.xml /usr/share/polkit-1/actions/org.s2s.Daemon1.policy \
         /usr/share/man/man1/s2sd.1.gz /usr/share/man/man1/s2sctl.1.gz /usr/share/bash-completion/completions/s2sctl \
-        /usr/share/zsh/vendor-completions/_s2sctl /usr/share/fish/vendor_completions.d/s2sctl.fish /etc/s2s/s2sd.conf; do
+        /usr/share/zsh/vendor-completions/_s2sctl /usr/share/fish/vendor_completions.d/s2sctl.fish /etc/s2s/s2sd.conf \
+        /usr/bin/s2s-notify /usr/lib/systemd/user/s2s-notify.service /etc/xdg/autostart/s2s-notify.desktop \
+        /usr/share/man/man1/s2s-notify.1.gz; do
         ct test -f "$f" || { echo "missing: $f"; return 1; }
     done
 }
@@ -217,8 +233,10 @@ enabled_not_started() {
     [[ $(ct systemctl is-enabled s2sd.service) == enabled ]] || { echo "s2sd.service not enabled"; return 1; }
     ct test -L /etc/systemd/system/dbus-org.s2s.Daemon1.service || { echo "no D-Bus activation alias"; return 1; }
     [[ $(ct systemctl is-active s2sd.service) == inactive ]] || { echo "s2sd.service was started"; return 1; }
+    # The desktop agent, for every user's graphical session.
+    [[ $(ct systemctl --global is-enabled s2s-notify.service) == enabled ]] || { echo "s2s-notify.service not enabled globally"; return 1; }
 }
-check "the maintainer scripts enabled the socket and the bus alias, started nothing else" enabled_not_started
+check "the maintainer scripts enabled the socket, the bus alias and s2s-notify for all users, started nothing" enabled_not_started
 check "systemctl enable --now s2sd.socket" ct systemctl enable --now s2sd.socket
 # --man=no: the minimal system has no man; the pages themselves are checked above.
 verify_units() { ct systemd-analyze verify --man=no s2sd.socket s2sd.service; }
@@ -265,22 +283,17 @@ bus_activation() {   # check runs it in a subshell: the ID goes through a file
 }
 check "the first s2sctl call starts s2sd (bus activation) and makes an endpoint" bus_activation
 bob_id=$(cat "$work/bob_id" 2>/dev/null)
-refused_tmp() {
+refused() {   # refused DIR TEXT: bob's directory DIR is refused, with TEXT in the message
     local out
-    ct sh -c 'install -d -o bob -g bob /tmp/bob-in'
-    out=$(as bob s2sctl endpoint new /tmp/bob-in 2>&1) && { echo "accepted: $out"; return 1; }
+    ct install -d -o bob -g bob "$1"
+    out=$(as bob s2sctl endpoint new "$1" 2>&1) && { echo "accepted: $out"; return 1; }
     echo "$out"
-    grep -q 'PrivateTmp' <<<"$out"
+    grep -q "$2" <<<"$out"
 }
-check "an endpoint under /tmp is refused by name (the service's private /tmp)" refused_tmp && note "$(refused_tmp | head -1)"
-refused_readonly() {
-    local out
-    ct sh -c 'install -d -o bob -g bob /opt/bob-in'
-    out=$(as bob s2sctl endpoint new /opt/bob-in 2>&1) && { echo "accepted: $out"; return 1; }
-    echo "$out"
-    grep -q 'read-only for the daemon' <<<"$out"
-}
-check "an endpoint outside ReadWritePaths= is refused as read-only for the daemon" refused_readonly
+check "an endpoint under /tmp is refused by name (the service's private /tmp)" refused /tmp/bob-in PrivateTmp &&
+    note "$(refused /tmp/bob-in PrivateTmp | head -1)"
+check "an endpoint outside ReadWritePaths= is refused as read-only for the daemon" refused /opt/bob-in 'read-only for the daemon' &&
+    note "$(refused /opt/bob-in 'read-only for the daemon' | head -1)"
 
 # --- A transfer between two daemons -------------------------------------------------------------
 # alice's own daemon (s2sd --user, started by her session bus through her systemd user manager)
@@ -308,7 +321,7 @@ structured_log() {
     grep -q '"S2S_TRANSFER"' <<<"$json" && grep -q '"S2S_ENDPOINT"' <<<"$json" && grep -q '"S2S_SUBSYSTEM"' <<<"$json" ||
         { echo "no structured fields"; ct journalctl -u s2sd --no-pager -o verbose | tail -40; return 1; }
     # The first entry about transfer 1, as journalctl finds it by its field.
-    ct journalctl -u s2sd --no-pager -o verbose S2S_TRANSFER=1 | grep -m1 -A30 '^[A-Z][a-z][a-z] ' | grep -E 'MESSAGE=|S2S_|PRIORITY=|SYSLOG_IDENTIFIER='
+    ct journalctl -u s2sd --no-pager -o verbose S2S_TRANSFER=1 | grep -m1 -A30 '^[A-Z][a-z][a-z] ' | grep -E 'MESSAGE=|S2S_TRANSFER=|S2S_ENDPOINT=|S2S_BYTES=|S2S_FILES=|PRIORITY=|SYSLOG_IDENTIFIER='
 }
 check "journalctl -u s2sd shows the structured log (S2S_TRANSFER=, S2S_ENDPOINT=...)" structured_log && structured_log | head -12 | sed 's/^ */          /'
 
@@ -327,6 +340,15 @@ comes_back() {
     [[ $(ct cat /home/bob/in/again.txt) == again ]]
 }
 check "the next connection brings it back, and a second transfer completes" comes_back
+upgrade() {   # the upgrade path of the maintainer scripts, with a daemon running
+    active || { connect_peer_port && until_ok 30 active; } || return 1
+    T=300 ct env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --reinstall "/var/cache/s2s-boot/$debname" >/dev/null || return 1
+    inactive || { echo "the old daemon still runs"; return 1; }
+    [[ $(ct systemctl is-active s2sd.socket) == active ]] || { echo "the socket was not started again"; return 1; }
+    [[ $(ct systemctl is-enabled s2sd.service) == enabled ]] || return 1
+    as bob s2sctl endpoint show "$bob_id" >/dev/null || { echo "the endpoint did not survive"; return 1; }
+}
+check "reinstall (upgrade path): the daemon stopped, the socket back, the state kept" upgrade
 
 # --- polkit -------------------------------------------------------------------------------------
 # carol is an administrator by a polkit rule; alice is not. The real polkitd decides.
