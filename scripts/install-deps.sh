@@ -1,8 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything s2s needs to build and to run its tests on Debian 12, except the Swift
 # toolchain itself (swift must be on PATH). Idempotent: a second run only checks and is instant.
-#   Debian packages: only those missing (dpkg-query), after one apt-get update unless the package
-#                    lists are less than a day old.
+#   Debian packages: only those missing, through scripts/apt-install.sh.
 #   Python packages: Tests/Integration/requirements.txt (jeepney, pytest, cryptography, xxhash,
 #   magic-wormhole-transit-relay for the relay tests: twistd transitrelay) with python3 -m pip.
 set -euo pipefail
@@ -26,21 +25,8 @@ packages=(
 )
 
 say() { printf 'install-deps: %s\n' "$*"; }
-as_root() { if ((EUID == 0)); then "$@"; else sudo "$@"; fi; }
 
-missing=()
-for p in "${packages[@]}"; do
-    [[ $(dpkg-query -W -f='${db:Status-Abbrev}' "$p" 2>/dev/null) == ii* ]] || missing+=("$p")
-done
-
-if ((${#missing[@]})); then
-    if [[ -z $(find /var/lib/apt/lists -maxdepth 1 -name '*_Packages*' -mtime -1 -print -quit 2>/dev/null) ]]; then
-        say "apt-get update"
-        as_root apt-get update -q
-    fi
-    say "installing ${missing[*]}"
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
-fi
+scripts/apt-install.sh "${packages[@]}"
 
 requirements=Tests/Integration/requirements.txt
 if [[ ! -f $requirements ]]; then
@@ -56,8 +42,7 @@ if [[ ! -f $stamp || $(cat "$stamp") != "$want" ]] || ! python3 -c 'import jeepn
     if [[ $managed == True ]]; then
         # Debian's own python3 refuses pip installs into the system (PEP 668): use its packages.
         say "python3 is Debian's: installing python3-jeepney python3-pytest python3-cryptography python3-xxhash magic-wormhole-transit-relay"
-        as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
-            python3-jeepney python3-pytest python3-cryptography python3-xxhash magic-wormhole-transit-relay
+        scripts/apt-install.sh python3-jeepney python3-pytest python3-cryptography python3-xxhash magic-wormhole-transit-relay
     else
         say "python3 -m pip install -r $requirements"
         python3 -m pip install -q -r "$requirements"

@@ -105,7 +105,7 @@ public final class NoiseFrameDecoder: ChannelInboundHandler, RemovableChannelHan
             let wanted = size - unit.readableBytes
             guard var piece = input.readSlice(length: min(wanted, input.readableBytes)) else { break }
             unit.writeBuffer(&piece)
-            if unit.readableBytes == size, let whole = try nextUnit(in: &unit) {
+            if let whole = try nextUnit(in: &unit) {
                 context.fireChannelRead(wrapInboundOut(whole))
                 return true
             }

@@ -82,6 +82,21 @@ public actor SecureChannel {
     /// Sends a DATA record for `entry` at `offset` carrying `bytes` (1 ... ``maxDataLength``), copying
     /// the data once, straight into the buffer that is sealed; no `Record` is built.
     public nonisolated func sendData(entry: UInt32, offset: UInt64, bytes: UnsafeRawBufferPointer) async throws(PeerError) {
+        try await write(dataRecord(entry: entry, offset: offset, bytes: bytes))
+    }
+
+    /// ``sendData(entry:offset:bytes:)`` for bytes held in an array slice.
+    public nonisolated func sendData(entry: UInt32, offset: UInt64, bytes: ArraySlice<UInt8>) async throws(PeerError) {
+        let record = bytes.withUnsafeBytes { raw in
+            Result { () throws(PeerError) in try dataRecord(entry: entry, offset: offset, bytes: raw) }
+        }
+        try await write(record.get())
+    }
+
+    /// The plaintext of a DATA record, checked against the empty and the peer's maximum record.
+    private nonisolated func dataRecord(entry: UInt32, offset: UInt64, bytes: UnsafeRawBufferPointer) throws(PeerError)
+        -> ByteBuffer
+    {
         guard !bytes.isEmpty else { throw .protocolError(.emptyData) }
         let size = Record.dataHeaderLength + bytes.count
         let limit = peerHello.effectiveMaxRecordSize
@@ -91,27 +106,7 @@ public actor SecureChannel {
         buffer.writeInteger(entry)
         buffer.writeInteger(offset)
         buffer.writeBytes(bytes)
-        try await write(buffer)
-    }
-
-    /// ``sendData(entry:offset:bytes:)`` for bytes held in an array slice.
-    public nonisolated func sendData(entry: UInt32, offset: UInt64, bytes: ArraySlice<UInt8>) async throws(PeerError) {
-        let buffer: ByteBuffer? = bytes.withUnsafeBytes { raw in
-            guard !raw.isEmpty, Record.dataHeaderLength + raw.count <= peerHello.effectiveMaxRecordSize else {
-                return nil
-            }
-            var buffer = channel.allocator.buffer(capacity: Record.dataHeaderLength + raw.count)
-            buffer.writeInteger(RecordType.data.rawValue)
-            buffer.writeInteger(entry)
-            buffer.writeInteger(offset)
-            buffer.writeBytes(raw)
-            return buffer
-        }
-        guard let buffer else {
-            if bytes.isEmpty { throw .protocolError(.emptyData) }
-            throw .recordTooLarge(size: Record.dataHeaderLength + bytes.count, limit: peerHello.effectiveMaxRecordSize)
-        }
-        try await write(buffer)
+        return buffer
     }
 
     /// Records go straight to the channel, within ``writeWindow``: the outbound writer carries
@@ -142,10 +137,13 @@ public actor SecureChannel {
         let opened: Result<[UInt8], NoiseError> = frame.withUnsafeReadableBytes { ciphertext in
             Result { () throws(NoiseError) in try receiveCipher.decrypt(ciphertext) }
         }
-        guard case .success(let plaintext) = opened else {
+        let plaintext: [UInt8]
+        switch opened {
+        case .success(let bytes):
+            plaintext = bytes
+        case .failure(let error):
             abort()
-            if case .failure(let error) = opened { throw .noise(error) }
-            throw .closed("unreachable")
+            throw .noise(error)
         }
         do {
             return try Record.decode(plaintext[...], limits: limits)

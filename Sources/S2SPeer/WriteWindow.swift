@@ -14,6 +14,11 @@ final class WriteWindow: Sendable {
         var waiters: [CheckedContinuation<Void, Never>] = []
         /// Why a write failed: every later write fails the same way.
         var failure: String?
+
+        /// Whether `count` more bytes fit under `limit`; a write alone is always admitted.
+        func admits(_ count: Int, limit: Int) -> Bool {
+            inFlight == 0 || inFlight + count <= limit
+        }
     }
 
     /// Bytes that may be in flight; one write larger than this is admitted alone.
@@ -30,7 +35,7 @@ final class WriteWindow: Sendable {
             enum Step { case admitted, wait, failed(String) }
             let step: Step = state.withLock { state in
                 if let failure = state.failure { return .failed(failure) }
-                guard state.inFlight == 0 || state.inFlight + count <= limit else { return .wait }
+                guard state.admits(count, limit: limit) else { return .wait }
                 state.inFlight += count
                 return .admitted
             }
@@ -41,7 +46,7 @@ final class WriteWindow: Sendable {
                 await withCheckedContinuation { continuation in
                     let resumeNow = state.withLock { state in
                         // Freed (or failed) between the check and here: look again at once.
-                        if state.failure != nil || state.inFlight + count <= limit || state.inFlight == 0 { return true }
+                        if state.failure != nil || state.admits(count, limit: limit) { return true }
                         state.waiters.append(continuation)
                         return false
                     }

@@ -105,15 +105,15 @@ final class AEADKey: @unchecked Sendable {
     }
 }
 
-/// A pointer to the bytes of `buffer`; a dangling but valid one for an empty buffer, which the
-/// C functions accept with a length of 0.
+/// A pointer to the bytes of `buffer`; nil for an empty buffer without storage, which the C
+/// functions accept with a length of 0.
 private func bytePointer(_ buffer: UnsafeRawBufferPointer) -> UnsafePointer<UInt8>? {
     buffer.baseAddress?.assumingMemoryBound(to: UInt8.self)
 }
 
 /// An array of exactly `count` bytes filled by `body` without zeroing it first; `body` returns
 /// how many bytes it wrote, which must be `count`.
-func makeArray(count: Int, _ body: (UnsafeMutableRawBufferPointer) throws(NoiseError) -> Int) throws(NoiseError) -> [UInt8] {
+private func makeArray(count: Int, _ body: (UnsafeMutableRawBufferPointer) throws(NoiseError) -> Int) throws(NoiseError) -> [UInt8] {
     var failure: NoiseError?
     let array = [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
         do throws(NoiseError) {
