@@ -8,7 +8,7 @@ BIN := .build/$(CONFIG)
 PREFIX ?= /usr
 DESTDIR ?=
 
-.PHONY: help run test build release man completions verify-units install deb lintian boot-test bench clean
+.PHONY: help run test build release man completions verify-units install deb lintian boot-test bench bench-relay clean
 
 help:
 	@echo 'make run           build, then run s2sd --user in the foreground (starts a session bus if needed)'
@@ -23,6 +23,7 @@ help:
 	@echo 'make lintian       make deb, then lintian on it (fails on errors)'
 	@echo 'make boot-test     make deb, then boot Debian 12 with it under systemd-nspawn and check it (root)'
 	@echo 'make bench         release build, then s2s against scp and rsync over loopback (root; BENCH_ARGS=...)'
+	@echo 'make bench-relay   release build, then the relay route against magic-wormhole through one relay (root)'
 	@echo 'make clean         swift package clean; remove generated files'
 
 run:
@@ -120,6 +121,14 @@ bench:
 	bench/install-deps.sh
 	swift build -c release
 	python3 bench/bench.py --bin-dir .build/release $(BENCH_ARGS)
+
+# As root: the relay route against magic-wormhole through the same transit relay, in a network
+# namespace with only lo (see bench/relay_bench.py), e.g. make bench-relay BENCH_ARGS='--size 512M'
+bench-relay:
+	scripts/install-deps.sh
+	bench/install-deps.sh
+	swift build -c release
+	python3 bench/relay_bench.py --bin-dir .build/release $(BENCH_ARGS)
 
 clean:
 	swift package clean

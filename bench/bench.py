@@ -639,12 +639,13 @@ class S2SDaemon:
 
 
 class S2STool:
-    """s2sctl send from the sender daemon to an endpoint of the receiver daemon."""
+    """s2sctl send from the sender daemon to an endpoint of the receiver daemon: directly to its
+    listening port (`ID@127.0.0.1:PORT`), or with relay=True by the plain ID, through the relay
+    both daemons were started with."""
 
-    key, label = "s2s", "s2s"
-
-    def __init__(self, sender, receiver):
+    def __init__(self, sender, receiver, key="s2s", label="s2s", relay=False):
         self.sender, self.receiver = sender, receiver
+        self.key, self.label, self.relay = key, label, relay
         self.endpoints = {}  # destination directory: endpoint ID
 
     def endpoint(self, dest):
@@ -670,7 +671,7 @@ class S2STool:
 
     def measure(self, workload, dest, log_path, timeout):
         self._check_daemons()
-        target = f"{self.endpoint(dest)}@127.0.0.1:{self.receiver.port}"
+        target = self.endpoint(dest) if self.relay else f"{self.endpoint(dest)}@127.0.0.1:{self.receiver.port}"
         command = [self.sender.s2sctl, "--user", "send", workload.source, target]
         daemons = {"sender": self.sender.pid, "receiver": self.receiver.pid}
         before = {side: cpu_seconds(pid) for side, pid in daemons.items()}
@@ -835,24 +836,26 @@ def format_runs(result):
     return "[" + ", ".join(format_number(m.rate) for m in result.runs) + "]"
 
 
-def print_report(info, context, results):
+def print_report(info, context, results, baseline="s2s", notes=()):
+    """The table: one row per (workload, tool), each peer's median compared with the baseline
+    tool's in the same workload. notes: lines printed under the table's legend."""
     print(f"s2s benchmark, {info['date']}")
     print(f"machine: {info['host']}, {info['nproc']} CPUs ({info['cpu']}), {info['memory']}, Linux {info['kernel']}")
-    print(f"peers:   {info['ssh']} (default cipher {context['ssh_default_cipher']}); {info['rsync']}")
+    print(f"peers:   {context['peers']}")
     print(f"s2s:     {context['s2s']}")
     print(f"copies:  {context['source']} -> {context['destination']}; loopback; "
           f"median of {context['runs']} run(s); CPU both ends")
     print()
-    rows = [("workload", "tool", "median", "runs", "s2s/tool", "cpu s/GiB", "s2sd peak RSS MiB")]
+    rows = [("workload", "tool", "median", "runs", f"{baseline}/tool", "cpu s/GiB", "s2sd peak RSS MiB")]
     for result in results:
-        rows.append(table_row(result, results))
+        rows.append(table_row(result, results, baseline))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
     for row in rows:
         print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[-1])
     print()
-    print("s2s/tool: s2s's median divided by the tool's (above 1: s2s is faster).")
-    print("cpu s/GiB: CPU seconds per GiB copied (median), both ends: scp or rsync with ssh, plus the sshd")
-    print("  sessions, for the peers; both s2sd (snd, rcv) plus s2sctl for s2s. RSS: the highest of the runs.")
+    print(f"{baseline}/tool: {baseline}'s median divided by the tool's (above 1: {baseline} is faster).")
+    for line in notes:
+        print(line)
     failures = [r for r in results if r.error]
     if failures:
         print()
@@ -860,21 +863,23 @@ def print_report(info, context, results):
             print(f"FAILED {result.workload.label}, {result.tool.label}: {result.error.splitlines()[0]}")
 
 
-def table_row(result, results):
+def table_row(result, results, baseline="s2s"):
     unit = result.workload.unit
-    s2s = next((r for r in results if r.workload is result.workload and r.tool.key == "s2s"), None)
+    base = next((r for r in results if r.workload is result.workload and r.tool.key == baseline), None)
     if result.error:
         return (result.workload.label, result.tool.label, "FAILED", "", "", "", "")
     ratio = ""
-    if s2s and s2s.median and result.tool.key != "s2s":
-        ratio = f"{s2s.median / result.median:.2f}x"
+    if base and base.median and result.tool.key != baseline:
+        ratio = f"{base.median / result.median:.2f}x"
     cpu = f"{result.cpu_per_gib():.2f}"
     rss = ""
-    if result.tool.key == "s2s":
+    sides = ("sender", "receiver")
+    if all(side in m.cpu_detail for m in result.runs for side in sides):
         detail = {side: statistics.median(m.cpu_detail[side] for m in result.runs) / (result.workload.bytes / GIB)
-                  for side in ("sender", "receiver")}
+                  for side in sides}
         cpu += f" (snd {detail['sender']:.2f}, rcv {detail['receiver']:.2f})"
-        peak = {side: max(m.peak_rss_mib[side] for m in result.runs) for side in ("sender", "receiver")}
+    if all(side in m.peak_rss_mib for m in result.runs for side in sides):
+        peak = {side: max(m.peak_rss_mib[side] for m in result.runs) for side in sides}
         rss = f"snd {peak['sender']:.0f}, rcv {peak['receiver']:.0f}"
     return (result.workload.label, result.tool.label, format_rate(result.median, unit), format_runs(result),
             ratio, cpu, rss)
@@ -1038,9 +1043,12 @@ def main(argv=None):
             "destination": f"{filesystem_type(dest)} ({dest})",
             "runs": args.runs,
             "ssh_default_cipher": sshd.default_cipher if sshd else "not run",
+            "peers": f"{info['ssh']} (default cipher {sshd.default_cipher if sshd else 'not run'}); {info['rsync']}",
             "s2s": s2s_note,
         }
-        print_report(info, context, results)
+        print_report(info, context, results, notes=(
+            "cpu s/GiB: CPU seconds per GiB copied (median), both ends: scp or rsync with ssh, plus the sshd",
+            "  sessions, for the peers; both s2sd (snd, rcv) plus s2sctl for s2s. RSS: the highest of the runs."))
         if args.json:
             write_json(args.json, info, context, results)
             print(f"bench: raw figures in {args.json}", file=sys.stderr)

@@ -1,11 +1,22 @@
 #!/usr/bin/env bash
-# Installs what bench/bench.py needs besides the s2s build dependencies (scripts/install-deps.sh):
-# sshd, ssh/scp and rsync for the peers it compares s2s with, through scripts/apt-install.sh (only
-# what is missing).
+# Installs what the benchmarks need besides the s2s build dependencies (scripts/install-deps.sh),
+# only what is missing:
+#   bench/bench.py        sshd, ssh/scp and rsync, the peers it compares s2s with;
+#   bench/relay_bench.py  magic-wormhole, its mailbox server and the transit relay (pip, or Debian's
+#                         packages where python3 is Debian's own), unshare and ip for its namespace.
 # The benchmark runs an sshd of its own on 127.0.0.1; it never uses or reconfigures the system one
 # (which Debian enables when it installs openssh-server on a machine that runs systemd).
 set -euo pipefail
+cd "$(dirname "$0")/.."
 
-packages=(openssh-server openssh-client rsync)
+scripts/apt-install.sh openssh-server openssh-client rsync util-linux iproute2
 
-exec "$(dirname "$0")/../scripts/apt-install.sh" "${packages[@]}"
+if ! python3 -c 'import wormhole, wormhole_mailbox_server, wormhole_transit_relay' 2>/dev/null; then
+    managed=$(python3 -c 'import os, sysconfig; print(os.path.exists(os.path.join(sysconfig.get_path("stdlib"), "EXTERNALLY-MANAGED")))')
+    if [[ $managed == True ]]; then  # Debian's own python3 refuses pip installs (PEP 668)
+        scripts/apt-install.sh magic-wormhole magic-wormhole-mailbox-server magic-wormhole-transit-relay
+    else
+        PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_ROOT_USER_ACTION=ignore \
+            python3 -m pip install -q -r bench/requirements.txt
+    fi
+fi
