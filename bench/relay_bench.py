@@ -40,7 +40,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bench as common  # noqa: E402  (the sibling module, found through the path set just above)
-from bench import BenchError, CopyFailed, Measurement, human_size, parse_size  # noqa: E402
+from bench import BenchError, CopyFailed, Measurement, parse_size  # noqa: E402
 
 INSIDE = "S2S_RELAY_BENCH_NAMESPACE"
 TWISTD = ("-c", "from twisted.scripts.twistd import run; run()")  # twistd, whatever Debian or pip named it
