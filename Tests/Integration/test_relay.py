@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import json
 import os
 import shutil
@@ -590,3 +591,53 @@ def test_nothing_waits_for_an_endpoint_that_expired(relay_pair, mkdir, user_b):
     wait_for(lambda: len(tcp_ports(receiver.daemon.pid)) == before + 1, timeout=5, what="the waiting connection")
     wait_for(lambda: len(tcp_ports(receiver.daemon.pid)) == before, timeout=10,
              what="the waiting connection to close at expiry")
+
+
+def context_switches(pid: int) -> dict[str, int]:
+    """Context switches so far of each thread of pid: each one is a wake-up (or a preemption)."""
+    counts = {}
+    for task in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{task}/status") as f:
+                counts[task] = sum(int(line.split()[1]) for line in f if "ctxt_switches" in line)
+        except OSError:  # a thread that ended meanwhile
+            pass
+    return counts
+
+
+def wakeups_during(pid: int, seconds: float) -> int:
+    """Wake-ups of pid's threads over the next seconds (threads that end meanwhile are not counted)."""
+    start = context_switches(pid)
+    time.sleep(seconds)
+    return sum(n - start.get(task, 0) for task, n in context_switches(pid).items())
+
+
+def test_two_hundred_idle_endpoints(relay_pair, mkdir, user_b):
+    """A seedbox's worth of endpoints: one waiting connection each, no wake-ups while idle (the
+    daemon's wake-ups over 10 s grow by less than one per four endpoints), and every connection
+    gone once the endpoints are."""
+    receiver, _, relay = relay_pair
+    pid = receiver.daemon.pid
+    count = 200
+    before = len(tcp_ports(pid))
+
+    def idle_wakeups():
+        time.sleep(2)  # let what just happened settle
+        return wakeups_during(pid, 10)
+
+    base = idle_wakeups()
+    inbox = mkdir("in", owner=user_b)
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        endpoints = list(pool.map(lambda _: plain_endpoint(receiver, inbox, user_b), range(count)))
+    assert len(set(endpoints)) == count
+    wait_for(lambda: len(tcp_ports(pid)) == before + count, timeout=30,
+             what=f"{count} waiting connections (now {len(tcp_ports(pid)) - before})")
+    loaded = idle_wakeups()
+    print(f"idle wake-ups over 10 s: {base} with no endpoint, {loaded} with {count}")
+    assert loaded <= base + count // 4, (base, loaded)
+    assert len(tcp_ports(pid)) == before + count  # no reconnection churn meanwhile
+
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(lambda e: receiver.ctl("endpoint", "rm", e, user=user_b), endpoints))
+    assert all(r.rc == 0 for r in results), [r for r in results if r.rc != 0][:1]
+    wait_for(lambda: len(tcp_ports(pid)) == before, timeout=30, what="every waiting connection to close")
