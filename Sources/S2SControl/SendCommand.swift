@@ -27,6 +27,12 @@ struct SendCommand: AsyncParsableCommand {
 
             If the transfer is interrupted (network, either daemon stopped), running the same \
             command again resumes it from what the receiver already holds.
+
+            --rate limits this transfer (change it while it runs with "s2sctl set-rate"); the \
+            daemon's MaxUploadRate= applies on top. With --remove-source each source file is \
+            deleted as soon as the receiver has confirmed it whole, never before, and never a file \
+            that changed while it was being sent: such files are kept and listed. Directories \
+            are left in place, emptied of what was sent.
             """)
 
     @ParentCommand var root: S2SCtl
@@ -41,6 +47,13 @@ struct SendCommand: AsyncParsableCommand {
     @Flag(help: "Send what symbolic links point to instead of skipping them.")
     var followSymlinks = false
 
+    @Option(help: ArgumentHelp(
+        "Limit this transfer to RATE bytes per second: 20M, 512K, 1.5G (binary units), or 0 for no limit.", valueName: "rate"))
+    var rate: String?
+
+    @Flag(help: "Move: delete each source file once the receiver has confirmed it (directories stay).")
+    var removeSource = false
+
     @Flag(help: "Print the transfer's object path and return at once; the daemon carries on.")
     var noWait = false
 
@@ -48,6 +61,16 @@ struct SendCommand: AsyncParsableCommand {
         guard arguments.count >= 2 else { throw ValidationError("give at least one path and a destination (ID or ID@HOST:PORT)") }
         if let checksum, !["xxh3-128", "sha256"].contains(checksum.lowercased()) {
             throw ValidationError("--checksum must be xxh3-128 or sha256")
+        }
+        if let rate { _ = try Self.parseRate(rate, option: "--rate") }
+    }
+
+    /// A rate as the command line gives it, or a usage error that says what was expected.
+    static func parseRate(_ text: String, option: String) throws -> UInt64 {
+        do {
+            return try Units.parseRate(text)
+        } catch {
+            throw ValidationError("\(option): \(error.description)")
         }
     }
 
@@ -57,6 +80,8 @@ struct SendCommand: AsyncParsableCommand {
         var options: [String: DBusValue] = [:]
         if let checksum { options[DaemonAPI.SendOption.checksum] = .string(checksum.lowercased()) }
         if followSymlinks { options[DaemonAPI.SendOption.followSymlinks] = .boolean(true) }
+        if let rate { options[DaemonAPI.SendOption.rateLimit] = .uint64(try Self.parseRate(rate, option: "--rate")) }
+        if removeSource { options[DaemonAPI.SendOption.removeSource] = .boolean(true) }
 
         let client = try await root.busOptions.client()
         let events = noWait ? nil : try await client.events()
@@ -79,6 +104,9 @@ struct SendCommand: AsyncParsableCommand {
             let summary = "sent \(info.filesTotal) file\(info.filesTotal == 1 ? "" : "s"), \(Units.formatSize(info.bytesTotal))"
             let resumed = info.bytesResumed > 0 ? " (\(Units.formatSize(info.bytesResumed)) already there)" : ""
             Output.error(summary + resumed + (info.digest.map { ", \(info.digestAlgorithm) \($0)" } ?? ""))
+        }
+        if !output.json {
+            for kept in info.keptSources { Output.error("s2sctl: kept \(kept)") }
         }
         guard state == "done" else {
             throw CommandFailure(message: "transfer \(state): \(info.error ?? "no reason given")")

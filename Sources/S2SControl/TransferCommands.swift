@@ -66,6 +66,41 @@ struct CancelCommand: AsyncParsableCommand {
     }
 }
 
+/// `s2sctl set-rate`.
+struct SetRateCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "set-rate",
+        abstract: "Change a running transfer's rate limit.",
+        discussion: """
+            Limits an outgoing transfer's upload, or an incoming transfer's download, to RATE bytes \
+            per second from now on: 20M, 512K, 1.5G (binary units, K = 1024), or 0 (also \
+            "unlimited") to remove the transfer's own limit. The daemon-wide MaxUploadRate= and \
+            MaxDownloadRate= still apply on top ("s2sctl limits").
+            """)
+
+    @ParentCommand var root: S2SCtl
+
+    @Argument(help: ArgumentHelp("The transfer: its number (from s2sctl transfers) or object path.", valueName: "transfer"))
+    var transfer: String
+
+    @Argument(help: ArgumentHelp("Bytes per second, e.g. 20M; 0 for no limit.", valueName: "rate"))
+    var rate: String
+
+    func validate() throws {
+        guard TransferInfo.path(from: transfer) != nil else {
+            throw ValidationError("\"\(transfer)\" is not a transfer number or object path")
+        }
+        _ = try SendCommand.parseRate(rate, option: "rate")
+    }
+
+    func run() async throws {
+        guard let path = TransferInfo.path(from: transfer) else { throw ValidationError("bad transfer") }
+        let bytesPerSecond = try SendCommand.parseRate(rate, option: "rate")
+        let client = try await root.busOptions.client()
+        _ = try await client.call(path: path, interface: DaemonAPI.transferInterface, member: "SetRateLimit", [.uint64(bytesPerSecond)])
+    }
+}
+
 /// `s2sctl watch`.
 struct WatchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

@@ -21,6 +21,11 @@ struct TransferInfo: Encodable {
     let filesDone: UInt64
     let filesTotal: UInt64
     let rate: UInt64
+    /// The transfer's own limit in bytes per second; 0: none.
+    let rateLimit: UInt64
+    let removeSource: Bool
+    /// Move mode: sources kept, each "PATH: REASON".
+    let keptSources: [String]
     @Nullable var currentFile: String?
     @Nullable var error: String?
     let created: String
@@ -50,6 +55,10 @@ struct TransferInfo: Encodable {
         filesDone = try reader.required("FilesDone", \.uint64Value)
         filesTotal = try reader.required("FilesTotal", \.uint64Value)
         rate = try reader.required("Rate", \.uint64Value)
+        // Absent from daemons older than rate limits and move mode.
+        rateLimit = properties["RateLimit"]?.unwrappingVariant.uint64Value ?? 0
+        removeSource = properties["RemoveSource"]?.unwrappingVariant.boolValue ?? false
+        keptSources = properties["KeptSources"]?.unwrappingVariant.arrayValue?.compactMap(\.stringValue) ?? []
         currentFile = try text("CurrentFile")
         error = try text("Error")
         created = Time.rfc3339(microseconds: try reader.required("CreatedTimestamp", \.uint64Value))

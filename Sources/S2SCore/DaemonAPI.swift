@@ -24,6 +24,10 @@ public enum DaemonAPI {
         public static let checksum = "Checksum"
         /// Boolean: send what symbolic links point to instead of skipping them.
         public static let followSymlinks = "FollowSymlinks"
+        /// uint64: this transfer's limit in bytes per second (0: none).
+        public static let rateLimit = "RateLimit"
+        /// Boolean: move mode; remove each source file once the receiver confirmed it whole.
+        public static let removeSource = "RemoveSource"
     }
 }
 

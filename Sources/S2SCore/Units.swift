@@ -29,6 +29,26 @@ public enum Units {
         return value
     }
 
+    static let rateExpectation = "a rate in bytes per second (e.g. 20M, 512K, 1.5G/s), or 0 or unlimited for none"
+
+    /// Parses a rate limit in bytes per second: a size (binary suffixes, as ``parseSize(_:)``)
+    /// optionally followed by `/s`; `0`, `unlimited`, `none` and `off` mean no limit (0).
+    public static func parseRate(_ text: String) throws(ParseError) -> UInt64 {
+        let trimmed = text.trimmingWhitespace
+        if ["unlimited", "none", "off"].contains(trimmed.lowercased()) { return 0 }
+        let size = trimmed.lowercased().hasSuffix("/s") ? String(trimmed.dropLast(2)) : trimmed
+        do {
+            return try parseSize(size)
+        } catch {
+            throw ParseError(text: text, expected: rateExpectation)
+        }
+    }
+
+    /// "20 MiB/s", or "unlimited" for 0.
+    public static func formatRate(_ bytesPerSecond: UInt64) -> String {
+        bytesPerSecond == 0 ? "unlimited" : formatSize(bytesPerSecond) + "/s"
+    }
+
     /// Parses a duration into whole seconds; several terms add up (`1h 30min`).
     public static func parseDuration(_ text: String) throws(ParseError) -> UInt64 {
         let failure = ParseError(text: text, expected: durationExpectation)

@@ -47,7 +47,7 @@ enum Authorization {
             .anyone
         case (DaemonAPI.managerInterface, "ListEndpoints"), (DaemonAPI.managerInterface, "ListTransfers"),
             (DaemonAPI.managerInterface, "GetEndpoint"), (DaemonAPI.managerInterface, "DeleteEndpoint"),
-            (DaemonAPI.transferInterface, "Cancel"):
+            (DaemonAPI.transferInterface, "Cancel"), (DaemonAPI.transferInterface, "SetRateLimit"):
             .ownerOr(.manageAll)
         case (DaemonAPI.managerInterface, "SetLimits"):
             .administrator(.setLimits)

@@ -34,6 +34,10 @@ public struct Configuration: Sendable, Equatable {
     public var externalAddress: String?
     /// Bytes that must stay free on an endpoint's file system after a transfer is accepted.
     public var freeSpaceReserve: UInt64 = 64 << 20
+    /// Bytes per second over all outgoing transfers (`MaxUploadRate=`) and over all incoming ones
+    /// (`MaxDownloadRate=`); 0: unlimited.
+    public var maxUploadRate: UInt64 = 0
+    public var maxDownloadRate: UInt64 = 0
     /// Incoming transfers running at once, over all endpoints, and per endpoint.
     public var maxIncomingTransfers = 64
     public var maxIncomingTransfersPerEndpoint = 8
@@ -192,6 +196,14 @@ public struct Configuration: Sendable, Equatable {
             } catch {
                 throw SettingError(reason: "FreeSpaceReserve: \(error.description)")
             }
+        case "MaxUploadRate", "MaxDownloadRate":
+            let rate: UInt64
+            do {
+                rate = try Units.parseRate(value)
+            } catch {
+                throw SettingError(reason: "\(key): \(error.description)")
+            }
+            if key == "MaxUploadRate" { maxUploadRate = rate } else { maxDownloadRate = rate }
         case "MaxIncomingTransfers", "MaxIncomingTransfersPerEndpoint":
             guard let number = Int(value), number > 0, number <= 65_536 else {
                 throw SettingError(reason: "\(key) must be a whole number from 1 to 65536, not \"\(value)\"")

@@ -56,7 +56,7 @@ public enum Daemon {
             throw StartupError(description: "\(error)")
         }
         let signals = SignalBroadcaster(connection: connection, subscribers: Subscribers(), logger: logger)
-        let transfers = TransferRegistry(signals: signals)
+        let transfers = TransferRegistry(signals: signals, bandwidth: limits.bandwidth)
         let transferService = TransferService(transfers: transfers)
         // polkit answers for the system bus only; on a session bus every caller is its own user.
         let authority = Authority(polkit: configuration.bus == .system ? PolkitClient(connection: connection, logger: logger) : nil)

@@ -36,6 +36,8 @@ enum DaemonInterfaces {
             .init("MaxIncomingTransfers", .uint64, changeSignal: .none),
             .init("MaxIncomingTransfersPerEndpoint", .uint64, changeSignal: .none),
             .init("FreeSpaceReserve", .uint64, changeSignal: .none),
+            .init("MaxUploadRate", .uint64, changeSignal: .none),
+            .init("MaxDownloadRate", .uint64, changeSignal: .none),
         ],
         signals: [
             .init("TransferAdded", [.init("transfer", .objectPath), .init("properties", .dictionary(key: .string, value: .variant))]),
@@ -65,7 +67,7 @@ enum DaemonInterfaces {
 
     static let transfer = InterfaceDescription(
         name: DaemonAPI.transferInterface,
-        methods: [.init("Cancel")],
+        methods: [.init("Cancel"), .init("SetRateLimit", in: [.init("bytes_per_second", .uint64)])],
         properties: [
             .init("Direction", .string, changeSignal: .const),
             .init("State", .string),
@@ -87,6 +89,9 @@ enum DaemonInterfaces {
             .init("Error", .string),
             .init("CreatedTimestamp", .uint64, changeSignal: .const),
             .init("FinishedTimestamp", .uint64),
+            .init("RateLimit", .uint64),
+            .init("RemoveSource", .boolean, changeSignal: .const),
+            .init("KeptSources", .array(.string)),
         ],
         signals: [.init("Completed", [.init("state", .string), .init("error", .string)])])
 }

@@ -15,18 +15,26 @@ struct Limits: Sendable, Equatable {
     var maxIncomingTransfers: Int
     var maxIncomingTransfersPerEndpoint: Int
     var freeSpaceReserve: UInt64
+    /// Bytes per second over all outgoing and over all incoming transfers; 0: unlimited.
+    var maxUploadRate: UInt64
+    var maxDownloadRate: UInt64
 
     /// The file in the state directory.
     static let fileName = "limits.conf"
     /// The keys of `SetLimits`, of the Manager's properties and of `limits.conf`: configuration
     /// keys, all of type `t`.
-    static let keys = ["MaxEndpointsPerUser", "MaxIncomingTransfers", "MaxIncomingTransfersPerEndpoint", "FreeSpaceReserve"]
+    static let keys = [
+        "MaxEndpointsPerUser", "MaxIncomingTransfers", "MaxIncomingTransfersPerEndpoint", "FreeSpaceReserve", "MaxUploadRate",
+        "MaxDownloadRate",
+    ]
 
     init(_ configuration: Configuration) {
         maxEndpointsPerUser = configuration.maxEndpointsPerUser
         maxIncomingTransfers = configuration.maxIncomingTransfers
         maxIncomingTransfersPerEndpoint = configuration.maxIncomingTransfersPerEndpoint
         freeSpaceReserve = configuration.freeSpaceReserve
+        maxUploadRate = configuration.maxUploadRate
+        maxDownloadRate = configuration.maxDownloadRate
     }
 
     /// Applies a `SetLimits` dictionary: every key known, every value a `t` in range; nothing
@@ -38,6 +46,8 @@ struct Limits: Sendable, Equatable {
         configuration.maxIncomingTransfers = maxIncomingTransfers
         configuration.maxIncomingTransfersPerEndpoint = maxIncomingTransfersPerEndpoint
         configuration.freeSpaceReserve = freeSpaceReserve
+        configuration.maxUploadRate = maxUploadRate
+        configuration.maxDownloadRate = maxDownloadRate
         for (key, value) in changes.sorted(by: { $0.key < $1.key }) {
             guard Self.keys.contains(key) else {
                 throw .invalidArgument("unknown limit \"\(key)\"; known: \(Self.keys.joined(separator: ", "))")
@@ -61,6 +71,8 @@ struct Limits: Sendable, Equatable {
             "MaxIncomingTransfers": .uint64(UInt64(maxIncomingTransfers)),
             "MaxIncomingTransfersPerEndpoint": .uint64(UInt64(maxIncomingTransfersPerEndpoint)),
             "FreeSpaceReserve": .uint64(freeSpaceReserve),
+            "MaxUploadRate": .uint64(maxUploadRate),
+            "MaxDownloadRate": .uint64(maxDownloadRate),
         ]
     }
 
@@ -74,6 +86,8 @@ struct Limits: Sendable, Equatable {
         MaxIncomingTransfers=\(maxIncomingTransfers)
         MaxIncomingTransfersPerEndpoint=\(maxIncomingTransfersPerEndpoint)
         FreeSpaceReserve=\(freeSpaceReserve)
+        MaxUploadRate=\(maxUploadRate)
+        MaxDownloadRate=\(maxDownloadRate)
 
         """
     }
@@ -129,15 +143,21 @@ struct Limits: Sendable, Equatable {
 /// The limits in force, shared by the parts of the daemon that enforce them.
 final class LiveLimits: Sendable {
     private let state: Mutex<Limits>
+    /// The daemon-wide rate limits, which every transfer's own limiter pays into.
+    let bandwidth = Bandwidth()
 
     init(_ limits: Limits) {
         state = Mutex(limits)
+        bandwidth.apply(limits)
     }
 
     var current: Limits { state.withLock { $0 } }
 
+    /// New limits, in force at once: running transfers are paced by the new rates within a
+    /// quarter of a second.
     func replace(with limits: Limits) {
         state.withLock { $0 = limits }
+        bandwidth.apply(limits)
     }
 }
 
@@ -154,6 +174,8 @@ extension Configuration {
         check.maxIncomingTransfers = maxIncomingTransfers
         check.maxIncomingTransfersPerEndpoint = maxIncomingTransfersPerEndpoint
         check.freeSpaceReserve = freeSpaceReserve
+        check.maxUploadRate = maxUploadRate
+        check.maxDownloadRate = maxDownloadRate
         guard check == self else {
             throw FileError(file: file, line: nil, reason: "only \(Limits.keys.joined(separator: ", ")) may be set here")
         }

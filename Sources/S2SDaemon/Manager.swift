@@ -147,7 +147,8 @@ final class Manager: ObjectTree, Sendable {
         let transfer = await transfers.start(
             direction: .send, owner: caller.uid, route: destination.route == .relay ? "relay" : "direct",
             destination: destination.description, sources: sources,
-            names: Transfer.topLevelNames(tree.entries), digestAlgorithm: "\(options.digest)", initialState: .connecting)
+            names: Transfer.topLevelNames(tree.entries), digestAlgorithm: "\(options.digest)", initialState: .connecting,
+            rateLimit: options.rateLimit, removeSource: options.removeSource)
         transfer.update {
             $0.bytesTotal = tree.totalBytes
             $0.filesTotal = UInt64(tree.fileCount)

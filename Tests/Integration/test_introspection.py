@@ -20,7 +20,7 @@ def test_spec_file_is_what_the_contract_says(spec):
         "CreateEndpoint", "ListEndpoints", "GetEndpoint", "DeleteEndpoint", "Send", "ListTransfers", "Subscribe",
         "Unsubscribe", "SetLimits"}
     assert set(spec[MANAGER]["signals"]) == {"TransferAdded", "TransferProgress", "TransferFinished"}
-    assert set(spec[TRANSFER]["methods"]) == {"Cancel"}
+    assert set(spec[TRANSFER]["methods"]) == {"Cancel", "SetRateLimit"}
 
 
 def compare(served: dict, spec: dict, expected_custom: set, expected_standard: set):

@@ -16,6 +16,23 @@ struct UnitsTests {
     }
 
     @Test(arguments: [
+        ("20M", 20 << 20), ("512K/s", 512 << 10), ("1.5G/S", 3 << 29), ("0", 0), ("unlimited", 0), ("Off", 0), (" none ", 0),
+    ] as [(String, UInt64)])
+    func ratesParse(_ text: String, _ expected: UInt64) throws {
+        #expect(try Units.parseRate(text) == expected)
+    }
+
+    @Test(arguments: ["", "fast", "-5M", "10Q", "1e9", "M/s", "5M/h", "99999999999999999999"])
+    func badRatesAreRefused(_ text: String) {
+        #expect(throws: Units.ParseError.self) { try Units.parseRate(text) }
+    }
+
+    @Test func ratesFormat() {
+        #expect(Units.formatRate(0) == "unlimited")
+        #expect(Units.formatRate(20 << 20) == "20 MiB/s")
+    }
+
+    @Test(arguments: [
         ("30", 30), ("30s", 30), ("10min", 600), ("10m", 600), ("2h", 7200), ("7d", 604_800), ("1w", 604_800),
         ("1h 30min", 5400), ("1h30min", 5400), ("0", 0), ("1.5h", 5400),
     ] as [(String, UInt64)])

@@ -349,6 +349,8 @@ final class ReceiveSession {
     // MARK: Files
 
     private func write(index: UInt32, offset: UInt64, bytes: ArraySlice<UInt8>) async throws {
+        // Waiting here stops reading the connection, which slows the sender down (TCP's window).
+        try await transfer?.throttle.take(bytes.count)
         transfer?.addBytes(bytes.count)
         guard let file = try await open(index) else { return }
         let result = bytes.withUnsafeBytes { raw in Result { () throws(ReceiveError) in try file.write(raw, at: offset) } }

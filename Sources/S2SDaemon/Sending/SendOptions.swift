@@ -6,6 +6,10 @@ import S2SProtocol
 struct SendOptions: Sendable, Equatable {
     var digest: DigestAlgorithm = .xxh3_128
     var followSymlinks = false
+    /// Bytes per second for this transfer alone (0: only the daemon's limit applies).
+    var rateLimit: UInt64 = 0
+    /// Move mode: each source file is removed once the receiver confirmed it whole, unless it changed.
+    var removeSource = false
 
     init(parsing options: [String: DBusValue]) throws(DaemonError) {
         for (key, value) in options {
@@ -23,8 +27,19 @@ struct SendOptions: Sendable, Equatable {
                     throw .invalidArgument("option FollowSymlinks must be a boolean")
                 }
                 followSymlinks = follow
+            case DaemonAPI.SendOption.rateLimit:
+                guard let rate = value.unwrappingVariant.uint64Value else {
+                    throw .invalidArgument("option RateLimit must be a uint64 (bytes per second, 0 for none)")
+                }
+                rateLimit = rate
+            case DaemonAPI.SendOption.removeSource:
+                guard let remove = value.unwrappingVariant.boolValue else {
+                    throw .invalidArgument("option RemoveSource must be a boolean")
+                }
+                removeSource = remove
             default:
-                throw .invalidArgument("unknown option \"\(key)\"; known options are Checksum and FollowSymlinks")
+                throw .invalidArgument(
+                    "unknown option \"\(key)\"; known options are Checksum, FollowSymlinks, RateLimit and RemoveSource")
             }
         }
     }

@@ -164,11 +164,19 @@ final class SendSession: Sendable {
         var resumedBytes: UInt64 = 0
         var complete: UInt64 = 0
         var completeBytes: UInt64 = 0
+        var kept: [String] = []
         for (index, position) in resume {
             switch position {
             case .complete:
                 complete += 1
                 completeBytes += tree.entries[Int(index)].size
+                // Confirmed to an earlier attempt and still here: this copy was never compared with
+                // what arrived then, so it stays.
+                if transfer.removeSource, let source = tree.sources[Int(index)],
+                    (try? await worker.run({ SourceTree.exists(source.path) })) ?? true
+                {
+                    kept.append("\(source.path): the receiver had it from an earlier attempt, so it was not checked against this copy")
+                }
             case .offset(let offset):
                 resumedBytes += offset
             }
@@ -181,12 +189,13 @@ final class SendSession: Sendable {
             $0.bytesConfirmed = completeBytes
             $0.filesTotal = UInt64(tree.fileCount)
             $0.filesDone = complete
+            $0.keptSources += kept.sorted()
         }
         logger.info(
             "sending", metadata: ["files": "\(tree.fileCount)", "bytes": "\(tree.totalBytes)", "resumed_bytes": "\(resumedBytes)",
                                   "complete_files": "\(complete)"])
         try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await self.readResults(channel, shared) }
+            group.addTask { try await self.readResults(channel, shared, worker: worker) }
             do {
                 try await sendFiles(channel, shared, resume: resume, worker: worker)
             } catch Ending.lost(let reason) {
@@ -248,6 +257,7 @@ final class SendSession: Sendable {
                     try checked(shared) { (validator: inout SessionValidator) throws(ProtocolError) in
                         try validator.sendingData(entry: index, offset: at, count: piece.count)
                     }
+                    try await transfer.throttle.take(piece.count)
                     do {
                         try await channel.sendData(entry: index, offset: at, bytes: piece)
                     } catch {
@@ -272,14 +282,28 @@ final class SendSession: Sendable {
         try await send(.done, channel, shared)
     }
 
+    /// Move mode: removes a confirmed source as the sending user, or records why it was kept.
+    private func removeSource(_ source: SourceTree.Source, worker: UserWorker) async {
+        let kept: String?
+        do {
+            kept = try await worker.run { SourceTree.removeIfUnchanged(source) }
+        } catch {
+            kept = "\(error)"
+        }
+        if let kept {
+            logger.warning("a confirmed source was kept", metadata: ["path": "\(source.path)", "reason": "\(kept)"])
+            transfer.update { $0.keptSources.append("\(source.path): \(kept)") }
+        }
+    }
+
     private func abort(_ index: UInt32, _ reason: String, _ channel: SecureChannel, _ shared: Shared) async throws {
         logger.warning("a source could not be sent", metadata: ["reason": "\(reason)"])
         shared.failures.withLock { $0.append(reason) }
         try await send(.fileAbort(entry: index), channel, shared)
     }
 
-    /// Reads FILE_RESULTs until DONE_ACK.
-    private func readResults(_ channel: SecureChannel, _ shared: Shared) async throws {
+    /// Reads FILE_RESULTs until DONE_ACK; in move mode, removes each source the receiver confirmed.
+    private func readResults(_ channel: SecureChannel, _ shared: Shared, worker: UserWorker) async throws {
         while true {
             switch try await receive(channel, shared) {
             case .fileResult(let index, let code):
@@ -288,6 +312,9 @@ final class SendSession: Sendable {
                     transfer.update {
                         $0.filesDone += 1
                         $0.bytesConfirmed += entry.size
+                    }
+                    if transfer.removeSource, let source = tree.sources[Int(index)] {
+                        await removeSource(source, worker: worker)
                     }
                 } else if code != .cancelled {
                     shared.failures.withLock { $0.append("\(entry.path): \(code)") }

@@ -143,6 +143,29 @@ struct SourceTree: Sendable {
         return fd
     }
 
+    /// Move mode: unlinks `source.path` if it still names the very file that was scanned and
+    /// sent (same device, inode, size and modification time, a regular file, not a symbolic
+    /// link); returns why it was kept otherwise, nil once it is gone. Runs as the sending user.
+    static func removeIfUnchanged(_ source: Source) -> String? {
+        var status = stat()
+        guard lstat(source.path, &status) == 0 else {
+            return errno == ENOENT ? "it is gone already" : "cannot look at it: \(String(cString: strerror(errno)))"
+        }
+        guard status.st_mode & S_IFMT == S_IFREG else { return "it is not the regular file that was sent (a symbolic link?)" }
+        guard UInt64(status.st_dev) == source.device, UInt64(status.st_ino) == source.inode,
+            UInt64(status.st_size) == source.size, Int64(status.st_mtim.tv_sec) == source.mtimeSeconds,
+            UInt32(status.st_mtim.tv_nsec) == source.mtimeNanoseconds
+        else { return "it changed after it was sent" }
+        guard unlink(source.path) == 0 else { return "cannot remove it: \(String(cString: strerror(errno)))" }
+        return nil
+    }
+
+    /// Whether something (even a dangling symbolic link) is at `path`.
+    static func exists(_ path: String) -> Bool {
+        var status = stat()
+        return lstat(path, &status) == 0
+    }
+
     /// Whether the open file `fd` still has the identity, size and mtime `source` recorded.
     static func unchanged(_ fd: Int32, _ source: Source) -> Bool {
         var status = stat()

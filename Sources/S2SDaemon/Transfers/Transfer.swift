@@ -48,6 +48,10 @@ final class Transfer: Sendable {
         var rate: UInt64 = 0
         /// Microseconds since the epoch; 0 while running.
         var finishedTimestamp: UInt64 = 0
+        /// This transfer's own limit in bytes per second (0: none), as ``Transfer/setRateLimit(_:)`` last set it.
+        var rateLimit: UInt64 = 0
+        /// Move mode: sources that were not removed, each with the reason ("PATH: REASON").
+        var keptSources: [String] = []
     }
 
     let number: Int64
@@ -65,6 +69,10 @@ final class Transfer: Sendable {
     let names: [String]
     let digestAlgorithm: String
     let createdTimestamp: UInt64
+    /// Move mode (send side): each source file is removed once the receiver confirmed it whole.
+    let removeSource: Bool
+    /// Paces this transfer's bytes: its own limit, beneath the daemon's upload or download limit.
+    let throttle: RateLimiter
 
     private let progress: Mutex<Progress>
     private let cancellation = Mutex<Cancellation>(Cancellation())
@@ -77,7 +85,7 @@ final class Transfer: Sendable {
     init(
         number: Int64, direction: Direction, owner: UInt32, route: String = "direct", endpoint: Endpoint? = nil,
         destination: String = "", sources: [String] = [], names: [String] = [], digestAlgorithm: String,
-        initialState: State
+        initialState: State, rateLimit: UInt64 = 0, sharedLimit: RateLimiter? = nil, removeSource: Bool = false
     ) {
         self.number = number
         self.direction = direction
@@ -89,7 +97,9 @@ final class Transfer: Sendable {
         self.names = names
         self.digestAlgorithm = digestAlgorithm
         self.createdTimestamp = Clock.nowMicroseconds
-        self.progress = Mutex(Progress(state: initialState))
+        self.removeSource = removeSource
+        self.throttle = RateLimiter(rate: rateLimit, parent: sharedLimit)
+        self.progress = Mutex(Progress(state: initialState, rateLimit: rateLimit))
     }
 
     var objectPath: ObjectPath {
@@ -126,6 +136,12 @@ final class Transfer: Sendable {
             progress.finishedTimestamp = Clock.nowMicroseconds
             return true
         }
+    }
+
+    /// Changes this transfer's own limit while it runs (0: none); the daemon's still applies.
+    func setRateLimit(_ bytesPerSecond: UInt64) {
+        throttle.setRate(bytesPerSecond)
+        update { $0.rateLimit = bytesPerSecond }
     }
 
     // MARK: Cancellation
@@ -182,6 +198,9 @@ final class Transfer: Sendable {
             "Error": .string(progress.error),
             "CreatedTimestamp": .uint64(createdTimestamp),
             "FinishedTimestamp": .uint64(progress.finishedTimestamp),
+            "RateLimit": .uint64(progress.rateLimit),
+            "RemoveSource": .boolean(removeSource),
+            "KeptSources": .strings(progress.keptSources),
         ]
     }
 
@@ -212,6 +231,6 @@ final class Transfer: Sendable {
     /// The properties that change while a transfer runs, for `PropertiesChanged`.
     static let changingProperties: Set<String> = [
         "State", "Digest", "BytesDone", "BytesTotal", "BytesResumed", "FilesDone", "FilesTotal", "Rate",
-        "CurrentFile", "Error", "FinishedTimestamp",
+        "CurrentFile", "Error", "FinishedTimestamp", "RateLimit", "KeptSources",
     ]
 }

@@ -1,7 +1,7 @@
 import S2SBus
 import S2SCore
 
-/// One transfer's bus object: its properties and `Cancel`.
+/// One transfer's bus object: its properties, `Cancel` and `SetRateLimit`.
 struct TransferObject: BusObject {
     let transfer: Transfer
     var interfaces: [InterfaceDescription] { [DaemonInterfaces.transfer] }
@@ -14,6 +14,15 @@ struct TransferObject: BusObject {
             guard transfer.requestCancel() else {
                 throw DaemonError.invalidArgument("the transfer has already ended (\(transfer.snapshot.state.rawValue))")
             }
+            return []
+        case "SetRateLimit":
+            guard case .uint64(let rate)? = arguments.first else {
+                throw DaemonError.invalidArgument("SetRateLimit takes bytes per second (t), 0 for no limit")
+            }
+            guard !transfer.snapshot.state.isFinished else {
+                throw DaemonError.invalidArgument("the transfer has already ended (\(transfer.snapshot.state.rawValue))")
+            }
+            transfer.setRateLimit(rate)
             return []
         default:
             throw BusError.remote(name: StandardErrorName.unknownMethod, message: "no method \(method.name)")

@@ -29,10 +29,13 @@ actor TransferRegistry {
     private var entries: [Int64: Entry] = [:]
     private var nextNumber: Int64 = 1
     private let signals: SignalBroadcaster?
+    /// The daemon-wide rate limits every transfer's own limiter pays into.
+    private let bandwidth: Bandwidth
 
     /// `signals` nil: no bus (unit tests).
-    init(signals: SignalBroadcaster?) {
+    init(signals: SignalBroadcaster?, bandwidth: Bandwidth = Bandwidth()) {
         self.signals = signals
+        self.bandwidth = bandwidth
     }
 
     // MARK: Transfers
@@ -40,11 +43,13 @@ actor TransferRegistry {
     /// Creates and announces a transfer.
     func start(
         direction: Transfer.Direction, owner: UInt32, route: String = "direct", endpoint: Endpoint? = nil, destination: String = "",
-        sources: [String] = [], names: [String] = [], digestAlgorithm: String, initialState: Transfer.State
+        sources: [String] = [], names: [String] = [], digestAlgorithm: String, initialState: Transfer.State,
+        rateLimit: UInt64 = 0, removeSource: Bool = false
     ) async -> Transfer {
         let transfer = Transfer(
             number: nextNumber, direction: direction, owner: owner, route: route, endpoint: endpoint, destination: destination,
-            sources: sources, names: names, digestAlgorithm: digestAlgorithm, initialState: initialState)
+            sources: sources, names: names, digestAlgorithm: digestAlgorithm, initialState: initialState, rateLimit: rateLimit,
+            sharedLimit: bandwidth.shared(for: direction), removeSource: removeSource)
         nextNumber += 1
         entries[transfer.number] = Entry(transfer: transfer, published: transfer.snapshot)
         await announceAdded(transfer)
