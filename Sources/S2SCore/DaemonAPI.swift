@@ -24,6 +24,14 @@ public enum DaemonAPI {
         public static let checksum = "Checksum"
         /// Boolean: send what symbolic links point to instead of skipping them.
         public static let followSymlinks = "FollowSymlinks"
+        /// Int32 from -100 to 100: the queue's order, higher first (default 0).
+        public static let priority = "Priority"
+        /// Uint64, microseconds: how long network errors are retried (default: `RetryFor=`).
+        public static let retryFor = "RetryFor"
+        /// Uint32: the most attempts; 0: no limit but RetryFor.
+        public static let maxAttempts = "MaxAttempts"
+
+        public static let all = [checksum, followSymlinks, priority, retryFor, maxAttempts]
     }
 }
 

@@ -47,7 +47,9 @@ enum Authorization {
             .anyone
         case (DaemonAPI.managerInterface, "ListEndpoints"), (DaemonAPI.managerInterface, "ListTransfers"),
             (DaemonAPI.managerInterface, "GetEndpoint"), (DaemonAPI.managerInterface, "DeleteEndpoint"),
-            (DaemonAPI.transferInterface, "Cancel"):
+            (DaemonAPI.transferInterface, "Cancel"), (DaemonAPI.transferInterface, "Pause"),
+            (DaemonAPI.transferInterface, "Resume"), (DaemonAPI.managerInterface, "ListTransferHistory"),
+            (DaemonAPI.managerInterface, "ClearFinished"):
             .ownerOr(.manageAll)
         case (DaemonAPI.managerInterface, "SetLimits"):
             .administrator(.setLimits)

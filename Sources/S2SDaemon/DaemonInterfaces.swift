@@ -22,6 +22,10 @@ enum DaemonInterfaces {
                 ],
                 out: [.init("transfer", .objectPath), .init("warnings", .array(.string))]),
             .init("ListTransfers", out: [.init("transfers", .array(.structure([.objectPath, .dictionary(key: .string, value: .variant)])))]),
+            .init(
+                "ListTransferHistory",
+                out: [.init("transfers", .array(.structure([.objectPath, .dictionary(key: .string, value: .variant)])))]),
+            .init("ClearFinished", out: [.init("cleared", .uint32)]),
             .init("Subscribe"),
             .init("Unsubscribe"),
             .init("SetLimits", in: [.init("limits", .dictionary(key: .string, value: .variant))]),
@@ -36,6 +40,12 @@ enum DaemonInterfaces {
             .init("MaxIncomingTransfers", .uint64, changeSignal: .none),
             .init("MaxIncomingTransfersPerEndpoint", .uint64, changeSignal: .none),
             .init("FreeSpaceReserve", .uint64, changeSignal: .none),
+            .init("MaxActiveSends", .uint64, changeSignal: .none),
+            .init("MaxActiveSendsPerDestination", .uint64, changeSignal: .none),
+            .init("RetryFor", .uint64, changeSignal: .const),
+            .init("HistoryRetention", .uint64, changeSignal: .const),
+            .init("QueuedSends", .uint32, changeSignal: .none),
+            .init("ActiveSends", .uint32, changeSignal: .none),
         ],
         signals: [
             .init("TransferAdded", [.init("transfer", .objectPath), .init("properties", .dictionary(key: .string, value: .variant))]),
@@ -65,7 +75,7 @@ enum DaemonInterfaces {
 
     static let transfer = InterfaceDescription(
         name: DaemonAPI.transferInterface,
-        methods: [.init("Cancel")],
+        methods: [.init("Cancel"), .init("Pause"), .init("Resume")],
         properties: [
             .init("Direction", .string, changeSignal: .const),
             .init("State", .string),
@@ -87,6 +97,10 @@ enum DaemonInterfaces {
             .init("Error", .string),
             .init("CreatedTimestamp", .uint64, changeSignal: .const),
             .init("FinishedTimestamp", .uint64),
+            .init("Priority", .int32, changeSignal: .const),
+            .init("Attempts", .uint32),
+            .init("NextAttempt", .uint64),
+            .init("LastError", .string),
         ],
         signals: [.init("Completed", [.init("state", .string), .init("error", .string)])])
 }

@@ -82,6 +82,40 @@ final class EndpointStore: Sendable {
                 )
                 """)
         }
+        migrator.registerMigration("v4: transfers and the send queue") { db in
+            // Every transfer, both directions: numbers that never repeat (AUTOINCREMENT), the send
+            // queue (docs/queue.md) and the history (HistoryRetention=).
+            try db.execute(sql: """
+                CREATE TABLE transfer (
+                    number INTEGER PRIMARY KEY AUTOINCREMENT,
+                    direction TEXT NOT NULL,
+                    owner INTEGER NOT NULL,
+                    state TEXT NOT NULL,
+                    route TEXT NOT NULL,
+                    endpoint_path TEXT NOT NULL DEFAULT '/',
+                    destination TEXT NOT NULL DEFAULT '',
+                    sources TEXT NOT NULL DEFAULT '[]',
+                    names TEXT NOT NULL DEFAULT '[]',
+                    digest_algorithm TEXT NOT NULL,
+                    options TEXT,
+                    token_key BLOB,
+                    priority INTEGER NOT NULL DEFAULT 0,
+                    attempts INTEGER NOT NULL DEFAULT 0,
+                    next_attempt_usec INTEGER NOT NULL DEFAULT 0,
+                    last_error TEXT NOT NULL DEFAULT '',
+                    error TEXT NOT NULL DEFAULT '',
+                    digest TEXT NOT NULL DEFAULT '',
+                    bytes_done INTEGER NOT NULL DEFAULT 0,
+                    bytes_total INTEGER NOT NULL DEFAULT 0,
+                    bytes_resumed INTEGER NOT NULL DEFAULT 0,
+                    files_done INTEGER NOT NULL DEFAULT 0,
+                    files_total INTEGER NOT NULL DEFAULT 0,
+                    created_usec INTEGER NOT NULL,
+                    finished_usec INTEGER NOT NULL DEFAULT 0
+                )
+                """)
+            try db.execute(sql: "CREATE INDEX transfer_finished ON transfer(finished_usec)")
+        }
         return migrator
     }
 

@@ -15,18 +15,25 @@ struct Limits: Sendable, Equatable {
     var maxIncomingTransfers: Int
     var maxIncomingTransfersPerEndpoint: Int
     var freeSpaceReserve: UInt64
+    var maxActiveSends: Int
+    var maxActiveSendsPerDestination: Int
 
     /// The file in the state directory.
     static let fileName = "limits.conf"
     /// The keys of `SetLimits`, of the Manager's properties and of `limits.conf`: configuration
     /// keys, all of type `t`.
-    static let keys = ["MaxEndpointsPerUser", "MaxIncomingTransfers", "MaxIncomingTransfersPerEndpoint", "FreeSpaceReserve"]
+    static let keys = [
+        "MaxEndpointsPerUser", "MaxIncomingTransfers", "MaxIncomingTransfersPerEndpoint", "FreeSpaceReserve", "MaxActiveSends",
+        "MaxActiveSendsPerDestination",
+    ]
 
     init(_ configuration: Configuration) {
         maxEndpointsPerUser = configuration.maxEndpointsPerUser
         maxIncomingTransfers = configuration.maxIncomingTransfers
         maxIncomingTransfersPerEndpoint = configuration.maxIncomingTransfersPerEndpoint
         freeSpaceReserve = configuration.freeSpaceReserve
+        maxActiveSends = configuration.maxActiveSends
+        maxActiveSendsPerDestination = configuration.maxActiveSendsPerDestination
     }
 
     /// Applies a `SetLimits` dictionary: every key known, every value a `t` in range; nothing
@@ -38,6 +45,8 @@ struct Limits: Sendable, Equatable {
         configuration.maxIncomingTransfers = maxIncomingTransfers
         configuration.maxIncomingTransfersPerEndpoint = maxIncomingTransfersPerEndpoint
         configuration.freeSpaceReserve = freeSpaceReserve
+        configuration.maxActiveSends = maxActiveSends
+        configuration.maxActiveSendsPerDestination = maxActiveSendsPerDestination
         for (key, value) in changes.sorted(by: { $0.key < $1.key }) {
             guard Self.keys.contains(key) else {
                 throw .invalidArgument("unknown limit \"\(key)\"; known: \(Self.keys.joined(separator: ", "))")
@@ -61,6 +70,8 @@ struct Limits: Sendable, Equatable {
             "MaxIncomingTransfers": .uint64(UInt64(maxIncomingTransfers)),
             "MaxIncomingTransfersPerEndpoint": .uint64(UInt64(maxIncomingTransfersPerEndpoint)),
             "FreeSpaceReserve": .uint64(freeSpaceReserve),
+            "MaxActiveSends": .uint64(UInt64(maxActiveSends)),
+            "MaxActiveSendsPerDestination": .uint64(UInt64(maxActiveSendsPerDestination)),
         ]
     }
 
@@ -74,6 +85,8 @@ struct Limits: Sendable, Equatable {
         MaxIncomingTransfers=\(maxIncomingTransfers)
         MaxIncomingTransfersPerEndpoint=\(maxIncomingTransfersPerEndpoint)
         FreeSpaceReserve=\(freeSpaceReserve)
+        MaxActiveSends=\(maxActiveSends)
+        MaxActiveSendsPerDestination=\(maxActiveSendsPerDestination)
 
         """
     }
@@ -154,6 +167,8 @@ extension Configuration {
         check.maxIncomingTransfers = maxIncomingTransfers
         check.maxIncomingTransfersPerEndpoint = maxIncomingTransfersPerEndpoint
         check.freeSpaceReserve = freeSpaceReserve
+        check.maxActiveSends = maxActiveSends
+        check.maxActiveSendsPerDestination = maxActiveSendsPerDestination
         guard check == self else {
             throw FileError(file: file, line: nil, reason: "only \(Limits.keys.joined(separator: ", ")) may be set here")
         }

@@ -307,6 +307,8 @@ final class ReceiveSession {
         logger[metadataKey: "transfer"] = "\(transfer.number)"
         let channel = self.channel
         transfer.onCancel { code in
+            // Incoming transfers are never paused (code nil): only their sender's queue is.
+            guard let code else { return }
             Task {
                 try? await channel.send(.cancel(code))
                 await channel.close()

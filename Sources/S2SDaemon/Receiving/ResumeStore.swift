@@ -135,6 +135,29 @@ final class ResumeStore: Sendable {
         }
     }
 
+    /// The tokens of each endpoint whose last activity was before `time` (microseconds since the
+    /// epoch): abandoned transfers, for the `ResumeRetention=` sweep.
+    func inactive(before time: UInt64) throws -> [(endpoint: Int64, token: TransferToken)] {
+        try database.read { db in
+            try Row.fetchAll(
+                db, sql: "SELECT endpoint, token FROM receive_transfer WHERE last_activity_usec < ?", arguments: [Int64(clamping: time)]
+            ).compactMap { row in
+                let bytes: Data = row["token"]
+                guard let token = try? TransferToken(bytes: bytes) else { return nil }
+                return (row["endpoint"], token)
+            }
+        }
+    }
+
+    /// Every token recorded for an endpoint.
+    func tokens(endpoint: Int64) throws -> [TransferToken] {
+        try database.read { db in
+            try Data.fetchAll(db, sql: "SELECT token FROM receive_transfer WHERE endpoint = ?", arguments: [endpoint]).compactMap {
+                try? TransferToken(bytes: $0)
+            }
+        }
+    }
+
     private func touch(_ db: Database, endpoint: Int64, key: Data, now: UInt64) throws {
         try db.execute(
             sql: "UPDATE receive_transfer SET last_activity_usec = ? WHERE endpoint = ? AND token = ?",
