@@ -20,7 +20,8 @@ public struct S2SCtl: AsyncParsableCommand {
             """,
         version: S2SVersion.current,
         subcommands: [
-            EndpointCommand.self, SendCommand.self, TransfersCommand.self, CancelCommand.self, WatchCommand.self,
+            EndpointCommand.self, SendCommand.self, TransfersCommand.self, CancelCommand.self, PauseCommand.self,
+            ResumeCommand.self, WatchCommand.self,
             StatusCommand.self,
         ])
 

@@ -55,7 +55,9 @@ struct HousekeepingService: Service {
             return
         }
         var byEndpoint: [Int64: [TransferToken]] = [:]
-        for entry in abandoned { byEndpoint[entry.endpoint, default: []].append(entry.token) }
+        for entry in abandoned where !resume.isRunning(endpoint: entry.endpoint, token: entry.token) {
+            byEndpoint[entry.endpoint, default: []].append(entry.token)
+        }
         for endpoint in await registry.endpoints(in: .everyone) {
             guard await transfers.activeIncoming(endpoint: endpoint.number) == 0 else { continue }
             let expired = byEndpoint[endpoint.number] ?? []

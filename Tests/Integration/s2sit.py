@@ -41,7 +41,9 @@ ENDPOINT_PROPERTIES = {
     "RemainingUses", "BytesReceived", "FilesReceived", "Relay", "RelayConnected",
 }
 MANAGER_PROPERTIES = {"Version", "StartTimestamp", "PeerListeners", "MaxEndpointsPerUser", "IdleTimeout", "ExternalAddress",
-                      "MaxIncomingTransfers", "MaxIncomingTransfersPerEndpoint", "FreeSpaceReserve"}
+                      "MaxIncomingTransfers", "MaxIncomingTransfersPerEndpoint", "FreeSpaceReserve",
+                      "MaxActiveSends", "MaxActiveSendsPerDestination", "RetryFor", "HistoryRetention", "QueuedSends",
+                      "ActiveSends"}
 ENDPOINT_PATH_RE = re.compile(r"^/org/s2s/Daemon1/endpoint/[0-9]+$")
 ID_RE = re.compile(r"^s2s1[qpzry9x8gf2tvdw0s3jn54khce6mua7l]{58}$")
 

@@ -58,6 +58,8 @@ final class ReceiveSession {
 
     // The file being written.
     private var current: (index: UInt32, file: PartialFile, checkpointed: UInt64)?
+    /// Whether this session holds its token's claim (`ResumeStore.claim`).
+    private var claimedToken = false
     /// Partial files created ahead of their data (``createAhead``), by entry index.
     private var created: [UInt32: PartialFile] = [:]
     /// A file whose data is being discarded after a write error, with the result it will get.
@@ -171,6 +173,13 @@ final class ReceiveSession {
     /// area and the directories; sends ACCEPT.
     private func accept() async throws {
         guard let token else { throw Ending.refused(.malformedOffer, "no offer") }
+        // A sender that was killed and restarted comes back with the same token, possibly
+        // before this daemon noticed that its first connection died: two sessions must never
+        // write the same partial files. The sender retries a busy refusal.
+        guard context.resume.claim(endpoint: endpoint.number, token: token) else {
+            throw Ending.refused(.busy, "a session with this transfer's token is still running")
+        }
+        claimedToken = true
         let user: UserWorker
         do {
             user = try UserWorker(try UserContext.lookup(uid: endpoint.owner))
@@ -691,6 +700,7 @@ final class ReceiveSession {
         }
         await channel.close()
         user?.stop()
+        if claimedToken, let token { context.resume.release(endpoint: endpoint.number, token: token) }
     }
 
     private var summaryOfFailures: String {

@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import S2SProtocol
+import Synchronization
 
 /// The receiver's memory of incoming transfers, per endpoint and token (docs/protocol.md,
 /// "Resume"): what each offered path was, how many of its bytes are durable in the partial area,
@@ -38,9 +39,31 @@ final class ResumeStore: Sendable {
     }
 
     private let database: DatabasePool
+    /// The (endpoint, token) pairs of the sessions running now.
+    private let running = Mutex<Set<RunningKey>>([])
+
+    private struct RunningKey: Hashable {
+        let endpoint: Int64
+        let token: TransferToken
+    }
 
     init(database: DatabasePool) {
         self.database = database
+    }
+
+    /// Claims a token for one session: false if another session of the same endpoint holds it.
+    func claim(endpoint: Int64, token: TransferToken) -> Bool {
+        running.withLock { $0.insert(RunningKey(endpoint: endpoint, token: token)).inserted }
+    }
+
+    /// Gives a claimed token back (the session ended).
+    func release(endpoint: Int64, token: TransferToken) {
+        _ = running.withLock { $0.remove(RunningKey(endpoint: endpoint, token: token)) }
+    }
+
+    /// Whether a session holds the token now (the sweep leaves its records alone).
+    func isRunning(endpoint: Int64, token: TransferToken) -> Bool {
+        running.withLock { $0.contains(RunningKey(endpoint: endpoint, token: token)) }
     }
 
     func load(endpoint: Int64, token: TransferToken) throws -> Transfer? {

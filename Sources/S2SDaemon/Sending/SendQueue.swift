@@ -165,6 +165,9 @@ actor SendQueue {
                 await registry.changed(transfer)
                 let before = transfer.snapshot.bytesDone
                 let outcome = await attempt.run()
+                // The daemon is stopping: whatever broke the attempt, the row keeps its running
+                // state and the next start queues it again (restore()).
+                if Task.isCancelled && outcome != .done { return }
                 await ended(number, outcome, progressed: transfer.snapshot.bytesDone > before)
             }
         }
@@ -228,10 +231,8 @@ actor SendQueue {
             case .giveUp(let why):
                 transfer.update { $0.lastError = reason }
                 // The token stays: sending the same files to the same destination again resumes.
-                await conclude(
-                    job, .failed,
-                    error: "\(reason); \(why); sending the same files to the same destination again resumes the transfer",
-                    keepToken: !rejected)
+                let hint = rejected ? "" : "; sending the same files to the same destination again resumes the transfer"
+                await conclude(job, .failed, error: "\(reason); \(why)\(hint)", keepToken: !rejected)
             }
         }
         schedule()
