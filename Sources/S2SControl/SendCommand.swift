@@ -48,7 +48,8 @@ struct SendCommand: AsyncParsableCommand {
     @Flag(help: "Send what symbolic links point to instead of skipping them.")
     var followSymlinks = false
 
-    @Option(help: ArgumentHelp("The queue's order, from -100 to 100 (default 0): higher starts first.", valueName: "n"))
+    // Unconditional: "--priority -5" takes -5 as the value, not as an option.
+    @Option(parsing: .unconditional, help: ArgumentHelp("The queue's order, from -100 to 100 (default 0): higher starts first.", valueName: "n"))
     var priority: Int32?
 
     @Option(

@@ -116,6 +116,12 @@ final class EndpointStore: Sendable {
                 """)
             try db.execute(sql: "CREATE INDEX transfer_finished ON transfer(finished_usec)")
         }
+        migrator.registerMigration("v5: files being published") { db in
+            // Set just before a verified file is renamed to its final name, so that a daemon
+            // killed between the rename and the delivery record knows, when the same token comes
+            // back, that the file whose partial file is gone was published (docs/queue.md).
+            try db.execute(sql: "ALTER TABLE receive_entry ADD COLUMN publishing INTEGER NOT NULL DEFAULT 0")
+        }
         return migrator
     }
 

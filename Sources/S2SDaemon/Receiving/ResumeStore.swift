@@ -23,6 +23,8 @@ final class ResumeStore: Sendable {
         var durable: UInt64 = 0
         /// The path it was published under, once delivered.
         var deliveredPath: String?
+        /// Whether its rename to the final name may have happened (`publishing`).
+        var publishing = false
 
         /// Whether an offered entry is the same file as recorded: kind, size and both mtime fields.
         func matches(_ offered: OfferEntry) -> Bool {
@@ -83,7 +85,7 @@ final class ResumeStore: Sendable {
                     path: path, kind: kind, size: UInt64(clamping: entry["size"] as Int64),
                     mtimeSeconds: entry["mtime_sec"], mtimeNanoseconds: UInt32(clamping: entry["mtime_nsec"] as Int64),
                     slot: UInt32(clamping: entry["slot"] as Int64), durable: UInt64(clamping: entry["durable"] as Int64),
-                    deliveredPath: entry["delivered_path"])
+                    deliveredPath: entry["delivered_path"], publishing: (entry["publishing"] as Int64) != 0)
             }
             return Transfer(digest: UInt8(clamping: row["digest"] as Int64), done: (row["done"] as Int64) != 0, entries: entries)
         }
@@ -98,14 +100,15 @@ final class ResumeStore: Sendable {
                 sql: "INSERT INTO receive_transfer (endpoint, token, digest, last_activity_usec) VALUES (?, ?, ?, ?)",
                 arguments: [endpoint, key, Int64(digest), Int64(clamping: now)])
             let insert = try db.makeStatement(sql: """
-                INSERT INTO receive_entry (endpoint, token, path, kind, size, mtime_sec, mtime_nsec, slot, durable, delivered_path)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                INSERT INTO receive_entry (endpoint, token, path, kind, size, mtime_sec, mtime_nsec, slot, durable, delivered_path,
+                                           publishing)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """)
             for entry in entries {
                 try insert.execute(arguments: [
                     endpoint, key, Data(entry.path.utf8), Int64(entry.kind.rawValue), Int64(clamping: entry.size),
                     entry.mtimeSeconds, Int64(entry.mtimeNanoseconds), Int64(entry.slot), Int64(clamping: entry.durable),
-                    entry.deliveredPath,
+                    entry.deliveredPath, entry.publishing ? 1 : 0,
                 ])
             }
         }
@@ -122,13 +125,25 @@ final class ResumeStore: Sendable {
         }
     }
 
+    /// Records that these verified, durable files are about to be renamed to their final names.
+    func publishing(endpoint: Int64, token: TransferToken, paths: [String]) throws {
+        let key = Data(token.bytes)
+        try database.write { db in
+            let update = try db.makeStatement(
+                sql: "UPDATE receive_entry SET publishing = 1 WHERE endpoint = ? AND token = ? AND path = ?")
+            for path in paths {
+                try update.execute(arguments: [endpoint, key, Data(path.utf8)])
+            }
+        }
+    }
+
     /// Records delivered files (offered path → path published under) and adds them to the
     /// endpoint's counters, in one transaction.
     func delivered(endpoint: Int64, token: TransferToken, files: [(path: String, publishedAs: String)], bytes: UInt64, now: UInt64) throws {
         let key = Data(token.bytes)
         try database.write { db in
             let update = try db.makeStatement(
-                sql: "UPDATE receive_entry SET delivered_path = ?, durable = 0 WHERE endpoint = ? AND token = ? AND path = ?")
+                sql: "UPDATE receive_entry SET delivered_path = ?, durable = 0, publishing = 0 WHERE endpoint = ? AND token = ? AND path = ?")
             for file in files {
                 try update.execute(arguments: [file.publishedAs, endpoint, key, Data(file.path.utf8)])
             }
