@@ -485,3 +485,28 @@ def test_an_interrupted_send_resumes_with_the_same_token(queue_pair, mkdir, user
     assert_arrived(inbox, sources)
     (t,) = sender.transfers(user_a)
     assert t["state"] == "done" and t["attempts"] >= 2, t
+
+
+def test_ctrl_c_cancels_a_send_that_waits_for_its_destination(queue_pair, mkdir, user_a, user_b):
+    """A plain s2sctl send to a receiver that is down says that it retries, and Ctrl-C cancels
+    the waiting send for good."""
+    import signal
+    receiver, sender = queue_pair()
+    dest = new_endpoint(receiver, mkdir("in", owner=user_b), user_b)
+    receiver.daemon.stop()
+    src = random_file(mkdir("out", owner=user_a) / "f.bin", 1000, owner=user_a)
+    proc = sender.popen("send", str(src), dest, user=user_a)
+    try:
+        wait_for(lambda: [t for t in sender.transfers(user_a) if t["attempts"] >= 2], timeout=60, what="two attempts")
+        time.sleep(0.5)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 1, err
+    assert "retrying" in err and "Ctrl-C cancels" in err and "cancelled" in err, err
+    (t,) = sender.transfers(user_a)
+    assert t["state"] == "cancelled", t
+    time.sleep(3)
+    assert history(sender, user_a)[t["number"]]["attempts"] == t["attempts"], "no attempt after the cancel"
