@@ -92,9 +92,13 @@ final class Manager: ObjectTree, Sendable {
             }
             return [.array(.structure([.objectPath, .dictionary(key: .string, value: .variant)]), entries)]
         case "ListTransferHistory":
-            let entries = try await transfers.history(in: await authority.scope(of: caller)).map {
-                DBusValue.structure([.objectPath($0.objectPath), .vardict($0.properties)])
+            let history: [Transfer]
+            do {
+                history = try await transfers.history(in: await authority.scope(of: caller))
+            } catch {
+                throw DaemonError.failed("cannot read the history: \(error)")
             }
+            let entries = history.map { DBusValue.structure([.objectPath($0.objectPath), .vardict($0.properties)]) }
             return [.array(.structure([.objectPath, .dictionary(key: .string, value: .variant)]), entries)]
         case "ClearFinished":
             let scope = await authority.scope(of: caller)
