@@ -13,8 +13,8 @@ struct LimitsCommand: AsyncParsableCommand {
             directory, which wins over s2sd.conf); all of them or none. Changing limits is for \
             root, or for a user polkit authorizes (org.s2s.Daemon1.set-limits).
 
-            Keys: MaxEndpointsPerUser, MaxIncomingTransfers, MaxIncomingTransfersPerEndpoint \
-            (whole numbers); FreeSpaceReserve (a size: 64M, 1G); MaxUploadRate, MaxDownloadRate \
+            Keys: MaxEndpointsPerUser, MaxIncomingTransfers, MaxIncomingTransfersPerEndpoint, \
+            MaxActiveSends, MaxActiveSendsPerDestination (whole numbers); FreeSpaceReserve (a size: 64M, 1G); MaxUploadRate, MaxDownloadRate \
             (bytes per second over all outgoing or all incoming transfers together: 50M, 0 or \
             unlimited for none; running transfers follow within a quarter of a second).
 
@@ -28,7 +28,8 @@ struct LimitsCommand: AsyncParsableCommand {
 
     static let keys: [(name: String, kind: Kind)] = [
         ("MaxEndpointsPerUser", .count), ("MaxIncomingTransfers", .count), ("MaxIncomingTransfersPerEndpoint", .count),
-        ("FreeSpaceReserve", .size), ("MaxUploadRate", .rate), ("MaxDownloadRate", .rate),
+        ("FreeSpaceReserve", .size), ("MaxActiveSends", .count), ("MaxActiveSendsPerDestination", .count),
+        ("MaxUploadRate", .rate), ("MaxDownloadRate", .rate),
     ]
 
     @ParentCommand var root: S2SCtl

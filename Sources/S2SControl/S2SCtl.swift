@@ -20,8 +20,8 @@ public struct S2SCtl: AsyncParsableCommand {
             """,
         version: S2SVersion.current,
         subcommands: [
-            EndpointCommand.self, SendCommand.self, TransfersCommand.self, CancelCommand.self, SetRateCommand.self,
-            WatchCommand.self, StatusCommand.self, LimitsCommand.self,
+            EndpointCommand.self, SendCommand.self, TransfersCommand.self, CancelCommand.self, PauseCommand.self,
+            ResumeCommand.self, SetRateCommand.self, WatchCommand.self, StatusCommand.self, LimitsCommand.self,
         ])
 
     @OptionGroup var busOptions: BusOptions

@@ -25,8 +25,15 @@ struct SendCommand: AsyncParsableCommand {
             there. s2sctl shows progress on a terminal and exits 0 only once the receiver has \
             confirmed every file. Ctrl-C cancels the transfer.
 
-            If the transfer is interrupted (network, either daemon stopped), running the same \
-            command again resumes it from what the receiver already holds.
+            Every send enters the daemon's queue (docs/queue.md): at most MaxActiveSends= run at \
+            once (MaxActiveSendsPerDestination= to one endpoint), higher --priority first. A send \
+            that fails for a passing reason (network, receiver offline or busy) is retried with \
+            growing delays, from 1 second up to 5 minutes, until --retry-for has passed since it was \
+            queued (default: the daemon's RetryFor=, one day) or --max-attempts attempts; s2sctl \
+            says why it waits and when it tries next. A refusal, an unknown endpoint or a source \
+            that cannot be read fails at once. The queue survives a restart of the daemon, even a \
+            crash: an interrupted transfer resumes from what the receiver already holds, without \
+            running s2sctl again. "s2sctl pause" and "s2sctl resume" stop and restart a send.
 
             --rate limits this transfer (change it while it runs with "s2sctl set-rate"); the \
             daemon's MaxUploadRate= applies on top. With --remove-source each source file is \
@@ -54,6 +61,19 @@ struct SendCommand: AsyncParsableCommand {
     @Flag(help: "Move: delete each source file once the receiver has confirmed it (directories stay).")
     var removeSource = false
 
+    // Unconditional: "--priority -5" takes -5 as the value, not as an option.
+    @Option(parsing: .unconditional, help: ArgumentHelp("The queue's order, from -100 to 100 (default 0): higher starts first.", valueName: "n"))
+    var priority: Int32?
+
+    @Option(
+        help: ArgumentHelp(
+            "How long to retry after network errors, counted from now: e.g. 30s, 10min, 2h, 7d; 0: one attempt only.",
+            valueName: "duration"))
+    var retryFor: String?
+
+    @Option(help: ArgumentHelp("The most attempts (0: no limit but --retry-for).", valueName: "n"))
+    var maxAttempts: UInt32?
+
     @Flag(help: "Print the transfer's object path and return at once; the daemon carries on.")
     var noWait = false
 
@@ -61,6 +81,17 @@ struct SendCommand: AsyncParsableCommand {
         guard arguments.count >= 2 else { throw ValidationError("give at least one path and a destination (ID or ID@HOST:PORT)") }
         if let checksum, !["xxh3-128", "sha256"].contains(checksum.lowercased()) {
             throw ValidationError("--checksum must be xxh3-128 or sha256")
+        }
+        if let priority, !(-100...100).contains(priority) {
+            throw ValidationError("--priority must be from -100 to 100")
+        }
+        if let retryFor {
+            do {
+                let seconds = try Units.parseDuration(retryFor)
+                guard seconds <= 366 * 86_400 else { throw ValidationError("--retry-for must be at most 366 days") }
+            } catch let error as Units.ParseError {
+                throw ValidationError("--retry-for: \(error.description)")
+            }
         }
         if let rate { _ = try Self.parseRate(rate, option: "--rate") }
     }
@@ -80,6 +111,11 @@ struct SendCommand: AsyncParsableCommand {
         var options: [String: DBusValue] = [:]
         if let checksum { options[DaemonAPI.SendOption.checksum] = .string(checksum.lowercased()) }
         if followSymlinks { options[DaemonAPI.SendOption.followSymlinks] = .boolean(true) }
+        if let priority { options[DaemonAPI.SendOption.priority] = .int32(priority) }
+        if let retryFor, let seconds = try? Units.parseDuration(retryFor) {
+            options[DaemonAPI.SendOption.retryFor] = .uint64(seconds * 1_000_000)
+        }
+        if let maxAttempts { options[DaemonAPI.SendOption.maxAttempts] = .uint32(maxAttempts) }
         if let rate { options[DaemonAPI.SendOption.rateLimit] = .uint64(try Self.parseRate(rate, option: "--rate")) }
         if removeSource { options[DaemonAPI.SendOption.removeSource] = .boolean(true) }
 
@@ -120,19 +156,56 @@ struct SendCommand: AsyncParsableCommand {
         // It may have finished before the subscription saw anything: look once.
         let initial = try TransferInfo(object: path, properties: try await client.properties(of: path, interface: DaemonAPI.transferInterface))
         if initial.isFinished { return initial.state }
+        var waiting = WaitingReport()
+        // A send just queued usually starts at once: say nothing about the queue unless it waits
+        // for a reason (a failed attempt, a pause).
+        if initial.attempts > 0 || initial.state == "paused", let line = waiting.report(initial) {
+            bar?.finish()
+            Output.error(line)
+        }
         for await event in events {
             switch event {
             case .transferProgress(let transfer, let progress) where transfer == path:
+                if ["queued", "paused"].contains(progress.state) {
+                    // Why it waits is in properties that the progress signal does not carry.
+                    let info = try? TransferInfo(
+                        object: path, properties: try await client.properties(of: path, interface: DaemonAPI.transferInterface))
+                    if let info, let line = waiting.report(info) {
+                        bar?.finish()
+                        Output.error(line)
+                    }
+                    continue
+                }
                 bar?.draw(progress)
             case .transferFinished(let transfer, let state, _) where transfer == path:
                 return state
             case .daemonVanished:
-                throw CommandFailure(message: "s2sd stopped during the transfer; run the same command again to resume")
+                throw CommandFailure(
+                    message: "s2sd stopped during the transfer; it stays queued and carries on when s2sd starts again (s2sctl transfers)")
             default:
                 continue
             }
         }
         throw CommandFailure(message: "lost the connection to the bus during the transfer")
+    }
+}
+
+/// The lines `s2sctl send` prints while its transfer waits in the queue: one each time the
+/// state, the attempt or the error changes, never one per progress signal.
+struct WaitingReport {
+    private var last: (state: String, attempts: UInt32, error: String?)?
+
+    mutating func report(_ info: TransferInfo) -> String? {
+        guard ["queued", "paused"].contains(info.state) else { return nil }
+        let now = (info.state, info.attempts, info.lastError)
+        if let last, last == now { return nil }
+        last = now
+        if info.state == "paused" { return "s2sctl: transfer \(info.number) is paused (s2sctl resume \(info.number) continues it)" }
+        guard let error = info.lastError, info.attempts > 0 else {
+            return "s2sctl: transfer \(info.number) is queued, waiting for a free slot"
+        }
+        let when = info.nextAttempt.map { " at \($0)" } ?? " soon"
+        return "s2sctl: attempt \(info.attempts) failed: \(error); retrying\(when) (Ctrl-C cancels)"
     }
 }
 

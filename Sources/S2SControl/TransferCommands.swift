@@ -7,15 +7,42 @@ import S2SCore
 struct TransfersCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "transfers",
-        abstract: "List your running and recently finished transfers (every transfer, for root).",
-        discussion: "Finished transfers stay listed for 15 minutes after they end.")
+        abstract: "List your queued, running and recently finished transfers (every transfer, for root).",
+        discussion: """
+            Without options: the transfers that have not finished (queued, paused, running) and \
+            those that finished in the last 15 minutes. With --all: the whole history, which the \
+            daemon keeps for HistoryRetention= (7 days by default), across restarts. With --clear: \
+            forget your finished transfers (every user's, for root) and print how many went.
+            """)
 
     @ParentCommand var root: S2SCtl
     @OptionGroup var output: JSONOption
 
+    @Flag(help: "List the whole history, not only the recent transfers.")
+    var all = false
+
+    @Flag(help: "Remove your finished transfers from the history.")
+    var clear = false
+
+    func validate() throws {
+        if all && clear { throw ValidationError("--all and --clear cannot be combined") }
+    }
+
     func run() async throws {
         let client = try await root.busOptions.client()
-        let transfers = try await client.objects("ListTransfers").map { try TransferInfo(object: $0.0, properties: $0.1) }
+        if clear {
+            let reply = try await client.manager("ClearFinished")
+            guard let count = reply.first?.uint32Value else { throw CommandFailure(message: "the daemon sent a malformed reply") }
+            if output.json {
+                Output.line("{\"cleared\": \(count)}")
+            } else {
+                Output.error("Cleared \(count) finished transfer\(count == 1 ? "" : "s").")
+            }
+            return
+        }
+        let transfers = try await client.objects(all ? "ListTransferHistory" : "ListTransfers").map {
+            try TransferInfo(object: $0.0, properties: $0.1)
+        }
         if output.json {
             try Output.json(transfers)
             return
@@ -29,8 +56,9 @@ struct TransfersCommand: AsyncParsableCommand {
                 String(transfer.number), transfer.direction, transfer.state,
                 "\(Units.formatSize(transfer.bytesDone))/\(Units.formatSize(transfer.bytesTotal))",
                 "\(transfer.filesDone)/\(transfer.filesTotal)",
-                transfer.isFinished ? "-" : "\(Units.formatSize(transfer.rate))/s",
-                transfer.error.map { "\(transfer.summary): \($0)" } ?? transfer.summary,
+                transfer.isFinished || transfer.state == "queued" || transfer.state == "paused" ? "-" : "\(Units.formatSize(transfer.rate))/s",
+                transfer.error.map { "\(transfer.summary): \($0)" } ?? transfer.waiting.map { "\(transfer.summary): \($0)" }
+                    ?? transfer.summary,
             ]
         }
         Output.table(header: ["TRANSFER", "DIRECTION", "STATE", "BYTES", "FILES", "RATE", "WHAT"], rows: rows)
@@ -44,8 +72,8 @@ struct CancelCommand: AsyncParsableCommand {
         abstract: "Cancel a running transfer, outgoing or incoming.",
         discussion: """
             The other side is told and the transfer ends; files the receiver already confirmed stay \
-            there, partial data is deleted. A cancelled transfer cannot be resumed: to pause one, stop \
-            the daemon instead.
+            there, partial data is deleted. A cancelled transfer cannot be resumed: to stop an \
+            outgoing transfer for a while, use s2sctl pause.
             """)
 
     @ParentCommand var root: S2SCtl
@@ -63,6 +91,64 @@ struct CancelCommand: AsyncParsableCommand {
         guard let path = TransferInfo.path(from: transfer) else { throw ValidationError("bad transfer") }
         let client = try await root.busOptions.client()
         _ = try await client.call(path: path, interface: DaemonAPI.transferInterface, member: "Cancel")
+    }
+}
+
+/// `s2sctl pause T`.
+struct PauseCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "pause",
+        abstract: "Pause an outgoing transfer until s2sctl resume.",
+        discussion: """
+            A queued transfer stays in the queue without starting; a running one is disconnected \
+            without cancelling, so that the receiver keeps what it verified. The transfer stays \
+            paused across restarts of the daemon. Only outgoing transfers that have not finished can \
+            be paused; only their owner (or root) may.
+            """)
+
+    @ParentCommand var root: S2SCtl
+
+    @Argument(help: ArgumentHelp("The transfer: its number (from s2sctl transfers) or object path.", valueName: "transfer"))
+    var transfer: String
+
+    func validate() throws {
+        guard TransferInfo.path(from: transfer) != nil else {
+            throw ValidationError("\"\(transfer)\" is not a transfer number or object path")
+        }
+    }
+
+    func run() async throws {
+        guard let path = TransferInfo.path(from: transfer) else { throw ValidationError("bad transfer") }
+        let client = try await root.busOptions.client()
+        _ = try await client.call(path: path, interface: DaemonAPI.transferInterface, member: "Pause")
+    }
+}
+
+/// `s2sctl resume T`.
+struct ResumeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "resume",
+        abstract: "Resume a paused outgoing transfer.",
+        discussion: """
+            The transfer goes back into the queue and starts as soon as the limits allow, from what \
+            the receiver already holds. Its retry count starts again; its --retry-for deadline does not.
+            """)
+
+    @ParentCommand var root: S2SCtl
+
+    @Argument(help: ArgumentHelp("The transfer: its number (from s2sctl transfers) or object path.", valueName: "transfer"))
+    var transfer: String
+
+    func validate() throws {
+        guard TransferInfo.path(from: transfer) != nil else {
+            throw ValidationError("\"\(transfer)\" is not a transfer number or object path")
+        }
+    }
+
+    func run() async throws {
+        guard let path = TransferInfo.path(from: transfer) else { throw ValidationError("bad transfer") }
+        let client = try await root.busOptions.client()
+        _ = try await client.call(path: path, interface: DaemonAPI.transferInterface, member: "Resume")
     }
 }
 

@@ -30,6 +30,11 @@ struct TransferInfo: Encodable {
     @Nullable var error: String?
     let created: String
     @Nullable var finished: String?
+    /// The send queue's view (outgoing transfers; 0, 0, nil, nil for incoming ones).
+    let priority: Int32
+    let attempts: UInt32
+    @Nullable var nextAttempt: String?
+    @Nullable var lastError: String?
 
     init(object: ObjectPath, properties: [String: DBusValue]) throws {
         let reader = PropertyReader(properties: properties, object: "a transfer")
@@ -64,6 +69,21 @@ struct TransferInfo: Encodable {
         created = Time.rfc3339(microseconds: try reader.required("CreatedTimestamp", \.uint64Value))
         let finishedAt = try reader.required("FinishedTimestamp", \.uint64Value)
         finished = finishedAt == 0 ? nil : Time.rfc3339(microseconds: finishedAt)
+        if case .int32(let value)? = properties["Priority"]?.unwrappingVariant { priority = value } else { priority = 0 }
+        attempts = properties["Attempts"]?.unwrappingVariant.uint32Value ?? 0
+        nextAttemptMicroseconds = properties["NextAttempt"]?.unwrappingVariant.uint64Value ?? 0
+        nextAttempt = nextAttemptMicroseconds == 0 ? nil : Time.rfc3339(microseconds: nextAttemptMicroseconds)
+        let last = properties["LastError"]?.unwrappingVariant.stringValue ?? ""
+        lastError = last.isEmpty ? nil : last
+    }
+
+    /// NextAttempt as the daemon sent it (microseconds since the epoch; 0: none).
+    let nextAttemptMicroseconds: UInt64
+
+    private enum CodingKeys: String, CodingKey {
+        case number, object, direction, state, route, owner, endpoint, destination, sources, digestAlgorithm, digest, bytesDone,
+            bytesTotal, bytesResumed, filesDone, filesTotal, rate, currentFile, error, created, finished, priority, attempts,
+            nextAttempt, lastError
     }
 
     var isFinished: Bool { ["done", "failed", "cancelled"].contains(state) }
@@ -79,6 +99,14 @@ struct TransferInfo: Encodable {
         if let number = Int64(text), number > 0 { return ObjectPath("\(DaemonAPI.transferPathPrefix)/\(number)") }
         guard let path = ObjectPath(text), number(of: path) != nil else { return nil }
         return path
+    }
+
+    /// Why a queued transfer waits, in a few words; nil if it does not.
+    var waiting: String? {
+        guard state == "queued" || state == "paused" else { return nil }
+        if state == "paused" { return "paused" }
+        guard let lastError, attempts > 0 else { return "waiting for a free slot" }
+        return "retry \(nextAttempt.map { "at \($0)" } ?? "soon") after \(lastError)"
     }
 
     /// What the transfer moves, in a few words: the destination or the endpoint.

@@ -28,6 +28,14 @@ public enum DaemonAPI {
         public static let rateLimit = "RateLimit"
         /// Boolean: move mode; remove each source file once the receiver confirmed it whole.
         public static let removeSource = "RemoveSource"
+        /// Int32 from -100 to 100: the queue's order, higher first (default 0).
+        public static let priority = "Priority"
+        /// Uint64, microseconds: how long network errors are retried (default: `RetryFor=`).
+        public static let retryFor = "RetryFor"
+        /// Uint32: the most attempts; 0: no limit but RetryFor.
+        public static let maxAttempts = "MaxAttempts"
+
+        public static let all = [checksum, followSymlinks, priority, retryFor, maxAttempts, rateLimit, removeSource]
     }
 }
 

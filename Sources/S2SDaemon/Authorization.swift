@@ -47,7 +47,9 @@ enum Authorization {
             .anyone
         case (DaemonAPI.managerInterface, "ListEndpoints"), (DaemonAPI.managerInterface, "ListTransfers"),
             (DaemonAPI.managerInterface, "GetEndpoint"), (DaemonAPI.managerInterface, "DeleteEndpoint"),
-            (DaemonAPI.transferInterface, "Cancel"), (DaemonAPI.transferInterface, "SetRateLimit"):
+            (DaemonAPI.transferInterface, "Cancel"), (DaemonAPI.transferInterface, "Pause"),
+            (DaemonAPI.transferInterface, "Resume"), (DaemonAPI.transferInterface, "SetRateLimit"),
+            (DaemonAPI.managerInterface, "ListTransferHistory"), (DaemonAPI.managerInterface, "ClearFinished"):
             .ownerOr(.manageAll)
         case (DaemonAPI.managerInterface, "SetLimits"):
             .administrator(.setLimits)

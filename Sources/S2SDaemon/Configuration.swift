@@ -43,6 +43,13 @@ public struct Configuration: Sendable, Equatable {
     public var maxIncomingTransfersPerEndpoint = 8
     /// How long an interrupted incoming transfer's partial data is kept for a retry.
     public var resumeRetention: Duration = .seconds(7 * 86_400)
+    /// Outgoing transfers running at once, in total and per destination endpoint (docs/queue.md).
+    public var maxActiveSends = 4
+    public var maxActiveSendsPerDestination = 2
+    /// How long a send retries after network errors, from its creation (`RetryFor=`).
+    public var retryFor: Duration = .seconds(86_400)
+    /// How long finished transfers stay in the history (`HistoryRetention=`).
+    public var historyRetention: Duration = .seconds(7 * 86_400)
 
     /// The peer protocol's limits and timeouts (docs/protocol.md, "Bounds"), for receiving.
     public var peerLimits = ProtocolLimits.default
@@ -209,12 +216,26 @@ public struct Configuration: Sendable, Equatable {
                 throw SettingError(reason: "\(key) must be a whole number from 1 to 65536, not \"\(value)\"")
             }
             if key == "MaxIncomingTransfers" { maxIncomingTransfers = number } else { maxIncomingTransfersPerEndpoint = number }
-        case "ResumeRetention":
+        case "ResumeRetention", "HistoryRetention", "RetryFor":
+            let seconds: UInt64
             do {
-                resumeRetention = .seconds(Int64(clamping: try Units.parseDuration(value)))
+                seconds = try Units.parseDuration(value)
             } catch {
-                throw SettingError(reason: "ResumeRetention: \(error.description)")
+                throw SettingError(reason: "\(key): \(error.description)")
             }
+            let duration = Duration.seconds(Int64(clamping: seconds))
+            switch key {
+            case "ResumeRetention": resumeRetention = duration
+            case "HistoryRetention": historyRetention = duration
+            default:
+                guard seconds <= SendOptions.longestRetry else { throw SettingError(reason: "RetryFor must be at most 366 days") }
+                retryFor = duration
+            }
+        case "MaxActiveSends", "MaxActiveSendsPerDestination":
+            guard let number = Int(value), number > 0, number <= 65_536 else {
+                throw SettingError(reason: "\(key) must be a whole number from 1 to 65536, not \"\(value)\"")
+            }
+            if key == "MaxActiveSends" { maxActiveSends = number } else { maxActiveSendsPerDestination = number }
         case "PeerHandshakeTimeout", "PeerOfferTimeout", "PeerIdleTimeout":
             let seconds: UInt64
             do {

@@ -56,21 +56,27 @@ public enum Daemon {
             throw StartupError(description: "\(error)")
         }
         let signals = SignalBroadcaster(connection: connection, subscribers: Subscribers(), logger: logger)
-        let transfers = TransferRegistry(signals: signals, bandwidth: limits.bandwidth)
+        let transferStore = TransferStore(database: store.database)
+        let transfers = TransferRegistry(signals: signals, store: transferStore, bandwidth: limits.bandwidth, logger: logger)
         let transferService = TransferService(transfers: transfers)
+        let tokens = SendTokenStore(database: store.database)
+        let queue = SendQueue(
+            registry: transfers, store: transferStore, tokens: tokens, service: transferService, limits: limits,
+            configuration: configuration, logger: logger)
+        let resumeStore = ResumeStore(database: store.database)
         // polkit answers for the system bus only; on a session bus every caller is its own user.
         let authority = Authority(polkit: configuration.bus == .system ? PolkitClient(connection: connection, logger: logger) : nil)
         let relayBoard = RelayStatusBoard()
         let manager = Manager(
             registry: registry, transfers: transfers, signals: signals,
-            sending: SendContext(tokens: SendTokenStore(database: store.database), service: transferService),
+            sending: SendContext(tokens: tokens, queue: queue),
             configuration: configuration, authority: authority, limits: limits, sandbox: sandbox,
             peerListeners: listenerNames, relayBoard: relayBoard, logger: logger)
         let server = ObjectServer(connection: connection, tree: manager)
         let peers = PeerService(
             servers: servers,
             context: ReceiveContext(
-                endpoints: registry, transfers: transfers, resume: ResumeStore(database: store.database),
+                endpoints: registry, transfers: transfers, resume: resumeStore,
                 configuration: configuration, limits: limits, logger: logger))
         let relayService = RelayService(relays: configuration.relays, context: peers.context, board: relayBoard)
         logger.info(
@@ -88,6 +94,10 @@ public enum Daemon {
                     .init(service: peers),
                     .init(service: relayService),
                     .init(service: transferService),
+                    .init(service: SendQueueService(queue: queue)),
+                    .init(
+                        service: HousekeepingService(
+                            registry: registry, transfers: transfers, resume: resumeStore, configuration: configuration, logger: logger)),
                     .init(service: ExpiryService(manager: manager, logger: logger)),
                     .init(service: WatchdogService(logger: logger)),
                     .init(

@@ -22,6 +22,10 @@ enum DaemonInterfaces {
                 ],
                 out: [.init("transfer", .objectPath), .init("warnings", .array(.string))]),
             .init("ListTransfers", out: [.init("transfers", .array(.structure([.objectPath, .dictionary(key: .string, value: .variant)])))]),
+            .init(
+                "ListTransferHistory",
+                out: [.init("transfers", .array(.structure([.objectPath, .dictionary(key: .string, value: .variant)])))]),
+            .init("ClearFinished", out: [.init("cleared", .uint32)]),
             .init("Subscribe"),
             .init("Unsubscribe"),
             .init("SetLimits", in: [.init("limits", .dictionary(key: .string, value: .variant))]),
@@ -38,6 +42,12 @@ enum DaemonInterfaces {
             .init("FreeSpaceReserve", .uint64, changeSignal: .none),
             .init("MaxUploadRate", .uint64, changeSignal: .none),
             .init("MaxDownloadRate", .uint64, changeSignal: .none),
+            .init("MaxActiveSends", .uint64, changeSignal: .none),
+            .init("MaxActiveSendsPerDestination", .uint64, changeSignal: .none),
+            .init("RetryFor", .uint64, changeSignal: .const),
+            .init("HistoryRetention", .uint64, changeSignal: .const),
+            .init("QueuedSends", .uint32, changeSignal: .none),
+            .init("ActiveSends", .uint32, changeSignal: .none),
         ],
         signals: [
             .init("TransferAdded", [.init("transfer", .objectPath), .init("properties", .dictionary(key: .string, value: .variant))]),
@@ -67,7 +77,7 @@ enum DaemonInterfaces {
 
     static let transfer = InterfaceDescription(
         name: DaemonAPI.transferInterface,
-        methods: [.init("Cancel"), .init("SetRateLimit", in: [.init("bytes_per_second", .uint64)])],
+        methods: [.init("Cancel"), .init("Pause"), .init("Resume"), .init("SetRateLimit", in: [.init("bytes_per_second", .uint64)])],
         properties: [
             .init("Direction", .string, changeSignal: .const),
             .init("State", .string),
@@ -92,6 +102,10 @@ enum DaemonInterfaces {
             .init("RateLimit", .uint64),
             .init("RemoveSource", .boolean, changeSignal: .const),
             .init("KeptSources", .array(.string)),
+            .init("Priority", .int32, changeSignal: .const),
+            .init("Attempts", .uint32),
+            .init("NextAttempt", .uint64),
+            .init("LastError", .string),
         ],
         signals: [.init("Completed", [.init("state", .string), .init("error", .string)])])
 }

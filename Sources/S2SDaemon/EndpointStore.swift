@@ -82,6 +82,46 @@ final class EndpointStore: Sendable {
                 )
                 """)
         }
+        migrator.registerMigration("v4: transfers and the send queue") { db in
+            // Every transfer, both directions: numbers that never repeat (AUTOINCREMENT), the send
+            // queue (docs/queue.md) and the history (HistoryRetention=).
+            try db.execute(sql: """
+                CREATE TABLE transfer (
+                    number INTEGER PRIMARY KEY AUTOINCREMENT,
+                    direction TEXT NOT NULL,
+                    owner INTEGER NOT NULL,
+                    state TEXT NOT NULL,
+                    route TEXT NOT NULL,
+                    endpoint_path TEXT NOT NULL DEFAULT '/',
+                    destination TEXT NOT NULL DEFAULT '',
+                    sources TEXT NOT NULL DEFAULT '[]',
+                    names TEXT NOT NULL DEFAULT '[]',
+                    digest_algorithm TEXT NOT NULL,
+                    options TEXT,
+                    token_key BLOB,
+                    priority INTEGER NOT NULL DEFAULT 0,
+                    attempts INTEGER NOT NULL DEFAULT 0,
+                    next_attempt_usec INTEGER NOT NULL DEFAULT 0,
+                    last_error TEXT NOT NULL DEFAULT '',
+                    error TEXT NOT NULL DEFAULT '',
+                    digest TEXT NOT NULL DEFAULT '',
+                    bytes_done INTEGER NOT NULL DEFAULT 0,
+                    bytes_total INTEGER NOT NULL DEFAULT 0,
+                    bytes_resumed INTEGER NOT NULL DEFAULT 0,
+                    files_done INTEGER NOT NULL DEFAULT 0,
+                    files_total INTEGER NOT NULL DEFAULT 0,
+                    created_usec INTEGER NOT NULL,
+                    finished_usec INTEGER NOT NULL DEFAULT 0
+                )
+                """)
+            try db.execute(sql: "CREATE INDEX transfer_finished ON transfer(finished_usec)")
+        }
+        migrator.registerMigration("v5: files being published") { db in
+            // Set just before a verified file is renamed to its final name, so that a daemon
+            // killed between the rename and the delivery record knows, when the same token comes
+            // back, that the file whose partial file is gone was published (docs/queue.md).
+            try db.execute(sql: "ALTER TABLE receive_entry ADD COLUMN publishing INTEGER NOT NULL DEFAULT 0")
+        }
         return migrator
     }
 

@@ -18,14 +18,16 @@ struct Limits: Sendable, Equatable {
     /// Bytes per second over all outgoing and over all incoming transfers; 0: unlimited.
     var maxUploadRate: UInt64
     var maxDownloadRate: UInt64
+    var maxActiveSends: Int
+    var maxActiveSendsPerDestination: Int
 
     /// The file in the state directory.
     static let fileName = "limits.conf"
     /// The keys of `SetLimits`, of the Manager's properties and of `limits.conf`: configuration
     /// keys, all of type `t`.
     static let keys = [
-        "MaxEndpointsPerUser", "MaxIncomingTransfers", "MaxIncomingTransfersPerEndpoint", "FreeSpaceReserve", "MaxUploadRate",
-        "MaxDownloadRate",
+        "MaxEndpointsPerUser", "MaxIncomingTransfers", "MaxIncomingTransfersPerEndpoint", "FreeSpaceReserve", "MaxActiveSends",
+        "MaxActiveSendsPerDestination", "MaxUploadRate", "MaxDownloadRate",
     ]
 
     init(_ configuration: Configuration) {
@@ -35,6 +37,8 @@ struct Limits: Sendable, Equatable {
         freeSpaceReserve = configuration.freeSpaceReserve
         maxUploadRate = configuration.maxUploadRate
         maxDownloadRate = configuration.maxDownloadRate
+        maxActiveSends = configuration.maxActiveSends
+        maxActiveSendsPerDestination = configuration.maxActiveSendsPerDestination
     }
 
     /// Applies a `SetLimits` dictionary: every key known, every value a `t` in range; nothing
@@ -48,6 +52,8 @@ struct Limits: Sendable, Equatable {
         configuration.freeSpaceReserve = freeSpaceReserve
         configuration.maxUploadRate = maxUploadRate
         configuration.maxDownloadRate = maxDownloadRate
+        configuration.maxActiveSends = maxActiveSends
+        configuration.maxActiveSendsPerDestination = maxActiveSendsPerDestination
         for (key, value) in changes.sorted(by: { $0.key < $1.key }) {
             guard Self.keys.contains(key) else {
                 throw .invalidArgument("unknown limit \"\(key)\"; known: \(Self.keys.joined(separator: ", "))")
@@ -73,6 +79,8 @@ struct Limits: Sendable, Equatable {
             "FreeSpaceReserve": .uint64(freeSpaceReserve),
             "MaxUploadRate": .uint64(maxUploadRate),
             "MaxDownloadRate": .uint64(maxDownloadRate),
+            "MaxActiveSends": .uint64(UInt64(maxActiveSends)),
+            "MaxActiveSendsPerDestination": .uint64(UInt64(maxActiveSendsPerDestination)),
         ]
     }
 
@@ -88,6 +96,8 @@ struct Limits: Sendable, Equatable {
         FreeSpaceReserve=\(freeSpaceReserve)
         MaxUploadRate=\(maxUploadRate)
         MaxDownloadRate=\(maxDownloadRate)
+        MaxActiveSends=\(maxActiveSends)
+        MaxActiveSendsPerDestination=\(maxActiveSendsPerDestination)
 
         """
     }
@@ -176,6 +186,8 @@ extension Configuration {
         check.freeSpaceReserve = freeSpaceReserve
         check.maxUploadRate = maxUploadRate
         check.maxDownloadRate = maxDownloadRate
+        check.maxActiveSends = maxActiveSends
+        check.maxActiveSendsPerDestination = maxActiveSendsPerDestination
         guard check == self else {
             throw FileError(file: file, line: nil, reason: "only \(Limits.keys.joined(separator: ", ")) may be set here")
         }

@@ -91,6 +91,26 @@ final class Manager: ObjectTree, Sendable {
                 DBusValue.structure([.objectPath($0.objectPath), .vardict($0.properties)])
             }
             return [.array(.structure([.objectPath, .dictionary(key: .string, value: .variant)]), entries)]
+        case "ListTransferHistory":
+            let history: [Transfer]
+            do {
+                history = try await transfers.history(in: await authority.scope(of: caller))
+            } catch {
+                throw DaemonError.failed("cannot read the history: \(error)")
+            }
+            let entries = history.map { DBusValue.structure([.objectPath($0.objectPath), .vardict($0.properties)]) }
+            return [.array(.structure([.objectPath, .dictionary(key: .string, value: .variant)]), entries)]
+        case "ClearFinished":
+            let scope = await authority.scope(of: caller)
+            let owner: UInt32? = if case .owner(let uid) = scope { uid } else { nil }
+            let cleared: Int
+            do {
+                cleared = try await transfers.clearFinished(owner: owner)
+            } catch {
+                throw DaemonError.failed("cannot clear the history: \(error)")
+            }
+            logger.info("finished transfers cleared", metadata: ["caller_uid": "\(caller.uid)", "count": "\(cleared)"])
+            return [.uint32(UInt32(clamping: cleared))]
         case "Subscribe":
             await subscribers.add(caller, scope: await authority.scope(of: caller))
             return []
@@ -125,8 +145,8 @@ final class Manager: ObjectTree, Sendable {
         return [.objectPath(endpoint.objectPath), .string(endpoint.id.text)]
     }
 
-    /// Scans the sources as the caller, then starts the transfer; returns its object and what was
-    /// skipped. The session runs in the TransferService.
+    /// Scans the sources as the caller (a bad source fails the call), then queues the transfer
+    /// (`SendQueue`); returns its object and what was skipped.
     private func send(sources: [String], destination text: String, options rawOptions: [String: DBusValue], caller: Caller) async throws -> [DBusValue] {
         let options = try SendOptions(parsing: rawOptions)
         guard !sources.isEmpty else { throw DaemonError.invalidArgument("nothing to send: no sources") }
@@ -138,34 +158,20 @@ final class Manager: ObjectTree, Sendable {
         }
         let key = SendTokenStore.key(
             owner: caller.uid, destination: destination, sources: sources, digest: options.digest, followSymlinks: follow)
-        let token: TransferToken
         do {
-            token = try sending.tokens.token(for: key, now: Clock.nowMicroseconds).token
+            // Taken now, so that the send's token exists before the call returns: an attempt
+            // after a restart uses the same one.
+            _ = try sending.tokens.token(for: key, now: Clock.nowMicroseconds)
         } catch {
             throw DaemonError.failed("cannot record the transfer: \(error)")
         }
-        let transfer = await transfers.start(
-            direction: .send, owner: caller.uid, route: destination.route == .relay ? "relay" : "direct",
-            destination: destination.description, sources: sources,
-            names: Transfer.topLevelNames(tree.entries), digestAlgorithm: "\(options.digest)", initialState: .connecting,
-            rateLimit: options.rateLimit, removeSource: options.removeSource)
-        transfer.update {
-            $0.bytesTotal = tree.totalBytes
-            $0.filesTotal = UInt64(tree.fileCount)
-        }
+        let transfer = try await sending.queue.add(
+            owner: caller.uid, sources: sources, destination: destination, options: options, tree: tree, tokenKey: key)
         logger.info(
-            "send requested",
+            "send queued",
             metadata: ["transfer": "\(transfer.number)", "caller_uid": "\(caller.uid)", "files": "\(tree.fileCount)",
-                       "bytes": "\(tree.totalBytes)", "destination": "\(destination.routeDescription)"])
-        let session = SendSession(
-            transfer: transfer, tree: tree, destination: destination, token: token, tokenKey: key, digest: options.digest,
-            followSymlinks: follow, user: user, tokens: sending.tokens, logger: logger, relays: configuration.relays,
-            relayDeadline: configuration.relayWaitTimeout)
-        let transfers = self.transfers
-        sending.service.submit {
-            await session.run()
-            await transfers.finished(transfer)
-        }
+                       "bytes": "\(tree.totalBytes)", "destination": "\(destination.routeDescription)",
+                       "priority": "\(options.priority)"])
         return [.objectPath(transfer.objectPath), .strings(tree.warnings)]
     }
 
@@ -176,6 +182,7 @@ final class Manager: ObjectTree, Sendable {
         try updated.save(inDirectory: configuration.stateDirectory)
         limits.replace(with: updated)
         await registry.setMaxEndpointsPerUser(updated.maxEndpointsPerUser)
+        await sending.queue.schedule()
         var metadata: Logger.Metadata = ["caller_uid": "\(caller.uid)"]
         for (key, value) in updated.properties { metadata[key.lowercased()] = "\(value)" }
         logger.notice("limits changed", metadata: metadata)
@@ -211,8 +218,19 @@ final class Manager: ObjectTree, Sendable {
 
     // MARK: Properties
 
+    /// The Manager's properties, the queue's counters included.
+    func currentProperties() async -> [String: DBusValue] {
+        let counts = await sending.queue.counts
+        return properties.merging([
+            "QueuedSends": .uint32(UInt32(clamping: counts.waiting)),
+            "ActiveSends": .uint32(UInt32(clamping: counts.running)),
+        ]) { current, _ in current }
+    }
+
     var properties: [String: DBusValue] {
         [
+            "RetryFor": .uint64(UInt64(configuration.retryFor.components.seconds) * 1_000_000),
+            "HistoryRetention": .uint64(UInt64(configuration.historyRetention.components.seconds) * 1_000_000),
             "Version": .string(S2SVersion.current),
             "StartTimestamp": .uint64(startTimestamp),
             "PeerListeners": .strings(peerListeners),
@@ -246,7 +264,7 @@ final class Manager: ObjectTree, Sendable {
         if let number = Self.number(of: path, below: Self.transferParent) {
             let transfer = await transfers.transfer(number: number)
             guard await authority.mayUse(objectOf: transfer?.owner, caller) else { return nil }
-            return transfer.map { TransferObject(transfer: $0) }
+            return transfer.map { TransferObject(transfer: $0, queue: sending.queue) }
         }
         return nil
     }
@@ -278,7 +296,7 @@ final class Manager: ObjectTree, Sendable {
             ($0.objectPath, EndpointObject(endpoint: $0, relayBoard: relayBoard))
         }
         let running: [(ObjectPath, any BusObject)] = await transfers.transfers(in: scope).map {
-            ($0.objectPath, TransferObject(transfer: $0))
+            ($0.objectPath, TransferObject(transfer: $0, queue: sending.queue))
         }
         return endpoints + running
     }
@@ -287,7 +305,7 @@ final class Manager: ObjectTree, Sendable {
 /// What `Send` needs besides the registries.
 struct SendContext: Sendable {
     let tokens: SendTokenStore
-    let service: TransferService
+    let queue: SendQueue
 }
 
 /// The root object: the Manager interface.
@@ -300,7 +318,7 @@ struct ManagerObject: BusObject {
     }
 
     func properties(of interface: String, caller: Caller) async throws -> [String: DBusValue] {
-        manager.properties
+        await manager.currentProperties()
     }
 }
 

@@ -47,9 +47,9 @@ struct PeerService: Service {
     }
 }
 
-/// Runs the outgoing sessions the bus starts, and publishes progress four times a second.
+/// Runs the attempts of outgoing transfers, and publishes progress four times a second.
 ///
-/// `Manager.Send` hands each session over through ``submit(_:)``; they run as children of this
+/// The `SendQueue` hands each attempt over through ``submit(_:)``; they run as children of this
 /// service's task group, so none outlives the daemon.
 final class TransferService: Service, Sendable {
     let transfers: TransferRegistry

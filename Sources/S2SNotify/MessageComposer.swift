@@ -24,6 +24,10 @@ public struct MessageComposer: Sendable {
         switch transfer.state {
         case "connecting":
             lines = ["Connecting…"]
+        case "queued":
+            lines = ["Waiting in the queue…"]
+        case "paused":
+            lines = ["Paused"]
         case "verifying":
             lines = ["\(Units.formatSize(transfer.bytesTotal)) sent, waiting for the receiver to confirm"]
         default:

@@ -18,9 +18,9 @@ def test_spec_file_is_what_the_contract_says(spec):
     assert set(spec) == {MANAGER, ENDPOINT, TRANSFER}
     assert set(spec[MANAGER]["methods"]) == {
         "CreateEndpoint", "ListEndpoints", "GetEndpoint", "DeleteEndpoint", "Send", "ListTransfers", "Subscribe",
-        "Unsubscribe", "SetLimits"}
+        "Unsubscribe", "SetLimits", "ListTransferHistory", "ClearFinished"}
     assert set(spec[MANAGER]["signals"]) == {"TransferAdded", "TransferProgress", "TransferFinished"}
-    assert set(spec[TRANSFER]["methods"]) == {"Cancel", "SetRateLimit"}
+    assert set(spec[TRANSFER]["methods"]) == {"Cancel", "Pause", "Resume", "SetRateLimit"}
 
 
 def compare(served: dict, spec: dict, expected_custom: set, expected_standard: set):

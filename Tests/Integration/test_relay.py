@@ -261,7 +261,7 @@ def test_a_receiver_that_is_not_waiting(scratch, daemon_factory, relays, mkdir, 
             other.close()
         source = random_file(mkdir("out", owner=user_a) / "f.bin", 1024, owner=user_a)
         start = time.monotonic()
-        r = sender.ctl("send", str(source), endpoint, user=user_a, timeout=60)
+        r = sender.ctl("send", "--max-attempts", "1", str(source), endpoint, user=user_a, timeout=60)
         assert r.rc != 0
         assert 2.5 < time.monotonic() - start < 20
         assert "no receiver was waiting at the relay" in r.err, r
@@ -421,7 +421,7 @@ def test_a_relay_that_changes_one_byte(scratch, daemon_factory, fake_relay, mkdi
         inbox = mkdir("in", owner=user_b)
         endpoint = plain_endpoint(receiver, inbox, user_b)
         source = random_file(mkdir("out", owner=user_a) / "f.bin", 16 << 20, owner=user_a)
-        r = sender.ctl("send", str(source), endpoint, user=user_a, timeout=60)
+        r = sender.ctl("send", "--max-attempts", "1", str(source), endpoint, user=user_a, timeout=60)
         assert r.rc != 0, r
         assert visible(inbox) == []
         received = receiver.ctl("transfers", "--json", user=user_b).json()
@@ -452,7 +452,7 @@ def test_a_broken_relay(scratch, daemon_factory, fake_relay, mkdir, user_a, user
 
         def round_trip():
             endpoint = plain_endpoint(receiver, inbox, user_b)
-            r = sender.ctl("send", str(source), endpoint, user=user_a, timeout=60)
+            r = sender.ctl("send", "--max-attempts", "1", str(source), endpoint, user=user_a, timeout=60)
             assert r.rc != 0
             assert message in r.err, r
             shown = receiver.ctl("endpoint", "show", "--json", endpoint, user=user_b).json()
@@ -496,7 +496,8 @@ def test_the_relay_restarted_mid_transfer(relay_pair, mkdir, user_a, user_b):
     size = 768 << 20
     source = random_file(mkdir("out", owner=user_a) / "big.bin", size, owner=user_a)
     endpoint = plain_endpoint(receiver, inbox, user_b)
-    proc = sender.popen("send", str(source), endpoint, user=user_a)
+    # One attempt: the queue would retry on its own (test_queue.py); here the user does.
+    proc = sender.popen("send", "--max-attempts", "1", str(source), endpoint, user=user_a)
     try:
         # Past the first checkpoint (256 MiB) the receiver has durable data to resume from.
         wait_for(lambda: [t for t in receiver.ctl("transfers", "--json", user=user_b).json() if t["bytesDone"] > 400 << 20],

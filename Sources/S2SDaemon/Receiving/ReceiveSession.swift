@@ -58,6 +58,8 @@ final class ReceiveSession {
 
     // The file being written.
     private var current: (index: UInt32, file: PartialFile, checkpointed: UInt64)?
+    /// Whether this session holds its token's claim (`ResumeStore.claim`).
+    private var claimedToken = false
     /// Partial files created ahead of their data (``createAhead``), by entry index.
     private var created: [UInt32: PartialFile] = [:]
     /// A file whose data is being discarded after a write error, with the result it will get.
@@ -171,6 +173,13 @@ final class ReceiveSession {
     /// area and the directories; sends ACCEPT.
     private func accept() async throws {
         guard let token else { throw Ending.refused(.malformedOffer, "no offer") }
+        // A sender that was killed and restarted comes back with the same token, possibly
+        // before this daemon noticed that its first connection died: two sessions must never
+        // write the same partial files. The sender retries a busy refusal.
+        guard context.resume.claim(endpoint: endpoint.number, token: token) else {
+            throw Ending.refused(.busy, "a session with this transfer's token is still running")
+        }
+        claimedToken = true
         let user: UserWorker
         do {
             user = try UserWorker(try UserContext.lookup(uid: endpoint.owner))
@@ -248,7 +257,10 @@ final class ReceiveSession {
         let offers = entries
         let neededBytes = needed
         let slots = records.map(\.slot)
-        let prepared: (PartialArea, [String: ReceivePath], [UInt32: UInt64])
+        let publishingIndices = records.indices.filter {
+            entries[$0].kind == .file && records[$0].deliveredPath == nil && records[$0].publishing
+        }
+        let prepared: (PartialArea, [String: ReceivePath], [UInt32: UInt64], Set<Int>)
         do {
             prepared = try await user.receive { [recorded] () throws(ReceiveError) in
                 let directory = try ReceiveDirectory(opening: endpointDirectory)
@@ -259,18 +271,36 @@ final class ReceiveSession {
                     let length = try area.partialLength(index: slots[Int(index)]) ?? 0
                     if length < offset { usable[index] = nil }
                 }
+                // A file marked as being published whose partial file is gone was renamed to its
+                // final name by a daemon killed before it could record the delivery.
+                var published: Set<Int> = []
+                for index in publishingIndices where try area.partialLength(index: slots[index]) == nil {
+                    published.insert(index)
+                }
                 try directory.checkSpace(adding: neededBytes - usable.values.reduce(0, +), reserve: reserve)
                 var made: [String: ReceivePath] = [:]
                 for (index, entry) in offers.enumerated() where entry.kind == .directory {
                     let parent = entry.path.parent.flatMap { made[$0.string] }
                     made[entry.path.string] = try directory.makeDirectory(paths[index].name, in: parent)
                 }
-                return (area, made, usable)
+                return (area, made, usable, published)
             }
         } catch {
             throw Ending.refused(RefuseCode(rawValue: error.refuseCode) ?? .refused, error.message)
         }
-        (area, directories, resumeOffsets) = prepared
+        (area, directories, resumeOffsets) = (prepared.0, prepared.1, prepared.2)
+        var recovered: [(path: String, publishedAs: String)] = []
+        var recoveredBytes: UInt64 = 0
+        for index in prepared.3.sorted() {
+            // Where exactly (the offered name or one with a suffix) is not known; the offered
+            // path stands for it. What matters is that it is not delivered twice.
+            records[index].deliveredPath = entries[index].path.string
+            records[index].publishing = false
+            recovered.append((entries[index].path.string, entries[index].path.string))
+            recoveredBytes += entries[index].size
+            complete += 1
+            completeBytes += entries[index].size
+        }
         let resumed = resumeOffsets.values.reduce(0, +)
 
         // Resume pairs in index order; the records say what a later retry may resume.
@@ -290,6 +320,16 @@ final class ReceiveSession {
         } catch {
             throw Ending.refused(.refused, "cannot record the transfer: \(error)")
         }
+        if !recovered.isEmpty {
+            do {
+                try context.resume.delivered(
+                    endpoint: endpoint.number, token: token, files: recovered, bytes: recoveredBytes, now: Clock.nowMicroseconds)
+            } catch {
+                logger.error("cannot record delivered files", metadata: ["error": "\(error)"])
+            }
+            await context.endpoints.addReceived(endpoint.number, bytes: recoveredBytes, files: UInt64(recovered.count))
+            logger.notice("files published just before the daemon stopped count as delivered", metadata: ["files": "\(recovered.count)"])
+        }
 
         let files = UInt64(fileCount)
         let transfer = await context.transfers.start(
@@ -307,6 +347,8 @@ final class ReceiveSession {
         logger[metadataKey: "transfer"] = "\(transfer.number)"
         let channel = self.channel
         transfer.onCancel { code in
+            // Incoming transfers are never paused (code nil): only their sender's queue is.
+            guard let code else { return }
             Task {
                 try? await channel.send(.cancel(code))
                 await channel.close()
@@ -519,8 +561,15 @@ final class ReceiveSession {
         }
         var published: [UInt32: Result<PartialArea.Published, ReceiveError>] = [:]
         if !requests.isEmpty {
-            do {
+            do throws(ReceiveError) {
                 try area.sync(verified)
+                let marked = Result {
+                    try context.resume.publishing(
+                        endpoint: endpoint.number, token: token, paths: verified.map { entries[Int($0.index)].path.string })
+                }
+                if case .failure(let error) = marked {
+                    throw ReceiveError(.writeFailed, "cannot record the files to publish: \(error)")
+                }
                 let results = try await user.receive { () throws(ReceiveError) in area.publish(requests) }
                 for (request, result) in zip(requests, results) { published[request.file.index] = result }
             } catch {
@@ -691,6 +740,7 @@ final class ReceiveSession {
         }
         await channel.close()
         user?.stop()
+        if claimedToken, let token { context.resume.release(endpoint: endpoint.number, token: token) }
     }
 
     private var summaryOfFailures: String {

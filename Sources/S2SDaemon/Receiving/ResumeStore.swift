@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import S2SProtocol
+import Synchronization
 
 /// The receiver's memory of incoming transfers, per endpoint and token (docs/protocol.md,
 /// "Resume"): what each offered path was, how many of its bytes are durable in the partial area,
@@ -22,6 +23,8 @@ final class ResumeStore: Sendable {
         var durable: UInt64 = 0
         /// The path it was published under, once delivered.
         var deliveredPath: String?
+        /// Whether its rename to the final name may have happened (`publishing`).
+        var publishing = false
 
         /// Whether an offered entry is the same file as recorded: kind, size and both mtime fields.
         func matches(_ offered: OfferEntry) -> Bool {
@@ -38,9 +41,31 @@ final class ResumeStore: Sendable {
     }
 
     private let database: DatabasePool
+    /// The (endpoint, token) pairs of the sessions running now.
+    private let running = Mutex<Set<RunningKey>>([])
+
+    private struct RunningKey: Hashable {
+        let endpoint: Int64
+        let token: TransferToken
+    }
 
     init(database: DatabasePool) {
         self.database = database
+    }
+
+    /// Claims a token for one session: false if another session of the same endpoint holds it.
+    func claim(endpoint: Int64, token: TransferToken) -> Bool {
+        running.withLock { $0.insert(RunningKey(endpoint: endpoint, token: token)).inserted }
+    }
+
+    /// Gives a claimed token back (the session ended).
+    func release(endpoint: Int64, token: TransferToken) {
+        _ = running.withLock { $0.remove(RunningKey(endpoint: endpoint, token: token)) }
+    }
+
+    /// Whether a session holds the token now (the sweep leaves its records alone).
+    func isRunning(endpoint: Int64, token: TransferToken) -> Bool {
+        running.withLock { $0.contains(RunningKey(endpoint: endpoint, token: token)) }
     }
 
     func load(endpoint: Int64, token: TransferToken) throws -> Transfer? {
@@ -60,7 +85,7 @@ final class ResumeStore: Sendable {
                     path: path, kind: kind, size: UInt64(clamping: entry["size"] as Int64),
                     mtimeSeconds: entry["mtime_sec"], mtimeNanoseconds: UInt32(clamping: entry["mtime_nsec"] as Int64),
                     slot: UInt32(clamping: entry["slot"] as Int64), durable: UInt64(clamping: entry["durable"] as Int64),
-                    deliveredPath: entry["delivered_path"])
+                    deliveredPath: entry["delivered_path"], publishing: (entry["publishing"] as Int64) != 0)
             }
             return Transfer(digest: UInt8(clamping: row["digest"] as Int64), done: (row["done"] as Int64) != 0, entries: entries)
         }
@@ -75,14 +100,15 @@ final class ResumeStore: Sendable {
                 sql: "INSERT INTO receive_transfer (endpoint, token, digest, last_activity_usec) VALUES (?, ?, ?, ?)",
                 arguments: [endpoint, key, Int64(digest), Int64(clamping: now)])
             let insert = try db.makeStatement(sql: """
-                INSERT INTO receive_entry (endpoint, token, path, kind, size, mtime_sec, mtime_nsec, slot, durable, delivered_path)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                INSERT INTO receive_entry (endpoint, token, path, kind, size, mtime_sec, mtime_nsec, slot, durable, delivered_path,
+                                           publishing)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """)
             for entry in entries {
                 try insert.execute(arguments: [
                     endpoint, key, Data(entry.path.utf8), Int64(entry.kind.rawValue), Int64(clamping: entry.size),
                     entry.mtimeSeconds, Int64(entry.mtimeNanoseconds), Int64(entry.slot), Int64(clamping: entry.durable),
-                    entry.deliveredPath,
+                    entry.deliveredPath, entry.publishing ? 1 : 0,
                 ])
             }
         }
@@ -99,13 +125,25 @@ final class ResumeStore: Sendable {
         }
     }
 
+    /// Records that these verified, durable files are about to be renamed to their final names.
+    func publishing(endpoint: Int64, token: TransferToken, paths: [String]) throws {
+        let key = Data(token.bytes)
+        try database.write { db in
+            let update = try db.makeStatement(
+                sql: "UPDATE receive_entry SET publishing = 1 WHERE endpoint = ? AND token = ? AND path = ?")
+            for path in paths {
+                try update.execute(arguments: [endpoint, key, Data(path.utf8)])
+            }
+        }
+    }
+
     /// Records delivered files (offered path → path published under) and adds them to the
     /// endpoint's counters, in one transaction.
     func delivered(endpoint: Int64, token: TransferToken, files: [(path: String, publishedAs: String)], bytes: UInt64, now: UInt64) throws {
         let key = Data(token.bytes)
         try database.write { db in
             let update = try db.makeStatement(
-                sql: "UPDATE receive_entry SET delivered_path = ?, durable = 0 WHERE endpoint = ? AND token = ? AND path = ?")
+                sql: "UPDATE receive_entry SET delivered_path = ?, durable = 0, publishing = 0 WHERE endpoint = ? AND token = ? AND path = ?")
             for file in files {
                 try update.execute(arguments: [file.publishedAs, endpoint, key, Data(file.path.utf8)])
             }
@@ -132,6 +170,29 @@ final class ResumeStore: Sendable {
         try database.write { db in
             try db.execute(
                 sql: "DELETE FROM receive_transfer WHERE endpoint = ? AND token = ?", arguments: [endpoint, Data(token.bytes)])
+        }
+    }
+
+    /// The tokens of each endpoint whose last activity was before `time` (microseconds since the
+    /// epoch): abandoned transfers, for the `ResumeRetention=` sweep.
+    func inactive(before time: UInt64) throws -> [(endpoint: Int64, token: TransferToken)] {
+        try database.read { db in
+            try Row.fetchAll(
+                db, sql: "SELECT endpoint, token FROM receive_transfer WHERE last_activity_usec < ?", arguments: [Int64(clamping: time)]
+            ).compactMap { row in
+                let bytes: Data = row["token"]
+                guard let token = try? TransferToken(bytes: bytes) else { return nil }
+                return (row["endpoint"], token)
+            }
+        }
+    }
+
+    /// Every token recorded for an endpoint.
+    func tokens(endpoint: Int64) throws -> [TransferToken] {
+        try database.read { db in
+            try Data.fetchAll(db, sql: "SELECT token FROM receive_transfer WHERE endpoint = ?", arguments: [endpoint]).compactMap {
+                try? TransferToken(bytes: $0)
+            }
         }
     }
 

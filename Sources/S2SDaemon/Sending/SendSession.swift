@@ -22,18 +22,16 @@ final class SendSession: Sendable {
     private let tree: SourceTree
     private let destination: Destination
     private let token: TransferToken
-    private let tokenKey: Data
     private let digest: DigestAlgorithm
     private let followSymlinks: Bool
     private let user: UserContext
-    private let tokens: SendTokenStore
     private let logger: Logger
     private let relays: [RelayAddress]
     private let relayDeadline: Duration
 
     init(
-        transfer: Transfer, tree: SourceTree, destination: Destination, token: TransferToken, tokenKey: Data,
-        digest: DigestAlgorithm, followSymlinks: Bool, user: UserContext, tokens: SendTokenStore, logger: Logger,
+        transfer: Transfer, tree: SourceTree, destination: Destination, token: TransferToken,
+        digest: DigestAlgorithm, followSymlinks: Bool, user: UserContext, logger: Logger,
         relays: [RelayAddress] = [], relayDeadline: Duration = SecureChannel.defaultRelayDeadline
     ) {
         self.relays = relays
@@ -42,11 +40,9 @@ final class SendSession: Sendable {
         self.tree = tree
         self.destination = destination
         self.token = token
-        self.tokenKey = tokenKey
         self.digest = digest
         self.followSymlinks = followSymlinks
         self.user = user
-        self.tokens = tokens
         var logger = logger
         logger[metadataKey: "transfer"] = "\(transfer.number)"
         self.logger = logger
@@ -63,12 +59,17 @@ final class SendSession: Sendable {
         /// The relay route found no receiver (or no working relay) before the deadline; nothing
         /// was sent. The token is kept: a transfer interrupted earlier still resumes.
         case noReceiver(String)
+        /// The receiver closed the connection during the handshake: it does not serve the
+        /// endpoint, or it stopped at that moment.
+        case rejected(String)
     }
 
     /// The session's shared state: both directions feed the validator.
     private final class Shared: Sendable {
         let validator: Mutex<SessionValidator>
         let failures = Mutex<[String]>([])
+        /// Whether the handshake completed.
+        let connected = Mutex(false)
         init() {
             // The sender's limits bound only what it offers itself.
             validator = Mutex(SessionValidator(
@@ -76,18 +77,23 @@ final class SendSession: Sendable {
         }
     }
 
-    /// Runs the transfer to its end; never throws.
-    func run() async {
+    /// Runs one attempt of the transfer to its end and says how it ended; never throws. The
+    /// caller (the `SendQueue`) decides what the end means for the transfer: done, failed, or
+    /// another attempt later.
+    func run() async -> SendOutcome {
         let shared = Shared()
         var ending: Ending?
+        defer { transfer.clearCancelHandler() }
         do {
             let worker = try UserWorker(user)
             defer { worker.stop() }
             let key = try Curve25519.KeyAgreement.PublicKey(rawRepresentation: destination.id.publicKey)
             try await connect(key: key) { channel in
+                shared.connected.withLock { $0 = true }
                 transfer.onCancel { code in
                     Task {
-                        try? await channel.send(.cancel(code))
+                        // A pause (nil) closes without a word: the receiver keeps its data.
+                        if let code { try? await channel.send(.cancel(code)) }
                         await channel.close()
                     }
                 }
@@ -105,8 +111,21 @@ final class SendSession: Sendable {
             ending = error
         } catch {
             ending = self.ending(after: error)
+            if case .lost(let reason)? = ending, !shared.connected.withLock({ $0 }), Self.isHandshakeRejection(error) {
+                ending = .rejected(reason)
+            }
         }
-        await conclude(ending, shared)
+        return conclude(ending, shared)
+    }
+
+    /// A connection that the receiver closed during the handshake (rather than one that could
+    /// not be opened at all).
+    private static func isHandshakeRejection(_ error: any Error) -> Bool {
+        guard let error = error as? PeerError else { return false }
+        switch error {
+        case .handshakeFailed, .closed: return true
+        default: return false
+        }
     }
 
     /// Opens the session on the destination's route: straight to its address, or through the
@@ -379,44 +398,47 @@ final class SendSession: Sendable {
 
     // MARK: The end
 
-    private func conclude(_ ending: Ending?, _ shared: Shared) async {
-        var keepToken = false
+    /// What the attempt's end means; also logs it.
+    private func conclude(_ ending: Ending?, _ shared: Shared) -> SendOutcome {
         switch ending {
         case nil:
             let failures = shared.failures.withLock { $0 }
             if failures.isEmpty {
-                transfer.finish(.done)
                 logger.info("transfer done")
-            } else {
-                let summary = failures.count == 1 ? failures[0] : "\(failures.count) files failed; the first: \(failures[0])"
-                transfer.finish(.failed, error: summary)
-                logger.warning("transfer finished with failures", metadata: ["failed_files": "\(failures.count)"])
+                return .done
             }
+            let summary = failures.count == 1 ? failures[0] : "\(failures.count) files failed; the first: \(failures[0])"
+            logger.warning("transfer finished with failures", metadata: ["failed_files": "\(failures.count)"])
+            return .failed(summary)
         case .refused(let code):
-            transfer.finish(.failed, error: "the receiver refused the transfer: \(code)")
             logger.notice("refused by the receiver", metadata: ["code": "\(code)"])
+            let reason = "the receiver refused the transfer: \(code)"
+            // Busy is the one refusal that passes: the receiver runs too many transfers now.
+            return code == .busy ? .retry(reason, rejected: false) : .failed(reason)
         case .cancelledByReceiver(let code):
-            transfer.finish(code == .cancelled ? .cancelled : .failed, error: "cancelled by the receiver: \(code)")
             logger.notice("cancelled by the receiver", metadata: ["code": "\(code)"])
-        case .cancelledHere(let code, let reason):
-            transfer.finish(code == .cancelled ? .cancelled : .failed, error: reason)
-            logger.notice("transfer cancelled", metadata: ["code": "\(code)", "reason": "\(reason)"])
-        case .noReceiver(let reason):
-            keepToken = true
-            transfer.finish(.failed, error: reason)
-            logger.notice("no receiver at the relay", metadata: ["reason": "\(reason)"])
-        case .lost(let reason):
-            keepToken = true
-            transfer.finish(
-                .failed, error: "\(reason); sending the same files to the same destination again resumes the transfer")
-            logger.notice("transfer interrupted", metadata: ["reason": "\(reason)"])
-        }
-        if !keepToken {
-            do {
-                try tokens.forget(key: tokenKey)
-            } catch {
-                logger.warning("cannot forget a transfer token", metadata: ["error": "\(error)"])
+            let reason = "cancelled by the receiver: \(code)"
+            switch code {
+            case .cancelled: return .cancelled(reason)
+            case .shuttingDown, .timeout, .internalError: return .retry(reason, rejected: false)
+            default: return .failed(reason)
             }
+        case .cancelledHere(let code, let reason):
+            logger.notice("transfer cancelled", metadata: ["code": "\(code)", "reason": "\(reason)"])
+            if code == .cancelled {
+                // A pause closes the connection too; it is not a cancel.
+                return transfer.cancelRequest == nil && transfer.pauseRequested ? .retry("paused", rejected: false) : .cancelled(reason)
+            }
+            return .failed(reason)
+        case .noReceiver(let reason):
+            logger.notice("no receiver at the relay", metadata: ["reason": "\(reason)"])
+            return .retry(reason, rejected: false)
+        case .rejected(let reason):
+            logger.notice("the receiver closed the handshake", metadata: ["reason": "\(reason)"])
+            return .retry("the receiver closed the connection during the handshake (\(reason))", rejected: true)
+        case .lost(let reason):
+            logger.notice("transfer interrupted", metadata: ["reason": "\(reason)"])
+            return .retry(reason, rejected: false)
         }
     }
 }

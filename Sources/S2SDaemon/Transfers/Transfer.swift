@@ -14,8 +14,12 @@ final class Transfer: Sendable {
         case send, receive
     }
 
-    /// The life of a transfer; docs/dbus-api.md documents the values.
-    enum State: String, Sendable {
+    /// The life of a transfer; docs/queue.md draws the machine, docs/dbus-api.md lists the values.
+    enum State: String, Sendable, CaseIterable {
+        /// Sender: waiting in the queue for a free slot or for its next attempt (`NextAttempt`).
+        case queued
+        /// Sender: stopped by its owner (`Pause`) until `Resume`; the receiver keeps its data.
+        case paused
         /// Sender: connecting, handshake, offer, until the receiver answered.
         case connecting
         /// Data is flowing out (sender) or in (receiver).
@@ -52,6 +56,12 @@ final class Transfer: Sendable {
         var rateLimit: UInt64 = 0
         /// Move mode: sources that were not removed, each with the reason ("PATH: REASON").
         var keptSources: [String] = []
+        /// Sender: attempts started so far (connections tried).
+        var attempts: UInt32 = 0
+        /// Sender: when the next attempt starts (microseconds since the epoch); 0: none planned.
+        var nextAttempt: UInt64 = 0
+        /// Sender: why the last attempt did not finish the transfer; empty if none failed.
+        var lastError = ""
     }
 
     let number: Int64
@@ -61,6 +71,9 @@ final class Transfer: Sendable {
     let route: String
     /// The receiving endpoint (receive side only).
     let endpoint: Endpoint?
+    /// The receiving endpoint's object ("/" on the send side); kept in the history after the
+    /// endpoint is gone.
+    let endpointPath: ObjectPath
     /// `ID@HOST:PORT` (send side only). The receiving side never learns anything about its sender.
     let destination: String
     /// The source paths as the user gave them (send side only).
@@ -73,20 +86,25 @@ final class Transfer: Sendable {
     let removeSource: Bool
     /// Paces this transfer's bytes: its own limit, beneath the daemon's upload or download limit.
     let throttle: RateLimiter
+    /// Sender: the queue's order, higher first (`Priority`).
+    let priority: Int32
 
     private let progress: Mutex<Progress>
     private let cancellation = Mutex<Cancellation>(Cancellation())
 
     private struct Cancellation {
         var requested: CancelCode?
-        var handler: (@Sendable (CancelCode) -> Void)?
+        var pauseRequested = false
+        var handler: (@Sendable (CancelCode?) -> Void)?
     }
 
     init(
         number: Int64, direction: Direction, owner: UInt32, route: String = "direct", endpoint: Endpoint? = nil,
         destination: String = "", sources: [String] = [], names: [String] = [], digestAlgorithm: String,
-        initialState: State, rateLimit: UInt64 = 0, sharedLimit: RateLimiter? = nil, removeSource: Bool = false
+        initialState: State, priority: Int32 = 0, createdTimestamp: UInt64 = Clock.nowMicroseconds, endpointPath: ObjectPath? = nil,
+        rateLimit: UInt64 = 0, sharedLimit: RateLimiter? = nil, removeSource: Bool = false
     ) {
+        self.endpointPath = endpoint?.objectPath ?? endpointPath ?? "/"
         self.number = number
         self.direction = direction
         self.owner = owner
@@ -96,7 +114,8 @@ final class Transfer: Sendable {
         self.sources = sources
         self.names = names
         self.digestAlgorithm = digestAlgorithm
-        self.createdTimestamp = Clock.nowMicroseconds
+        self.createdTimestamp = createdTimestamp
+        self.priority = priority
         self.removeSource = removeSource
         self.throttle = RateLimiter(rate: rateLimit, parent: sharedLimit)
         self.progress = Mutex(Progress(state: initialState, rateLimit: rateLimit))
@@ -150,26 +169,55 @@ final class Transfer: Sendable {
     /// `.endpointGone` when the endpoint was deleted.
     var cancelRequest: CancelCode? { cancellation.withLock { $0.requested } }
 
-    /// Installs what `requestCancel` does for the session (e.g. send CANCEL and close the
-    /// connection). Runs it at once if a cancel was already requested.
-    func onCancel(_ handler: @escaping @Sendable (CancelCode) -> Void) {
-        let pending = cancellation.withLock { state -> CancelCode? in
+    /// Whether the owner asked to pause the running attempt (cleared by ``clearPause()``).
+    var pauseRequested: Bool { cancellation.withLock { $0.pauseRequested } }
+
+    /// Installs what `requestCancel` and `requestPause` do for the running session: the code
+    /// to send in CANCEL and close the connection, or, for nil (a pause), close it without a
+    /// word so that the receiver keeps its data. Runs it at once if a cancel or a pause was
+    /// already requested. Each attempt of a queued send installs its own handler.
+    func onCancel(_ handler: @escaping @Sendable (CancelCode?) -> Void) {
+        let pending = cancellation.withLock { state -> (CancelCode?, Bool) in
             state.handler = handler
-            return state.requested
+            return (state.requested, state.pauseRequested)
         }
-        if let pending { handler(pending) }
+        if let code = pending.0 {
+            handler(code)
+        } else if pending.1 {
+            handler(nil)
+        }
+    }
+
+    /// Removes the session's handler (its attempt ended).
+    func clearCancelHandler() {
+        cancellation.withLock { $0.handler = nil }
     }
 
     /// Asks the session to cancel: false if the transfer has already ended.
     func requestCancel(_ code: CancelCode = .cancelled) -> Bool {
         guard !snapshot.state.isFinished else { return false }
-        let handler = cancellation.withLock { state -> (@Sendable (CancelCode) -> Void)? in
+        let handler = cancellation.withLock { state -> (@Sendable (CancelCode?) -> Void)? in
             guard state.requested == nil else { return nil }
             state.requested = code
             return state.handler
         }
         handler?(code)
         return true
+    }
+
+    /// Asks the running attempt, if any, to stop without cancelling (the queue's `Pause`).
+    func requestPause() {
+        let handler = cancellation.withLock { state -> (@Sendable (CancelCode?) -> Void)? in
+            guard state.requested == nil, !state.pauseRequested else { return nil }
+            state.pauseRequested = true
+            return state.handler
+        }
+        handler?(nil)
+    }
+
+    /// Forgets a pause request (the transfer was resumed).
+    func clearPause() {
+        cancellation.withLock { $0.pauseRequested = false }
     }
 
     // MARK: The bus
@@ -182,7 +230,7 @@ final class Transfer: Sendable {
             "State": .string(progress.state.rawValue),
             "Route": .string(route),
             "Owner": .uint32(owner),
-            "Endpoint": .objectPath(endpoint?.objectPath ?? "/"),
+            "Endpoint": .objectPath(endpointPath),
             "Destination": .string(destination),
             "Sources": .strings(sources),
             "Names": .strings(names),
@@ -201,6 +249,10 @@ final class Transfer: Sendable {
             "RateLimit": .uint64(progress.rateLimit),
             "RemoveSource": .boolean(removeSource),
             "KeptSources": .strings(progress.keptSources),
+            "Priority": .int32(priority),
+            "Attempts": .uint32(progress.attempts),
+            "NextAttempt": .uint64(progress.nextAttempt),
+            "LastError": .string(progress.lastError),
         ]
     }
 
@@ -231,6 +283,6 @@ final class Transfer: Sendable {
     /// The properties that change while a transfer runs, for `PropertiesChanged`.
     static let changingProperties: Set<String> = [
         "State", "Digest", "BytesDone", "BytesTotal", "BytesResumed", "FilesDone", "FilesTotal", "Rate",
-        "CurrentFile", "Error", "FinishedTimestamp", "RateLimit", "KeptSources",
+        "CurrentFile", "Error", "FinishedTimestamp", "RateLimit", "KeptSources", "Attempts", "NextAttempt", "LastError",
     ]
 }

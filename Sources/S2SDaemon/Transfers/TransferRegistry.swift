@@ -1,3 +1,4 @@
+import Logging
 import S2SBus
 import S2SCore
 
@@ -6,11 +7,15 @@ import S2SCore
 /// Sessions update their `Transfer` directly; ``tick(now:)``, called four times a second by the
 /// `TransferService`, computes rates and publishes what changed since the last tick, so that no
 /// transfer produces more than four progress signals a second however fast it runs. Finished
-/// transfers stay listed for ``retention``, then their objects are withdrawn.
+/// transfers stay on the bus for ``retention``, then their objects are withdrawn; their rows stay
+/// in the `TransferStore` (the history, `ListTransferHistory`) for `HistoryRetention=`.
+///
+/// With a store, numbers come from the database and never repeat, and every change of state is
+/// written there (docs/queue.md).
 actor TransferRegistry {
     /// How often progress is published.
     static let tickInterval: Duration = .milliseconds(250)
-    /// How long a finished transfer stays on the bus.
+    /// How long a finished transfer stays on the bus (as "recent").
     static let retention: Duration = .seconds(900)
     /// The most finished transfers kept, however recent.
     static let maxFinished = 1000
@@ -29,42 +34,126 @@ actor TransferRegistry {
     private var entries: [Int64: Entry] = [:]
     private var nextNumber: Int64 = 1
     private let signals: SignalBroadcaster?
+    /// nil: numbers and history in memory only (unit tests).
+    let store: TransferStore?
+    private let logger: Logger
     /// The daemon-wide rate limits every transfer's own limiter pays into.
     private let bandwidth: Bandwidth
 
     /// `signals` nil: no bus (unit tests).
-    init(signals: SignalBroadcaster?, bandwidth: Bandwidth = Bandwidth()) {
+    init(
+        signals: SignalBroadcaster?, store: TransferStore? = nil, bandwidth: Bandwidth = Bandwidth(),
+        logger: Logger = Logger(label: "s2s.transfers")
+    ) {
         self.signals = signals
+        self.store = store
         self.bandwidth = bandwidth
+        self.logger = logger
+        if let last = try? store?.lastNumber() { nextNumber = last + 1 }
     }
 
     // MARK: Transfers
 
-    /// Creates and announces a transfer.
+    /// Creates, records and announces a transfer.
     func start(
         direction: Transfer.Direction, owner: UInt32, route: String = "direct", endpoint: Endpoint? = nil, destination: String = "",
         sources: [String] = [], names: [String] = [], digestAlgorithm: String, initialState: Transfer.State,
         rateLimit: UInt64 = 0, removeSource: Bool = false
     ) async -> Transfer {
+        var number = nextNumber
+        let draft = Transfer(
+            number: 0, direction: direction, owner: owner, route: route, endpoint: endpoint, destination: destination,
+            sources: sources, names: names, digestAlgorithm: digestAlgorithm, initialState: initialState)
+        if let store {
+            do {
+                number = try store.insert(draft.record())
+            } catch {
+                // The transfer runs anyway; it is missing from the history.
+                logger.error("cannot record a transfer", metadata: ["error": "\(error)"])
+            }
+        }
+        nextNumber = max(nextNumber, number + 1)
         let transfer = Transfer(
-            number: nextNumber, direction: direction, owner: owner, route: route, endpoint: endpoint, destination: destination,
-            sources: sources, names: names, digestAlgorithm: digestAlgorithm, initialState: initialState, rateLimit: rateLimit,
-            sharedLimit: bandwidth.shared(for: direction), removeSource: removeSource)
-        nextNumber += 1
-        entries[transfer.number] = Entry(transfer: transfer, published: transfer.snapshot)
-        await announceAdded(transfer)
+            number: number, direction: direction, owner: owner, route: route, endpoint: endpoint, destination: destination,
+            sources: sources, names: names, digestAlgorithm: digestAlgorithm, initialState: initialState,
+            createdTimestamp: draft.createdTimestamp, rateLimit: rateLimit, sharedLimit: bandwidth.shared(for: direction),
+            removeSource: removeSource)
+        await register(transfer)
         return transfer
     }
 
-    /// Publishes a transfer's end at once (without waiting for the next tick).
+    /// Announces a transfer created elsewhere (a queued send, whose row the queue wrote).
+    func register(_ transfer: Transfer) async {
+        nextNumber = max(nextNumber, transfer.number + 1)
+        entries[transfer.number] = Entry(transfer: transfer, published: transfer.snapshot)
+        await announceAdded(transfer)
+    }
+
+    /// Puts finished transfers from the store back on the bus after a restart (no signal: they
+    /// are not news), as if they had finished `finishedTimestamp` ago.
+    func restoreFinished(_ records: [TransferStore.Record], now: UInt64) {
+        for record in records where entries[record.number] == nil {
+            let age = now > record.progress.finishedTimestamp ? now - record.progress.finishedTimestamp : 0
+            let transfer = Transfer(record: record)
+            entries[record.number] = Entry(
+                transfer: transfer, published: transfer.snapshot,
+                finishedAt: ContinuousClock.now - .microseconds(Int64(clamping: age)))
+            nextNumber = max(nextNumber, record.number + 1)
+        }
+    }
+
+    /// Writes a transfer's state to the store now.
+    func persist(_ transfer: Transfer) {
+        guard let store else { return }
+        do {
+            try store.update(number: transfer.number, transfer.snapshot)
+        } catch {
+            logger.error("cannot record a transfer's state", metadata: ["transfer": "\(transfer.number)", "error": "\(error)"])
+        }
+    }
+
+    /// Publishes a transfer's end at once (without waiting for the next tick), after writing it
+    /// to the store.
     func finished(_ transfer: Transfer) async {
         guard var entry = entries[transfer.number], entry.finishedAt == nil else { return }
         entry.finishedAt = .now
         let progress = transfer.snapshot
         entry.published = progress
         entries[transfer.number] = entry
+        persist(transfer)
         await announceChange(transfer, progress: progress)
         await announceFinished(transfer, progress: progress)
+    }
+
+    /// Publishes a change at once (a queued send paused, resumed, waiting for its next attempt).
+    func changed(_ transfer: Transfer) async {
+        guard var entry = entries[transfer.number], entry.finishedAt == nil else { return }
+        let progress = transfer.snapshot
+        entry.published = progress
+        entries[transfer.number] = entry
+        await announceChange(transfer, progress: progress)
+    }
+
+    /// Forgets the finished transfers in `scope` that belong to `owner` (nil: all in scope): the
+    /// rows, and the objects of recent ones. Returns how many rows went.
+    func clearFinished(owner: UInt32?) async throws -> Int {
+        let numbers = try store?.clearFinished(owner: owner) ?? []
+        var removed: [Transfer] = []
+        for (number, entry) in entries where entry.finishedAt != nil && (owner == nil || entry.transfer.owner == owner) {
+            entries[number] = nil
+            removed.append(entry.transfer)
+        }
+        for transfer in removed.sorted(by: { $0.number < $1.number }) { await announceRemoved(transfer) }
+        return store == nil ? removed.count : numbers.count
+    }
+
+    /// The whole history in `scope`: running transfers, and every finished one the store keeps.
+    func history(in scope: Scope) throws -> [Transfer] {
+        var byNumber: [Int64: Transfer] = [:]
+        let owner: UInt32? = if case .owner(let uid) = scope { uid } else { nil }
+        for record in try store?.finished(owner: owner) ?? [] { byNumber[record.number] = Transfer(record: record) }
+        for transfer in transfers(in: scope) { byNumber[transfer.number] = transfer }
+        return byNumber.values.sorted { $0.number < $1.number }
     }
 
     /// The transfers in `scope` (see `Authorization`), by number.
@@ -147,6 +236,7 @@ actor TransferRegistry {
                 continue
             }
             if progress != entry.published {
+                if progress.state != entry.published?.state { persist(entry.transfer) }
                 entry.published = progress
                 entries[number] = entry
                 await announceChange(entry.transfer, progress: progress)

@@ -1,0 +1,49 @@
+import Foundation
+import Logging
+import S2SCore
+import S2SProtocol
+
+/// One attempt of a queued send, run outside the queue's actor: rescan the sources as the user,
+/// take the send's token, run a session.
+struct SendAttempt: Sendable {
+    let transfer: Transfer
+    let destination: Destination
+    let options: SendOptions
+    let tokenKey: Data
+    let tokens: SendTokenStore
+    let configuration: Configuration
+    let logger: Logger
+
+    func run() async -> SendOutcome {
+        let user: UserContext
+        do {
+            user = try UserContext.lookup(uid: transfer.owner)
+        } catch {
+            return .failed("user \(transfer.owner) no longer exists: \(error)")
+        }
+        let follow = options.followSymlinks
+        let sources = transfer.sources
+        let tree: SourceTree
+        do {
+            tree = try await user.run { () throws(DaemonError) in
+                try SourceTree.scan(sources, followSymlinks: follow, maxEntries: ProtocolLimits.defaultMaxEntries)
+            }
+        } catch {
+            return .failed("cannot read the sources: \(error)")
+        }
+        transfer.update {
+            $0.bytesTotal = tree.totalBytes
+            $0.filesTotal = UInt64(tree.fileCount)
+        }
+        let token: TransferToken
+        do {
+            token = try tokens.token(for: tokenKey, now: Clock.nowMicroseconds).token
+        } catch {
+            return .retry("cannot read the transfer's token: \(error)", rejected: false)
+        }
+        let session = SendSession(
+            transfer: transfer, tree: tree, destination: destination, token: token, digest: options.digest, followSymlinks: follow,
+            user: user, logger: logger, relays: configuration.relays, relayDeadline: configuration.relayWaitTimeout)
+        return await session.run()
+    }
+}
