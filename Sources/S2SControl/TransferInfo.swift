@@ -83,7 +83,7 @@ struct TransferInfo: Encodable {
     private enum CodingKeys: String, CodingKey {
         case number, object, direction, state, route, owner, endpoint, destination, sources, digestAlgorithm, digest, bytesDone,
             bytesTotal, bytesResumed, filesDone, filesTotal, rate, currentFile, error, created, finished, priority, attempts,
-            nextAttempt, lastError
+            nextAttempt, lastError, rateLimit, removeSource, keptSources
     }
 
     var isFinished: Bool { ["done", "failed", "cancelled"].contains(state) }
