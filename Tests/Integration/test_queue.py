@@ -510,3 +510,36 @@ def test_ctrl_c_cancels_a_send_that_waits_for_its_destination(queue_pair, mkdir,
     assert t["state"] == "cancelled", t
     time.sleep(3)
     assert history(sender, user_a)[t["number"]]["attempts"] == t["attempts"], "no attempt after the cancel"
+
+
+def test_move_mode_survives_kill_9_of_the_sender(queue_pair, mkdir, user_a, user_b):
+    """send --remove-source of four files, the sending daemon killed at a random moment and
+    started again (eight trials): every file arrives once, whole; a source is gone only if it
+    arrived, and one that stayed is listed as kept (it was confirmed to the attempt that died)."""
+    receiver, sender = queue_pair()
+    proxy = PatientProxy(receiver.port, rate=8 << 20)
+    seed = int(os.environ.get("S2S_KILL_SEED", random.randrange(1 << 30)))
+    rng = random.Random(seed)
+    print(f"move-mode kill trials: seed={seed}")
+    try:
+        for trial in range(8):
+            inbox = mkdir(f"in{trial}", owner=user_b)
+            sources = make_sources(mkdir(f"out{trial}", owner=user_a), user_a, [1 << 20] * 4)
+            digests = {s.name: sha256(s) for s in sources}
+            dest = proxy.via(new_endpoint(receiver, inbox, user_b))
+            r = sender.ctl("send", "--no-wait", "--remove-source", *map(str, sources), dest, user=user_a)
+            assert r.rc == 0, r
+            number = transfer_number(r.out)
+            time.sleep(rng.uniform(0.0, 0.6))
+            sender.daemon.kill9()
+            sender.daemon.start()
+            t = wait_finished(sender, user_a, number)
+            assert t["state"] == "done", (trial, seed, t)
+            assert visible(inbox) == sorted(digests), (trial, seed, visible(inbox))
+            for name, digest in digests.items():
+                assert sha256(inbox / name) == digest, (trial, seed, name)
+            kept = {s for s in sources if s.exists()}
+            listed = {line.split(": ", 1)[0] for line in t["keptSources"]}
+            assert {str(s) for s in kept} <= listed, (trial, seed, kept, t["keptSources"])
+    finally:
+        proxy.close()

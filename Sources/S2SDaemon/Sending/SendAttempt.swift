@@ -23,13 +23,20 @@ struct SendAttempt: Sendable {
         }
         let follow = options.followSymlinks
         let sources = transfer.sources
+        // In move mode an earlier attempt (maybe of a daemon since killed) removed what the
+        // receiver confirmed: a source that is gone now is not an error.
+        let moved = options.removeSource && transfer.snapshot.attempts > 1
         let tree: SourceTree
         do {
             tree = try await user.run { () throws(DaemonError) in
-                try SourceTree.scan(sources, followSymlinks: follow, maxEntries: ProtocolLimits.defaultMaxEntries)
+                try SourceTree.scan(sources, followSymlinks: follow, maxEntries: ProtocolLimits.defaultMaxEntries, skippingMissing: moved)
             }
         } catch {
             return .failed("cannot read the sources: \(error)")
+        }
+        if tree.entries.isEmpty {
+            logger.info("every source was moved by earlier attempts", metadata: ["transfer": "\(transfer.number)"])
+            return .done
         }
         transfer.update {
             $0.bytesTotal = tree.totalBytes

@@ -32,7 +32,10 @@ struct SourceTree: Sendable {
     /// `followSymlinks`; devices, FIFOs and sockets always are, and so are names the protocol
     /// cannot carry (control characters, invalid UTF-8). Throws for a source that cannot be
     /// read at all, two sources with the same name, or more entries than `maxEntries`.
-    static func scan(_ paths: [String], followSymlinks: Bool, maxEntries: Int) throws(DaemonError) -> SourceTree {
+    /// `skippingMissing`: a source that no longer exists is left out with a warning instead of
+    /// failing the scan (move mode, when an earlier attempt may have removed it after delivery);
+    /// the tree may then be empty.
+    static func scan(_ paths: [String], followSymlinks: Bool, maxEntries: Int, skippingMissing: Bool = false) throws(DaemonError) -> SourceTree {
         var tree = SourceTree()
         var topNames: Set<String> = []
         for path in paths {
@@ -46,11 +49,15 @@ struct SourceTree: Sendable {
             }
             var status = stat()
             guard (followSymlinks ? stat(trimmed, &status) : lstat(trimmed, &status)) == 0 else {
+                if skippingMissing, errno == ENOENT {
+                    tree.warnings.append("\(path) is gone (moved by an earlier attempt)")
+                    continue
+                }
                 throw .invalidPath("cannot read \(path): \(String(cString: strerror(errno)))")
             }
             try tree.add(path: trimmed, relative: name, status: status, followSymlinks: followSymlinks, maxEntries: maxEntries, depth: 0)
         }
-        guard !tree.entries.isEmpty else { throw .invalidArgument("nothing to send: \(tree.warnings.joined(separator: "; "))") }
+        guard !tree.entries.isEmpty || skippingMissing else { throw .invalidArgument("nothing to send: \(tree.warnings.joined(separator: "; "))") }
         return tree
     }
 
