@@ -34,7 +34,7 @@ extension SecureChannel {
                 }
         } catch {
             if case .timeout = peerError(error, context: "") { throw PeerError.timeout(.handshake) }
-            throw PeerError.network("connecting to \(address): \(error)")
+            throw PeerError.network("connecting to \(NetworkErrorText.describe(address)): \(NetworkErrorText.describe(error))")
         }
         return try await connect(paired: asyncChannel, endpointKey: endpointKey, hello: hello, limits: limits, body)
     }

@@ -223,6 +223,6 @@ public actor SecureChannel {
             default: return .closed("\(context): \(error)")
             }
         }
-        return .closed("\(context): \(error)")
+        return .closed("\(context): \(NetworkErrorText.describe(error))")
     }
 }
