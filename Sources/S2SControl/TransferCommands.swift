@@ -78,19 +78,10 @@ struct CancelCommand: AsyncParsableCommand {
 
     @ParentCommand var root: S2SCtl
 
-    @Argument(help: ArgumentHelp("The transfer: its number (from s2sctl transfers) or object path.", valueName: "transfer"))
-    var transfer: String
-
-    func validate() throws {
-        guard TransferInfo.path(from: transfer) != nil else {
-            throw ValidationError("\"\(transfer)\" is not a transfer number or object path")
-        }
-    }
+    @OptionGroup var target: TransferArgument
 
     func run() async throws {
-        guard let path = TransferInfo.path(from: transfer) else { throw ValidationError("bad transfer") }
-        let client = try await root.busOptions.client()
-        _ = try await client.call(path: path, interface: DaemonAPI.transferInterface, member: "Cancel")
+        try await target.call("Cancel", on: root)
     }
 }
 
@@ -108,19 +99,10 @@ struct PauseCommand: AsyncParsableCommand {
 
     @ParentCommand var root: S2SCtl
 
-    @Argument(help: ArgumentHelp("The transfer: its number (from s2sctl transfers) or object path.", valueName: "transfer"))
-    var transfer: String
-
-    func validate() throws {
-        guard TransferInfo.path(from: transfer) != nil else {
-            throw ValidationError("\"\(transfer)\" is not a transfer number or object path")
-        }
-    }
+    @OptionGroup var target: TransferArgument
 
     func run() async throws {
-        guard let path = TransferInfo.path(from: transfer) else { throw ValidationError("bad transfer") }
-        let client = try await root.busOptions.client()
-        _ = try await client.call(path: path, interface: DaemonAPI.transferInterface, member: "Pause")
+        try await target.call("Pause", on: root)
     }
 }
 
@@ -136,19 +118,10 @@ struct ResumeCommand: AsyncParsableCommand {
 
     @ParentCommand var root: S2SCtl
 
-    @Argument(help: ArgumentHelp("The transfer: its number (from s2sctl transfers) or object path.", valueName: "transfer"))
-    var transfer: String
-
-    func validate() throws {
-        guard TransferInfo.path(from: transfer) != nil else {
-            throw ValidationError("\"\(transfer)\" is not a transfer number or object path")
-        }
-    }
+    @OptionGroup var target: TransferArgument
 
     func run() async throws {
-        guard let path = TransferInfo.path(from: transfer) else { throw ValidationError("bad transfer") }
-        let client = try await root.busOptions.client()
-        _ = try await client.call(path: path, interface: DaemonAPI.transferInterface, member: "Resume")
+        try await target.call("Resume", on: root)
     }
 }
 
@@ -166,24 +139,17 @@ struct SetRateCommand: AsyncParsableCommand {
 
     @ParentCommand var root: S2SCtl
 
-    @Argument(help: ArgumentHelp("The transfer: its number (from s2sctl transfers) or object path.", valueName: "transfer"))
-    var transfer: String
+    @OptionGroup var target: TransferArgument
 
     @Argument(help: ArgumentHelp("Bytes per second, e.g. 20M; 0 for no limit.", valueName: "rate"))
     var rate: String
 
     func validate() throws {
-        guard TransferInfo.path(from: transfer) != nil else {
-            throw ValidationError("\"\(transfer)\" is not a transfer number or object path")
-        }
         _ = try SendCommand.parseRate(rate, option: "rate")
     }
 
     func run() async throws {
-        guard let path = TransferInfo.path(from: transfer) else { throw ValidationError("bad transfer") }
-        let bytesPerSecond = try SendCommand.parseRate(rate, option: "rate")
-        let client = try await root.busOptions.client()
-        _ = try await client.call(path: path, interface: DaemonAPI.transferInterface, member: "SetRateLimit", [.uint64(bytesPerSecond)])
+        try await target.call("SetRateLimit", [.uint64(try SendCommand.parseRate(rate, option: "rate"))], on: root)
     }
 }
 
