@@ -1055,12 +1055,17 @@ def main(argv=None):
     return 1 if any(r.error for r in results) else 0
 
 
-if __name__ == "__main__":
+def run_main(entry, argv):
+    """Exits with entry(argv)'s status; a BenchError is one line and status 1, Ctrl-C status 130."""
     try:
-        sys.exit(main())
+        sys.exit(entry(argv))
     except BenchError as error:
         print(f"bench: {error}", file=sys.stderr)
         sys.exit(1)
     except KeyboardInterrupt:
         print("bench: interrupted", file=sys.stderr)
         sys.exit(130)
+
+
+if __name__ == "__main__":
+    run_main(main, sys.argv[1:])
