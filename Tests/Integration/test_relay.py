@@ -595,12 +595,14 @@ def test_nothing_waits_for_an_endpoint_that_expired(relay_pair, mkdir, user_b):
 
 
 def context_switches(pid: int) -> dict[str, int]:
-    """Context switches so far of each thread of pid: each one is a wake-up (or a preemption)."""
+    """Voluntary context switches so far of each thread of pid: each one is a thread going to
+    sleep, i.e. one wake-up. (Involuntary ones are preemptions, which other load on the machine
+    causes.)"""
     counts = {}
     for task in os.listdir(f"/proc/{pid}/task"):
         try:
             with open(f"/proc/{pid}/task/{task}/status") as f:
-                counts[task] = sum(int(line.split()[1]) for line in f if "ctxt_switches" in line)
+                counts[task] = sum(int(line.split()[1]) for line in f if line.startswith("voluntary_ctxt_switches"))
         except OSError:  # a thread that ended meanwhile
             pass
     return counts
@@ -614,16 +616,17 @@ def wakeups_during(pid: int, seconds: float) -> int:
 
 
 def test_two_hundred_idle_endpoints(relay_pair, mkdir, user_b):
-    """A seedbox's worth of endpoints: one waiting connection each, no wake-ups while idle (the
-    daemon's wake-ups over 10 s grow by less than one per four endpoints), and every connection
-    gone once the endpoints are."""
+    """A seedbox's worth of endpoints: one waiting connection each, no wake-ups of their own while
+    idle (over 10 s the daemon's wake-ups grow by less than one per two endpoints: one wake-up per
+    endpoint per timer or poll would be 200 or more), and every connection gone once the endpoints
+    are."""
     receiver, _, relay = relay_pair
     pid = receiver.daemon.pid
     count = 200
     before = len(tcp_ports(pid))
 
     def idle_wakeups():
-        time.sleep(2)  # let what just happened settle
+        time.sleep(3)  # let what just happened settle
         return wakeups_during(pid, 10)
 
     base = idle_wakeups()
@@ -635,7 +638,7 @@ def test_two_hundred_idle_endpoints(relay_pair, mkdir, user_b):
              what=f"{count} waiting connections (now {len(tcp_ports(pid)) - before})")
     loaded = idle_wakeups()
     print(f"idle wake-ups over 10 s: {base} with no endpoint, {loaded} with {count}")
-    assert loaded <= base + count // 4, (base, loaded)
+    assert loaded <= base + count // 2, (base, loaded)
     assert len(tcp_ports(pid)) == before + count  # no reconnection churn meanwhile
 
     with concurrent.futures.ThreadPoolExecutor(8) as pool:
