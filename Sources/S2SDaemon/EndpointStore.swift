@@ -122,6 +122,12 @@ final class EndpointStore: Sendable {
             // back, that the file whose partial file is gone was published (docs/queue.md).
             try db.execute(sql: "ALTER TABLE receive_entry ADD COLUMN publishing INTEGER NOT NULL DEFAULT 0")
         }
+        migrator.registerMigration("v6: a send's changed limit and kept sources") { db in
+            // What SetRateLimit and move mode change while a send runs outlives a restart.
+            // rate_limit NULL: the limit the send was queued with (in options).
+            try db.execute(sql: "ALTER TABLE transfer ADD COLUMN rate_limit INTEGER")
+            try db.execute(sql: "ALTER TABLE transfer ADD COLUMN kept_sources TEXT NOT NULL DEFAULT '[]'")
+        }
         return migrator
     }
 

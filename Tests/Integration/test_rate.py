@@ -237,3 +237,43 @@ def test_remove_source_keeps_what_a_symlink_points_to(pair, mkdir, user_a, user_
     assert sha256(inbox / "link.bin") == sha256(target)
     t = sender.ctl("transfers", "--json", user=user_a).json()[-1]
     assert len(t["keptSources"]) == 1 and t["keptSources"][0].startswith(str(link)), t
+
+
+def test_a_changed_limit_and_kept_sources_outlive_a_restart(pair, mkdir, user_a, user_b):
+    """What SetRateLimit and move mode change while a send runs is stored with it: a send
+    restored after kill -9 runs at the limit it last had, and the history still lists what
+    move mode kept."""
+    receiver, sender = pair
+    inbox = mkdir("in", owner=user_b)
+    outbox = mkdir("out", owner=user_a)
+    target = random_file(outbox / "target.bin", 4096, owner=user_a)
+    link = outbox / "link.bin"
+    link.symlink_to(target)
+    os.lchown(link, user_a.uid, user_a.gid)
+    r = sender.ctl("send", "--remove-source", "--follow-symlinks", str(link), new_endpoint(receiver, inbox, user_b),
+                   user=user_a)
+    assert r.rc == 0, r
+    moved = sender.ctl("transfers", "--json", user=user_a).json()[-1]
+    assert len(moved["keptSources"]) == 1, moved
+
+    big = random_file(outbox / "big.bin", 12 * MIB, owner=user_a)
+    number = send_no_wait(sender, user_a, "--rate", "1M", str(big), new_endpoint(receiver, inbox, user_b))
+    wait_for(lambda: transfer(sender, number, user_a)["bytesDone"] > 0, timeout=30, what="the send to start")
+    r = sender.ctl("set-rate", str(number), "3M", user=user_a)
+    assert r.rc == 0, r
+    changed = transfer(sender, number, user_a)["rateLimit"]
+    assert changed in (3 * MIB, 3_000_000), changed
+    sender.daemon.kill9()
+    sender.daemon.start()
+
+    restored = transfer(sender, number, user_a)
+    assert restored["rateLimit"] == changed and restored["state"] != "done", restored
+    samples, final = sample_until_done(sender, number, user_a)
+    assert final["state"] == "done", final
+    assert sha256(inbox / "big.bin") == sha256(big)
+    if len(samples) > 12:  # only the upper bound: a slow machine may run below the limit
+        assert steady_rate(samples) <= changed * 1.1, samples
+    for listing in (sender.ctl("transfers", "--json", user=user_a).json(),
+                    sender.ctl("transfers", "--all", "--json", user=user_a).json()):
+        kept = next(t for t in listing if t["number"] == moved["number"])
+        assert kept["keptSources"] == moved["keptSources"], kept

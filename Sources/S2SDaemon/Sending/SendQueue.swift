@@ -274,6 +274,14 @@ actor SendQueue {
         await registry.changed(transfer)
     }
 
+    /// Changes a send's own limit, whether it runs or waits, and records it: the send keeps it
+    /// after a restart.
+    func setRateLimit(_ transfer: Transfer, _ bytesPerSecond: UInt64) async throws(DaemonError) {
+        guard jobs[transfer.number] != nil else { throw Self.notInQueue(transfer) }
+        transfer.setRateLimit(bytesPerSecond)
+        await registry.persist(transfer)
+    }
+
     /// Queues a paused send again, for an attempt at once.
     func resume(_ transfer: Transfer) async throws(DaemonError) {
         guard var job = jobs[transfer.number] else { throw Self.notInQueue(transfer) }

@@ -208,7 +208,7 @@ final class SendSession: Sendable {
             $0.bytesConfirmed = completeBytes
             $0.filesTotal = UInt64(tree.fileCount)
             $0.filesDone = complete
-            $0.keptSources += kept.sorted()
+            for entry in kept.sorted() { $0.keep(entry) }
         }
         logger.info(
             "sending", metadata: ["files": "\(tree.fileCount)", "bytes": "\(tree.totalBytes)", "resumed_bytes": "\(resumedBytes)",
@@ -311,7 +311,7 @@ final class SendSession: Sendable {
         }
         if let kept {
             logger.warning("a confirmed source was kept", metadata: ["path": "\(source.path)", "reason": "\(kept)"])
-            transfer.update { $0.keptSources.append("\(source.path): \(kept)") }
+            transfer.update { $0.keep("\(source.path): \(kept)") }
         }
     }
 

@@ -62,6 +62,11 @@ final class Transfer: Sendable {
         var nextAttempt: UInt64 = 0
         /// Sender: why the last attempt did not finish the transfer; empty if none failed.
         var lastError = ""
+
+        /// Move mode: lists a source that stays, once however many attempts found it.
+        mutating func keep(_ entry: String) {
+            if !keptSources.contains(entry) { keptSources.append(entry) }
+        }
     }
 
     let number: Int64

@@ -28,7 +28,11 @@ struct TransferObject: BusObject {
             guard !transfer.snapshot.state.isFinished else {
                 throw DaemonError.invalidArgument("the transfer has already ended (\(transfer.snapshot.state.rawValue))")
             }
-            transfer.setRateLimit(rate)
+            if transfer.direction == .send, let queue {
+                try await queue.setRateLimit(transfer, rate)
+            } else {
+                transfer.setRateLimit(rate)
+            }
             return []
         case "Pause", "Resume":
             guard transfer.direction == .send, let queue else {

@@ -56,14 +56,16 @@ final class TransferStore: Sendable {
             try db.execute(
                 sql: """
                     UPDATE transfer SET state = ?, attempts = ?, next_attempt_usec = ?, last_error = ?, error = ?, digest = ?,
-                        bytes_done = ?, bytes_total = ?, bytes_resumed = ?, files_done = ?, files_total = ?, finished_usec = ?
+                        bytes_done = ?, bytes_total = ?, bytes_resumed = ?, files_done = ?, files_total = ?, finished_usec = ?,
+                        rate_limit = ?, kept_sources = ?
                     WHERE number = ?
                     """,
                 arguments: [
                     progress.state.rawValue, Int64(progress.attempts), Int64(clamping: progress.nextAttempt), progress.lastError,
                     progress.error, progress.digest, Int64(clamping: progress.bytesDone), Int64(clamping: progress.bytesTotal),
                     Int64(clamping: progress.bytesResumed), Int64(clamping: progress.filesDone), Int64(clamping: progress.filesTotal),
-                    Int64(clamping: progress.finishedTimestamp), number,
+                    Int64(clamping: progress.finishedTimestamp), Int64(clamping: progress.rateLimit),
+                    try Self.json(progress.keptSources), number,
                 ])
         }
     }
@@ -139,9 +141,14 @@ final class TransferStore: Sendable {
         progress.filesDone = unsigned("files_done")
         progress.filesTotal = unsigned("files_total")
         progress.finishedTimestamp = unsigned("finished_usec")
+        progress.keptSources = try decodeStrings(row["kept_sources"])
         let optionsText: String? = row["options"]
         var options = try optionsText.map { try JSONDecoder().decode(SendOptions.self, from: Data($0.utf8)) }
         if options != nil { options?.priority = Int32(clamping: row["priority"] as Int64) }
+        // A limit set while the send ran replaces the one it was queued with.
+        let changedRate: Int64? = row["rate_limit"]
+        if let changedRate { options?.rateLimit = UInt64(clamping: changedRate) }
+        progress.rateLimit = options?.rateLimit ?? UInt64(clamping: changedRate ?? 0)
         return Record(
             number: row["number"], direction: direction, owner: UInt32(clamping: row["owner"] as Int64),
             route: row["route"], endpointPath: row["endpoint_path"], destination: row["destination"],

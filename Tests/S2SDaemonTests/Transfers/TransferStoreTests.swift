@@ -48,6 +48,25 @@ struct TransferStoreTests {
         #expect(transfer.priority == 9 && transfer.createdTimestamp == 123 && transfer.snapshot.nextAttempt == 77)
     }
 
+    @Test func aChangedLimitAndKeptSourcesAreStored() throws {
+        let store = try openStore(try temporaryDatabase())
+        var queued = send(owner: 1)
+        queued.options?.rateLimit = 1_000
+        let number = try store.insert(queued)
+        #expect(try store.unfinished().first?.progress.rateLimit == 1_000)
+        let transfer = Transfer(record: try #require(store.unfinished().first))
+        transfer.setRateLimit(3_000)
+        transfer.update {
+            $0.keep("/a: changed")
+            $0.keep("/a: changed")
+        }
+        try store.update(number: number, transfer.snapshot)
+        let row = try #require(store.unfinished().first)
+        #expect(row.options?.rateLimit == 3_000 && row.progress.rateLimit == 3_000)
+        #expect(row.progress.keptSources == ["/a: changed"])
+        #expect(Transfer(record: row).snapshot.rateLimit == 3_000)
+    }
+
     @Test func numbersNeverRepeatEvenAfterClearing() throws {
         let store = try openStore(try temporaryDatabase())
         let first = try store.insert(send(owner: 1))
