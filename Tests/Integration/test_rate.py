@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import time
-from pathlib import Path
 
 from conftest import run
 from test_transfer import new_endpoint, pair, random_file, sha256, visible, wait_for  # noqa: F401 (pair: a fixture)
@@ -219,9 +218,9 @@ def test_remove_source_keeps_a_file_that_changed(pair, mkdir, user_a, user_b):
     assert "b-growing.bin" not in visible(inbox)
 
 
-def test_remove_source_keeps_what_a_symlink_points_to(pair, mkdir, user_a, user_b):
-    """--follow-symlinks --remove-source: the link is what was named, not the file that was
-    read, so both stay and the transfer lists the kept source."""
+def move_a_followed_symlink(pair, mkdir, user_a, user_b):
+    """Sends outbox/link.bin -> target.bin with --remove-source --follow-symlinks; returns
+    (inbox, outbox, link, target, s2sctl's result)."""
     receiver, sender = pair
     inbox = mkdir("in", owner=user_b)
     outbox = mkdir("out", owner=user_a)
@@ -232,6 +231,14 @@ def test_remove_source_keeps_what_a_symlink_points_to(pair, mkdir, user_a, user_
     r = sender.ctl("send", "--remove-source", "--follow-symlinks", str(link), new_endpoint(receiver, inbox, user_b),
                    user=user_a)
     assert r.rc == 0, r
+    return inbox, outbox, link, target, r
+
+
+def test_remove_source_keeps_what_a_symlink_points_to(pair, mkdir, user_a, user_b):
+    """--follow-symlinks --remove-source: the link is what was named, not the file that was
+    read, so both stay and the transfer lists the kept source."""
+    sender = pair[1]
+    inbox, _, link, target, r = move_a_followed_symlink(pair, mkdir, user_a, user_b)
     assert "kept" in r.err and "link.bin" in r.err, r
     assert link.is_symlink() and target.exists()
     assert sha256(inbox / "link.bin") == sha256(target)
@@ -244,15 +251,7 @@ def test_a_changed_limit_and_kept_sources_outlive_a_restart(pair, mkdir, user_a,
     restored after kill -9 runs at the limit it last had, and the history still lists what
     move mode kept."""
     receiver, sender = pair
-    inbox = mkdir("in", owner=user_b)
-    outbox = mkdir("out", owner=user_a)
-    target = random_file(outbox / "target.bin", 4096, owner=user_a)
-    link = outbox / "link.bin"
-    link.symlink_to(target)
-    os.lchown(link, user_a.uid, user_a.gid)
-    r = sender.ctl("send", "--remove-source", "--follow-symlinks", str(link), new_endpoint(receiver, inbox, user_b),
-                   user=user_a)
-    assert r.rc == 0, r
+    inbox, outbox, _, _, _ = move_a_followed_symlink(pair, mkdir, user_a, user_b)
     moved = sender.ctl("transfers", "--json", user=user_a).json()[-1]
     assert len(moved["keptSources"]) == 1, moved
 
