@@ -128,6 +128,23 @@ final class EndpointStore: Sendable {
             try db.execute(sql: "ALTER TABLE transfer ADD COLUMN rate_limit INTEGER")
             try db.execute(sql: "ALTER TABLE transfer ADD COLUMN kept_sources TEXT NOT NULL DEFAULT '[]'")
         }
+        migrator.registerMigration("v7: what move mode offered") { db in
+            // What each source file of a send in move mode looked like when the send first
+            // offered it: a later attempt may then remove a file that the receiver got from an
+            // attempt that died before removing it, if the file is unchanged since (docs/queue.md).
+            try db.execute(sql: """
+                CREATE TABLE send_offered (
+                    key BLOB NOT NULL,
+                    path TEXT NOT NULL,
+                    device INTEGER NOT NULL,
+                    inode INTEGER NOT NULL,
+                    size INTEGER NOT NULL,
+                    mtime_sec INTEGER NOT NULL,
+                    mtime_nsec INTEGER NOT NULL,
+                    PRIMARY KEY (key, path)
+                ) WITHOUT ROWID
+                """)
+        }
         return migrator
     }
 

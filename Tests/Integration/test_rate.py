@@ -276,3 +276,30 @@ def test_a_changed_limit_and_kept_sources_outlive_a_restart(pair, mkdir, user_a,
                     sender.ctl("transfers", "--all", "--json", user=user_a).json()):
         kept = next(t for t in listing if t["number"] == moved["number"])
         assert kept["keptSources"] == moved["keptSources"], kept
+
+
+def test_a_source_left_by_an_attempt_that_died_is_moved_by_the_next(pair, mkdir, user_a, user_b):
+    """Move mode: a file the receiver confirmed but the sender could not remove (here: its
+    folder was read-only), then the sending daemon killed; the attempt after the restart finds
+    the file unchanged since it was first offered, removes it and lists nothing as kept."""
+    receiver, sender = pair
+    inbox = mkdir("in", owner=user_b)
+    outbox = mkdir("out", owner=user_a)
+    small = random_file(outbox / "a-small.bin", 1000, owner=user_a)
+    big = random_file(outbox / "b-big.bin", 6 * MIB, owner=user_a)
+    digests = {p.name: sha256(p) for p in (small, big)}
+    os.chmod(outbox, 0o555)
+    number = send_no_wait(sender, user_a, "--remove-source", "--rate", "1M", str(small), str(big),
+                          new_endpoint(receiver, inbox, user_b))
+    wait_for(lambda: any(k.startswith(str(small)) for k in transfer(sender, number, user_a)["keptSources"]),
+             timeout=30, what="the first file to be kept")
+    t = transfer(sender, number, user_a)
+    assert t["state"] == "sending" and t["currentFile"] == "b-big.bin", t
+    os.chmod(outbox, 0o755)
+    sender.daemon.kill9()
+    sender.daemon.start()
+    sender.ctl("set-rate", str(number), "0", user=user_a)
+    _, final = sample_until_done(sender, number, user_a)
+    assert final["state"] == "done" and final["keptSources"] == [], final
+    assert not small.exists() and not big.exists()
+    assert {name: sha256(inbox / name) for name in digests} == digests

@@ -48,9 +48,18 @@ struct SendAttempt: Sendable {
         } catch {
             return .retry("cannot read the transfer's token: \(error)", rejected: false)
         }
+        var unchanged: Set<String> = []
+        if options.removeSource {
+            do {
+                unchanged = try tokens.unchangedSinceFirstOffer(key: tokenKey, sources: tree.sources.compactMap { $0 })
+            } catch {
+                return .retry("cannot record the sources for move mode: \(error)", rejected: false)
+            }
+        }
         let session = SendSession(
             transfer: transfer, tree: tree, destination: destination, token: token, digest: options.digest, followSymlinks: follow,
-            user: user, logger: logger, relays: configuration.relays, relayDeadline: configuration.relayWaitTimeout)
+            user: user, logger: logger, relays: configuration.relays, relayDeadline: configuration.relayWaitTimeout,
+            unchangedSinceFirstOffer: unchanged)
         return await session.run()
     }
 }

@@ -28,12 +28,17 @@ final class SendSession: Sendable {
     private let logger: Logger
     private let relays: [RelayAddress]
     private let relayDeadline: Duration
+    /// Move mode: the source files that are as they were when this send first offered them
+    /// (`SendTokenStore.unchangedSinceFirstOffer`).
+    private let unchangedSinceFirstOffer: Set<String>
 
     init(
         transfer: Transfer, tree: SourceTree, destination: Destination, token: TransferToken,
         digest: DigestAlgorithm, followSymlinks: Bool, user: UserContext, logger: Logger,
-        relays: [RelayAddress] = [], relayDeadline: Duration = SecureChannel.defaultRelayDeadline
+        relays: [RelayAddress] = [], relayDeadline: Duration = SecureChannel.defaultRelayDeadline,
+        unchangedSinceFirstOffer: Set<String> = []
     ) {
+        self.unchangedSinceFirstOffer = unchangedSinceFirstOffer
         self.relays = relays
         self.relayDeadline = relayDeadline
         self.transfer = transfer
@@ -189,12 +194,14 @@ final class SendSession: Sendable {
             case .complete:
                 complete += 1
                 completeBytes += tree.entries[Int(index)].size
-                // Confirmed to an earlier attempt and still here: this copy was never compared with
-                // what arrived then, so it stays.
-                if transfer.removeSource, let source = tree.sources[Int(index)],
-                    (try? await worker.run({ SourceTree.exists(source.path) })) ?? true
-                {
-                    kept.append("\(source.path): the receiver had it from an earlier attempt, so it was not checked against this copy")
+                // Confirmed to an earlier attempt (maybe of a daemon killed before it removed the
+                // file) and still here: removed if unchanged since it was first offered.
+                if transfer.removeSource, let source = tree.sources[Int(index)] {
+                    if unchangedSinceFirstOffer.contains(source.path) {
+                        await removeSource(source, worker: worker)
+                    } else {
+                        kept.append("\(source.path): the receiver had it from an earlier attempt and it may have changed since")
+                    }
                 }
             case .offset(let offset):
                 resumedBytes += offset
@@ -312,6 +319,8 @@ final class SendSession: Sendable {
         if let kept {
             logger.warning("a confirmed source was kept", metadata: ["path": "\(source.path)", "reason": "\(kept)"])
             transfer.update { $0.keep("\(source.path): \(kept)") }
+        } else {
+            transfer.update { $0.removed(source.path) }
         }
     }
 

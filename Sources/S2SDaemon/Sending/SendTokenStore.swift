@@ -41,10 +41,38 @@ final class SendTokenStore: Sendable {
         }
     }
 
-    /// Forgets a token: the transfer ended with DONE_ACK, REFUSE or CANCEL.
+    /// Forgets a token, and what move mode recorded with it: the transfer ended with DONE_ACK,
+    /// REFUSE or CANCEL.
     func forget(key: Data) throws {
         try database.write { db in
             try db.execute(sql: "DELETE FROM send_token WHERE key = ?", arguments: [key])
+            try db.execute(sql: "DELETE FROM send_offered WHERE key = ?", arguments: [key])
+        }
+    }
+
+    /// Move mode: records what each of `sources` looks like at the first offer of it under this
+    /// key, and returns the paths that look now as they did then (device, inode, size, mtime).
+    /// The receiver holds a file from an earlier attempt only if it was offered then; one that
+    /// is unchanged since is the file the receiver confirmed, and may be removed.
+    func unchangedSinceFirstOffer(key: Data, sources: [SourceTree.Source]) throws -> Set<String> {
+        try database.write { db in
+            let find = try db.makeStatement(
+                sql: "SELECT device, inode, size, mtime_sec, mtime_nsec FROM send_offered WHERE key = ? AND path = ?")
+            let record = try db.makeStatement(
+                sql: "INSERT INTO send_offered (key, path, device, inode, size, mtime_sec, mtime_nsec) VALUES (?, ?, ?, ?, ?, ?, ?)")
+            var unchanged: Set<String> = []
+            for source in sources {
+                let identity: [Int64] = [
+                    Int64(bitPattern: source.device), Int64(bitPattern: source.inode), Int64(clamping: source.size),
+                    source.mtimeSeconds, Int64(source.mtimeNanoseconds),
+                ]
+                if let row = try Row.fetchOne(find, arguments: [key, source.path]) {
+                    if (0..<identity.count).map({ row[$0] as Int64 }) == identity { unchanged.insert(source.path) }
+                } else {
+                    try record.execute(arguments: [key, source.path, identity[0], identity[1], identity[2], identity[3], identity[4]])
+                }
+            }
+            return unchanged
         }
     }
 }

@@ -67,6 +67,11 @@ final class Transfer: Sendable {
         mutating func keep(_ entry: String) {
             if !keptSources.contains(entry) { keptSources.append(entry) }
         }
+
+        /// Move mode: a source that an earlier attempt kept was removed after all.
+        mutating func removed(_ path: String) {
+            keptSources.removeAll { $0.hasPrefix(path + ": ") }
+        }
     }
 
     let number: Int64
