@@ -8,7 +8,6 @@ actor EndpointRegistry {
     private let store: EndpointStore
     private var maxEndpointsPerUser: UInt64
     private var endpoints: [Int64: Endpoint] = [:]
-    private var expiryChanges: AsyncStream<Void>.Continuation?
     private var membershipChanges: AsyncStream<Void>.Continuation?
 
     init(store: EndpointStore, maxEndpointsPerUser: UInt64) throws {
@@ -39,7 +38,7 @@ actor EndpointRegistry {
             throw .failed("cannot record the endpoint: \(error)")
         }
         endpoints[endpoint.number] = endpoint
-        if endpoint.expires != nil { expiryChanges?.yield() }
+        if endpoint.expires != nil { expiryAdded.ring() }
         membershipChanges?.yield()
         return endpoint
     }
@@ -124,13 +123,9 @@ actor EndpointRegistry {
     /// The earliest expiry, in microseconds since the epoch.
     var nextExpiry: UInt64? { endpoints.values.compactMap(\.expires).min() }
 
-    /// Yields whenever an endpoint with an expiry is added, so the sweeper can sleep until the
+    /// Rings whenever an endpoint with an expiry is added, so the sweeper can sleep until the
     /// earliest one instead of polling.
-    func expiryChangeStream() -> AsyncStream<Void> {
-        let (stream, continuation) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
-        expiryChanges = continuation
-        return stream
-    }
+    nonisolated let expiryAdded = Doorbell()
 
     /// Yields whenever endpoints are created or deleted (also by expiry), so that the relay
     /// service can keep one waiting connection per open endpoint without polling. Yields once at

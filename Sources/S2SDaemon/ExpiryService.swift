@@ -11,7 +11,6 @@ struct ExpiryService: Service {
 
     func run() async throws {
         let registry = manager.registry
-        let changes = await registry.expiryChangeStream()
         await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
                 do {
@@ -29,21 +28,8 @@ struct ExpiryService: Service {
                     let wait = next > now ? Duration.microseconds(Int64(clamping: next - now)) : .zero
                     delay = min(delay, wait + .milliseconds(10))
                 }
-                await Self.sleep(for: delay, orUntilNext: changes)
+                await registry.expiryAdded.wait(upTo: delay)
             }
-        }
-    }
-
-    /// Wakes at the deadline, or early when an endpoint with an expiry is created.
-    private static func sleep(for delay: Duration, orUntilNext changes: AsyncStream<Void>) async {
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask { try? await Task.sleep(for: delay) }
-            group.addTask {
-                var iterator = changes.makeAsyncIterator()
-                _ = await iterator.next()
-            }
-            await group.next()
-            group.cancelAll()
         }
     }
 }

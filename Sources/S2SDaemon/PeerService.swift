@@ -73,8 +73,8 @@ final class TransferService: Service, Sendable {
             await withDiscardingTaskGroup { group in
                 group.addTask {
                     while !Task.isCancelled {
-                        try? await Task.sleep(for: TransferRegistry.tickInterval)
-                        await transfers.tick(now: .now)
+                        let next = await transfers.tick(now: .now)
+                        await transfers.activity.wait(upTo: next)
                     }
                 }
                 for await job in jobs {

@@ -408,3 +408,31 @@ def signature_of(iface_desc: dict) -> dict:
     }
     signals = {name: "".join(t for _, t in args) for name, args in iface_desc["signals"].items()}
     return {"methods": methods, "signals": signals}
+
+
+def context_switches(pid: int) -> dict[str, int]:
+    """Voluntary context switches so far of each thread of pid: each one is a thread going to
+    sleep, i.e. one wake-up. (Involuntary ones are preemptions, which other load on the machine
+    causes.)"""
+    counts = {}
+    for task in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{task}/status") as f:
+                counts[task] = sum(int(line.split()[1]) for line in f if line.startswith("voluntary_ctxt_switches"))
+        except OSError:  # a thread that ended meanwhile
+            pass
+    return counts
+
+
+def wakeups_during(pid: int, seconds: float) -> int:
+    """Wake-ups of pid's threads over the next seconds (threads that end meanwhile are not counted)."""
+    start = context_switches(pid)
+    time.sleep(seconds)
+    return sum(n - start.get(task, 0) for task, n in context_switches(pid).items())
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time pid has used so far."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")

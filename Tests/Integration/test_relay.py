@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from conftest import Bus, free_port, run
+from s2sit import wakeups_during
 from test_transfer import Side, random_file, sha256, visible, wait_for
 
 TWISTD = shutil.which("twistd")
@@ -592,27 +593,6 @@ def test_nothing_waits_for_an_endpoint_that_expired(relay_pair, mkdir, user_b):
     wait_for(lambda: len(tcp_ports(receiver.daemon.pid)) == before + 1, timeout=5, what="the waiting connection")
     wait_for(lambda: len(tcp_ports(receiver.daemon.pid)) == before, timeout=10,
              what="the waiting connection to close at expiry")
-
-
-def context_switches(pid: int) -> dict[str, int]:
-    """Voluntary context switches so far of each thread of pid: each one is a thread going to
-    sleep, i.e. one wake-up. (Involuntary ones are preemptions, which other load on the machine
-    causes.)"""
-    counts = {}
-    for task in os.listdir(f"/proc/{pid}/task"):
-        try:
-            with open(f"/proc/{pid}/task/{task}/status") as f:
-                counts[task] = sum(int(line.split()[1]) for line in f if line.startswith("voluntary_ctxt_switches"))
-        except OSError:  # a thread that ended meanwhile
-            pass
-    return counts
-
-
-def wakeups_during(pid: int, seconds: float) -> int:
-    """Wake-ups of pid's threads over the next seconds (threads that end meanwhile are not counted)."""
-    start = context_switches(pid)
-    time.sleep(seconds)
-    return sum(n - start.get(task, 0) for task, n in context_switches(pid).items())
 
 
 def test_two_hundred_idle_endpoints(relay_pair, mkdir, user_b):

@@ -4,7 +4,8 @@ import time
 
 from jeepney import HeaderFields
 
-from s2sit import ENDPOINT, ERR_NOT_FOUND, MANAGER, NAME, OBJECT_MANAGER, ROOT, describe, is_om_signal, unwrap
+from s2sit import (ENDPOINT, ERR_NOT_FOUND, MANAGER, NAME, OBJECT_MANAGER, ROOT, cpu_seconds, describe, is_om_signal,
+                   unwrap, wakeups_during)
 
 OM_MATCH = f"type='signal',sender='{NAME}',interface='{OBJECT_MANAGER}'"
 
@@ -104,6 +105,27 @@ def test_expired_endpoint_is_deleted(daemon, connect, user_a, mkdir):
     sub.wait_signal(om("InterfacesRemoved", path), timeout=15)
     assert a.error_of(ROOT, MANAGER, "GetEndpoint", "s", (eid,)) == ERR_NOT_FOUND
     assert set(a.list_endpoints()) == {keep_path}
+
+
+def test_the_daemon_sleeps_after_expiries(daemon, connect, user_a, mkdir):
+    """After endpoints expired (the sweeper's wait ended by its deadline, not by a new endpoint),
+    the daemon still hears of new expiries, and idles: it neither spins (CPU time) nor polls
+    (wake-ups; it used to wake about 20 times a second for its progress and queue loops)."""
+    sub = connect(user_a)
+    sub.subscribe()
+    a = connect(user_a)
+    for lifetime in (1, 2):
+        path, _ = a.create(mkdir(f"short{lifetime}", user_a), Lifetime=lifetime)
+        sub.wait_signal(om("InterfacesRemoved", path), timeout=15)
+    sub.close()
+    a.close()
+    time.sleep(1)
+    cpu = cpu_seconds(daemon.pid)
+    wakeups = wakeups_during(daemon.pid, 5)
+    cpu = cpu_seconds(daemon.pid) - cpu
+    print(f"idle after expiries, over 5 s: {cpu:.2f} s CPU, {wakeups} wake-ups")
+    assert cpu < 1.0, f"the daemon used {cpu:.2f} s of CPU in 5 idle seconds"
+    assert wakeups < 50, f"the daemon woke {wakeups} times in 5 idle seconds"
 
 
 def test_expiry_while_stopped(daemon, connect, mkdir):

@@ -303,12 +303,20 @@ def test_a_retry_resumes_after_the_receiver_was_killed(pair, mkdir, user_a, user
         assert proc.poll() is None, "s2sctl send gave up while the queue retries"
         assert "big.bin" not in visible(inbox)
         receiver.daemon.start()
-        out, err = proc.communicate(timeout=600)
+        # The retry starts counting from what the receiver holds, below what attempt 1 reached:
+        # the rate must start over, not wrap around (it once read about 2^63 bytes a second).
+        rates = []
+        deadline = time.monotonic() + 600
+        while proc.poll() is None and time.monotonic() < deadline:
+            rates += [t["rate"] for t in sender.transfers(user_a) if t["state"] != "done"]
+            time.sleep(0.1)
+        out, err = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
             proc.kill()
     assert proc.returncode == 0, err
     assert "retrying" in err, err
+    assert max(rates, default=0) < 1 << 40, rates
     info = json.loads(out)
     assert info["bytesResumed"] >= 256 << 20, info
     assert sha256(inbox / "big.bin") == sha256(source)

@@ -73,8 +73,10 @@ import Glibc
         // must reach the peer pipeline.
         let relay = try await ScriptedRelay.start(answer: Array("ok\n".utf8) + selector.encoded())
         let token = RelayToken(endpointKey: key.publicKey)
+        // The timeout only guards the test (the relay answers at once): long, since other suites
+        // running at the same time can hold the concurrency pool for seconds.
         let connection = try await RelayConnector.connect(
-            to: relay.address, token: token, side: .receiver, pairingTimeout: .seconds(5))
+            to: relay.address, token: token, side: .receiver, pairingTimeout: .seconds(120))
         // Keepalive tuned so that a vanished relay is noticed in minutes, not hours.
         #expect(try await connection.channel.getOption(.socketOption(.so_keepalive)).get() != 0)
         #expect(try await connection.channel.getOption(.tcpOption(.init(rawValue: TCP_KEEPIDLE))).get() == 60)
@@ -99,7 +101,7 @@ import Glibc
         let relay = try await ScriptedRelay.start(answer: Array(answer.utf8), closeAfterAnswer: false)
         await #expect(throws: RelayError.refused(relay: relay.address.description, answer: quoted)) {
             _ = try await RelayConnector.connect(
-                to: relay.address, token: RelayToken(endpointPublicKey: [1]), side: .sender, pairingTimeout: .seconds(5))
+                to: relay.address, token: RelayToken(endpointPublicKey: [1]), side: .sender, pairingTimeout: .seconds(120))
         }
         try await relay.waitForNoConnections()
         try await relay.stop()
@@ -109,7 +111,7 @@ import Glibc
         let relay = try await ScriptedRelay.start(answer: nil, closeAtOnce: true)
         await #expect(throws: RelayError.closedBeforePairing(relay: relay.address.description)) {
             _ = try await RelayConnector.connect(
-                to: relay.address, token: RelayToken(endpointPublicKey: [1]), side: .sender, pairingTimeout: .seconds(5))
+                to: relay.address, token: RelayToken(endpointPublicKey: [1]), side: .sender, pairingTimeout: .seconds(120))
         }
         try await relay.waitForNoConnections()
         try await relay.stop()

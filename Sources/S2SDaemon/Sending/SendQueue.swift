@@ -34,6 +34,11 @@ actor SendQueue {
     private let configuration: Configuration
     private let policy: RetryPolicy
     private let logger: Logger
+    /// When the service's loop runs ``schedule()`` next by itself (microseconds since the epoch;
+    /// nil: only when rung).
+    private var serviceWakesAt: UInt64?
+    /// Rings when a waiting send becomes due before the service's loop would wake.
+    nonisolated let retryDue = Doorbell()
 
     init(
         registry: TransferRegistry, store: TransferStore, tokens: SendTokenStore, service: TransferService, limits: LiveLimits,
@@ -127,8 +132,23 @@ actor SendQueue {
 
     // MARK: Scheduling
 
-    /// Starts every send the limits allow now.
-    func schedule() {
+    /// The service's turn (`SendQueueService`): starts what is due and returns how long its loop
+    /// may sleep: until the next retry time (nil: none), unless ``retryDue`` rings first.
+    func scheduleForService() -> Duration? {
+        serviceWakesAt = 0  // awake: schedule() need not ring
+        let next = schedule()
+        serviceWakesAt = next
+        guard let next else { return nil }
+        let now = Clock.nowMicroseconds
+        return .microseconds(Int64(clamping: next > now ? next - now : 0)) + .milliseconds(1)
+    }
+
+    /// Starts every send the limits allow now. Returns the next time a waiting send becomes due
+    /// (microseconds since the epoch; nil: none waits for a time), and rings ``retryDue`` if that
+    /// is before the service's loop would wake. Adding, ending, resuming a send and `SetLimits`
+    /// call it at once, so the loop only has retry times to wait for.
+    @discardableResult
+    func schedule() -> UInt64? {
         let limits = self.limits.current
         let now = Clock.nowMicroseconds
         var candidates: [SendScheduler.Candidate] = []
@@ -147,6 +167,11 @@ actor SendQueue {
         }
         let picked = SendScheduler.pick(
             candidates, active: active, maxActive: limits.maxActiveSends, maxPerDestination: limits.maxActiveSendsPerDestination, now: now)
+        let next = candidates.lazy.map(\.notBefore).filter { $0 > now }.min()
+        if let next, next < serviceWakesAt ?? .max {
+            serviceWakesAt = next
+            retryDue.ring()
+        }
         for number in picked {
             guard var job = jobs[number] else { continue }
             job.running = true
@@ -171,6 +196,7 @@ actor SendQueue {
                 await ended(number, outcome, progressed: transfer.snapshot.bytesDone > before)
             }
         }
+        return next
     }
 
     /// What happens after an attempt: the end of the send, or its next attempt.

@@ -1,8 +1,7 @@
 import ServiceLifecycle
 
-/// Runs the `SendQueue`: restores what a previous run left, then looks four times a second for
-/// sends that are due (a retry time passed) besides the starts that adding, ending, resuming
-/// and `SetLimits` trigger at once.
+/// Runs the `SendQueue`: restores what a previous run left, then starts sends whose retry time
+/// came, sleeping in between (adding, ending, resuming a send and `SetLimits` start sends at once).
 struct SendQueueService: Service {
     let queue: SendQueue
 
@@ -10,8 +9,8 @@ struct SendQueueService: Service {
         await queue.restore()
         await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
-                try? await Task.sleep(for: TransferRegistry.tickInterval)
-                await queue.schedule()
+                let delay = await queue.scheduleForService()
+                await queue.retryDue.wait(upTo: delay)
             }
         }
     }

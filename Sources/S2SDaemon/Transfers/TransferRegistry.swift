@@ -5,8 +5,10 @@ import S2SCore
 /// Every transfer the daemon runs or recently ran, and the signals about them.
 ///
 /// Sessions update their `Transfer` directly; ``tick(now:)``, called four times a second by the
-/// `TransferService`, computes rates and publishes what changed since the last tick, so that no
-/// transfer produces more than four progress signals a second however fast it runs. Finished
+/// `PeerService` while a transfer moves, computes rates and publishes what changed since the last
+/// tick, so that no transfer produces more than four progress signals a second however fast it
+/// runs. With nothing moving the loop sleeps until ``activity`` rings or a finished transfer is
+/// due to be withdrawn: an idle daemon does not wake. Finished
 /// transfers stay on the bus for ``retention``, then their objects are withdrawn; their rows stay
 /// in the `TransferStore` (the history, `ListTransferHistory`) for `HistoryRetention=`.
 ///
@@ -39,6 +41,8 @@ actor TransferRegistry {
     private let logger: Logger
     /// The daemon-wide rate limits every transfer's own limiter pays into.
     private let bandwidth: Bandwidth
+    /// Rings when a transfer is added or changes state, to wake the tick loop.
+    nonisolated let activity = Doorbell()
 
     /// `signals` nil: no bus (unit tests).
     init(
@@ -86,6 +90,7 @@ actor TransferRegistry {
     func register(_ transfer: Transfer) async {
         nextNumber = max(nextNumber, transfer.number + 1)
         entries[transfer.number] = Entry(transfer: transfer, published: transfer.snapshot)
+        activity.ring()
         await announceAdded(transfer)
     }
 
@@ -120,6 +125,7 @@ actor TransferRegistry {
         let progress = transfer.snapshot
         entry.published = progress
         entries[transfer.number] = entry
+        activity.ring()
         persist(transfer)
         await announceChange(transfer, progress: progress)
         await announceFinished(transfer, progress: progress)
@@ -131,6 +137,7 @@ actor TransferRegistry {
         let progress = transfer.snapshot
         entry.published = progress
         entries[transfer.number] = entry
+        activity.ring()
         await announceChange(transfer, progress: progress)
     }
 
@@ -206,8 +213,11 @@ actor TransferRegistry {
 
     // MARK: Publishing
 
-    /// Computes rates, publishes changes, withdraws expired finished transfers.
-    func tick(now: ContinuousClock.Instant) async {
+    /// Computes rates, publishes changes, withdraws expired finished transfers. Returns when it
+    /// wants to run again: in ``tickInterval`` while a transfer moves, else when the next
+    /// finished transfer is due to be withdrawn (nil: none).
+    @discardableResult
+    func tick(now: ContinuousClock.Instant) async -> Duration? {
         var expired: [Transfer] = []
         let finishedCount = entries.values.filter { $0.finishedAt != nil }.count
         var overflow = max(0, finishedCount - Self.maxFinished)
@@ -222,12 +232,21 @@ actor TransferRegistry {
                 continue
             }
             let bytes = entry.transfer.snapshot.bytesDone
-            entry.samples.append((now, bytes))
-            if entry.samples.count > Self.rateWindow { entry.samples.removeFirst(entry.samples.count - Self.rateWindow) }
+            if !Self.moves(entry.transfer.snapshot.state) {
+                // Waiting: no rate, and no samples for the next attempt's rate to start from.
+                entry.samples = []
+                entry.transfer.update { $0.rate = 0 }
+            } else {
+                // A new attempt starts its count again from what the receiver holds, which may be
+                // less than the last attempt reached: the rate starts over too.
+                if let last = entry.samples.last, bytes < last.bytes { entry.samples = [] }
+                entry.samples.append((now, bytes))
+                if entry.samples.count > Self.rateWindow { entry.samples.removeFirst(entry.samples.count - Self.rateWindow) }
+            }
             if let first = entry.samples.first, now > first.at {
                 let seconds = (now - first.at) / .seconds(1)
-                let rate = seconds > 0 ? Double(bytes &- first.bytes) / seconds : 0
-                entry.transfer.update { $0.rate = rate.isFinite && rate > 0 ? UInt64(rate) : 0 }
+                let rate = seconds > 0 ? Double(bytes - first.bytes) / seconds : 0
+                entry.transfer.update { $0.rate = rate.isFinite && rate > 0 ? UInt64(exactly: rate.rounded(.down)) ?? .max : 0 }
             }
             let progress = entry.transfer.snapshot
             if progress.state.isFinished {
@@ -245,6 +264,27 @@ actor TransferRegistry {
             }
         }
         for transfer in expired { await announceRemoved(transfer) }
+        return nextTick(now: now)
+    }
+
+    /// Whether a transfer in `state` moves bytes, so that the tick loop must run. Queued and paused
+    /// sends do not: what changes them (an attempt starting, `Pause`, `Resume`) publishes at once
+    /// and rings ``activity``.
+    private static func moves(_ state: Transfer.State) -> Bool {
+        !state.isFinished && state != .queued && state != .paused
+    }
+
+    /// See ``tick(now:)``.
+    private func nextTick(now: ContinuousClock.Instant) -> Duration? {
+        var withdrawal: ContinuousClock.Instant?
+        for entry in entries.values {
+            if let finishedAt = entry.finishedAt {
+                withdrawal = min(withdrawal ?? finishedAt + Self.retention, finishedAt + Self.retention)
+                continue
+            }
+            if Self.moves(entry.transfer.snapshot.state) { return Self.tickInterval }
+        }
+        return withdrawal.map { max(.zero, $0 - now) }
     }
 
     /// Tells the endpoint's subscribers that its counters or remaining uses changed.
