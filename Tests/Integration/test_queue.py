@@ -73,7 +73,7 @@ class PatientProxy:
 
     def _connect(self, client):
         if self.gate is not None:
-            self.gate.wait(60)
+            self.gate.wait(600)
         deadline = time.monotonic() + 30
         while True:
             try:
@@ -248,7 +248,10 @@ def test_fifty_sends_with_a_limit_of_three_start_in_priority_order(queue_pair, m
     all arrive, and once three sends that hold the slots (held in their handshake by a gate
     until every send is queued) go, the 47 others start by priority, higher first, first come
     first served within one."""
-    receiver, sender = queue_pair(sender_conf="MaxActiveSends=3\nMaxActiveSendsPerDestination=2")
+    # The held handshakes must outlast queuing the 47 on a slow machine: a blocker whose
+    # handshake timed out would retry later and hand its slot to the first send queued (CI saw it).
+    receiver, sender = queue_pair(
+        sender_conf="MaxActiveSends=3\nMaxActiveSendsPerDestination=2\nPeerHandshakeTimeout=10min")
     gate = threading.Event()
     held = PatientProxy(receiver.port, rate=8 << 20, gate=gate)
     proxy = PatientProxy(receiver.port, rate=1 << 20)
@@ -356,6 +359,41 @@ def test_a_destination_that_is_down_is_retried_with_growing_delays(queue_pair, m
     assert_arrived(inbox, [src])
 
 
+def test_a_senders_handshake_timeout_is_its_setting(queue_pair, mkdir, user_a, user_b):
+    """PeerHandshakeTimeout= bounds the handshakes a daemon starts, not only those it answers:
+    against a listener that accepts and never says a word, the sender closes each attempt after
+    its configured 2 s (the default is 10 s), and the send waits for its next attempt."""
+    receiver, sender = queue_pair(sender_conf="PeerHandshakeTimeout=2s")
+    from s2sit import random_valid_id
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(4)
+    silent.settimeout(60)
+    src = random_file(mkdir("out", owner=user_a) / "f.bin", 1000, owner=user_a)
+    r = sender.ctl("send", "--no-wait", str(src), f"{random_valid_id()}@127.0.0.1:{silent.getsockname()[1]}",
+                   user=user_a)
+    assert r.rc == 0, r
+    number = transfer_number(r.out)
+    try:
+        conn, _ = silent.accept()
+        accepted = time.monotonic()
+        conn.settimeout(60)
+        while conn.recv(4096):  # the preamble and handshake message 1, then the sender's close
+            pass
+        held = time.monotonic() - accepted
+        conn.close()
+    finally:
+        silent.close()
+    assert 1.5 <= held < 9, f"the sender gave up after {held:.1f} s"
+
+    def failed_once():
+        t = history(sender, user_a)[number]
+        return t if t["attempts"] >= 1 and t["lastError"] else None
+    t = wait_for(failed_once, timeout=30, what="the first attempt's error")
+    assert t["state"] == "queued" and "handshake" in t["lastError"].lower(), t
+    assert sender.ctl("cancel", str(number), user=user_a).rc == 0
+
+
 def test_permanent_errors_are_not_retried(queue_pair, mkdir, user_a, user_b):
     """A refusal (quota, an endpoint used up) fails at once after one attempt; an unknown
     endpoint ID after three handshakes the receiver closed."""
@@ -460,7 +498,7 @@ def test_bad_input_is_a_clear_error(queue_pair, mkdir, user_a, user_b):
 
 def test_an_interrupted_send_resumes_with_the_same_token(queue_pair, mkdir, user_a, user_b):
     """Done-when: s2sctl send of twenty files to a receiver daemon that is then stopped for a
-    while and started again finishes on its own."""
+    minute and started again finishes on its own."""
     receiver, sender = queue_pair()
     proxy = PatientProxy(receiver.port, rate=4 << 20)
     try:
@@ -471,10 +509,12 @@ def test_an_interrupted_send_resumes_with_the_same_token(queue_pair, mkdir, user
         try:
             wait_for(lambda: [t for t in sender.transfers(user_a) if t["filesDone"] >= 3], timeout=60, what="three files")
             receiver.daemon.stop()
-            time.sleep(20)
+            time.sleep(60)
             assert proc.poll() is None, "s2sctl send gave up"
             receiver.daemon.start()
+            back = time.monotonic()
             out, err = proc.communicate(timeout=300)
+            print(f"twenty files: done {time.monotonic() - back:.1f} s after the receiver came back")
         finally:
             if proc.poll() is None:
                 proc.kill()

@@ -59,7 +59,7 @@ struct SendAttempt: Sendable {
         let session = SendSession(
             transfer: transfer, tree: tree, destination: destination, token: token, digest: options.digest, followSymlinks: follow,
             user: user, logger: logger, relays: configuration.relays, relayDeadline: configuration.relayWaitTimeout,
-            unchangedSinceFirstOffer: unchanged)
+            timeouts: configuration.peerLimits, unchangedSinceFirstOffer: unchanged)
         return await session.run()
     }
 }

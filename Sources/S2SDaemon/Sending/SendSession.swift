@@ -28,6 +28,9 @@ final class SendSession: Sendable {
     private let logger: Logger
     private let relays: [RelayAddress]
     private let relayDeadline: Duration
+    /// The configured peer timeouts (`PeerHandshakeTimeout` and the others), which bound a send's
+    /// session as they bound a received one.
+    private let timeouts: ProtocolLimits
     /// Move mode: the source files that are as they were when this send first offered them
     /// (`SendTokenStore.unchangedSinceFirstOffer`).
     private let unchangedSinceFirstOffer: Set<String>
@@ -36,8 +39,9 @@ final class SendSession: Sendable {
         transfer: Transfer, tree: SourceTree, destination: Destination, token: TransferToken,
         digest: DigestAlgorithm, followSymlinks: Bool, user: UserContext, logger: Logger,
         relays: [RelayAddress] = [], relayDeadline: Duration = SecureChannel.defaultRelayDeadline,
-        unchangedSinceFirstOffer: Set<String> = []
+        timeouts: ProtocolLimits = .default, unchangedSinceFirstOffer: Set<String> = []
     ) {
+        self.timeouts = timeouts
         self.unchangedSinceFirstOffer = unchangedSinceFirstOffer
         self.relays = relays
         self.relayDeadline = relayDeadline
@@ -140,10 +144,11 @@ final class SendSession: Sendable {
     ) async throws {
         switch destination.route {
         case .direct(let host, let port):
-            try await SecureChannel.connect(host: host, port: port, endpointKey: key, body)
+            try await SecureChannel.connect(host: host, port: port, endpointKey: key, limits: timeouts, body)
         case .relay:
             do {
-                try await SecureChannel.connect(viaRelays: relays, endpointKey: key, deadline: relayDeadline, body)
+                try await SecureChannel.connect(
+                    viaRelays: relays, endpointKey: key, limits: timeouts, deadline: relayDeadline, body)
             } catch let error as RelayError {
                 throw Ending.noReceiver("\(error)")
             }
