@@ -35,6 +35,8 @@ let package = Package(
         // BoringSSL's AEAD functions, from the copy swift-crypto links in (see its header).
         .target(name: "CBoringAEAD", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
 
+        // The one Swift owner of CLinux.
+        .target(name: "S2SLinux", dependencies: ["CLinux"], swiftSettings: strict),
         .target(name: "S2SBus", dependencies: ["CDBus"], swiftSettings: strict),
         .target(
             name: "S2SSystemd",
@@ -53,10 +55,12 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
             swiftSettings: strict),
+        // What s2s does (endpoints, sending, receiving, the queue, relays, limits, state), with no
+        // front-end: it must not depend on S2SBus, S2SSystemd or S2SDaemon (docs/architecture.md).
         .target(
-            name: "S2SDaemon",
+            name: "S2SEngine",
             dependencies: [
-                "S2SBus", "S2SSystemd", "S2SCore", "S2SProtocol", "S2SPeer", "CLinux", "CXXHash",
+                "S2SCore", "S2SProtocol", "S2SPeer", "S2SLinux", "CXXHash",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -65,9 +69,19 @@ let package = Package(
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: strict),
+        // The process: start-up, the service manager, and the engine's D-Bus adapter (Bus/).
+        .target(
+            name: "S2SDaemon",
+            dependencies: [
+                "S2SEngine", "S2SBus", "S2SSystemd", "S2SCore", "S2SPeer", "S2SLinux",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict),
         .executableTarget(
             name: "s2sd",
-            dependencies: ["S2SDaemon", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["S2SDaemon", "S2SEngine", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: strict),
         // What every client of the daemon's API shares: its signals and replies, parsed once.
         .target(name: "S2SClient", dependencies: ["S2SBus", "S2SCore"], swiftSettings: strict),
@@ -95,14 +109,15 @@ let package = Package(
             ],
             swiftSettings: strict),
 
-        .testTarget(name: "S2SBusTests", dependencies: ["S2SBus", "CLinux"], swiftSettings: strict),
+        .testTarget(name: "S2SBusTests", dependencies: ["S2SBus"], swiftSettings: strict),
         .testTarget(name: "S2SCoreTests", dependencies: ["S2SCore"], swiftSettings: strict),
         .testTarget(name: "S2SProtocolTests", dependencies: ["S2SProtocol"], swiftSettings: strict),
         .testTarget(
             name: "S2SPeerTests",
             dependencies: ["S2SPeer", "S2SProtocol", .product(name: "NIOEmbedded", package: "swift-nio")],
             swiftSettings: strict),
-        .testTarget(name: "S2SDaemonTests", dependencies: ["S2SDaemon", "S2SCore"], swiftSettings: strict),
+        .testTarget(name: "S2SEngineTests", dependencies: ["S2SEngine", "S2SCore", "S2SLinux"], swiftSettings: strict),
+        .testTarget(name: "S2SDaemonTests", dependencies: ["S2SDaemon", "S2SEngine", "S2SBus", "S2SCore"], swiftSettings: strict),
         .testTarget(name: "S2SControlTests", dependencies: ["S2SControl", "S2SCore"], swiftSettings: strict),
         .testTarget(name: "S2SNotifyTests", dependencies: ["S2SNotify", "S2SClient", "S2SBus"], swiftSettings: strict),
     ]

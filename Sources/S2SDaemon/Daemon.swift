@@ -1,6 +1,7 @@
 public import Logging
 import S2SBus
 import S2SCore
+public import S2SEngine
 import S2SPeer
 import S2SProtocol
 import S2SSystemd
@@ -29,16 +30,6 @@ public enum Daemon {
         } catch {
             throw StartupError(description: "\(error)")
         }
-        let limits = LiveLimits(Limits(configuration))
-        let sandbox = SandboxView.current()
-        let store: EndpointStore
-        do {
-            store = try EndpointStore(path: configuration.stateDirectory + "/s2s.sqlite")
-        } catch {
-            throw StartupError(description: "cannot open the state database in \(configuration.stateDirectory): \(error)")
-        }
-        let registry = try EndpointRegistry(store: store, maxEndpointsPerUser: configuration.maxEndpointsPerUser)
-
         let passedSockets = try ServiceManager.takePassedSockets()
         for socket in passedSockets where !socket.isListeningStream {
             logger.warning("ignoring a passed socket that is not a listening stream socket", metadata: ["name": "\(socket.name)"])
@@ -47,6 +38,13 @@ public enum Daemon {
         let (servers, listenerNames) = try await bindPeerListeners(
             passed: passedSockets.filter(\.isListeningStream).map(\.fd), addresses: configuration.listen,
             limits: configuration.peerLimits)
+        // The state before the bus: a daemon that cannot read its state must not take the name.
+        let engine: Engine
+        do {
+            engine = try Engine(configuration: configuration, listeners: servers, logger: logger)
+        } catch {
+            throw StartupError(description: error.message)
+        }
 
         let bus: BusAddress = configuration.bus == .system ? .system : .session
         let connection: BusConnection
@@ -55,56 +53,30 @@ public enum Daemon {
         } catch {
             throw StartupError(description: "\(error)")
         }
-        let signals = SignalBroadcaster(connection: connection, subscribers: Subscribers(), logger: logger)
-        let transferStore = TransferStore(database: store.database)
-        let transfers = TransferRegistry(signals: signals, store: transferStore, bandwidth: limits.bandwidth, logger: logger)
-        let transferService = TransferService(transfers: transfers)
-        let tokens = SendTokenStore(database: store.database)
-        let queue = SendQueue(
-            registry: transfers, store: transferStore, tokens: tokens, service: transferService, limits: limits,
-            configuration: configuration, logger: logger)
-        let resumeStore = ResumeStore(database: store.database)
         // polkit answers for the system bus only; on a session bus every caller is its own user.
         let authority = Authority(polkit: configuration.bus == .system ? PolkitClient(connection: connection, logger: logger) : nil)
-        let relayBoard = RelayStatusBoard()
-        let manager = Manager(
-            registry: registry, transfers: transfers, signals: signals,
-            sending: SendContext(tokens: tokens, queue: queue),
-            configuration: configuration, authority: authority, limits: limits, sandbox: sandbox,
-            peerListeners: listenerNames, relayBoard: relayBoard, logger: logger)
+        let manager = Manager(engine: engine, authority: authority, subscribers: Subscribers(), peerListeners: listenerNames)
         let server = ObjectServer(connection: connection, tree: manager)
-        let peers = PeerService(
-            servers: servers,
-            context: ReceiveContext(
-                endpoints: registry, transfers: transfers, resume: resumeStore,
-                configuration: configuration, limits: limits, logger: logger))
-        let relayService = RelayService(relays: configuration.relays, context: peers.context, board: relayBoard)
+        let signals = SignalBroadcaster(connection: connection, subscribers: manager.subscribers, logger: logger)
         logger.info(
             "starting",
             metadata: [
                 "version": "\(S2SVersion.current)", "bus": "\(bus)", "state_directory": "\(configuration.stateDirectory)",
                 "peer_listeners": "\(listenerNames)", "relays": "\(configuration.relays.map(\.description))", "activated": "\(activated)",
-                "private_directories": "\(sandbox.privateDirectories)",
+                "private_directories": "\(SandboxView.current().privateDirectories)",
             ])
 
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(
                 services: [
                     .init(service: BusService(server: server, manager: manager, logger: logger)),
-                    .init(service: peers),
-                    .init(service: relayService),
-                    .init(service: transferService),
-                    .init(service: SendQueueService(queue: queue)),
-                    .init(
-                        service: HousekeepingService(
-                            registry: registry, transfers: transfers, resume: resumeStore, configuration: configuration, logger: logger)),
-                    .init(service: ExpiryService(manager: manager, logger: logger)),
+                    .init(service: EventPublisher(events: engine.events, manager: manager, signals: signals)),
+                ] + engine.services.map { .init(service: $0) } + [
                     .init(service: WatchdogService(logger: logger)),
                     .init(
                         service: IdleExitService(
-                            timeout: configuration.idleTimeout, activated: activated, server: server,
-                            subscribers: manager.subscribers,
-                            isBusy: { await transfers.activeCount > 0 || peers.hasConnections || relayService.isBusy }, logger: logger),
+                            timeout: configuration.idleTimeout, activated: activated, server: server, subscribers: manager.subscribers,
+                            isBusy: { await engine.isBusy }, logger: logger),
                         successTerminationBehavior: .gracefullyShutdownGroup),
                 ],
                 gracefulShutdownSignals: [.sigterm, .sigint],

@@ -1,7 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import CLinux
+import S2SLinux
 import Logging
 
 /// Process-wide settings the daemon makes once at start, for a process that streams 64 KiB records
@@ -26,9 +26,9 @@ enum ProcessTuning {
     /// resident memory at most, because the write windows bound the daemon's working set.
     private static func tuneMalloc(logger: Logger) {
         let settings = [
-            (M_TRIM_THRESHOLD, trimThreshold, "M_TRIM_THRESHOLD"), (M_MMAP_THRESHOLD, mmapThreshold, "M_MMAP_THRESHOLD"),
+            (Linux.MallocOption.trimThreshold, trimThreshold, "M_TRIM_THRESHOLD"), (.mmapThreshold, mmapThreshold, "M_MMAP_THRESHOLD"),
         ]
-        for (option, value, name) in settings where mallopt(option, value) != 1 {
+        for (option, value, name) in settings where !Linux.mallopt(option, value) {
             logger.warning("malloc refused a setting; transfers will use more CPU", metadata: ["option": "\(name)", "value": "\(value)"])
         }
     }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Logging
 import S2SCore
 import S2SDaemon
+import S2SEngine
 import S2SSystemd
 #if canImport(Glibc)
 import Glibc

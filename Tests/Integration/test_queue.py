@@ -496,6 +496,7 @@ def test_bad_input_is_a_clear_error(queue_pair, mkdir, user_a, user_b):
         assert list(c.manager("ClearFinished")) == [0]
 
 
+@pytest.mark.slow
 def test_an_interrupted_send_resumes_with_the_same_token(queue_pair, mkdir, user_a, user_b):
     """Done-when: s2sctl send of twenty files to a receiver daemon that is then stopped for a
     minute and started again finishes on its own."""

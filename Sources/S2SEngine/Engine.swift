@@ -1,0 +1,271 @@
+package import Logging
+package import S2SCore
+package import S2SPeer
+package import ServiceLifecycle
+import S2SProtocol
+
+/// What s2s does, without a front-end: endpoints, sending, receiving, the queue, relays, limits
+/// and state. A front-end (the daemon's D-Bus adapter today) decides who the requester is and
+/// what it may see (a ``Scope``), calls these typed methods, and turns ``events`` into whatever
+/// its clients read. Nothing here knows of D-Bus or of the service manager.
+///
+/// Requests name their requester's UID for the journal and for acting as that user; whether the
+/// requester may act on an object at all is the front-end's decision, made before it calls.
+package final class Engine: Sendable {
+    package let configuration: Configuration
+    /// The events of every part, in order; read by one front-end.
+    package let events: AsyncStream<EngineEvent>
+    /// The services that run the engine (receiving, relays, the queue, progress, housekeeping,
+    /// expiry); the daemon runs them in its service group beside its own.
+    package let services: [any Service]
+    /// Daemon-wide limits, changeable while running (``setLimits(_:requester:)``).
+    package let limits: LiveLimits
+
+    private let endpoints: EndpointRegistry
+    private let transfers: TransferRegistry
+    private let queue: SendQueue
+    private let tokens: SendTokenStore
+    private let relayBoard: RelayStatusBoard
+    private let sandbox: SandboxView
+    private let sink: EngineEventSink
+    private let peers: PeerService
+    private let relayService: RelayService
+    private let logger: Logger
+
+    /// Opens the state database in the configuration's state directory and restores endpoints
+    /// and the queue from it. `listeners`: the peer servers the daemon bound (from the service
+    /// manager's sockets and `Listen=`); received connections on them run here.
+    package init(configuration: Configuration, listeners: [PeerServer], logger: Logger) throws(EngineError) {
+        self.configuration = configuration
+        self.logger = logger
+        let limits = LiveLimits(Limits(configuration))
+        self.limits = limits
+        sandbox = SandboxView.current()
+        let store: EndpointStore
+        do {
+            store = try EndpointStore(path: configuration.stateDirectory + "/s2s.sqlite")
+        } catch {
+            throw .failed("cannot open the state database in \(configuration.stateDirectory): \(error)")
+        }
+        do {
+            endpoints = try EndpointRegistry(store: store, maxEndpointsPerUser: configuration.maxEndpointsPerUser)
+        } catch {
+            throw .failed("cannot read the endpoints from the state database: \(error)")
+        }
+        let (events, sink) = EngineEventSink.makeStream()
+        self.events = events
+        self.sink = sink
+        let transferStore = TransferStore(database: store.database)
+        transfers = TransferRegistry(events: sink, store: transferStore, bandwidth: limits.bandwidth, logger: logger)
+        let transferService = TransferService(transfers: transfers)
+        tokens = SendTokenStore(database: store.database)
+        queue = SendQueue(
+            registry: transfers, store: transferStore, tokens: tokens, service: transferService, limits: limits,
+            configuration: configuration, logger: logger)
+        let resumeStore = ResumeStore(database: store.database)
+        relayBoard = RelayStatusBoard()
+        peers = PeerService(
+            servers: listeners,
+            context: ReceiveContext(
+                endpoints: endpoints, transfers: transfers, resume: resumeStore, configuration: configuration, limits: limits,
+                logger: logger))
+        relayService = RelayService(relays: configuration.relays, context: peers.context, board: relayBoard)
+        services = [
+            peers, relayService, transferService, SendQueueService(queue: queue),
+            HousekeepingService(
+                registry: endpoints, transfers: transfers, resume: resumeStore, configuration: configuration, logger: logger),
+            ExpiryService(registry: endpoints, events: sink, logger: logger),
+        ]
+    }
+
+    /// Whether anything is under way: a transfer not finished, a peer connection open, an endpoint
+    /// waiting at a relay. An idle daemon may exit only when nothing is.
+    package var isBusy: Bool {
+        get async { await transfers.activeCount > 0 || peers.hasConnections || relayService.isBusy }
+    }
+
+    // MARK: Endpoints
+
+    /// Creates an endpoint for `owner` receiving into `directory`, after checking as that user
+    /// that the directory is one they may write (docs/security.md).
+    package func createEndpoint(owner: UInt32, directory requested: String, options: EndpointOptions) async throws(EngineError) -> Endpoint {
+        let user = try UserContext.lookup(uid: owner)
+        let sandbox = self.sandbox
+        let directory = try await user.run { () throws(EngineError) in
+            try EndpointDirectory.check(requested, owner: owner, sandbox: sandbox)
+        }
+        let endpoint = try await endpoints.create(owner: owner, directory: directory, options: options, now: Clock.nowMicroseconds)
+        logger.info("endpoint created", metadata: endpoint.logMetadata(requester: owner))
+        sink.emit(.endpointAdded(endpoint))
+        return endpoint
+    }
+
+    /// Deletes an endpoint and cancels the transfers running into it.
+    package func deleteEndpoint(_ endpoint: Endpoint, requester: UInt32) async throws(EngineError) {
+        try await endpoints.remove(endpoint)
+        await transfers.cancelIncoming(endpoint: endpoint.number)
+        logger.info("endpoint deleted", metadata: endpoint.logMetadata(requester: requester))
+        sink.emit(.endpointRemoved(endpoint))
+    }
+
+    /// The endpoints in `scope`, by number.
+    package func endpoints(in scope: Scope) async -> [Endpoint] {
+        await endpoints.endpoints(in: scope)
+    }
+
+    /// The endpoint with this ID, whoever owns it: the front-end decides who may see it.
+    package func endpoint(id: EndpointID) async -> Endpoint? {
+        await endpoints.endpoint(id: id)
+    }
+
+    /// The endpoint with this number as it is now, whoever owns it.
+    package func endpoint(number: Int64) async -> Endpoint? {
+        await endpoints.current(number)
+    }
+
+    package var endpointCount: Int {
+        get async { await endpoints.count }
+    }
+
+    /// Where an endpoint waits on the relay route; nil without relays.
+    package func relayStatus(of endpoint: Endpoint) -> RelayWaiter.Status? {
+        relayBoard.status(of: endpoint.number)
+    }
+
+    // MARK: Sending
+
+    /// Scans the sources as `owner` (a bad source fails the request), then queues the transfer;
+    /// returns it and what the scan skipped.
+    package func send(owner: UInt32, sources: [String], destination text: String, options: SendOptions) async throws(EngineError) -> (
+        Transfer, warnings: [String]
+    ) {
+        guard !sources.isEmpty else { throw .invalidArgument("nothing to send: no sources") }
+        let destination = try Destination(parsing: text, hasRelays: !configuration.relays.isEmpty)
+        let user = try UserContext.lookup(uid: owner)
+        let follow = options.followSymlinks
+        let tree = try await user.run { () throws(EngineError) in
+            try SourceTree.scan(sources, followSymlinks: follow, maxEntries: ProtocolLimits.defaultMaxEntries)
+        }
+        let key = SendTokenStore.key(owner: owner, destination: destination, sources: sources, digest: options.digest, followSymlinks: follow)
+        do {
+            // Taken now, so that the send's token exists before the call returns: an attempt
+            // after a restart uses the same one.
+            _ = try tokens.token(for: key, now: Clock.nowMicroseconds)
+        } catch {
+            throw .failed("cannot record the transfer: \(error)")
+        }
+        let transfer = try await queue.add(owner: owner, sources: sources, destination: destination, options: options, tree: tree, tokenKey: key)
+        logger.info(
+            "send queued",
+            metadata: [
+                "transfer": "\(transfer.number)", "caller_uid": "\(owner)", "files": "\(tree.fileCount)", "bytes": "\(tree.totalBytes)",
+                "destination": "\(destination.routeDescription)", "priority": "\(options.priority)",
+            ])
+        return (transfer, tree.warnings)
+    }
+
+    /// Sends queued and running: (waiting, running).
+    package var queueCounts: (waiting: Int, running: Int) {
+        get async { await queue.counts }
+    }
+
+    // MARK: Transfers
+
+    /// The running and recent transfers in `scope`, by number.
+    package func transfers(in scope: Scope) async -> [Transfer] {
+        await transfers.transfers(in: scope)
+    }
+
+    /// The transfer with this number, whoever owns it: the front-end decides who may see it.
+    package func transfer(number: Int64) async -> Transfer? {
+        await transfers.transfer(number: number)
+    }
+
+    /// Every transfer in `scope` the history keeps, running ones included.
+    package func history(in scope: Scope) async throws(EngineError) -> [Transfer] {
+        do {
+            return try await transfers.history(in: scope)
+        } catch {
+            throw .failed("cannot read the history: \(error)")
+        }
+    }
+
+    /// Forgets the finished transfers in `scope`; returns how many.
+    package func clearFinished(in scope: Scope, requester: UInt32) async throws(EngineError) -> Int {
+        let cleared: Int
+        do {
+            cleared = try await transfers.clearFinished(owner: scope.owner)
+        } catch {
+            throw .failed("cannot clear the history: \(error)")
+        }
+        logger.info("finished transfers cleared", metadata: ["caller_uid": "\(requester)", "count": "\(cleared)"])
+        return cleared
+    }
+
+    /// Cancels a transfer: a send leaves the queue, a receive stops and keeps nothing.
+    package func cancel(_ transfer: Transfer) async throws(EngineError) {
+        if transfer.direction == .send {
+            try await queue.cancel(transfer)
+            return
+        }
+        guard transfer.requestCancel() else {
+            throw .invalidArgument("the transfer has already ended (\(transfer.snapshot.state.rawValue))")
+        }
+    }
+
+    /// Changes a running transfer's own rate limit (0: none); the daemon's limit still applies.
+    package func setRateLimit(_ transfer: Transfer, bytesPerSecond rate: UInt64) async throws(EngineError) {
+        guard !transfer.snapshot.state.isFinished else {
+            throw .invalidArgument("the transfer has already ended (\(transfer.snapshot.state.rawValue))")
+        }
+        if transfer.direction == .send {
+            try await queue.setRateLimit(transfer, rate)
+        } else {
+            transfer.setRateLimit(rate)
+        }
+    }
+
+    /// Stops an outgoing transfer's attempt and keeps it queued until ``resume(_:)``.
+    package func pause(_ transfer: Transfer) async throws(EngineError) {
+        try Self.requireOutgoing(transfer)
+        try await queue.pause(transfer)
+    }
+
+    package func resume(_ transfer: Transfer) async throws(EngineError) {
+        try Self.requireOutgoing(transfer)
+        try await queue.resume(transfer)
+    }
+
+    private static func requireOutgoing(_ transfer: Transfer) throws(EngineError) {
+        guard transfer.direction == .send else {
+            throw .invalidArgument("only outgoing transfers can be paused and resumed; this one is incoming")
+        }
+    }
+
+    // MARK: Limits
+
+    /// Changes daemon-wide limits by configuration key, now and for the daemon's next starts
+    /// (`limits.conf` in the state directory).
+    package func setLimits(_ changes: [String: UInt64], requester: UInt32) async throws(EngineError) {
+        let updated = try limits.current.applying(changes)
+        try updated.save(inDirectory: configuration.stateDirectory)
+        limits.replace(with: updated)
+        await endpoints.setMaxEndpointsPerUser(updated.maxEndpointsPerUser)
+        await queue.schedule()
+        var metadata: Logger.Metadata = ["caller_uid": "\(requester)"]
+        for (key, value) in updated.values { metadata[key.lowercased()] = "\(value)" }
+        logger.notice("limits changed", metadata: metadata)
+    }
+
+    /// Ends ``events`` (the daemon stops).
+    package func finishEvents() {
+        sink.finish()
+    }
+}
+
+extension Endpoint {
+    /// What the log says about an endpoint: never the ID, which is a capability to send to it.
+    func logMetadata(requester: UInt32) -> Logger.Metadata {
+        ["endpoint": "\(number)", "owner": "\(owner)", "directory": "\(directory.path)", "caller_uid": "\(requester)"]
+    }
+}

@@ -1,0 +1,250 @@
+import S2SLinux
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One transfer's directory in the endpoint's hidden partial area, `.s2s-partial/<name>/`
+/// (docs/protocol.md, "Resume"): files arrive here under opaque names, become durable in
+/// batches, and are then renamed into their final places, never replacing anything.
+///
+/// Opened by `ReceiveDirectory.openPartialArea`; like it, used only as the endpoint's owner.
+final class PartialArea: Sendable {
+    /// The hidden directory inside the endpoint that holds every transfer's partial data.
+    static let areaName = ".s2s-partial"
+
+    /// How `sync` makes a batch of files durable.
+    enum SyncStrategy: Sendable {
+        /// `fsync` each file, one after the other.
+        case eachFile
+        /// One `syncfs` of the endpoint's file system: a single journal commit for the whole
+        /// batch, however many files it holds (it also flushes other dirty data on that file
+        /// system, which would have to be written anyway).
+        case fileSystem
+        /// `eachFile` for small batches, `fileSystem` from `fileSystemThreshold` files on.
+        case automatic
+    }
+
+    /// From this many files on, `.automatic` syncs the file system instead of each file.
+    static let fileSystemThreshold = 4
+
+    /// A published file: where it ended up (the offered name, or one with a suffix).
+    struct Published: Sendable, Equatable {
+        let index: UInt32
+        let path: ReceivePath
+    }
+
+    /// A file to publish, with the actual directory it goes to (as `makeDirectory` returned it;
+    /// `nil` for the top of the endpoint) and its offered name.
+    struct PublishRequest: Sendable {
+        let file: PartialFile
+        let directory: ReceivePath?
+        let name: String
+    }
+
+    let endpoint: ReceiveDirectory
+    /// `TransferToken.partialAreaName`.
+    let name: String
+    /// The transfer's partial directory; closed with the object.
+    let fd: Int32
+
+    init(endpoint: ReceiveDirectory, name: String, fd: Int32) {
+        self.endpoint = endpoint
+        self.name = name
+        self.fd = fd
+    }
+
+    deinit {
+        close(fd)
+    }
+
+    /// The opaque name of entry `index`'s partial file.
+    static func fileName(index: UInt32) -> String { String(index) }
+
+    /// Whether `name` looks like a transfer's partial directory: 32 lowercase hexadecimal digits.
+    static func isValid(name: String) -> Bool {
+        name.utf8.count == 32 && name.utf8.allSatisfy { (0x30...0x39).contains($0) || (0x61...0x66).contains($0) }
+    }
+
+    static func check(name: String) throws(ReceiveError) {
+        guard isValid(name: name) else { throw ReceiveError(.invalidPath, "not a partial directory name: \(name)") }
+    }
+
+    // MARK: Files
+
+    /// Starts entry `index` from zero (an earlier partial file of it is emptied).
+    func createFile(index: UInt32, algorithm: FileDigest.Algorithm) throws(ReceiveError) -> PartialFile {
+        let digest = try FileDigest(algorithm)
+        let fd = try Beneath.open(
+            self.fd, Self.fileName(index: index), flags: O_RDWR | O_CREAT | O_TRUNC | O_NOFOLLOW, mode: 0o600,
+            what: "partial file \(index)")
+        do throws(ReceiveError) {
+            try Self.checkRegular(fd, index: index)
+        } catch {
+            close(fd)
+            throw error
+        }
+        return PartialFile(index: index, fd: fd, digest: digest, length: 0)
+    }
+
+    /// Continues entry `index` at `offset`, the verified, durable length the receiver recorded:
+    /// anything beyond it is cut off, and the digest is brought up to `offset` by reading the
+    /// prefix back, so the final digest covers every byte. Throws if the partial file is missing
+    /// or shorter (the caller then starts the file at 0).
+    func resumeFile(index: UInt32, at offset: UInt64, algorithm: FileDigest.Algorithm) throws(ReceiveError) -> PartialFile {
+        var digest = try FileDigest(algorithm)
+        let fd = try Beneath.open(self.fd, Self.fileName(index: index), flags: O_RDWR | O_NOFOLLOW, what: "partial file \(index)")
+        do throws(ReceiveError) {
+            let size = try Self.checkRegular(fd, index: index)
+            guard size >= offset else {
+                throw ReceiveError(.writeFailed, "partial file \(index) holds \(size) bytes, fewer than the resume offset \(offset)")
+            }
+            if size > offset {
+                guard ftruncate(fd, off_t(offset)) == 0 else { throw ReceiveError.system(errno, "cannot truncate partial file \(index)") }
+            }
+            try Self.hashPrefix(fd, length: offset, into: &digest, index: index)
+        } catch {
+            close(fd)
+            throw error
+        }
+        return PartialFile(index: index, fd: fd, digest: digest, length: offset)
+    }
+
+    /// Deletes entry `index`'s partial file, if there is one.
+    func removeFile(index: UInt32) throws(ReceiveError) {
+        guard unlinkat(fd, Self.fileName(index: index), 0) == 0 || errno == ENOENT else {
+            throw ReceiveError.system(errno, "cannot remove partial file \(index)")
+        }
+    }
+
+    /// The size of entry `index`'s partial file, or `nil` if there is none.
+    func partialLength(index: UInt32) throws(ReceiveError) -> UInt64? {
+        var status = stat()
+        guard fstatat(fd, Self.fileName(index: index), &status, AT_SYMLINK_NOFOLLOW) == 0 else {
+            if errno == ENOENT { return nil }
+            throw ReceiveError.system(errno, "cannot examine partial file \(index)")
+        }
+        guard status.st_mode & S_IFMT == S_IFREG else { return nil }
+        return UInt64(status.st_size)
+    }
+
+    // MARK: Durability and publishing
+
+    /// Makes `files` (each `finish`ed) and this directory durable, in one batch: the data, mode
+    /// and mtime of every file, then the directory once. Afterwards the files can be published.
+    /// On failure every file of the batch is marked failed.
+    func sync(_ files: [PartialFile], strategy: SyncStrategy = .automatic) throws(ReceiveError) {
+        guard !files.isEmpty else { return }
+        for file in files where file.phase != .verified {
+            throw ReceiveError(.writeFailed, "partial file \(file.name) was not verified before syncing")
+        }
+        let whole = strategy == .fileSystem || (strategy == .automatic && files.count >= Self.fileSystemThreshold)
+        do throws(ReceiveError) {
+            if whole {
+                guard Linux.syncfs(fd) == 0 else { throw ReceiveError.system(errno, "cannot sync the endpoint's file system") }
+            } else {
+                for file in files {
+                    try Beneath.sync(file.fd, what: "partial file \(file.name)")
+                }
+            }
+            try Beneath.sync(fd, what: "the partial directory")
+        } catch {
+            for file in files { file.fail() }
+            throw error
+        }
+        for file in files {
+            _ = file.advance(from: .verified, to: .durable)
+        }
+    }
+
+    /// Renames each durable file to its final place: its offered name in its directory, or the
+    /// first free `name (n)` if that is taken (`renameat2` with `RENAME_NOREPLACE`: nothing is
+    /// ever overwritten, and a symbolic link of that name counts as taken). Then each destination
+    /// directory is synced once, so the new names are durable before the results are reported.
+    /// Returns one result per request, in order.
+    func publish(_ requests: [PublishRequest]) -> [Result<Published, ReceiveError>] {
+        var results: [Result<Published, ReceiveError>] = []
+        results.reserveCapacity(requests.count)
+        var directories: [ReceivePath?: Int32] = [:]
+        var directoryOf: [Int: ReceivePath?] = [:]
+        defer {
+            for fd in directories.values { close(fd) }
+        }
+        for (position, request) in requests.enumerated() {
+            // Not ready (a caller's mistake): refused, and the file is left as it was.
+            guard request.file.phase == .durable else {
+                results.append(.failure(ReceiveError(.writeFailed, "partial file \(request.file.name) is not verified and durable")))
+                continue
+            }
+            do throws(ReceiveError) {
+                let target: Int32
+                if let open = directories[request.directory] {
+                    target = open
+                } else {
+                    target = try endpoint.openDirectory(request.directory)
+                    directories[request.directory] = target
+                }
+                let path = try rename(request.file, into: target, directory: request.directory, name: request.name)
+                _ = request.file.advance(from: .durable, to: .published)
+                directoryOf[position] = request.directory
+                results.append(.success(Published(index: request.file.index, path: path)))
+            } catch {
+                request.file.fail()
+                results.append(.failure(error))
+            }
+        }
+        for (directory, fd) in directories {
+            do throws(ReceiveError) {
+                try Beneath.sync(fd, what: directory.map { "directory \($0)" } ?? "the endpoint")
+            } catch {
+                for (position, published) in directoryOf where published == directory {
+                    results[position] = .failure(error)
+                }
+            }
+        }
+        return results
+    }
+
+    /// Deletes this transfer's partial directory with everything in it.
+    func remove() throws(ReceiveError) {
+        try endpoint.removePartialArea(name)
+    }
+
+    private func rename(_ file: PartialFile, into target: Int32, directory: ReceivePath?, name: String) throws(ReceiveError) -> ReceivePath {
+        let first = try ReceivePath.child(name, of: directory)
+        for attempt in 0...CollisionName.maximumSuffix {
+            let candidate = attempt == 0 ? name : CollisionName.candidate(name, attempt: attempt)
+            let path = try ReceivePath.child(candidate, of: directory)
+            if Linux.renameNoReplace(fd, file.name, target, candidate) == 0 { return path }
+            guard errno == EEXIST else { throw ReceiveError.system(errno, "cannot move \(path) into place") }
+        }
+        throw ReceiveError(.writeFailed, "no free name for \(first)")
+    }
+
+    /// Checks that `fd` is a regular file (the partial directory is the owner's, but nothing there
+    /// is trusted blindly); returns its size.
+    @discardableResult
+    private static func checkRegular(_ fd: Int32, index: UInt32) throws(ReceiveError) -> UInt64 {
+        let status = try Beneath.status(fd, what: "partial file \(index)")
+        guard status.st_mode & S_IFMT == S_IFREG else { throw ReceiveError(.writeFailed, "partial file \(index) is not a regular file") }
+        return UInt64(status.st_size)
+    }
+
+    /// Feeds the first `length` bytes of `fd` into `digest`.
+    private static func hashPrefix(_ fd: Int32, length: UInt64, into digest: inout FileDigest, index: UInt32) throws(ReceiveError) {
+        let chunk = 1 << 20
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: chunk, alignment: 64)
+        defer { buffer.deallocate() }
+        var position: UInt64 = 0
+        while position < length {
+            let want = Int(min(UInt64(chunk), length - position))
+            let got = pread(fd, buffer.baseAddress, want, off_t(position))
+            if got < 0 {
+                if errno == EINTR { continue }
+                throw ReceiveError.system(errno, "cannot read back partial file \(index)")
+            }
+            guard got > 0 else { throw ReceiveError(.writeFailed, "partial file \(index) ended at \(position) while reading it back") }
+            digest.update(UnsafeRawBufferPointer(rebasing: buffer[..<got]))
+            position += UInt64(got)
+        }
+    }
+}

@@ -1,0 +1,458 @@
+import Crypto
+import Foundation
+import Logging
+import S2SPeer
+import S2SProtocol
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The sender's side of one session (docs/protocol.md): connects, offers the scanned tree, sends
+/// the files the receiver does not hold yet, one by one, reading each as the sending user, and
+/// succeeds only once the receiver confirmed every file.
+///
+/// Reading, hashing and sealing overlap: this task reads and hashes the next chunk while the
+/// channel's event loop seals and writes the previous ones.
+final class SendSession: Sendable {
+    /// Bytes read from a source per system call; sent as several DATA records.
+    static let readSize = 1 << 20
+
+    private let transfer: Transfer
+    private let tree: SourceTree
+    private let destination: Destination
+    private let token: TransferToken
+    private let digest: DigestAlgorithm
+    private let followSymlinks: Bool
+    private let user: UserContext
+    private let logger: Logger
+    private let relays: [RelayAddress]
+    private let relayDeadline: Duration
+    /// The configured peer timeouts (`PeerHandshakeTimeout` and the others), which bound a send's
+    /// session as they bound a received one.
+    private let timeouts: ProtocolLimits
+    /// Move mode: the source files that are as they were when this send first offered them
+    /// (`SendTokenStore.unchangedSinceFirstOffer`).
+    private let unchangedSinceFirstOffer: Set<String>
+
+    init(
+        transfer: Transfer, tree: SourceTree, destination: Destination, token: TransferToken,
+        digest: DigestAlgorithm, followSymlinks: Bool, user: UserContext, logger: Logger,
+        relays: [RelayAddress] = [], relayDeadline: Duration = SecureChannel.defaultRelayDeadline,
+        timeouts: ProtocolLimits = .default, unchangedSinceFirstOffer: Set<String> = []
+    ) {
+        self.timeouts = timeouts
+        self.unchangedSinceFirstOffer = unchangedSinceFirstOffer
+        self.relays = relays
+        self.relayDeadline = relayDeadline
+        self.transfer = transfer
+        self.tree = tree
+        self.destination = destination
+        self.token = token
+        self.digest = digest
+        self.followSymlinks = followSymlinks
+        self.user = user
+        var logger = logger
+        logger[metadataKey: "transfer"] = "\(transfer.number)"
+        self.logger = logger
+    }
+
+    /// How a session ended early.
+    private enum Ending: Error {
+        case refused(RefuseCode)
+        case cancelledByReceiver(CancelCode)
+        /// This side sent CANCEL (a user's request, or the receiver broke the protocol).
+        case cancelledHere(CancelCode, String)
+        /// The connection broke; the token is kept for a retry.
+        case lost(String)
+        /// The relay route found no receiver (or no working relay) before the deadline; nothing
+        /// was sent. The token is kept: a transfer interrupted earlier still resumes.
+        case noReceiver(String)
+        /// The receiver closed the connection during the handshake: it does not serve the
+        /// endpoint, or it stopped at that moment.
+        case rejected(String)
+    }
+
+    /// The session's shared state: both directions feed the validator.
+    private final class Shared: Sendable {
+        let validator: Mutex<SessionValidator>
+        let failures = Mutex<[String]>([])
+        /// Whether the handshake completed.
+        let connected = Mutex(false)
+        init() {
+            // The sender's limits bound only what it offers itself.
+            validator = Mutex(SessionValidator(
+                role: .sender, limits: ProtocolLimits(maxEntries: Int(UInt32.max), maxOfferPathBytes: Int(Int32.max))))
+        }
+    }
+
+    /// Runs one attempt of the transfer to its end and says how it ended; never throws. The
+    /// caller (the `SendQueue`) decides what the end means for the transfer: done, failed, or
+    /// another attempt later.
+    func run() async -> SendOutcome {
+        let shared = Shared()
+        var ending: Ending?
+        defer { transfer.clearCancelHandler() }
+        do {
+            let worker = try UserWorker(user)
+            defer { worker.stop() }
+            let key = try Curve25519.KeyAgreement.PublicKey(rawRepresentation: destination.id.publicKey)
+            try await connect(key: key) { channel in
+                shared.connected.withLock { $0 = true }
+                transfer.onCancel { code in
+                    Task {
+                        // A pause (nil) closes without a word: the receiver keeps its data.
+                        if let code { try? await channel.send(.cancel(code)) }
+                        await channel.close()
+                    }
+                }
+                do {
+                    let resume = try await offer(channel, shared)
+                    try await sendAll(channel, shared, resume: resume, worker: worker)
+                } catch {
+                    // Let a CANCEL already written reach the peer before the connection goes.
+                    await channel.close()
+                    throw error
+                }
+                await channel.close()
+            }
+        } catch let error as Ending {
+            ending = error
+        } catch {
+            ending = self.ending(after: error)
+            if case .lost(let reason)? = ending, !shared.connected.withLock({ $0 }), Self.isHandshakeRejection(error) {
+                ending = .rejected(reason)
+            }
+        }
+        return conclude(ending, shared)
+    }
+
+    /// A connection that the receiver closed during the handshake (rather than one that could
+    /// not be opened at all).
+    private static func isHandshakeRejection(_ error: any Error) -> Bool {
+        guard let error = error as? PeerError else { return false }
+        switch error {
+        case .handshakeFailed, .closed: return true
+        default: return false
+        }
+    }
+
+    /// Opens the session on the destination's route: straight to its address, or through the
+    /// relay chosen for its token (retrying until ``relayDeadline`` while no receiver is waiting).
+    private func connect(
+        key: Curve25519.KeyAgreement.PublicKey, _ body: (SecureChannel) async throws -> Void
+    ) async throws {
+        switch destination.route {
+        case .direct(let host, let port):
+            try await SecureChannel.connect(host: host, port: port, endpointKey: key, limits: timeouts, body)
+        case .relay:
+            do {
+                try await SecureChannel.connect(
+                    viaRelays: relays, endpointKey: key, limits: timeouts, deadline: relayDeadline, body)
+            } catch let error as RelayError {
+                throw Ending.noReceiver("\(error)")
+            }
+        }
+    }
+
+    // MARK: Steps
+
+    /// Sends the offer and reads the answer: the resume point of each file (absent: from 0).
+    private func offer(_ channel: SecureChannel, _ shared: Shared) async throws -> [UInt32: ResumePoint.Position] {
+        let records: [Record] =
+            [.offerBegin(token: token, digest: digest, entryCount: UInt32(tree.entries.count), totalBytes: tree.totalBytes)]
+            + tree.entries.map { .entry($0) } + [.offerEnd]
+        do {
+            for record in records {
+                try await send(record, channel, shared)
+            }
+        } catch Ending.lost(let reason) {
+            // A receiver that refuses early closes: its REFUSE may be waiting to be read.
+            if case .refuse(let code)? = try? await channel.receive() { throw Ending.refused(code) }
+            throw Ending.lost(reason)
+        }
+        var resume: [UInt32: ResumePoint.Position] = [:]
+        while true {
+            let record = try await receive(channel, shared)
+            switch record {
+            case .accept(_, let points), .acceptMore(let points):
+                for point in points { resume[point.entry] = point.position }
+            case .refuse(let code):
+                throw Ending.refused(code)
+            default:
+                break
+            }
+            if shared.validator.withLock({ $0.phase == .transferring }) { return resume }
+        }
+    }
+
+    /// Sends the files while reading the receiver's results; returns after DONE_ACK.
+    private func sendAll(
+        _ channel: SecureChannel, _ shared: Shared, resume: [UInt32: ResumePoint.Position], worker: UserWorker
+    ) async throws {
+        var resumedBytes: UInt64 = 0
+        var complete: UInt64 = 0
+        var completeBytes: UInt64 = 0
+        var kept: [String] = []
+        for (index, position) in resume {
+            switch position {
+            case .complete:
+                complete += 1
+                completeBytes += tree.entries[Int(index)].size
+                // Confirmed to an earlier attempt (maybe of a daemon killed before it removed the
+                // file) and still here: removed if unchanged since it was first offered.
+                if transfer.removeSource, let source = tree.sources[Int(index)] {
+                    if unchangedSinceFirstOffer.contains(source.path) {
+                        await removeSource(source, worker: worker)
+                    } else {
+                        kept.append("\(source.path): the receiver had it from an earlier attempt and it may have changed since")
+                    }
+                }
+            case .offset(let offset):
+                resumedBytes += offset
+            }
+        }
+        transfer.update {
+            $0.state = .sending
+            $0.bytesTotal = tree.totalBytes
+            $0.bytesResumed = resumedBytes + completeBytes
+            $0.bytesDone = resumedBytes + completeBytes
+            $0.bytesConfirmed = completeBytes
+            $0.filesTotal = UInt64(tree.fileCount)
+            $0.filesDone = complete
+            for entry in kept.sorted() { $0.keep(entry) }
+        }
+        logger.info(
+            "sending", metadata: ["files": "\(tree.fileCount)", "bytes": "\(tree.totalBytes)", "resumed_bytes": "\(resumedBytes)",
+                                  "complete_files": "\(complete)"])
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await self.readResults(channel, shared, worker: worker) }
+            do {
+                try await sendFiles(channel, shared, resume: resume, worker: worker)
+            } catch Ending.lost(let reason) {
+                // A receiver that cancels closes its side after CANCEL: the reader may still
+                // have that record to read, and it says more than the failed write.
+                do {
+                    try await group.next()
+                } catch let ending as Ending {
+                    if case .cancelledByReceiver = ending { throw ending }
+                }
+                throw Ending.lost(reason)
+            }
+            transfer.update { $0.state = .verifying; $0.currentFile = "" }
+            try await group.waitForAll()
+        }
+    }
+
+    private func sendFiles(
+        _ channel: SecureChannel, _ shared: Shared, resume: [UInt32: ResumePoint.Position], worker: UserWorker
+    ) async throws {
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: Self.readSize, alignment: 4096)
+        defer { buffer.deallocate() }
+        let chunk = channel.maxDataLength
+        for (position, source) in tree.sources.enumerated() {
+            guard let source else { continue }
+            let index = UInt32(position)
+            let start: UInt64
+            switch resume[index] {
+            case .complete?: continue
+            case .offset(let offset)?: start = offset
+            case nil: start = 0
+            }
+            transfer.update { $0.currentFile = tree.entries[position].path.string }
+            let followSymlinks = self.followSymlinks
+            guard let fd = try? await worker.run({ () throws(EngineError) in SourceTree.open(source, followSymlinks: followSymlinks) }) else {
+                try await abort(index, "\(source.path) changed or vanished since it was scanned", channel, shared)
+                continue
+            }
+            defer { close(fd) }
+            var hash = try FileDigest(FileDigest.Algorithm(rawValue: digest.rawValue) ?? .xxh3_128)
+            var offset: UInt64 = 0
+            var failed: String?
+            while offset < source.size {
+                let want = Int(min(UInt64(buffer.count), source.size - offset))
+                let got = pread(fd, buffer.baseAddress, want, off_t(offset))
+                if got < 0 && errno == EINTR { continue }
+                guard got > 0 else {
+                    failed = got < 0 ? "cannot read \(source.path): \(String(cString: strerror(errno)))" : "\(source.path) shrank while it was read"
+                    break
+                }
+                let bytes = UnsafeRawBufferPointer(rebasing: buffer[..<got])
+                hash.update(bytes)
+                // The resumed prefix is only hashed: the receiver holds it.
+                let sendFrom = offset >= start ? 0 : Int(min(start - offset, UInt64(got)))
+                var sent = sendFrom
+                while sent < got {
+                    let piece = UnsafeRawBufferPointer(rebasing: bytes[sent..<min(sent + chunk, got)])
+                    let at = offset + UInt64(sent)
+                    try checked(shared) { (validator: inout SessionValidator) throws(ProtocolError) in
+                        try validator.sendingData(entry: index, offset: at, count: piece.count)
+                    }
+                    try await transfer.throttle.take(piece.count)
+                    do {
+                        try await channel.sendData(entry: index, offset: at, bytes: piece)
+                    } catch {
+                        throw ending(after: error)
+                    }
+                    transfer.addBytes(piece.count)
+                    sent += piece.count
+                }
+                offset += UInt64(got)
+            }
+            if failed == nil, !SourceTree.unchanged(fd, source) {
+                failed = "\(source.path) changed while it was read"
+            }
+            if let failed {
+                try await abort(index, failed, channel, shared)
+                continue
+            }
+            let digestBytes = hash.finalize()
+            if tree.fileCount == 1 { transfer.update { $0.digest = FileDigest.hex(digestBytes) } }
+            try await send(.fileEnd(entry: index, digest: digestBytes), channel, shared)
+        }
+        try await send(.done, channel, shared)
+    }
+
+    /// Move mode: removes a confirmed source as the sending user, or records why it was kept.
+    private func removeSource(_ source: SourceTree.Source, worker: UserWorker) async {
+        let kept: String?
+        do {
+            kept = try await worker.run { SourceTree.removeIfUnchanged(source) }
+        } catch {
+            kept = "\(error)"
+        }
+        if let kept {
+            logger.warning("a confirmed source was kept", metadata: ["path": "\(source.path)", "reason": "\(kept)"])
+            transfer.update { $0.keep("\(source.path): \(kept)") }
+        } else {
+            transfer.update { $0.removed(source.path) }
+        }
+    }
+
+    private func abort(_ index: UInt32, _ reason: String, _ channel: SecureChannel, _ shared: Shared) async throws {
+        logger.warning("a source could not be sent", metadata: ["reason": "\(reason)"])
+        shared.failures.withLock { $0.append(reason) }
+        try await send(.fileAbort(entry: index), channel, shared)
+    }
+
+    /// Reads FILE_RESULTs until DONE_ACK; in move mode, removes each source the receiver confirmed.
+    private func readResults(_ channel: SecureChannel, _ shared: Shared, worker: UserWorker) async throws {
+        while true {
+            switch try await receive(channel, shared) {
+            case .fileResult(let index, let code):
+                let entry = tree.entries[Int(index)]
+                if code == .ok {
+                    transfer.update {
+                        $0.filesDone += 1
+                        $0.bytesConfirmed += entry.size
+                    }
+                    if transfer.removeSource, let source = tree.sources[Int(index)] {
+                        await removeSource(source, worker: worker)
+                    }
+                } else if code != .cancelled {
+                    shared.failures.withLock { $0.append("\(entry.path): \(code)") }
+                }
+            case .doneAck:
+                return
+            default:
+                continue
+            }
+        }
+    }
+
+    // MARK: The channel
+
+    private func send(_ record: Record, _ channel: SecureChannel, _ shared: Shared) async throws {
+        try checked(shared) { (validator: inout SessionValidator) throws(ProtocolError) in try validator.sending(record) }
+        do {
+            try await channel.send(record)
+        } catch {
+            throw ending(after: error)
+        }
+    }
+
+    /// What a failed send or receive means: the user's cancel, or a lost connection.
+    private func ending(after error: any Error) -> Ending {
+        transfer.cancelRequest.map { .cancelledHere($0, "cancelled") } ?? .lost("\(error)")
+    }
+
+    private func checked(_ shared: Shared, _ body: (inout SessionValidator) throws(ProtocolError) -> Void) throws {
+        let result = shared.validator.withLock { validator in Result { () throws(ProtocolError) in try body(&validator) } }
+        switch result {
+        case .success:
+            return
+        case .failure(.sessionEnded):
+            // The reading task saw the receiver's CANCEL while this one was still sending (writes
+            // do not wait for the socket): the connection is done; sendAll reports the CANCEL.
+            throw Ending.lost("the receiver ended the session")
+        case .failure(let error):
+            // Our own record broke a rule: a bug here, never the receiver's doing.
+            throw Ending.cancelledHere(.internalError, "internal error: \(error)")
+        }
+    }
+
+    private func receive(_ channel: SecureChannel, _ shared: Shared) async throws -> Record {
+        let record: Record
+        do {
+            record = try await channel.receive()
+        } catch PeerError.protocolError(let error) {
+            try? await channel.send(.cancel(.protocolError))
+            throw Ending.cancelledHere(.protocolError, "the receiver broke the protocol: \(error)")
+        } catch {
+            throw ending(after: error)
+        }
+        let result = shared.validator.withLock { validator in Result { () throws(ProtocolError) in try validator.received(record) } }
+        if case .failure(let error) = result {
+            try? await channel.send(.cancel(.protocolError))
+            throw Ending.cancelledHere(.protocolError, "the receiver broke the protocol: \(error)")
+        }
+        if case .cancel(let code) = record { throw Ending.cancelledByReceiver(code) }
+        return record
+    }
+
+    // MARK: The end
+
+    /// What the attempt's end means; also logs it.
+    private func conclude(_ ending: Ending?, _ shared: Shared) -> SendOutcome {
+        switch ending {
+        case nil:
+            let failures = shared.failures.withLock { $0 }
+            if failures.isEmpty {
+                logger.info("transfer done")
+                return .done
+            }
+            let summary = failures.count == 1 ? failures[0] : "\(failures.count) files failed; the first: \(failures[0])"
+            logger.warning("transfer finished with failures", metadata: ["failed_files": "\(failures.count)"])
+            return .failed(summary)
+        case .refused(let code):
+            logger.notice("refused by the receiver", metadata: ["code": "\(code)"])
+            let reason = "the receiver refused the transfer: \(code)"
+            // Busy is the one refusal that passes: the receiver runs too many transfers now.
+            return code == .busy ? .retry(reason, rejected: false) : .failed(reason)
+        case .cancelledByReceiver(let code):
+            logger.notice("cancelled by the receiver", metadata: ["code": "\(code)"])
+            let reason = "cancelled by the receiver: \(code)"
+            switch code {
+            case .cancelled: return .cancelled(reason)
+            case .shuttingDown, .timeout, .internalError: return .retry(reason, rejected: false)
+            default: return .failed(reason)
+            }
+        case .cancelledHere(let code, let reason):
+            logger.notice("transfer cancelled", metadata: ["code": "\(code)", "reason": "\(reason)"])
+            if code == .cancelled {
+                // A pause closes the connection too; it is not a cancel.
+                return transfer.cancelRequest == nil && transfer.pauseRequested ? .retry("paused", rejected: false) : .cancelled(reason)
+            }
+            return .failed(reason)
+        case .noReceiver(let reason):
+            logger.notice("no receiver at the relay", metadata: ["reason": "\(reason)"])
+            return .retry(reason, rejected: false)
+        case .rejected(let reason):
+            logger.notice("the receiver closed the handshake", metadata: ["reason": "\(reason)"])
+            return .retry("the receiver closed the connection during the handshake (\(reason))", rejected: true)
+        case .lost(let reason):
+            logger.notice("transfer interrupted", metadata: ["reason": "\(reason)"])
+            return .retry(reason, rejected: false)
+        }
+    }
+}

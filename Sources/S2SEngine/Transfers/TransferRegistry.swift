@@ -1,0 +1,294 @@
+import Logging
+import S2SCore
+
+/// Every transfer the daemon runs or recently ran, and the events about them.
+///
+/// Sessions update their `Transfer` directly; ``tick(now:)``, called four times a second by the
+/// `PeerService` while a transfer moves, computes rates and publishes what changed since the last
+/// tick, so that no transfer produces more than four progress events a second however fast it
+/// runs. With nothing moving the loop sleeps until ``activity`` rings or a finished transfer is
+/// due to be withdrawn: an idle daemon does not wake. Finished
+/// transfers stay on the bus for ``retention``, then their objects are withdrawn; their rows stay
+/// in the `TransferStore` (the history, `ListTransferHistory`) for `HistoryRetention=`.
+///
+/// With a store, numbers come from the database and never repeat, and every change of state is
+/// written there (docs/queue.md).
+actor TransferRegistry {
+    /// How often progress is published.
+    static let tickInterval: Duration = .milliseconds(250)
+    /// How long a finished transfer stays on the bus (as "recent").
+    static let retention: Duration = .seconds(900)
+    /// The most finished transfers kept, however recent.
+    static let maxFinished = 1000
+
+    private struct Entry {
+        let transfer: Transfer
+        /// What subscribers were last told (nil: not announced yet).
+        var published: Transfer.Progress?
+        /// Recent (time, bytes) samples for the rate.
+        var samples: [(at: ContinuousClock.Instant, bytes: UInt64)] = []
+        var finishedAt: ContinuousClock.Instant?
+    }
+
+    private static let rateWindow = 8
+
+    private var entries: [Int64: Entry] = [:]
+    private var nextNumber: Int64 = 1
+    private let events: EngineEventSink
+    /// nil: numbers and history in memory only (unit tests).
+    let store: TransferStore?
+    private let logger: Logger
+    /// The daemon-wide rate limits every transfer's own limiter pays into.
+    private let bandwidth: Bandwidth
+    /// Rings when a transfer is added or changes state, to wake the tick loop.
+    nonisolated let activity = Doorbell()
+
+    init(
+        events: EngineEventSink = .none, store: TransferStore? = nil, bandwidth: Bandwidth = Bandwidth(),
+        logger: Logger = Logger(label: "s2s.transfers")
+    ) {
+        self.events = events
+        self.store = store
+        self.bandwidth = bandwidth
+        self.logger = logger
+        if let last = try? store?.lastNumber() { nextNumber = last + 1 }
+    }
+
+    // MARK: Transfers
+
+    /// Creates, records and announces a transfer.
+    func start(
+        direction: Transfer.Direction, owner: UInt32, route: String = "direct", endpoint: Endpoint? = nil, destination: String = "",
+        sources: [String] = [], names: [String] = [], digestAlgorithm: String, initialState: Transfer.State,
+        rateLimit: UInt64 = 0, removeSource: Bool = false
+    ) async -> Transfer {
+        var number = nextNumber
+        let draft = Transfer(
+            number: 0, direction: direction, owner: owner, route: route, endpoint: endpoint, destination: destination,
+            sources: sources, names: names, digestAlgorithm: digestAlgorithm, initialState: initialState)
+        if let store {
+            do {
+                number = try store.insert(draft.record())
+            } catch {
+                // The transfer runs anyway; it is missing from the history.
+                logger.error("cannot record a transfer", metadata: ["error": "\(error)"])
+            }
+        }
+        nextNumber = max(nextNumber, number + 1)
+        let transfer = Transfer(
+            number: number, direction: direction, owner: owner, route: route, endpoint: endpoint, destination: destination,
+            sources: sources, names: names, digestAlgorithm: digestAlgorithm, initialState: initialState,
+            createdTimestamp: draft.createdTimestamp, rateLimit: rateLimit, sharedLimit: bandwidth.shared(for: direction),
+            removeSource: removeSource)
+        await register(transfer)
+        return transfer
+    }
+
+    /// Announces a transfer created elsewhere (a queued send, whose row the queue wrote).
+    func register(_ transfer: Transfer) async {
+        nextNumber = max(nextNumber, transfer.number + 1)
+        entries[transfer.number] = Entry(transfer: transfer, published: transfer.snapshot)
+        activity.ring()
+        events.emit(.transferAdded(transfer))
+    }
+
+    /// Puts finished transfers from the store back on the bus after a restart (no signal: they
+    /// are not news), as if they had finished `finishedTimestamp` ago.
+    func restoreFinished(_ records: [TransferStore.Record], now: UInt64) {
+        for record in records where entries[record.number] == nil {
+            let age = now > record.progress.finishedTimestamp ? now - record.progress.finishedTimestamp : 0
+            let transfer = Transfer(record: record)
+            entries[record.number] = Entry(
+                transfer: transfer, published: transfer.snapshot,
+                finishedAt: ContinuousClock.now - .microseconds(Int64(clamping: age)))
+            nextNumber = max(nextNumber, record.number + 1)
+        }
+    }
+
+    /// Writes a transfer's state to the store now.
+    func persist(_ transfer: Transfer) {
+        guard let store else { return }
+        do {
+            try store.update(number: transfer.number, transfer.snapshot)
+        } catch {
+            logger.error("cannot record a transfer's state", metadata: ["transfer": "\(transfer.number)", "error": "\(error)"])
+        }
+    }
+
+    /// Publishes a transfer's end at once (without waiting for the next tick), after writing it
+    /// to the store.
+    func finished(_ transfer: Transfer) async {
+        guard var entry = entries[transfer.number], entry.finishedAt == nil else { return }
+        entry.finishedAt = .now
+        let progress = transfer.snapshot
+        let before = entry.published
+        entry.published = progress
+        entries[transfer.number] = entry
+        activity.ring()
+        persist(transfer)
+        events.emit(.transferFinished(transfer, now: progress, before: before))
+    }
+
+    /// Publishes a change at once (a queued send paused, resumed, waiting for its next attempt).
+    func changed(_ transfer: Transfer) async {
+        guard var entry = entries[transfer.number], entry.finishedAt == nil else { return }
+        let progress = transfer.snapshot
+        let before = entry.published
+        entry.published = progress
+        entries[transfer.number] = entry
+        activity.ring()
+        events.emit(.transferChanged(transfer, now: progress, before: before))
+    }
+
+    /// Forgets the finished transfers in `scope` that belong to `owner` (nil: all in scope): the
+    /// rows, and the objects of recent ones. Returns how many rows went.
+    func clearFinished(owner: UInt32?) async throws -> Int {
+        let numbers = try store?.clearFinished(owner: owner) ?? []
+        var removed: [Transfer] = []
+        for (number, entry) in entries where entry.finishedAt != nil && (owner == nil || entry.transfer.owner == owner) {
+            entries[number] = nil
+            removed.append(entry.transfer)
+        }
+        for transfer in removed.sorted(by: { $0.number < $1.number }) { events.emit(.transferRemoved(transfer)) }
+        return store == nil ? removed.count : numbers.count
+    }
+
+    /// The whole history in `scope`: running transfers, and every finished one the store keeps.
+    func history(in scope: Scope) throws -> [Transfer] {
+        var byNumber: [Int64: Transfer] = [:]
+        let owner: UInt32? = if case .owner(let uid) = scope { uid } else { nil }
+        for record in try store?.finished(owner: owner) ?? [] { byNumber[record.number] = Transfer(record: record) }
+        for transfer in transfers(in: scope) { byNumber[transfer.number] = transfer }
+        return byNumber.values.sorted { $0.number < $1.number }
+    }
+
+    /// The transfers in `scope` (see `Authorization`), by number.
+    func transfers(in scope: Scope) -> [Transfer] {
+        entries.values.map(\.transfer).filter { $0.isVisible(in: scope) }.sorted { $0.number < $1.number }
+    }
+
+    /// The transfer with this number, whoever owns it: the caller decides who may see it.
+    func transfer(number: Int64) -> Transfer? {
+        entries[number]?.transfer
+    }
+
+    /// Transfers that have not finished.
+    var activeCount: Int { entries.values.filter { !$0.transfer.snapshot.state.isFinished }.count }
+
+    /// Incoming transfers running into `endpoint`.
+    func activeIncoming(endpoint number: Int64) -> Int {
+        entries.values.filter {
+            $0.transfer.direction == .receive && $0.transfer.endpoint?.number == number && !$0.transfer.snapshot.state.isFinished
+        }.count
+    }
+
+    /// Bytes that running transfers into `endpoint` may still deliver (offered, not yet
+    /// confirmed), for the quota check of a new offer.
+    func reservedIncoming(endpoint number: Int64) -> UInt64 {
+        entries.values.reduce(0) { sum, entry in
+            let transfer = entry.transfer
+            guard transfer.direction == .receive, transfer.endpoint?.number == number else { return sum }
+            let progress = transfer.snapshot
+            guard !progress.state.isFinished else { return sum }
+            return sum &+ (progress.bytesTotal &- progress.bytesConfirmed)
+        }
+    }
+
+    var activeIncomingCount: Int {
+        entries.values.filter { $0.transfer.direction == .receive && !$0.transfer.snapshot.state.isFinished }.count
+    }
+
+    /// Asks every running transfer into `endpoint` to cancel (the endpoint is being deleted).
+    func cancelIncoming(endpoint number: Int64) {
+        for entry in entries.values where entry.transfer.endpoint?.number == number {
+            _ = entry.transfer.requestCancel(.endpointGone)
+        }
+    }
+
+    /// Every running transfer.
+    func allActive() -> [Transfer] {
+        entries.values.map(\.transfer).filter { !$0.snapshot.state.isFinished }
+    }
+
+    // MARK: Publishing
+
+    /// Computes rates, publishes changes, withdraws expired finished transfers. Returns when it
+    /// wants to run again: in ``tickInterval`` while a transfer moves, else when the next
+    /// finished transfer is due to be withdrawn (nil: none).
+    @discardableResult
+    func tick(now: ContinuousClock.Instant) async -> Duration? {
+        var expired: [Transfer] = []
+        let finishedCount = entries.values.filter { $0.finishedAt != nil }.count
+        var overflow = max(0, finishedCount - Self.maxFinished)
+        for number in entries.keys.sorted() {
+            guard var entry = entries[number] else { continue }
+            if let finishedAt = entry.finishedAt {
+                if now - finishedAt >= Self.retention || overflow > 0 {
+                    overflow -= 1
+                    entries[number] = nil
+                    expired.append(entry.transfer)
+                }
+                continue
+            }
+            let bytes = entry.transfer.snapshot.bytesDone
+            if !Self.moves(entry.transfer.snapshot.state) {
+                // Waiting: no rate, and no samples for the next attempt's rate to start from.
+                entry.samples = []
+                entry.transfer.update { $0.rate = 0 }
+            } else {
+                // A new attempt starts its count again from what the receiver holds, which may be
+                // less than the last attempt reached: the rate starts over too.
+                if let last = entry.samples.last, bytes < last.bytes { entry.samples = [] }
+                entry.samples.append((now, bytes))
+                if entry.samples.count > Self.rateWindow { entry.samples.removeFirst(entry.samples.count - Self.rateWindow) }
+            }
+            if let first = entry.samples.first, now > first.at {
+                let seconds = (now - first.at) / .seconds(1)
+                let rate = seconds > 0 ? Double(bytes - first.bytes) / seconds : 0
+                entry.transfer.update { $0.rate = rate.isFinite && rate > 0 ? UInt64(exactly: rate.rounded(.down)) ?? .max : 0 }
+            }
+            let progress = entry.transfer.snapshot
+            if progress.state.isFinished {
+                entries[number] = entry
+                await finished(entry.transfer)
+                continue
+            }
+            if progress != entry.published {
+                if progress.state != entry.published?.state { persist(entry.transfer) }
+                let before = entry.published
+                entry.published = progress
+                entries[number] = entry
+                events.emit(.transferChanged(entry.transfer, now: progress, before: before))
+            } else {
+                entries[number] = entry
+            }
+        }
+        for transfer in expired { events.emit(.transferRemoved(transfer)) }
+        return nextTick(now: now)
+    }
+
+    /// Whether a transfer in `state` moves bytes, so that the tick loop must run. Queued and paused
+    /// sends do not: what changes them (an attempt starting, `Pause`, `Resume`) publishes at once
+    /// and rings ``activity``.
+    private static func moves(_ state: Transfer.State) -> Bool {
+        !state.isFinished && state != .queued && state != .paused
+    }
+
+    /// See ``tick(now:)``.
+    private func nextTick(now: ContinuousClock.Instant) -> Duration? {
+        var withdrawal: ContinuousClock.Instant?
+        for entry in entries.values {
+            if let finishedAt = entry.finishedAt {
+                withdrawal = min(withdrawal ?? finishedAt + Self.retention, finishedAt + Self.retention)
+                continue
+            }
+            if Self.moves(entry.transfer.snapshot.state) { return Self.tickInterval }
+        }
+        return withdrawal.map { max(.zero, $0 - now) }
+    }
+
+    /// Tells the front-ends that an endpoint's counters or remaining uses changed.
+    func endpointChanged(_ endpoint: Endpoint) {
+        events.emit(.endpointCountersChanged(endpoint))
+    }
+}
