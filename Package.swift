@@ -16,6 +16,8 @@ let package = Package(
         .executable(name: "s2sctl", targets: ["s2sctl"]),
         .executable(name: "s2s-notify", targets: ["s2s-notify"]),
         .library(name: "S2SBus", targets: ["S2SBus"]),
+        // The daemon's API for Swift programs: what s2sctl and s2s-notify are built on.
+        .library(name: "S2SClient", targets: ["S2SClient"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -83,7 +85,7 @@ let package = Package(
             name: "s2sd",
             dependencies: ["S2SDaemon", "S2SEngine", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: strict),
-        // What every client of the daemon's API shares: its signals and replies, parsed once.
+        // The one client library of the daemon's API: typed calls, its signals and replies parsed once.
         .target(name: "S2SClient", dependencies: ["S2SBus", "S2SCore"], swiftSettings: strict),
         .target(
             name: "S2SControl",
@@ -118,7 +120,8 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(name: "S2SEngineTests", dependencies: ["S2SEngine", "S2SCore", "S2SLinux"], swiftSettings: strict),
         .testTarget(name: "S2SDaemonTests", dependencies: ["S2SDaemon", "S2SEngine", "S2SBus", "S2SCore"], swiftSettings: strict),
-        .testTarget(name: "S2SControlTests", dependencies: ["S2SControl", "S2SCore"], swiftSettings: strict),
+        .testTarget(name: "S2SClientTests", dependencies: ["S2SClient", "S2SBus", "S2SCore"], swiftSettings: strict),
+        .testTarget(name: "S2SControlTests", dependencies: ["S2SControl", "S2SClient", "S2SCore"], swiftSettings: strict),
         .testTarget(name: "S2SNotifyTests", dependencies: ["S2SNotify", "S2SClient", "S2SBus"], swiftSettings: strict),
     ]
 )

@@ -12,11 +12,23 @@ public struct PropertyReader: Sendable {
         self.object = object
     }
 
+    /// The property `name` as `extract` reads it; a missing or mistyped one is malformed.
     public func required<T>(_ name: String, _ extract: (DBusValue) -> T?) throws(MalformedReply) -> T {
-        guard let value = properties[name].flatMap({ extract($0.unwrappingVariant) }) else {
+        guard let value = optional(name, extract) else {
             throw MalformedReply(message: "the daemon sent \(object) without a valid \(name)")
         }
         return value
+    }
+
+    /// A required string property that the daemon leaves empty for "none": nil when empty.
+    public func text(_ name: String) throws(MalformedReply) -> String? {
+        let value = try required(name, \.stringValue)
+        return value.isEmpty ? nil : value
+    }
+
+    /// A property that daemons of older versions do not have: nil when absent (or mistyped).
+    public func optional<T>(_ name: String, _ extract: (DBusValue) -> T?) -> T? {
+        properties[name].flatMap { extract($0.unwrappingVariant) }
     }
 
     /// The `(object path, properties)` pairs of a Manager method's `a(oa{sv})` reply

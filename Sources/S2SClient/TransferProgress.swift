@@ -1,6 +1,8 @@
+public import S2SCore
+
 /// One `TransferProgress` signal of the daemon's Manager: where a running transfer stands.
 public struct TransferProgress: Sendable, Equatable, Encodable {
-    public let state: String
+    public let state: TransferState
     public let bytesDone: UInt64
     public let bytesTotal: UInt64
     public let filesDone: UInt64
@@ -11,7 +13,7 @@ public struct TransferProgress: Sendable, Equatable, Encodable {
     public let currentFile: String
 
     public init(
-        state: String, bytesDone: UInt64, bytesTotal: UInt64, filesDone: UInt64, filesTotal: UInt64, rate: UInt64,
+        state: TransferState, bytesDone: UInt64, bytesTotal: UInt64, filesDone: UInt64, filesTotal: UInt64, rate: UInt64,
         currentFile: String
     ) {
         self.state = state

@@ -1,5 +1,7 @@
 import ArgumentParser
+import Foundation
 import S2SBus
+import S2SClient
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -22,7 +24,11 @@ struct BusOptions: ParsableArguments {
 
     /// Connects to the daemon's bus.
     func client() async throws -> DaemonClient {
-        try await DaemonClient.connect(user: bus == .user)
+        do {
+            return try await DaemonClient.connect(bus == .user ? .session : .system, environment: ProcessInfo.processInfo.environment)
+        } catch {
+            throw CommandFailure(message: "cannot connect to \(bus == .user ? "your session bus" : "the system bus"): \(error)")
+        }
     }
 }
 

@@ -24,23 +24,26 @@ struct EndpointInfo: Encodable {
 
     init(object: ObjectPath, properties: [String: DBusValue]) throws {
         let reader = PropertyReader(properties: properties, object: "an endpoint")
-        func limit(_ name: String) throws -> UInt64? {
-            let value = try reader.required(name, \.uint64Value)
+        func required<T>(_ property: EndpointProperty, _ extract: (DBusValue) -> T?) throws(MalformedReply) -> T {
+            try reader.required(property.rawValue, extract)
+        }
+        func limit(_ property: EndpointProperty) throws(MalformedReply) -> UInt64? {
+            let value = try required(property, \.uint64Value)
             return value == DaemonAPI.unlimited ? nil : value
         }
         self.object = object.rawValue
-        id = try reader.required("Id", \.stringValue)
-        directory = try reader.required("Directory", \.stringValue)
-        owner = try reader.required("Owner", \.uint32Value)
-        created = Time.rfc3339(microseconds: try reader.required("CreatedTimestamp", \.uint64Value))
-        quota = try limit("Quota")
-        expires = try limit("ExpiresTimestamp").map(Time.rfc3339(microseconds:))
-        remainingUses = try limit("RemainingUses")
-        bytesReceived = try reader.required("BytesReceived", \.uint64Value)
-        filesReceived = try reader.required("FilesReceived", \.uint64Value)
-        if let relay = properties["Relay"]?.stringValue, !relay.isEmpty {
+        id = try required(.id, \.stringValue)
+        directory = try required(.directory, \.stringValue)
+        owner = try required(.owner, \.uint32Value)
+        created = Timestamp.rfc3339(microseconds: try required(.createdTimestamp, \.uint64Value))
+        quota = try limit(.quota)
+        expires = try limit(.expiresTimestamp).map(Timestamp.rfc3339(microseconds:))
+        remainingUses = try limit(.remainingUses)
+        bytesReceived = try required(.bytesReceived, \.uint64Value)
+        filesReceived = try required(.filesReceived, \.uint64Value)
+        if let relay = reader.optional(EndpointProperty.relay.rawValue, \.stringValue), !relay.isEmpty {
             self.relay = relay
-            relayConnected = properties["RelayConnected"]?.boolValue
+            relayConnected = reader.optional(EndpointProperty.relayConnected.rawValue, \.boolValue)
         }
     }
 
@@ -61,18 +64,8 @@ struct EndpointInfo: Encodable {
     }
 }
 
-/// Timestamps: microseconds since the epoch on the bus, RFC 3339 in JSON, local time for people.
+/// Timestamps for people, in local time (``Timestamp`` gives the RFC 3339 of JSON).
 enum Time {
-    static func date(microseconds: UInt64) -> Date {
-        Date(timeIntervalSince1970: Double(microseconds) / 1_000_000)
-    }
-
-    static func rfc3339(microseconds: UInt64) -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime]
-        return formatter.string(from: date(microseconds: microseconds))
-    }
-
     static func human(rfc3339 text: String) -> String {
         guard let date = ISO8601DateFormatter().date(from: text) else { return text }
         return human(date)

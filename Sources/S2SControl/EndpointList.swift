@@ -1,5 +1,5 @@
 import ArgumentParser
-import S2SBus
+import S2SClient
 import S2SCore
 #if canImport(Glibc)
 import Glibc
@@ -16,7 +16,7 @@ struct EndpointList: AsyncParsableCommand {
 
     func run() async throws {
         let client = try await root.busOptions.client()
-        let endpoints = try await client.objects("ListEndpoints").map { try EndpointInfo(object: $0.0, properties: $0.1) }
+        let endpoints = try await client.endpoints().map { try EndpointInfo(object: $0.path, properties: $0.properties) }
         if output.json {
             try Output.json(endpoints)
             return

@@ -1,5 +1,6 @@
 import ArgumentParser
 import S2SBus
+import S2SClient
 import S2SCore
 
 /// `s2sctl endpoint new DIR`.
@@ -46,15 +47,11 @@ struct EndpointNew: AsyncParsableCommand {
         if once { options[DaemonAPI.EndpointOption.maxUses] = .uint64(1) }
 
         let client = try await root.busOptions.client()
-        let reply = try await client.manager("CreateEndpoint", [.string(absolutePath(directory)), .vardict(options)])
-        guard reply.count == 2, let path = reply[0].objectPathValue, let id = reply[1].stringValue else {
-            throw CommandFailure(message: "the daemon sent a malformed reply")
-        }
-        let manager = try await client.properties(of: DaemonClient.rootPath, interface: DaemonAPI.managerInterface)
+        let (path, id) = try await client.createEndpoint(directory: absolutePath(directory), options: options)
+        let manager = try await client.managerProperties()
         let external = manager["ExternalAddress"]?.stringValue.flatMap { $0.isEmpty ? nil : $0 }
         if output.json {
-            let properties = try await client.properties(of: path, interface: DaemonAPI.endpointInterface)
-            var info = try EndpointInfo(object: path, properties: properties)
+            var info = try EndpointInfo(object: path, properties: try await client.endpointProperties(path))
             info.address = external.map { "\(id)@\($0)" }
             try Output.json(info)
         } else {

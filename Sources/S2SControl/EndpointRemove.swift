@@ -1,5 +1,5 @@
 import ArgumentParser
-import S2SBus
+import S2SClient
 
 /// `s2sctl endpoint rm ID...`.
 struct EndpointRemove: AsyncParsableCommand {
@@ -26,8 +26,8 @@ struct EndpointRemove: AsyncParsableCommand {
         var failures: [String] = []
         for id in ids {
             do {
-                _ = try await client.manager("DeleteEndpoint", [.string(try validatedID(id).text)])
-            } catch let failure as CommandFailure {
+                try await client.deleteEndpoint(try validatedID(id))
+            } catch let failure as DaemonCallError {
                 failures.append(ids.count == 1 ? failure.message : "\(id): \(failure.message)")
             }
         }

@@ -1,5 +1,5 @@
 import ArgumentParser
-import S2SBus
+import S2SClient
 import S2SCore
 
 /// `s2sctl endpoint show ID`.
@@ -18,10 +18,8 @@ struct EndpointShow: AsyncParsableCommand {
 
     func run() async throws {
         let client = try await root.busOptions.client()
-        let reply = try await client.manager("GetEndpoint", [.string(try validatedID(id).text)])
-        guard let path = reply.first?.objectPathValue else { throw CommandFailure(message: "the daemon sent a malformed reply") }
-        let endpoint = try EndpointInfo(
-            object: path, properties: try await client.properties(of: path, interface: DaemonAPI.endpointInterface))
+        let path = try await client.endpoint(try validatedID(id))
+        let endpoint = try EndpointInfo(object: path, properties: try await client.endpointProperties(path))
         if output.json {
             try Output.json(endpoint)
         } else {

@@ -76,9 +76,9 @@ struct LimitsCommand: AsyncParsableCommand {
         let client = try await root.busOptions.client()
         let changes = try parsedChanges()
         if !changes.isEmpty {
-            _ = try await client.manager("SetLimits", [.vardict(changes)])
+            try await client.setLimits(changes)
         }
-        let properties = try await client.properties(of: DaemonClient.rootPath, interface: DaemonAPI.managerInterface)
+        let properties = try await client.managerProperties()
         var shown: [(name: String, kind: Kind, value: UInt64)] = []
         for key in Self.keys {
             // A daemon older than some of these keys does not have them: shown as absent.

@@ -30,7 +30,7 @@ struct ProgressBar {
             text += "  ETA \(Self.clock(left))"
         }
         if progress.filesTotal > 1 { text += "  \(progress.filesDone)/\(progress.filesTotal) files" }
-        if progress.state == "verifying" { text += "  verifying" } else if !progress.currentFile.isEmpty {
+        if progress.state == .verifying { text += "  verifying" } else if !progress.currentFile.isEmpty {
             text += "  " + progress.currentFile
         }
         if text.count > columns - 1 { text = String(text.prefix(columns - 1)) }

@@ -45,6 +45,9 @@ public struct S2SCtl: AsyncParsableCommand {
         } catch let failure as MalformedReply {
             Output.error("s2sctl: \(failure.message)")
             Glibc.exit(1)
+        } catch let failure as DaemonCallError {
+            Output.error("s2sctl: \(failure.message)")
+            Glibc.exit(1)
         } catch {
             let code = exitCode(for: error)
             let message = fullMessage(for: error)

@@ -105,8 +105,19 @@ struct SendCommand: AsyncParsableCommand {
         }
     }
 
+    /// The destination, read as the daemon reads it: a mistyped ID or address fails here, with
+    /// the daemon's words, before any bus call.
+    static func destination(_ text: String) throws -> PeerDestination {
+        do {
+            return try PeerDestination(parsing: text)
+        } catch {
+            throw CommandFailure(message: error.description)
+        }
+    }
+
     func run() async throws {
-        guard let destination = arguments.last else { throw ValidationError("missing destination") }
+        guard let text = arguments.last else { throw ValidationError("missing destination") }
+        let destination = try Self.destination(text)
         let sources = arguments.dropLast().map(absolutePath)
         var options: [String: DBusValue] = [:]
         if let checksum { options[DaemonAPI.SendOption.checksum] = .string(checksum.lowercased()) }
@@ -120,23 +131,21 @@ struct SendCommand: AsyncParsableCommand {
         if removeSource { options[DaemonAPI.SendOption.removeSource] = .boolean(true) }
 
         let client = try await root.busOptions.client()
-        let events = noWait ? nil : try await client.events()
-        let reply = try await client.manager("Send", [.strings(Array(sources)), .string(destination), .vardict(options)])
-        guard reply.count == 2, let path = reply[0].objectPathValue, let warnings = reply[1].arrayValue?.compactMap(\.stringValue) else {
-            throw CommandFailure(message: "the daemon sent a malformed reply")
-        }
-        for warning in warnings { Output.error("s2sctl: warning: \(warning)") }
+        let events = noWait ? nil : try await client.subscribedEvents()
+        let receipt = try await client.send(sources: Array(sources), to: destination, options: options)
+        let path = receipt.transfer
+        for warning in receipt.warnings { Output.error("s2sctl: warning: \(warning)") }
         guard let events else {
             Output.line(path.rawValue)
             return
         }
-        let interrupt = InterruptHandler { Task { _ = try? await client.call(path: path, interface: DaemonAPI.transferInterface, member: "Cancel") } }
+        let interrupt = InterruptHandler { Task { try? await client.cancel(path) } }
         defer { interrupt.stop() }
         let state = try await follow(path, events: events, client: client)
-        let info = try TransferInfo(object: path, properties: try await client.properties(of: path, interface: DaemonAPI.transferInterface))
+        let info = try await client.transfer(path)
         if output.json {
             try Output.json(info)
-        } else if state == "done" {
+        } else if state == .done {
             let summary = "sent \(info.filesTotal) file\(info.filesTotal == 1 ? "" : "s"), \(Units.formatSize(info.bytesTotal))"
             let resumed = info.bytesResumed > 0 ? " (\(Units.formatSize(info.bytesResumed)) already there)" : ""
             Output.error(summary + resumed + (info.digest.map { ", \(info.digestAlgorithm) \($0)" } ?? ""))
@@ -144,33 +153,31 @@ struct SendCommand: AsyncParsableCommand {
         if !output.json {
             for kept in info.keptSources { Output.error("s2sctl: kept \(kept)") }
         }
-        guard state == "done" else {
-            throw CommandFailure(message: "transfer \(state): \(info.error ?? "no reason given")")
+        guard state == .done else {
+            throw CommandFailure(message: "transfer \(state.rawValue): \(info.error ?? "no reason given")")
         }
     }
 
     /// Draws progress until the transfer finishes; returns its final state.
-    private func follow(_ path: ObjectPath, events: AsyncStream<DaemonEvent>, client: DaemonClient) async throws -> String {
+    private func follow(_ path: ObjectPath, events: AsyncStream<DaemonEvent>, client: DaemonClient) async throws -> TransferState {
         var bar = ProgressBar.isAvailable && !output.json ? ProgressBar() : nil
         defer { bar?.finish() }
         // It may have finished before the subscription saw anything: look once.
-        let initial = try TransferInfo(object: path, properties: try await client.properties(of: path, interface: DaemonAPI.transferInterface))
-        if initial.isFinished { return initial.state }
+        let initial = try await client.transfer(path)
+        if initial.state.isFinished { return initial.state }
         var waiting = WaitingReport()
         // A send just queued usually starts at once: say nothing about the queue unless it waits
         // for a reason (a failed attempt, a pause).
-        if initial.attempts > 0 || initial.state == "paused", let line = waiting.report(initial) {
+        if initial.attempts > 0 || initial.state == .paused, let line = waiting.report(initial) {
             bar?.finish()
             Output.error(line)
         }
         for await event in events {
             switch event {
             case .transferProgress(let transfer, let progress) where transfer == path:
-                if ["queued", "paused"].contains(progress.state) {
+                if progress.state.isWaiting {
                     // Why it waits is in properties that the progress signal does not carry.
-                    let info = try? TransferInfo(
-                        object: path, properties: try await client.properties(of: path, interface: DaemonAPI.transferInterface))
-                    if let info, let line = waiting.report(info) {
+                    if let info = try? await client.transfer(path), let line = waiting.report(info) {
                         bar?.finish()
                         Output.error(line)
                     }
@@ -193,18 +200,19 @@ struct SendCommand: AsyncParsableCommand {
 /// The lines `s2sctl send` prints while its transfer waits in the queue: one each time the
 /// state, the attempt or the error changes, never one per progress signal.
 struct WaitingReport {
-    private var last: (state: String, attempts: UInt32, error: String?)?
+    private var last: (state: TransferState, attempts: UInt32, error: String?)?
 
-    mutating func report(_ info: TransferInfo) -> String? {
-        guard ["queued", "paused"].contains(info.state) else { return nil }
+    mutating func report(_ info: TransferSnapshot) -> String? {
+        guard info.state.isWaiting else { return nil }
         let now = (info.state, info.attempts, info.lastError)
         if let last, last == now { return nil }
         last = now
-        if info.state == "paused" { return "s2sctl: transfer \(info.number) is paused (s2sctl resume \(info.number) continues it)" }
+        let number = info.number ?? 0
+        if info.state == .paused { return "s2sctl: transfer \(number) is paused (s2sctl resume \(number) continues it)" }
         guard let error = info.lastError, info.attempts > 0 else {
-            return "s2sctl: transfer \(info.number) is queued, waiting for a free slot"
+            return "s2sctl: transfer \(number) is queued, waiting for a free slot"
         }
-        let when = info.nextAttempt.map { " at \($0)" } ?? " soon"
+        let when = info.nextAttempt.map { " at \(Timestamp.rfc3339(microseconds: $0))" } ?? " soon"
         return "s2sctl: attempt \(info.attempts) failed: \(error); retrying\(when) (Ctrl-C cancels)"
     }
 }

@@ -1,6 +1,6 @@
 import ArgumentParser
 import S2SBus
-import S2SCore
+import S2SClient
 
 /// The TRANSFER argument of the commands that act on one transfer (cancel, pause, resume,
 /// set-rate): a number from `s2sctl transfers` or an object path from `send --no-wait`.
@@ -9,15 +9,14 @@ struct TransferArgument: ParsableArguments {
     var transfer: String
 
     func validate() throws {
-        guard TransferInfo.path(from: transfer) != nil else {
+        guard TransferSnapshot.path(from: transfer) != nil else {
             throw ValidationError("\"\(transfer)\" is not a transfer number or object path")
         }
     }
 
-    /// Calls `member` of the Transfer interface on this transfer's object.
-    func call(_ member: String, _ arguments: [DBusValue] = [], on root: S2SCtl) async throws {
-        guard let path = TransferInfo.path(from: transfer) else { throw ValidationError("bad transfer") }
-        let client = try await root.busOptions.client()
-        _ = try await client.call(path: path, interface: DaemonAPI.transferInterface, member: member, arguments)
+    /// Connects, then does `action` to this transfer's object.
+    func act(on root: S2SCtl, _ action: (DaemonClient, ObjectPath) async throws -> Void) async throws {
+        guard let path = TransferSnapshot.path(from: transfer) else { throw ValidationError("bad transfer") }
+        try await action(try await root.busOptions.client(), path)
     }
 }

@@ -1,5 +1,4 @@
 import ArgumentParser
-import S2SBus
 import S2SClient
 import S2SCore
 
@@ -31,8 +30,7 @@ struct TransfersCommand: AsyncParsableCommand {
     func run() async throws {
         let client = try await root.busOptions.client()
         if clear {
-            let reply = try await client.manager("ClearFinished")
-            guard let count = reply.first?.uint32Value else { throw CommandFailure(message: "the daemon sent a malformed reply") }
+            let count = try await client.clearFinished()
             if output.json {
                 Output.line("{\"cleared\": \(count)}")
             } else {
@@ -40,9 +38,7 @@ struct TransfersCommand: AsyncParsableCommand {
             }
             return
         }
-        let transfers = try await client.objects(all ? "ListTransferHistory" : "ListTransfers").map {
-            try TransferInfo(object: $0.0, properties: $0.1)
-        }
+        let transfers = try await client.transfers(history: all)
         if output.json {
             try Output.json(transfers)
             return
@@ -53,10 +49,10 @@ struct TransfersCommand: AsyncParsableCommand {
         }
         let rows = transfers.map { transfer in
             [
-                String(transfer.number), transfer.direction, transfer.state,
+                String(transfer.number ?? 0), transfer.direction.rawValue, transfer.state.rawValue,
                 "\(Units.formatSize(transfer.bytesDone))/\(Units.formatSize(transfer.bytesTotal))",
                 "\(transfer.filesDone)/\(transfer.filesTotal)",
-                transfer.isFinished || transfer.state == "queued" || transfer.state == "paused" ? "-" : "\(Units.formatSize(transfer.rate))/s",
+                transfer.state.isFinished || transfer.state.isWaiting ? "-" : "\(Units.formatSize(transfer.rate))/s",
                 transfer.error.map { "\(transfer.summary): \($0)" } ?? transfer.waiting.map { "\(transfer.summary): \($0)" }
                     ?? transfer.summary,
             ]
@@ -81,7 +77,7 @@ struct CancelCommand: AsyncParsableCommand {
     @OptionGroup var target: TransferArgument
 
     func run() async throws {
-        try await target.call("Cancel", on: root)
+        try await target.act(on: root) { try await $0.cancel($1) }
     }
 }
 
@@ -102,7 +98,7 @@ struct PauseCommand: AsyncParsableCommand {
     @OptionGroup var target: TransferArgument
 
     func run() async throws {
-        try await target.call("Pause", on: root)
+        try await target.act(on: root) { try await $0.pause($1) }
     }
 }
 
@@ -121,7 +117,7 @@ struct ResumeCommand: AsyncParsableCommand {
     @OptionGroup var target: TransferArgument
 
     func run() async throws {
-        try await target.call("Resume", on: root)
+        try await target.act(on: root) { try await $0.resume($1) }
     }
 }
 
@@ -149,7 +145,8 @@ struct SetRateCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        try await target.call("SetRateLimit", [.uint64(try SendCommand.parseRate(rate, option: "rate"))], on: root)
+        let limit = try SendCommand.parseRate(rate, option: "rate")
+        try await target.act(on: root) { try await $0.setRateLimit(limit, of: $1) }
     }
 }
 
@@ -170,31 +167,33 @@ struct WatchCommand: AsyncParsableCommand {
     struct Line: Encodable {
         let event: String
         let object: String
-        var transfer: TransferInfo?
+        var transfer: TransferSnapshot?
         var progress: TransferProgress?
-        var state: String?
+        var state: TransferState?
         var error: String?
     }
 
     func run() async throws {
         let client = try await root.busOptions.client()
-        for await event in try await client.events() {
+        for await event in try await client.subscribedEvents() {
             switch event {
             case .transferAdded(let path, let properties):
-                let info = try TransferInfo(object: path, properties: properties)
-                emit(Line(event: "added", object: path.rawValue, transfer: info), text: "transfer \(info.number) added: \(info.direction) \(info.summary)")
+                let info = try TransferSnapshot(path: path, properties: properties)
+                emit(
+                    Line(event: "added", object: path.rawValue, transfer: info),
+                    text: "transfer \(info.number ?? 0) added: \(info.direction.rawValue) \(info.summary)")
             case .transferProgress(let path, let progress):
-                let number = TransferInfo.number(of: path) ?? 0
+                let number = TransferSnapshot.number(of: path) ?? 0
                 emit(
                     Line(event: "progress", object: path.rawValue, progress: progress),
-                    text: "transfer \(number) \(progress.state): \(Units.formatSize(progress.bytesDone))/\(Units.formatSize(progress.bytesTotal)), "
+                    text: "transfer \(number) \(progress.state.rawValue): \(Units.formatSize(progress.bytesDone))/\(Units.formatSize(progress.bytesTotal)), "
                         + "\(progress.filesDone)/\(progress.filesTotal) files, \(Units.formatSize(progress.rate))/s")
             case .transferFinished(let path, let state, let error):
-                let number = TransferInfo.number(of: path) ?? 0
+                let number = TransferSnapshot.number(of: path) ?? 0
                 emit(
                     Line(event: "finished", object: path.rawValue, state: state, error: error.isEmpty ? nil : error),
-                    text: "transfer \(number) \(state)" + (error.isEmpty ? "" : ": \(error)"))
-            case .endpointAdded(let path):
+                    text: "transfer \(number) \(state.rawValue)" + (error.isEmpty ? "" : ": \(error)"))
+            case .endpointAdded(let path, _):
                 emit(Line(event: "endpoint-added", object: path.rawValue), text: "endpoint added: \(path.rawValue)")
             case .endpointRemoved(let path):
                 emit(Line(event: "endpoint-removed", object: path.rawValue), text: "endpoint removed: \(path.rawValue)")

@@ -1,3 +1,5 @@
+public import S2SClient
+
 /// Finished transfers into one endpoint (or to one destination) close together in time, told as
 /// one message ("12 files (3.4 MiB) arrived in Downloads") that grows in place, instead of one
 /// notification each.
@@ -6,7 +8,7 @@ public struct ArrivalBatch: Sendable, Equatable {
     public private(set) var files: UInt64 = 0
     public private(set) var bytes: UInt64 = 0
     /// What the only transfer carried; nil once there are several.
-    public private(set) var subject: TransferView.Subject?
+    public private(set) var subject: TransferSnapshot.Subject?
     /// Names of the top-level entries that arrived, where known (for "Open folder").
     public private(set) var names: [String] = []
     public private(set) var lastAdded: ContinuousClock.Instant
@@ -22,7 +24,7 @@ public struct ArrivalBatch: Sendable, Equatable {
         !dismissed && now - lastAdded <= window
     }
 
-    public mutating func add(_ transfer: TransferView, at now: ContinuousClock.Instant) {
+    public mutating func add(_ transfer: TransferSnapshot, at now: ContinuousClock.Instant) {
         transfers += 1
         files += transfer.filesDone
         bytes += transfer.bytesDone

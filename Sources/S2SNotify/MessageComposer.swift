@@ -1,5 +1,6 @@
 import S2SBus
-import S2SCore
+public import S2SClient
+public import S2SCore
 
 /// The words of every notification the agent shows, in one place: what a running transfer, a
 /// finished batch, a failure and an interruption look like. Pure: the same inputs give the same
@@ -17,18 +18,18 @@ public struct MessageComposer: Sendable {
     // MARK: Running
 
     /// A running transfer: what, how far, where; a progress bar and "Cancel".
-    public func running(_ transfer: TransferView, endpointDirectory: String?) -> NotificationContent {
+    public func running(_ transfer: TransferSnapshot, endpointDirectory: String?) -> NotificationContent {
         let verb = transfer.direction == .receive ? "Receiving" : "Sending"
         let percent = Self.percent(transfer.bytesDone, of: transfer.bytesTotal)
         var lines: [String]
         switch transfer.state {
-        case "connecting":
+        case .connecting:
             lines = ["Connecting…"]
-        case "queued":
+        case .queued:
             lines = ["Waiting in the queue…"]
-        case "paused":
+        case .paused:
             lines = ["Paused"]
-        case "verifying":
+        case .verifying:
             lines = ["\(Units.formatSize(transfer.bytesTotal)) sent, waiting for the receiver to confirm"]
         default:
             var line = transfer.bytesTotal > 0
@@ -49,7 +50,7 @@ public struct MessageComposer: Sendable {
 
     /// Transfers that finished well into one endpoint or to one destination, coalesced.
     public func finished(
-        _ batch: ArrivalBatch, direction: TransferView.Direction, endpointDirectory: String?, destination: String
+        _ batch: ArrivalBatch, direction: TransferDirection, endpointDirectory: String?, destination: String
     ) -> NotificationContent {
         let what: String
         let noun: String
@@ -84,10 +85,10 @@ public struct MessageComposer: Sendable {
     }
 
     /// A transfer that failed or was cancelled, with the daemon's reason.
-    public func ended(_ transfer: TransferView, endpointDirectory: String?) -> NotificationContent {
+    public func ended(_ transfer: TransferSnapshot, endpointDirectory: String?) -> NotificationContent {
         let verb = transfer.direction == .receive ? "Receiving" : "Sending"
-        let outcome = transfer.state == "cancelled" ? "cancelled" : "failed"
-        let reason = transfer.error.isEmpty ? "no reason given" : transfer.error
+        let outcome = transfer.state == .cancelled ? "cancelled" : "failed"
+        let reason = transfer.error ?? "no reason given"
         var lines = ["\(Self.capitalized(reason))"]
         if transfer.bytesTotal > 0 {
             lines.append("\(Units.formatSize(transfer.bytesDone)) of \(Units.formatSize(transfer.bytesTotal)) moved")
@@ -95,12 +96,12 @@ public struct MessageComposer: Sendable {
         lines.append(place(of: transfer, endpointDirectory: endpointDirectory))
         return NotificationContent(
             summary: "\(verb) \(Self.describe(transfer.subject, files: transfer.filesTotal)) \(outcome)", body: body(lines),
-            icon: transfer.state == "cancelled" ? "process-stop" : "dialog-error",
-            urgency: transfer.state == "cancelled" ? .normal : .critical, category: "transfer.error")
+            icon: transfer.state == .cancelled ? "process-stop" : "dialog-error",
+            urgency: transfer.state == .cancelled ? .normal : .critical, category: "transfer.error")
     }
 
     /// A running transfer whose daemon went away: it stopped; a retry resumes it.
-    public func interrupted(_ transfer: TransferView, endpointDirectory: String?) -> NotificationContent {
+    public func interrupted(_ transfer: TransferSnapshot, endpointDirectory: String?) -> NotificationContent {
         let verb = transfer.direction == .receive ? "Receiving" : "Sending"
         let advice = transfer.direction == .receive
             ? "s2sd stopped. When the sender tries again, the transfer resumes."
@@ -113,10 +114,10 @@ public struct MessageComposer: Sendable {
 
     // MARK: Pieces
 
-    private func place(of transfer: TransferView, endpointDirectory: String?) -> String {
+    private func place(of transfer: TransferSnapshot, endpointDirectory: String?) -> String {
         switch transfer.direction {
         case .receive: "into \(endpointDirectory.map(Self.lastComponent) ?? "your endpoint")"
-        case .send: "to \(Self.shortDestination(transfer.destination))"
+        case .send: "to \(Self.shortDestination(transfer.destination ?? ""))"
         }
     }
 
@@ -126,7 +127,7 @@ public struct MessageComposer: Sendable {
     }
 
     /// "report.pdf", "folder photos", "3 items", "files".
-    static func describe(_ subject: TransferView.Subject, files: UInt64) -> String {
+    static func describe(_ subject: TransferSnapshot.Subject, files: UInt64) -> String {
         switch subject {
         case .file(let name): name
         case .folder(let name): "folder \(name)"

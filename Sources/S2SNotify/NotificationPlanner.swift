@@ -1,5 +1,6 @@
 public import S2SBus
 public import S2SClient
+public import S2SCore
 
 /// Decides which notifications to show, update, close or leave alone, from the daemon's events
 /// and the passing of time. Pure and synchronous: it returns ``PlannerCommand``s for the agent to
@@ -26,7 +27,7 @@ public struct NotificationPlanner: Sendable {
     }
 
     private struct Tracked: Sendable {
-        var view: TransferView
+        var view: TransferSnapshot
         let since: ContinuousClock.Instant
         var throttle: UpdateThrottle
         var shown = false
@@ -56,11 +57,9 @@ public struct NotificationPlanner: Sendable {
 
     public func isTracking(_ path: ObjectPath) -> Bool { transfers[path] != nil }
 
-    public func knowsEndpoint(_ endpoint: ObjectPath) -> Bool { endpointDirectories[endpoint] != nil }
-
     /// A transfer started (or was found running after the daemon appeared).
-    public mutating func added(_ view: TransferView, at now: ContinuousClock.Instant) -> [PlannerCommand] {
-        guard !view.isFinished, transfers[view.path] == nil else { return [] }
+    public mutating func added(_ view: TransferSnapshot, at now: ContinuousClock.Instant) -> [PlannerCommand] {
+        guard !view.state.isFinished, transfers[view.path] == nil else { return [] }
         transfers[view.path] = Tracked(view: view, since: now, throttle: UpdateThrottle(interval: settings.updateInterval))
         return []
     }
@@ -82,17 +81,17 @@ public struct NotificationPlanner: Sendable {
 
     /// A transfer ended; `final` holds its last properties (or what was known, if they could not
     /// be read).
-    public mutating func finished(_ final: TransferView, at now: ContinuousClock.Instant) -> [PlannerCommand] {
+    public mutating func finished(_ final: TransferSnapshot, at now: ContinuousClock.Instant) -> [PlannerCommand] {
         var view = final
         let tracked = transfers.removeValue(forKey: final.path)
         if let tracked { view = tracked.view; view.update(from: final) }
         let key = NotificationKey.transfer(view.path)
         let ownNotification = tracked.map { $0.shown && !$0.muted } ?? false
-        guard view.state == "done" else {
+        guard view.state == .done else {
             let content = composer.ended(view, endpointDirectory: directory(of: view))
             return [.show(key, content, takeOver: nil), .forget(key)]
         }
-        let batchKey = BatchKey(direction: view.direction, target: view.endpoint?.rawValue ?? view.destination)
+        let batchKey = BatchKey(direction: view.direction, target: view.endpoint?.rawValue ?? view.destination ?? "")
         var commands: [PlannerCommand] = []
         var batch: ArrivalBatch
         var takeOver: NotificationKey?
@@ -107,18 +106,20 @@ public struct NotificationPlanner: Sendable {
         batch.add(view, at: now)
         batches[batchKey] = batch
         let content = composer.finished(
-            batch, direction: view.direction, endpointDirectory: directory(of: view), destination: view.destination)
+            batch, direction: view.direction, endpointDirectory: directory(of: view), destination: view.destination ?? "")
         commands.append(.show(.batch(batchKey), content, takeOver: takeOver))
         return commands
     }
 
     /// A transfer ended whose final properties could not be read (the daemon went away at that
     /// moment): what the planner knows of it, with the state and reason of the signal.
-    public mutating func finished(_ path: ObjectPath, state: String, error: String, at now: ContinuousClock.Instant) -> [PlannerCommand] {
+    public mutating func finished(
+        _ path: ObjectPath, state: TransferState, error: String, at now: ContinuousClock.Instant
+    ) -> [PlannerCommand] {
         guard var view = transfers[path]?.view else { return [] }
         view.state = state
-        view.error = error
-        if state == "done" { view.bytesDone = view.bytesTotal; view.filesDone = view.filesTotal }
+        view.error = error.isEmpty ? nil : error
+        if state == .done { view.bytesDone = view.bytesTotal; view.filesDone = view.filesTotal }
         return finished(view, at: now)
     }
 
@@ -192,11 +193,11 @@ public struct NotificationPlanner: Sendable {
 
     // MARK: Helpers
 
-    private func directory(of view: TransferView) -> String? {
+    private func directory(of view: TransferSnapshot) -> String? {
         view.endpoint.flatMap { endpointDirectories[$0] }
     }
 
-    private func runningContent(_ view: TransferView) -> NotificationContent {
+    private func runningContent(_ view: TransferSnapshot) -> NotificationContent {
         composer.running(view, endpointDirectory: directory(of: view))
     }
 }

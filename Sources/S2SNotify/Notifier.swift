@@ -50,7 +50,7 @@ public actor Notifier {
     var reportedServerAbsent = false
 
     // The daemon side.
-    var daemon: BusConnection?
+    var daemon: DaemonClient?
     var reportedDaemonAbsent = false
     var reportedBusFailure = false
 
@@ -86,7 +86,7 @@ public actor Notifier {
     public func shutDown() async {
         await enqueue(planner.shutDown())
         await flush()
-        daemon?.close()
+        daemon?.connection.close()
     }
 
     // MARK: The session bus
@@ -162,9 +162,7 @@ public actor Notifier {
                 return
             }
             do {
-                _ = try await daemon.call(
-                    destination: DaemonAPI.busName, path: path, interface: DaemonAPI.transferInterface, member: "Cancel",
-                    autoStart: false)
+                try await daemon.cancel(path)
                 logger.info("cancelled \(path) from its notification")
             } catch {
                 logger.warning("cannot cancel \(path): \(error)")
@@ -245,9 +243,10 @@ public actor Notifier {
     private func runDaemon() async {
         var backoff = Backoff()
         while !Task.isCancelled {
-            let connection: BusConnection
+            let client: DaemonClient
             do {
-                connection = try await BusConnection.connect(configuration.daemonBus, environment: configuration.environment)
+                // autoStart false: the agent follows a daemon, it never starts one.
+                client = try await DaemonClient.connect(configuration.daemonBus, environment: configuration.environment, autoStart: false)
             } catch {
                 if !reportedBusFailure {
                     reportedBusFailure = true
@@ -261,8 +260,8 @@ public actor Notifier {
                 logger.notice("connected to the \(busDescription)")
             }
             backoff.reset()
-            await follow(connection)
-            connection.close()
+            await follow(client)
+            client.connection.close()
             daemon = nil
             await enqueue(planner.daemonVanished())
             guard !Task.isCancelled else { break }
@@ -273,13 +272,13 @@ public actor Notifier {
     }
 
     /// Follows the daemon on one connection to its bus, until the connection closes.
-    private func follow(_ connection: BusConnection) async {
-        let signals = await connection.signals()
+    private func follow(_ client: DaemonClient) async {
+        let events: AsyncStream<DaemonEvent>
         do {
-            try await connection.addMatch(DaemonEvent.ownerChangedMatchRule)
-            daemon = connection
-            if try await connection.nameHasOwner(DaemonAPI.busName) {
-                await daemonAppeared(connection)
+            events = try await client.events()
+            daemon = client
+            if try await client.daemonIsRunning() {
+                await daemonAppeared(client)
             } else {
                 reportDaemonAbsent()
             }
@@ -287,9 +286,8 @@ public actor Notifier {
             logger.warning("cannot watch s2sd on the \(busDescription): \(error)")
             return
         }
-        for await signal in signals {
-            guard let event = DaemonEvent(signal: signal) else { continue }
-            await handle(event, on: connection)
+        for await event in events {
+            await handle(event, on: client)
         }
     }
 
@@ -299,49 +297,49 @@ public actor Notifier {
         logger.notice("s2sd is not running on the \(busDescription); waiting for it to start")
     }
 
-    /// Subscribes, and picks up the transfers already running.
-    private func daemonAppeared(_ connection: BusConnection) async {
+    /// Subscribes, learns where the endpoints are (then kept up to date from the signals), and
+    /// picks up the transfers already running.
+    private func daemonAppeared(_ client: DaemonClient) async {
         do {
-            _ = try await callDaemon(connection, member: "Subscribe")
-            let transfers = try PropertyReader.objects(in: try await callDaemon(connection, member: "ListTransfers"), of: "ListTransfers")
+            try await client.subscribe()
+            let transfers = try await client.transfers()
             reportedDaemonAbsent = false
             logger.notice("following s2sd on the \(busDescription)")
-            for (path, properties) in transfers {
-                await track(try TransferView(path: path, properties: properties), on: connection)
-            }
-        } catch let error as BusError where error.name == StandardErrorName.serviceUnknown || error.name == StandardErrorName.nameHasNoOwner {
+            for (path, properties) in try await client.endpoints() { learnEndpoint(path, properties) }
+            for transfer in transfers { await track(transfer) }
+        } catch let error as DaemonCallError where error.daemonIsAbsent {
             reportDaemonAbsent()
         } catch {
             logger.warning("cannot follow s2sd on the \(busDescription): \(error)")
         }
     }
 
-    private func handle(_ event: DaemonEvent, on connection: BusConnection) async {
+    private func handle(_ event: DaemonEvent, on client: DaemonClient) async {
         let now = ContinuousClock.now
         switch event {
         case .transferAdded(let path, let properties):
             do {
-                await track(try TransferView(path: path, properties: properties), on: connection)
+                await track(try TransferSnapshot(path: path, properties: properties))
             } catch {
                 logger.warning("\(error)")
             }
         case .transferProgress(let path, let progress):
             if planner.isTracking(path) {
                 await enqueue(planner.progress(path, progress, at: now))
-            } else if let view = await transfer(path, on: connection) {
-                // Subscribed after it started: pick it up now.
-                await track(view, on: connection)
+            } else if let transfer = await transfer(path, on: client) {
+                // Subscribed after it started: pick it up now, from one call (the signal does not
+                // say whose it is, nor what it carries).
+                await track(transfer)
             }
         case .transferFinished(let path, let state, let error):
-            if let final = await transfer(path, on: connection) {
+            if let final = await transfer(path, on: client) {
                 guard final.owner == configuration.uid else { return }
-                await lookUpEndpoint(of: final, on: connection)
                 await enqueue(planner.finished(final, at: ContinuousClock.now))
             } else {
                 await enqueue(planner.finished(path, state: state, error: error, at: now))
             }
-        case .endpointAdded:
-            break
+        case .endpointAdded(let path, let properties):
+            learnEndpoint(path, properties)
         case .endpointRemoved(let path):
             planner.setEndpointDirectory(nil, for: path)
         case .daemonVanished:
@@ -350,49 +348,31 @@ public actor Notifier {
             logger.notice("s2sd left the \(busDescription); waiting for it to come back")
             reportedDaemonAbsent = true
         case .daemonAppeared:
-            daemon = connection
-            await daemonAppeared(connection)
+            daemon = client
+            await daemonAppeared(client)
         }
     }
 
     /// Starts following a transfer of this user.
-    private func track(_ view: TransferView, on connection: BusConnection) async {
-        guard view.owner == configuration.uid, !view.isFinished else { return }
-        await lookUpEndpoint(of: view, on: connection)
-        await enqueue(planner.added(view, at: ContinuousClock.now))
+    private func track(_ transfer: TransferSnapshot) async {
+        guard transfer.owner == configuration.uid, !transfer.state.isFinished else { return }
+        await enqueue(planner.added(transfer, at: ContinuousClock.now))
     }
 
     /// Reads a transfer's properties; nil if it is gone (or not this user's to read).
-    private func transfer(_ path: ObjectPath, on connection: BusConnection) async -> TransferView? {
+    private func transfer(_ path: ObjectPath, on client: DaemonClient) async -> TransferSnapshot? {
         do {
-            let reply = try await connection.call(
-                destination: DaemonAPI.busName, path: path, interface: "org.freedesktop.DBus.Properties", member: "GetAll",
-                [.string(DaemonAPI.transferInterface)], autoStart: false)
-            guard let properties = reply.first?.stringKeyedValue else { return nil }
-            return try TransferView(path: path, properties: properties.mapValues(\.unwrappingVariant))
+            return try await client.transfer(path)
         } catch {
             logger.debug("cannot read \(path): \(error)")
             return nil
         }
     }
 
-    /// Learns the directory of a receiving transfer's endpoint, once per endpoint.
-    private func lookUpEndpoint(of view: TransferView, on connection: BusConnection) async {
-        guard let endpoint = view.endpoint, !planner.knowsEndpoint(endpoint) else { return }
-        do {
-            let reply = try await connection.call(
-                destination: DaemonAPI.busName, path: endpoint, interface: "org.freedesktop.DBus.Properties", member: "Get",
-                [.string(DaemonAPI.endpointInterface), .string("Directory")], autoStart: false)
-            planner.setEndpointDirectory(reply.first?.unwrappingVariant.stringValue, for: endpoint)
-        } catch {
-            logger.debug("cannot read the directory of \(endpoint): \(error)")
-        }
-    }
-
-    private func callDaemon(_ connection: BusConnection, member: String) async throws -> [DBusValue] {
-        try await connection.call(
-            destination: DaemonAPI.busName, path: ObjectPath(DaemonAPI.rootPath) ?? "/", interface: DaemonAPI.managerInterface,
-            member: member, autoStart: false)
+    /// Notes where an endpoint's files go, from its properties (`ListEndpoints`, and the
+    /// `InterfacesAdded` signal of a new endpoint), so that no transfer needs a call for it.
+    private func learnEndpoint(_ path: ObjectPath, _ properties: [String: DBusValue]) {
+        planner.setEndpointDirectory(properties[EndpointProperty.directory.rawValue]?.stringValue, for: path)
     }
 
     // MARK: The clock

@@ -5,7 +5,7 @@ import re
 
 
 from conftest import S2SCTL, base_env, run
-from s2sit import ENDPOINT, ID_RE, U64_MAX, assert_valid_id, random_valid_id
+from s2sit import CHARSET, ENDPOINT, ID_RE, U64_MAX, assert_valid_id, random_valid_id
 
 JSON_KEYS = {"id", "object", "directory", "owner", "created", "quota", "expires", "remainingUses",
              "bytesReceived", "filesReceived", "address", "relay", "relayConnected"}
@@ -164,6 +164,26 @@ def test_no_bus_at_all(ctl, scratch):
     r = ctl("status", env=env)
     assert r.rc == 1 and r.err.startswith("s2sctl: ") and r.err.strip() != "s2sctl:", r
     assert "Fatal error" not in r.err
+
+
+def test_send_refuses_a_mistyped_id_without_the_bus(scratch):
+    """A destination with one mistyped character fails on its checksum in s2sctl itself: both
+    buses point at sockets that do not exist, so any bus call would fail with another message."""
+    source = scratch / "file.txt"
+    source.write_text("hello\n")
+    good = random_valid_id()
+    index = 20  # a data character: any single substitution breaks the Bech32m checksum
+    mistyped = good[:index] + next(c for c in CHARSET if c != good[index]) + good[index + 1:]
+    env = base_env(DBUS_SYSTEM_BUS_ADDRESS=f"unix:path={scratch}/no-system-bus",
+                   DBUS_SESSION_BUS_ADDRESS=f"unix:path={scratch}/no-session-bus")
+    for bus_flag in ("--system", "--user"):
+        r = run([S2SCTL, bus_flag, "send", source, f"{mistyped}@192.0.2.1:7730"], env=env, cwd=scratch)
+        assert r.rc == 1, r
+        assert r.err == "s2sctl: the endpoint ID's checksum does not match: a character is mistyped\n", r
+        assert r.out == "", r
+        # The control: a well-typed ID gets as far as the (missing) bus.
+        r = run([S2SCTL, bus_flag, "send", source, f"{good}@192.0.2.1:7730"], env=env, cwd=scratch)
+        assert r.rc == 1 and r.err.startswith("s2sctl: cannot connect to "), r
 
 
 def test_user_bus(daemon_factory, bus, mkdir, scratch):

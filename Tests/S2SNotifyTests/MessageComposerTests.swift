@@ -1,4 +1,5 @@
 import S2SBus
+import S2SClient
 import Testing
 @testable import S2SNotify
 
@@ -10,9 +11,9 @@ struct MessageComposerTests {
     let plain = MessageComposer(capabilities: ServerCapabilities(actions: true, bodyMarkup: false))
     let markup = MessageComposer(capabilities: ServerCapabilities(actions: true, bodyMarkup: true))
 
-    func receiving(_ currentFile: String = "report.pdf", files: UInt64 = 1) -> TransferView {
-        TransferView(
-            path: Self.path, direction: .receive, state: "receiving", bytesDone: 50 << 20, bytesTotal: 200 << 20,
+    func receiving(_ currentFile: String = "report.pdf", files: UInt64 = 1) -> TransferSnapshot {
+        TransferSnapshot(
+            path: Self.path, direction: .receive, state: .receiving, bytesDone: 50 << 20, bytesTotal: 200 << 20,
             filesTotal: files, rate: 5 << 20, endpoint: Self.endpoint, currentFile: currentFile)
     }
 
@@ -33,8 +34,8 @@ struct MessageComposerTests {
     }
 
     @Test func anOutgoingTransferNamesItsShortDestination() {
-        let view = TransferView(
-            path: Self.path, direction: .send, state: "sending", bytesDone: 1024, bytesTotal: 4096,
+        let view = TransferSnapshot(
+            path: Self.path, direction: .send, state: .sending, bytesDone: 1024, bytesTotal: 4096,
             destination: "\(Self.id)@nas.example.org:7730", sources: ["/home/ann/report.pdf"])
         let content = plain.running(view, endpointDirectory: nil)
         #expect(content.summary == "Sending report.pdf")
@@ -49,7 +50,7 @@ struct MessageComposerTests {
     @Test func oneFileArrivedOffersOpenFolder() {
         var batch = ArrivalBatch(startedAt: .now)
         var view = receiving()
-        view.state = "done"
+        view.state = .done
         view.bytesDone = 3 << 20
         view.filesDone = 1
         batch.add(view, at: .now)
@@ -65,8 +66,8 @@ struct MessageComposerTests {
     @Test func manyTransfersAreCountedTogether() {
         var batch = ArrivalBatch(startedAt: .now)
         for index in 0..<12 {
-            let view = TransferView(
-                path: ObjectPath("/org/s2s/Daemon1/transfer/\(index + 1)") ?? "/", direction: .receive, state: "done",
+            let view = TransferSnapshot(
+                path: ObjectPath("/org/s2s/Daemon1/transfer/\(index + 1)") ?? "/", direction: .receive, state: .done,
                 bytesDone: 300 * 1024, bytesTotal: 300 * 1024, filesDone: 1, filesTotal: 1, endpoint: Self.endpoint)
             batch.add(view, at: .now)
         }
@@ -78,8 +79,8 @@ struct MessageComposerTests {
     @Test func sentFilesNameTheDestination() {
         var batch = ArrivalBatch(startedAt: .now)
         batch.add(
-            TransferView(
-                path: Self.path, direction: .send, state: "done", bytesDone: 2048, bytesTotal: 2048, filesDone: 40,
+            TransferSnapshot(
+                path: Self.path, direction: .send, state: .done, bytesDone: 2048, bytesTotal: 2048, filesDone: 40,
                 filesTotal: 40, destination: "\(Self.id)@10.0.0.2", sources: ["/home/ann/photos"]), at: .now)
         let content = plain.finished(batch, direction: .send, endpointDirectory: nil, destination: "\(Self.id)@10.0.0.2")
         #expect(content.summary == "Folder sent")
@@ -89,15 +90,15 @@ struct MessageComposerTests {
 
     @Test func aFailureTellsTheReason() {
         var view = receiving()
-        view.state = "failed"
+        view.state = .failed
         view.error = "quota exceeded"
         let content = plain.ended(view, endpointDirectory: "/srv/in")
         #expect(content.summary == "Receiving report.pdf failed")
         #expect(content.body == "Quota exceeded\n50 MiB of 200 MiB moved\ninto in")
         #expect(content.urgency == .critical)
         #expect(content.actions.isEmpty)
-        view.state = "cancelled"
-        view.error = ""
+        view.state = .cancelled
+        view.error = nil
         let cancelled = plain.ended(view, endpointDirectory: "/srv/in")
         #expect(cancelled.summary == "Receiving report.pdf cancelled")
         #expect(cancelled.body.hasPrefix("No reason given\n"))

@@ -12,17 +12,17 @@ struct NotificationPlannerTests {
 
     func path(_ number: Int) -> ObjectPath { ObjectPath("/org/s2s/Daemon1/transfer/\(number)") ?? "/" }
 
-    func incoming(_ number: Int, bytes: UInt64 = 100 << 20) -> TransferView {
-        TransferView(path: path(number), direction: .receive, state: "receiving", bytesTotal: bytes, filesTotal: 1, endpoint: Self.endpoint)
+    func incoming(_ number: Int, bytes: UInt64 = 100 << 20) -> TransferSnapshot {
+        TransferSnapshot(path: path(number), direction: .receive, state: .receiving, bytesTotal: bytes, filesTotal: 1, endpoint: Self.endpoint)
     }
 
     func progress(_ done: UInt64, of total: UInt64 = 100 << 20, file: String = "big.bin") -> TransferProgress {
-        TransferProgress(state: "receiving", bytesDone: done, bytesTotal: total, filesDone: 0, filesTotal: 1, rate: 1, currentFile: file)
+        TransferProgress(state: .receiving, bytesDone: done, bytesTotal: total, filesDone: 0, filesTotal: 1, rate: 1, currentFile: file)
     }
 
-    func done(_ number: Int, bytes: UInt64 = 100 << 20) -> TransferView {
-        TransferView(
-            path: path(number), direction: .receive, state: "done", bytesDone: bytes, bytesTotal: bytes, filesDone: 1,
+    func done(_ number: Int, bytes: UInt64 = 100 << 20) -> TransferSnapshot {
+        TransferSnapshot(
+            path: path(number), direction: .receive, state: .done, bytesDone: bytes, bytesTotal: bytes, filesDone: 1,
             filesTotal: 1, endpoint: Self.endpoint)
     }
 
@@ -138,7 +138,7 @@ struct NotificationPlannerTests {
         _ = planner.added(incoming(1), at: at(0))
         _ = planner.progress(path(1), progress(10 << 20), at: at(0.5))
         _ = planner.tick(at: at(1))
-        let commands = planner.finished(path(1), state: "cancelled", error: "cancelled by the receiver", at: at(2))
+        let commands = planner.finished(path(1), state: .cancelled, error: "cancelled by the receiver", at: at(2))
         #expect(commands.count == 2)
         #expect(commands.last == .forget(.transfer(path(1))))
         let shown = shows(commands)

@@ -1,0 +1,32 @@
+/// The properties of `org.s2s.Daemon1.Transfer`, in the order of the interface's XML: one list
+/// for the daemon that publishes them and the clients that read them (and for `TransferAdded`,
+/// whose dictionary holds the same names).
+public enum TransferProperty: String, Sendable, CaseIterable {
+    case direction = "Direction"
+    case state = "State"
+    case route = "Route"
+    case owner = "Owner"
+    case endpoint = "Endpoint"
+    case destination = "Destination"
+    case sources = "Sources"
+    case names = "Names"
+    case digestAlgorithm = "DigestAlgorithm"
+    case digest = "Digest"
+    case bytesDone = "BytesDone"
+    case bytesTotal = "BytesTotal"
+    case bytesResumed = "BytesResumed"
+    case filesDone = "FilesDone"
+    case filesTotal = "FilesTotal"
+    case rate = "Rate"
+    case currentFile = "CurrentFile"
+    case error = "Error"
+    case createdTimestamp = "CreatedTimestamp"
+    case finishedTimestamp = "FinishedTimestamp"
+    case rateLimit = "RateLimit"
+    case removeSource = "RemoveSource"
+    case keptSources = "KeptSources"
+    case priority = "Priority"
+    case attempts = "Attempts"
+    case nextAttempt = "NextAttempt"
+    case lastError = "LastError"
+}

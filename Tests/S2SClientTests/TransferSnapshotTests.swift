@@ -1,0 +1,96 @@
+import Foundation
+import S2SBus
+import S2SCore
+import Testing
+@testable import S2SClient
+
+/// Reading a transfer from the daemon's properties, what it is called, and its JSON.
+struct TransferSnapshotTests {
+    static let path: ObjectPath = "/org/s2s/Daemon1/transfer/3"
+
+    static func properties(direction: String = "receive", sources: [String] = [], currentFile: String = "") -> [String: DBusValue] {
+        [
+            "Direction": .string(direction), "State": .string("receiving"), "Route": .string("direct"), "Owner": .uint32(1000),
+            "Endpoint": .objectPath(direction == "receive" ? "/org/s2s/Daemon1/endpoint/2" : "/"),
+            "Destination": .string(direction == "send" ? "s2s1x@h:1" : ""), "Sources": .strings(sources),
+            "DigestAlgorithm": .string("xxh3-128"), "Digest": .string(""), "BytesDone": .uint64(1), "BytesTotal": .uint64(10),
+            "BytesResumed": .uint64(0), "FilesDone": .uint64(0), "FilesTotal": .uint64(2), "Rate": .uint64(0),
+            "CurrentFile": .string(currentFile), "Error": .string(""), "CreatedTimestamp": .uint64(1), "FinishedTimestamp": .uint64(0),
+        ]
+    }
+
+    @Test func readsTheDaemonsProperties() throws {
+        let view = try TransferSnapshot(path: Self.path, properties: Self.properties(currentFile: "docs/a.txt"))
+        #expect(view.direction == .receive && view.owner == 1000 && view.endpoint == "/org/s2s/Daemon1/endpoint/2")
+        #expect(view.state == .receiving && view.number == 3 && view.destination == nil && view.error == nil)
+        #expect(view.rateLimit == 0 && view.keptSources.isEmpty && view.nextAttempt == nil && view.finishedTimestamp == nil)
+        #expect(view.subject == .folder("docs"))
+        let sent = try TransferSnapshot(path: Self.path, properties: Self.properties(direction: "send", sources: ["/a/b.txt", "/a/c"]))
+        #expect(sent.endpoint == nil && sent.subject == .items(2))
+    }
+
+    @Test func namesComeFromTheDaemonWhenItTellsThem() throws {
+        var properties = Self.properties()
+        properties["Names"] = .strings(["photos/"])
+        properties["FilesTotal"] = .uint64(1)
+        #expect(try TransferSnapshot(path: Self.path, properties: properties).subject == .folder("photos"))
+        properties["Names"] = .strings(["a.txt", "b/"])
+        #expect(try TransferSnapshot(path: Self.path, properties: properties).subject == .items(2))
+        properties["Names"] = .strings(["report.pdf"])
+        #expect(try TransferSnapshot(path: Self.path, properties: properties).subject == .file("report.pdf"))
+    }
+
+    @Test func aMissingPropertyIsAClearError() {
+        var properties = Self.properties()
+        properties["Owner"] = .string("root")
+        #expect(throws: MalformedReply.self) { try TransferSnapshot(path: Self.path, properties: properties) }
+    }
+
+    @Test func namesSeenOnTheWayAreKept() throws {
+        var view = try TransferSnapshot(path: Self.path, properties: Self.properties())
+        #expect(view.subject == .unknown)
+        view.apply(TransferProgress(state: .receiving, bytesDone: 5, bytesTotal: 10, filesDone: 0, filesTotal: 1, rate: 0, currentFile: "x.iso"))
+        var final = try TransferSnapshot(path: Self.path, properties: Self.properties())
+        final.state = .done
+        final.filesTotal = 1
+        view.update(from: final)
+        #expect(view.state == .done && view.subject == .file("x.iso"))
+    }
+
+    @Test func anUnknownStateIsAClearError() {
+        var properties = Self.properties()
+        properties["State"] = .string("levitating")
+        #expect(throws: MalformedReply.self) { try TransferSnapshot(path: Self.path, properties: properties) }
+    }
+
+    @Test(arguments: [("3", "/org/s2s/Daemon1/transfer/3"), ("/org/s2s/Daemon1/transfer/12", "/org/s2s/Daemon1/transfer/12")])
+    func transfersAreNamedByNumberOrPath(_ text: String, _ path: String) {
+        #expect(TransferSnapshot.path(from: text)?.rawValue == path)
+    }
+
+    @Test(arguments: ["0", "-1", "x", "/org/s2s/Daemon1/endpoint/3"])
+    func otherTextNamesNoTransfer(_ text: String) {
+        #expect(TransferSnapshot.path(from: text) == nil)
+    }
+
+    /// The keys of `s2sctl --json`, which scripts rely on: all of them, `null` for none.
+    @Test func jsonHasEveryKey() throws {
+        var properties = Self.properties(direction: "send", sources: ["/a/b.txt"])
+        properties["NextAttempt"] = .uint64(1_700_000_000_000_000)
+        properties["LastError"] = .string("connection refused")
+        let data = try JSONEncoder().encode(try TransferSnapshot(path: Self.path, properties: properties))
+        let object = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        #expect(
+            Set(object.keys) == [
+                "number", "object", "direction", "state", "route", "owner", "endpoint", "destination", "sources",
+                "digestAlgorithm", "digest", "bytesDone", "bytesTotal", "bytesResumed", "filesDone", "filesTotal", "rate",
+                "currentFile", "error", "created", "finished", "priority", "attempts", "nextAttempt", "lastError",
+                "rateLimit", "removeSource", "keptSources",
+            ])
+        #expect(object["number"] as? Int == 3 && object["object"] as? String == Self.path.rawValue)
+        #expect(object["state"] as? String == "receiving" && object["direction"] as? String == "send")
+        #expect(object["destination"] as? String == "s2s1x@h:1" && object["endpoint"] is NSNull && object["digest"] is NSNull)
+        #expect(object["finished"] is NSNull && object["created"] as? String == "1970-01-01T00:00:00Z")
+        #expect(object["nextAttempt"] as? String == "2023-11-14T22:13:20Z" && object["lastError"] as? String == "connection refused")
+    }
+}
