@@ -134,10 +134,17 @@ public final class BusConnection: @unchecked Sendable {
         return reply
     }
 
+    /// The largest message sent: the system bus's default `max_message_size`. A bus drops a
+    /// connection that sends more than its limit, so a larger message is refused here instead,
+    /// as an error for that one message.
+    public static let maxMessageSize = 32 << 20
+
     private func checkSendable(_ message: Message) throws(BusError) {
         guard isOpen, dbus_connection_get_is_connected(raw) != 0 else {
             throw BusError.disconnected("the connection is closed")
         }
+        let size = try message.marshalledSize()
+        guard size <= Self.maxMessageSize else { throw BusError.messageTooLarge(size: size, limit: Self.maxMessageSize) }
         if dbus_message_contains_unix_fds(message.raw) != 0,
             dbus_connection_can_send_type(raw, S2S_DBUS_TYPE_UNIX_FD) == 0
         {

@@ -17,6 +17,9 @@ public enum BusError: Error, Sendable, Equatable, CustomStringConvertible {
     case outOfMemory(String)
     /// A system call failed.
     case system(String, Int32)
+    /// A message larger than a bus carries (``BusConnection/maxMessageSize``): sending it would get
+    /// the connection dropped.
+    case messageTooLarge(size: Int, limit: Int)
 
     public var description: String {
         switch self {
@@ -26,6 +29,7 @@ public enum BusError: Error, Sendable, Equatable, CustomStringConvertible {
         case .unexpectedReply(let reason): "unexpected reply: \(reason)"
         case .outOfMemory(let what): "out of memory in \(what)"
         case .system(let call, let code): "\(call): \(String(cString: strerror(code)))"
+        case .messageTooLarge(let size, let limit): "a message of \(size) bytes is more than a bus carries (\(limit))"
         }
     }
 

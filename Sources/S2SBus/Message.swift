@@ -150,6 +150,15 @@ public final class Message: @unchecked Sendable {
     /// The message as the bytes that go on the wire (without any Unix fds it carries). A message
     /// not yet sent has no serial; the copy that is marshalled gets `serial`.
     public func marshal(serial: UInt32 = 1) throws(BusError) -> [UInt8] {
+        try withMarshalledBytes(serial: serial) { Array($0) }
+    }
+
+    /// How many bytes the message takes on the wire (header, padding and body).
+    public func marshalledSize() throws(BusError) -> Int {
+        try withMarshalledBytes(serial: 1) { $0.count }
+    }
+
+    private func withMarshalledBytes<T>(serial: UInt32, _ body: (UnsafeBufferPointer<UInt8>) -> T) throws(BusError) -> T {
         var source = raw
         var copy: OpaquePointer? = nil
         defer { copy.map { dbus_message_unref($0) } }
@@ -166,7 +175,7 @@ public final class Message: @unchecked Sendable {
         }
         defer { dbus_free(buffer) }
         return buffer.withMemoryRebound(to: UInt8.self, capacity: Int(length)) {
-            Array(UnsafeBufferPointer(start: $0, count: Int(length)))
+            body(UnsafeBufferPointer(start: $0, count: Int(length)))
         }
     }
 

@@ -143,7 +143,17 @@ public final class ObjectServer: Sendable {
             }
         }
         guard message.expectsReply else { return }
-        try? await connection.send(reply)
+        do {
+            try await connection.send(reply)
+        } catch BusError.messageTooLarge(let size, let limit) {
+            // The caller asked for more than the bus carries: an error to that caller, never a
+            // lost connection for everyone.
+            let text = "the reply would be \(size >> 20) MiB, more than the bus carries (\(limit >> 20) MiB); ask for less"
+            if let error = try? message.errorReply(name: StandardErrorName.limitsExceeded, message: text) {
+                try? await connection.send(error)
+            }
+        } catch {
+        }
     }
 
     /// Resolves the caller's UID through the bus, once per connection.

@@ -17,6 +17,9 @@ public struct Configuration: Sendable, Equatable {
 
     public var bus: BusKind = .system
     public var stateDirectory: String
+    /// Start with a new state database even though the state directory held one that is now
+    /// missing, empty or damaged (`s2sd --new-state`); the old files are kept beside, renamed.
+    public var newState = false
     /// Exit after this long with nothing to do, when started by activation; nil: never.
     public var idleTimeout: Duration? = .seconds(300)
     public var maxEndpointsPerUser: UInt64 = 1024
@@ -46,6 +49,11 @@ public struct Configuration: Sendable, Equatable {
     /// Outgoing transfers running at once, in total and per destination endpoint (docs/queue.md).
     public var maxActiveSends = 4
     public var maxActiveSendsPerDestination = 2
+    /// One user's share of the send slots; one fewer than `maxActiveSends`'s default, so that
+    /// another user always finds a slot.
+    public var maxActiveSendsPerUser = 3
+    /// Sends one user may have queued or running at once.
+    public var maxQueuedSendsPerUser = 256
     /// How long a send retries after network errors, from its creation (`RetryFor=`).
     public var retryFor: Duration = .seconds(86_400)
     /// How long finished transfers stay in the history (`HistoryRetention=`).
@@ -55,7 +63,7 @@ public struct Configuration: Sendable, Equatable {
     public var peerLimits = ProtocolLimits.default
 
     /// The peer port of `s2sd.socket`, and of `--external-address HOST` without a port.
-    public static let defaultPeerPort = 7730
+    public static let defaultPeerPort = PeerDestination.defaultPort
 
     public init(bus: BusKind, environment: [String: String]) {
         self.bus = bus
@@ -231,11 +239,16 @@ public struct Configuration: Sendable, Equatable {
                 guard seconds <= SendOptions.longestRetry else { throw SettingError(reason: "RetryFor must be at most 366 days") }
                 retryFor = duration
             }
-        case "MaxActiveSends", "MaxActiveSendsPerDestination":
+        case "MaxActiveSends", "MaxActiveSendsPerDestination", "MaxActiveSendsPerUser", "MaxQueuedSendsPerUser":
             guard let number = Int(value), number > 0, number <= 65_536 else {
                 throw SettingError(reason: "\(key) must be a whole number from 1 to 65536, not \"\(value)\"")
             }
-            if key == "MaxActiveSends" { maxActiveSends = number } else { maxActiveSendsPerDestination = number }
+            switch key {
+            case "MaxActiveSends": maxActiveSends = number
+            case "MaxActiveSendsPerDestination": maxActiveSendsPerDestination = number
+            case "MaxActiveSendsPerUser": maxActiveSendsPerUser = number
+            default: maxQueuedSendsPerUser = number
+            }
         case "PeerHandshakeTimeout", "PeerOfferTimeout", "PeerIdleTimeout":
             let seconds: UInt64
             do {

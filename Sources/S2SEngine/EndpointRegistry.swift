@@ -9,10 +9,16 @@ actor EndpointRegistry {
     private var endpoints: [Int64: Endpoint] = [:]
     private var membershipChanges: AsyncStream<Void>.Continuation?
 
+    /// Rows that could not be read (a malformed key): those endpoints are disabled, the rest
+    /// serve. The rows stay in the store, so that their keys can still be recovered.
+    let unreadable: [(number: Int64, reason: String)]
+
     init(store: EndpointStore, maxEndpointsPerUser: UInt64) throws {
         self.store = store
         self.maxEndpointsPerUser = maxEndpointsPerUser
-        for endpoint in try store.loadAll() { endpoints[endpoint.number] = endpoint }
+        let loaded = try store.loadAll()
+        for endpoint in loaded.endpoints { endpoints[endpoint.number] = endpoint }
+        unreadable = loaded.unreadable
     }
 
     var count: Int { endpoints.count }
@@ -39,6 +45,8 @@ actor EndpointRegistry {
         endpoints[endpoint.number] = endpoint
         if endpoint.expires != nil { expiryAdded.ring() }
         membershipChanges?.yield()
+        keysVersion &+= 1
+        keysChanged.ring()
         return endpoint
     }
 
@@ -65,6 +73,8 @@ actor EndpointRegistry {
         }
         endpoints[endpoint.number] = nil
         membershipChanges?.yield()
+        keysVersion &+= 1
+        keysChanged.ring()
     }
 
     /// The endpoint a session preamble names, if it exists and has not expired: one HMAC per
@@ -115,7 +125,11 @@ actor EndpointRegistry {
             throw .failed("cannot delete expired endpoints: \(error)")
         }
         for endpoint in expired { endpoints[endpoint.number] = nil }
-        if !expired.isEmpty { membershipChanges?.yield() }
+        if !expired.isEmpty {
+            membershipChanges?.yield()
+            keysVersion &+= 1
+            keysChanged.ring()
+        }
         return expired
     }
 
@@ -125,6 +139,11 @@ actor EndpointRegistry {
     /// Rings whenever an endpoint with an expiry is added, so the sweeper can sleep until the
     /// earliest one instead of polling.
     nonisolated let expiryAdded = Doorbell()
+
+    /// Rings whenever an endpoint (and so a key) is created or deleted: the state backup follows.
+    nonisolated let keysChanged = Doorbell()
+    /// Counts those changes, so that the backup knows whether it has the last one.
+    private(set) var keysVersion: UInt64 = 0
 
     /// Yields whenever endpoints are created or deleted (also by expiry), so that the relay
     /// service can keep one waiting connection per open endpoint without polling. Yields once at

@@ -148,9 +148,20 @@ final class EndpointStore: Sendable {
         return migrator
     }
 
-    func loadAll() throws -> [Endpoint] {
+    /// Every endpoint, and the rows that could not be read with the reason: one malformed row
+    /// disables that endpoint, not the daemon.
+    func loadAll() throws -> (endpoints: [Endpoint], unreadable: [(number: Int64, reason: String)]) {
         try database.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM endpoint ORDER BY number").map(Self.endpoint(from:))
+            var endpoints: [Endpoint] = []
+            var unreadable: [(number: Int64, reason: String)] = []
+            for row in try Row.fetchAll(db, sql: "SELECT * FROM endpoint ORDER BY number") {
+                do {
+                    endpoints.append(try Self.endpoint(from: row))
+                } catch {
+                    unreadable.append((row["number"] as Int64? ?? 0, "\(error)"))
+                }
+            }
+            return (endpoints, unreadable)
         }
     }
 
@@ -198,10 +209,10 @@ final class EndpointStore: Sendable {
     }
 
     private static func endpoint(from row: Row) throws -> Endpoint {
-        let publicKey: Data = row["public_key"]
-        let privateKey: Data = row["private_key"]
-        guard let id = EndpointID(publicKey: Array(publicKey)), privateKey.count == 32 else {
-            throw DatabaseError(resultCode: .SQLITE_CORRUPT, message: "endpoint \(row["number"] as Int64) has a malformed key")
+        let publicKey: Data? = row["public_key"]
+        let privateKey: Data? = row["private_key"]
+        guard let publicKey, let privateKey, let id = EndpointID(publicKey: Array(publicKey)), privateKey.count == 32 else {
+            throw DatabaseError(resultCode: .SQLITE_CORRUPT, message: "endpoint \(row["number"] as Int64? ?? 0) has a malformed key")
         }
         func unsigned(_ column: String) -> UInt64? {
             (row[column] as Int64?).map { UInt64(clamping: $0) }

@@ -43,14 +43,19 @@ package final class Engine: Sendable {
         sandbox = SandboxView.current()
         let store: EndpointStore
         do {
-            store = try EndpointStore(path: configuration.stateDirectory + "/s2s.sqlite")
+            store = try StateDatabase.open(directory: configuration.stateDirectory, newState: configuration.newState, logger: logger)
         } catch {
-            throw .failed("cannot open the state database in \(configuration.stateDirectory): \(error)")
+            throw .failed(error.description)
         }
         do {
             endpoints = try EndpointRegistry(store: store, maxEndpointsPerUser: configuration.maxEndpointsPerUser)
         } catch {
             throw .failed("cannot read the endpoints from the state database: \(error)")
+        }
+        for (number, reason) in endpoints.unreadable {
+            logger.error(
+                "endpoint disabled: its row in the state database cannot be read; the other endpoints serve",
+                metadata: ["endpoint": "\(number)", "error": "\(reason)"])
         }
         let (events, sink) = EngineEventSink.makeStream()
         self.events = events
@@ -75,6 +80,7 @@ package final class Engine: Sendable {
             HousekeepingService(
                 registry: endpoints, transfers: transfers, resume: resumeStore, configuration: configuration, logger: logger),
             ExpiryService(registry: endpoints, events: sink, logger: logger),
+            StateBackupService(store: store, registry: endpoints, directory: configuration.stateDirectory, logger: logger),
         ]
     }
 
@@ -134,12 +140,25 @@ package final class Engine: Sendable {
 
     // MARK: Sending
 
+    /// The most sources one send may name, and the most bytes their paths may take together:
+    /// what one call can make the daemon store and list (a directory counts once).
+    package static let maxSourcesPerSend = 4096
+    package static let maxSourceBytesPerSend = 256 << 10
+
     /// Scans the sources as `owner` (a bad source fails the request), then queues the transfer;
     /// returns it and what the scan skipped.
     package func send(owner: UInt32, sources: [String], destination text: String, options: SendOptions) async throws(EngineError) -> (
         Transfer, warnings: [String]
     ) {
         guard !sources.isEmpty else { throw .invalidArgument("nothing to send: no sources") }
+        guard sources.count <= Self.maxSourcesPerSend else {
+            throw .limitExceeded("a send may name at most \(Self.maxSourcesPerSend) sources, not \(sources.count); send their directory instead")
+        }
+        let pathBytes = sources.reduce(0) { $0 + $1.utf8.count }
+        guard pathBytes <= Self.maxSourceBytesPerSend else {
+            throw .limitExceeded(
+                "the sources' paths take \(pathBytes) bytes, more than a send may (\(Self.maxSourceBytesPerSend)); send their directory instead")
+        }
         let destination = try Destination(parsing: text, hasRelays: !configuration.relays.isEmpty)
         let user = try UserContext.lookup(uid: owner)
         let follow = options.followSymlinks

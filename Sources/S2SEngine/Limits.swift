@@ -19,6 +19,10 @@ package struct Limits: Sendable, Equatable {
     package var maxDownloadRate: UInt64
     package var maxActiveSends: Int
     package var maxActiveSendsPerDestination: Int
+    /// A user's share of the send slots: another user always finds one free (docs/queue.md).
+    package var maxActiveSendsPerUser: Int
+    /// Sends one user may have queued or running at once: what a user can make the daemon keep.
+    package var maxQueuedSendsPerUser: Int
 
     /// The file in the state directory.
     package static let fileName = "limits.conf"
@@ -26,7 +30,7 @@ package struct Limits: Sendable, Equatable {
     /// keys, all of type `t`.
     package static let keys = [
         "MaxEndpointsPerUser", "MaxIncomingTransfers", "MaxIncomingTransfersPerEndpoint", "FreeSpaceReserve", "MaxActiveSends",
-        "MaxActiveSendsPerDestination", "MaxUploadRate", "MaxDownloadRate",
+        "MaxActiveSendsPerDestination", "MaxActiveSendsPerUser", "MaxQueuedSendsPerUser", "MaxUploadRate", "MaxDownloadRate",
     ]
 
     package init(_ configuration: Configuration) {
@@ -38,6 +42,8 @@ package struct Limits: Sendable, Equatable {
         maxDownloadRate = configuration.maxDownloadRate
         maxActiveSends = configuration.maxActiveSends
         maxActiveSendsPerDestination = configuration.maxActiveSendsPerDestination
+        maxActiveSendsPerUser = configuration.maxActiveSendsPerUser
+        maxQueuedSendsPerUser = configuration.maxQueuedSendsPerUser
     }
 
     /// Applies changes by configuration key (`SetLimits`): every key known, every value in range;
@@ -53,6 +59,8 @@ package struct Limits: Sendable, Equatable {
         configuration.maxDownloadRate = maxDownloadRate
         configuration.maxActiveSends = maxActiveSends
         configuration.maxActiveSendsPerDestination = maxActiveSendsPerDestination
+        configuration.maxActiveSendsPerUser = maxActiveSendsPerUser
+        configuration.maxQueuedSendsPerUser = maxQueuedSendsPerUser
         for (key, value) in changes.sorted(by: { $0.key < $1.key }) {
             guard Self.keys.contains(key) else {
                 throw .invalidArgument("unknown limit \"\(key)\"; known: \(Self.keys.joined(separator: ", "))")
@@ -78,6 +86,8 @@ package struct Limits: Sendable, Equatable {
             "MaxDownloadRate": maxDownloadRate,
             "MaxActiveSends": UInt64(maxActiveSends),
             "MaxActiveSendsPerDestination": UInt64(maxActiveSendsPerDestination),
+            "MaxActiveSendsPerUser": UInt64(maxActiveSendsPerUser),
+            "MaxQueuedSendsPerUser": UInt64(maxQueuedSendsPerUser),
         ]
     }
 
@@ -95,6 +105,8 @@ package struct Limits: Sendable, Equatable {
         MaxDownloadRate=\(maxDownloadRate)
         MaxActiveSends=\(maxActiveSends)
         MaxActiveSendsPerDestination=\(maxActiveSendsPerDestination)
+        MaxActiveSendsPerUser=\(maxActiveSendsPerUser)
+        MaxQueuedSendsPerUser=\(maxQueuedSendsPerUser)
 
         """
     }
@@ -185,6 +197,8 @@ extension Configuration {
         check.maxDownloadRate = maxDownloadRate
         check.maxActiveSends = maxActiveSends
         check.maxActiveSendsPerDestination = maxActiveSendsPerDestination
+        check.maxActiveSendsPerUser = maxActiveSendsPerUser
+        check.maxQueuedSendsPerUser = maxQueuedSendsPerUser
         guard check == self else {
             throw FileError(file: file, line: nil, reason: "only \(Limits.keys.joined(separator: ", ")) may be set here")
         }

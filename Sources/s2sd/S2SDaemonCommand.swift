@@ -72,6 +72,12 @@ struct S2SDaemonCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("trace, debug, info, notice, warning, error or critical.", valueName: "level"))
     var logLevel: String?
 
+    @Flag(help: ArgumentHelp(
+        "Start with a new, empty state database although the state directory held one that is now missing, empty or "
+            + "damaged. Without it s2sd refuses to start then, so that endpoints and their keys are never lost "
+            + "silently; the old files are kept beside, renamed. See backups/ in the state directory first."))
+    var newState = false
+
     func run() async throws {
         let environment = Environment.current
         let kind: Configuration.BusKind = bus == .system ? .system : .user
@@ -87,6 +93,7 @@ struct S2SDaemonCommand: AsyncParsableCommand {
             if !relay.isEmpty { try configuration.set("Relay", to: "") }
             for address in relay { try configuration.set("Relay", to: address) }
             if let externalAddress { try configuration.set("ExternalAddress", to: externalAddress) }
+            configuration.newState = newState
         } catch let error as Configuration.FileError {
             throw Failure(message: "configuration: \(error)")
         } catch let error as Configuration.SettingError {

@@ -42,7 +42,8 @@ ENDPOINT_PROPERTIES = {
 }
 MANAGER_PROPERTIES = {"Version", "StartTimestamp", "PeerListeners", "MaxEndpointsPerUser", "IdleTimeout", "ExternalAddress",
                       "MaxIncomingTransfers", "MaxIncomingTransfersPerEndpoint", "FreeSpaceReserve", "MaxUploadRate",
-                      "MaxDownloadRate", "MaxActiveSends", "MaxActiveSendsPerDestination", "RetryFor", "HistoryRetention",
+                      "MaxDownloadRate", "MaxActiveSends", "MaxActiveSendsPerDestination", "MaxActiveSendsPerUser",
+                      "MaxQueuedSendsPerUser", "RetryFor", "HistoryRetention",
                       "QueuedSends", "ActiveSends"}
 ENDPOINT_PATH_RE = re.compile(r"^/org/s2s/Daemon1/endpoint/[0-9]+$")
 ID_RE = re.compile(r"^s2s1[qpzry9x8gf2tvdw0s3jn54khce6mua7l]{58}$")

@@ -65,6 +65,8 @@ enum DaemonBusTable {
             limit("MaxDownloadRate"),
             limit("MaxActiveSends"),
             limit("MaxActiveSendsPerDestination"),
+            limit("MaxActiveSendsPerUser"),
+            limit("MaxQueuedSendsPerUser"),
             .init("RetryFor", .uint64, changeSignal: .const) { .uint64(microseconds($0.configuration.retryFor)) },
             .init("HistoryRetention", .uint64, changeSignal: .const) { .uint64(microseconds($0.configuration.historyRetention)) },
             .init("QueuedSends", .uint32, changeSignal: .none) { .uint32(UInt32(clamping: $0.queued)) },

@@ -61,6 +61,12 @@ actor SendQueue {
     func add(
         owner: UInt32, sources: [String], destination: Destination, options: SendOptions, tree: SourceTree, tokenKey: Data
     ) async throws(EngineError) -> Transfer {
+        let queued = jobs.values.reduce(0) { $0 + ($1.transfer.owner == owner ? 1 : 0) }
+        let limit = limits.current.maxQueuedSendsPerUser
+        guard queued < limit else {
+            throw .limitExceeded(
+                "you have \(queued) sends queued or running, the most this daemon allows (MaxQueuedSendsPerUser=\(limit)); wait for some to finish")
+        }
         var record = TransferStore.Record(
             direction: .send, owner: owner, route: destination.route == .relay ? "relay" : "direct",
             destination: destination.description, sources: sources, names: Transfer.topLevelNames(tree.entries),
@@ -152,21 +158,26 @@ actor SendQueue {
         let limits = self.limits.current
         let now = Clock.nowMicroseconds
         var candidates: [SendScheduler.Candidate] = []
-        var active: [(destination: String, tokenKey: [UInt8])] = []
+        var active: [SendScheduler.Running] = []
         for job in jobs.values {
             if job.running {
-                active.append((job.destination.id.text, Array(job.tokenKey)))
+                active.append(.init(owner: job.transfer.owner, destination: job.destination.id.text, tokenKey: Array(job.tokenKey)))
                 continue
             }
             let progress = job.transfer.snapshot
             guard progress.state == .queued else { continue }
             candidates.append(
                 SendScheduler.Candidate(
-                    number: job.transfer.number, priority: job.transfer.priority, destination: job.destination.id.text,
+                    number: job.transfer.number, owner: job.transfer.owner, priority: job.transfer.priority,
+                    destination: job.destination.id.text,
                     tokenKey: Array(job.tokenKey), notBefore: progress.nextAttempt))
         }
         let picked = SendScheduler.pick(
-            candidates, active: active, maxActive: limits.maxActiveSends, maxPerDestination: limits.maxActiveSendsPerDestination, now: now)
+            candidates, active: active,
+            limits: .init(
+                maxActive: limits.maxActiveSends, maxPerUser: limits.maxActiveSendsPerUser,
+                maxPerDestination: limits.maxActiveSendsPerDestination),
+            now: now)
         let next = candidates.lazy.map(\.notBefore).filter { $0 > now }.min()
         if let next, next < serviceWakesAt ?? .max {
             serviceWakesAt = next

@@ -1,4 +1,4 @@
-import S2SCore
+package import S2SCore
 package import S2SProtocol
 import Synchronization
 
@@ -9,26 +9,11 @@ import Synchronization
 /// `TransferRegistry` reads it at most four times a second to publish changes, so the data path
 /// never waits for the bus.
 package final class Transfer: Sendable {
-    package enum Direction: String, Sendable {
-        case send, receive
-    }
-
-    /// The life of a transfer; docs/queue.md draws the machine, docs/dbus-api.md lists the values.
-    package enum State: String, Sendable, CaseIterable {
-        /// Sender: waiting in the queue for a free slot or for its next attempt (`NextAttempt`).
-        case queued
-        /// Sender: stopped by its owner (`Pause`) until `Resume`; the receiver keeps its data.
-        case paused
-        /// Sender: connecting, handshake, offer, until the receiver answered.
-        case connecting
-        /// Data is flowing out (sender) or in (receiver).
-        case sending, receiving
-        /// Every byte is out; waiting for the receiver's last confirmations.
-        case verifying
-        case done, failed, cancelled
-
-        package var isFinished: Bool { self == .done || self == .failed || self == .cancelled }
-    }
+    /// Outgoing or incoming (S2SCore's `TransferDirection`, which clients read too).
+    package typealias Direction = TransferDirection
+    /// The life of a transfer (S2SCore's `TransferState`); docs/queue.md draws the machine,
+    /// docs/dbus-api.md lists the values.
+    package typealias State = TransferState
 
     /// What changes while the transfer runs.
     package struct Progress: Sendable, Equatable {
