@@ -2,6 +2,9 @@ public import Crypto
 public import NIOCore
 public import NIOPosix
 public import S2SProtocol
+#if canImport(Glibc)
+import Glibc
+#endif
 
 extension SecureChannel {
     /// Sender side: connects to `address`, writes the preamble for `endpointKey` and handshake
@@ -156,6 +159,9 @@ extension SecureChannel {
         } catch .closed {
             throw .handshakeFailed(
                 "the receiver closed the connection (wrong endpoint ID, no such endpoint, or it refused the handshake)")
+        } catch .network(let reason) {
+            // A reset, not a close: the receiver was busy (docs/protocol.md, "Concurrent handshakes").
+            throw .network("\(reason) (it refuses new connections while too many handshakes are unfinished; try again later)")
         }
         let peerHello: Hello
         let ciphers: (send: CipherState, receive: CipherState)
@@ -266,8 +272,18 @@ extension SecureChannel {
         do {
             try await outbound.write(buffer)
         } catch {
+            if isReset(error) { throw .network("\(context): the peer reset the connection") }
             throw .closed("\(context): \(error)")
         }
+    }
+
+    /// Whether `error` is the socket's report of a reset (TCP RST). A receiver resets a connection
+    /// it refuses for load before reading it, and closes with a FIN one it refuses for its
+    /// preamble, so a sender can tell a passing refusal (``PeerError/network(_:)``) from an unknown
+    /// endpoint (``PeerError/handshakeFailed(_:)``).
+    private static func isReset(_ error: any Error) -> Bool {
+        guard let error = error as? IOError else { return false }
+        return error.errnoCode == ECONNRESET || error.errnoCode == EPIPE
     }
 
     private static func readUnit(
@@ -277,6 +293,7 @@ extension SecureChannel {
         do {
             unit = try await frames.next()
         } catch {
+            if isReset(error) { throw .network("\(context): the peer reset the connection") }
             throw peerError(error, context: context)
         }
         guard let unit else { throw .closed("the peer closed the connection \(context)") }
