@@ -65,12 +65,18 @@ final class ConnectionGate: Sendable {
         }
         channel.closeFuture.whenComplete { [self] _ in
             ticket.finish()
+            let unserved = ticket.releaseOnClose()
             state.withLock { state in
                 state.open[ObjectIdentifier(channel)] = nil
-                state.statistics.activeConnections -= 1
+                if unserved { state.statistics.activeConnections -= 1 }
             }
         }
         return ticket
+    }
+
+    /// Counts the end of a connection that a task served (``HandshakeTicket/claimForServing()``).
+    func connectionEnded() {
+        state.withLock { $0.statistics.activeConnections -= 1 }
     }
 
     /// Counts a handshake that failed after admission.

@@ -207,11 +207,14 @@ public final class PeerServer: Sendable {
         onError: @Sendable (PeerError) -> Void,
         handler: @Sendable (SecureChannel) async throws -> Void
     ) async {
+        let counted = ticket.claimForServing()
+        defer { if counted { gate.connectionEnded() } }
         let connection: NIOAsyncChannel<ByteBuffer, ByteBuffer>
         do {
             connection = try await channel.eventLoop.submit { () throws -> NIOAsyncChannel<ByteBuffer, ByteBuffer> in
                 // Reading resumes on a later turn of the event loop, when the wrapper is in place.
                 guard let options = channel.syncOptions else { throw PeerError.network("no synchronous channel options") }
+                channel.pipeline.syncOperations.fireUserInboundEventTriggered(ReadingStarted())
                 try options.setOption(.autoRead, value: true)
                 return try PeerPipeline.wrap(channel)
             }.get()

@@ -5,9 +5,9 @@ import S2SProtocol
 ///
 /// - handshake: from the moment the channel is active until ``TransportStart``; on expiry the
 ///   connection is closed without a word.
-/// - preamble (receiver, optional): from the moment the channel is active until the first unit
-///   (the 37-byte preamble) has come through ``NoiseFrameDecoder``; on expiry the connection is
-///   closed without a word. Shorter than the handshake timeout, so that a silent connection holds
+/// - preamble (receiver, optional): from ``ReadingStarted`` until the first unit (the 37-byte
+///   preamble) has come through ``NoiseFrameDecoder``; on expiry the connection is closed without
+///   a word. Shorter than the handshake timeout, so that a silent connection holds
 ///   a handshake slot only briefly (``HandshakeAdmission``).
 /// - idle: after the handshake, reset by every *complete* frame (this handler sits after
 ///   ``NoiseFrameDecoder``), so a peer trickling one byte at a time is still cut off. On expiry
@@ -124,11 +124,19 @@ final class SessionTimerHandler: ChannelDuplexHandler {
             let (handler, context) = loopBound.value
             handler.expire(.handshake, context: context)
         }
-        if let preambleTimeout, !preambleSeen, preambleTimer == nil {
-            preambleTimer = context.eventLoop.scheduleTask(in: preambleTimeout) {
-                let (handler, context) = loopBound.value
-                handler.expire(.preamble, context: context)
-            }
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is ReadingStarted { startPreambleTimer(context: context) }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    private func startPreambleTimer(context: ChannelHandlerContext) {
+        guard let preambleTimeout, !preambleSeen, preambleTimer == nil, !inTransport, !expired else { return }
+        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        preambleTimer = context.eventLoop.scheduleTask(in: preambleTimeout) {
+            let (handler, context) = loopBound.value
+            handler.expire(.preamble, context: context)
         }
     }
 
