@@ -10,6 +10,8 @@ final class ConnectionGate: Sendable {
         var admission: HandshakeAdmission
         var statistics = PeerServer.Statistics()
         var open: [ObjectIdentifier: any Channel] = [:]
+        /// The origin of the admission's monotonic time.
+        let start = ContinuousClock.now
         /// Set by ``closeAll()``: a connection the listener still hands over is refused.
         var stopped = false
     }
@@ -40,7 +42,7 @@ final class ConnectionGate: Sendable {
                 state.statistics.failedHandshakes += 1
                 return false
             }
-            switch state.admission.admit(source, using: &generator) {
+            switch state.admission.admit(source, now: ContinuousClock.now - state.start, using: &generator) {
             case .admitted:
                 state.statistics.activeConnections += 1
                 state.statistics.handshaking += 1
@@ -48,6 +50,7 @@ final class ConnectionGate: Sendable {
                 return true
             case .refusedFull: state.statistics.refusedFull += 1
             case .refusedSourceLimit: state.statistics.refusedSourceLimit += 1
+            case .refusedPenalty: state.statistics.refusedPenalty += 1
             case .refusedEarlyDrop: state.statistics.refusedEarlyDrop += 1
             }
             state.statistics.failedHandshakes += 1
@@ -57,7 +60,7 @@ final class ConnectionGate: Sendable {
             Self.reset(channel)
             return nil
         }
-        let ticket = HandshakeTicket { [self] in
+        let ticket = HandshakeTicket(source: source) { [self] in
             state.withLock { state in
                 state.admission.release(source)
                 state.statistics.handshaking -= 1
@@ -77,6 +80,13 @@ final class ConnectionGate: Sendable {
     /// Counts the end of a connection that a task served (``HandshakeTicket/claimForServing()``).
     func connectionEnded() {
         state.withLock { $0.statistics.activeConnections -= 1 }
+    }
+
+    /// Penalizes the source of a connection that ran out of time before finishing its handshake.
+    func timedOut(_ source: HandshakeSource) {
+        state.withLock { state in
+            state.admission.penalize(source, now: ContinuousClock.now - state.start)
+        }
     }
 
     /// Counts a handshake that failed after admission.

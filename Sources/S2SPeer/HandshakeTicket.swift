@@ -13,9 +13,12 @@ final class HandshakeTicket: Sendable {
     /// 0: not yet served; 1: a task serves it; 2: closed before any task served it.
     private let lease = Atomic<UInt8>(0)
     private let onFinish: @Sendable () -> Void
+    /// Where the connection comes from.
+    let source: HandshakeSource
 
-    /// A ticket that runs `onFinish` when it is finished the first time.
-    init(onFinish: @escaping @Sendable () -> Void) {
+    /// A ticket for a connection from `source` that runs `onFinish` when it is finished the first time.
+    init(source: HandshakeSource, onFinish: @escaping @Sendable () -> Void) {
+        self.source = source
         self.onFinish = onFinish
     }
 

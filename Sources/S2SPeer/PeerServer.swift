@@ -25,7 +25,7 @@ public final class PeerServer: Sendable {
         /// Connections accepted in total.
         public var accepted = 0
         /// Connections that failed before the handler ran (bad preamble, unknown endpoint, failed
-        /// handshake, timeout, or refused at once: the three counters below).
+        /// handshake, timeout, or refused at once: the four `refused` counters below).
         public var failedHandshakes = 0
         /// Refused at once: the handshake table was full.
         public var refusedFull = 0
@@ -33,6 +33,8 @@ public final class PeerServer: Sendable {
         public var refusedSourceLimit = 0
         /// Refused at once by the random early drop.
         public var refusedEarlyDrop = 0
+        /// Refused at once: their source was penalized for connections that ran out of time.
+        public var refusedPenalty = 0
         /// Handler runs that ended with an error.
         public var failedSessions = 0
     }
@@ -241,7 +243,10 @@ public final class PeerServer: Sendable {
                 }
             }
         } catch {
-            if !completed.load(ordering: .acquiring) { gate.handshakeFailed() }
+            if !completed.load(ordering: .acquiring) {
+                gate.handshakeFailed()
+                if case .timeout = error as? PeerError { gate.timedOut(ticket.source) }
+            }
             onError(error as? PeerError ?? .closed("\(error)"))
         }
         ticket.finish()

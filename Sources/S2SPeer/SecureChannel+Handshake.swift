@@ -151,7 +151,12 @@ extension SecureChannel {
         first.writeBytes(selector.encoded())
         first.writeInteger(UInt16(message1.count))
         first.writeBytes(message1)
-        try await write(first, to: outbound, during: "sending handshake message 1")
+        do {
+            try await write(first, to: outbound, during: "sending handshake message 1")
+        } catch .closed(let reason) {
+            // Closed before the receiver read a byte: refused for load, never an endpoint verdict.
+            throw .network("\(reason) (the receiver refused the connection before reading it; try again later)")
+        }
 
         let message2: ByteBuffer
         do {

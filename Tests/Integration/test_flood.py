@@ -35,14 +35,15 @@ CRASH_TEXT = re.compile(r"Program crashed|Fatal error|Illegal instruction|Segmen
 
 
 class Flood(threading.Thread):
-    """Keeps up to COUNT idle connections from SOURCE open to PORT, reopening each as soon as the
-    receiver closes or resets it, until stopped, DURATION seconds passed, or MAX_CONNECTS
-    connections were made."""
+    """Keeps up to COUNT idle connections from SOURCE (an address, or a list used in turn) open to
+    PORT, reopening each as soon as the receiver closes or resets it, until stopped, DURATION
+    seconds passed, or MAX_CONNECTS connections were made."""
 
-    def __init__(self, port: int, *, count: int = 300, source: str = FLOOD_SOURCE, duration: float = 60,
+    def __init__(self, port: int, *, count: int = 300, source: str | list = FLOOD_SOURCE, duration: float = 60,
                  max_connects: int = 300_000):
         super().__init__(daemon=True, name="flood")
-        self.port, self.count, self.source = port, count, source
+        self.port, self.count = port, count
+        self.sources = [source] if isinstance(source, str) else list(source)
         self.duration, self.max_connects = duration, max_connects
         self.halt = threading.Event()
         self.connects = 0
@@ -53,7 +54,7 @@ class Flood(threading.Thread):
     def _open(self) -> socket.socket | None:
         s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         try:
-            s.bind((self.source, 0))
+            s.bind((self.sources[self.connects % len(self.sources)], 0))
             s.settimeout(2)
             s.connect((HOST, self.port))
         except OSError:
@@ -249,12 +250,13 @@ def test_sigterm_during_a_flood_is_a_clean_exit(pair):
 # --------------------------------------------------------------------------------------------
 # Finding 4: a flood from one address does not lock out the others
 
-def run_sends_under_flood(pair, scratch, user_a, user_b, *, ctl_sends: int, client_sends: int):
+def run_sends_under_flood(pair, scratch, user_a, user_b, *, ctl_sends: int, client_sends: int,
+                          flood_source=FLOOD_SOURCE):
     receiver, sender = pair
     inbox = owned_dir(scratch / "in", user_b)
     outbox = owned_dir(scratch / "out", user_a)
     endpoint = new_endpoint(receiver, inbox, user_b)
-    flood = Flood(receiver.port, count=300, duration=60 + 20 * (ctl_sends + client_sends))
+    flood = Flood(receiver.port, count=300, source=flood_source, duration=60 + 20 * (ctl_sends + client_sends))
     flood.start()
     expected = {}
     try:
@@ -291,6 +293,13 @@ def run_sends_under_flood(pair, scratch, user_a, user_b, *, ctl_sends: int, clie
 
 def test_a_flood_from_one_address_does_not_lock_out_senders(pair, scratch, user_a, user_b):
     run_sends_under_flood(pair, scratch, user_a, user_b, ctl_sends=3, client_sends=2)
+
+
+def test_a_flood_from_twenty_addresses_does_not_lock_out_senders(pair, scratch, user_a, user_b):
+    """300 idle connections from 20 addresses fill the handshake table (more than 64 = 20 x the
+    per-source cap): the sources whose connections run out of time are penalized and refused while
+    the table is under pressure, and a sender from another address gets in after a few retries."""
+    run_sends_under_flood(pair, scratch, user_a, user_b, ctl_sends=2, client_sends=1, flood_source=SPREAD)
 
 
 @pytest.mark.slow

@@ -22,13 +22,13 @@ struct HandshakeAdmissionTests {
         var never = FixedGenerator(value: .max)
         let flood = try Self.source("127.0.0.1")
         let other = try Self.source("127.0.0.2")
-        for _ in 0..<4 { #expect(admission.admit(flood, using: &never) == .admitted) }
-        for _ in 0..<100 { #expect(admission.admit(flood, using: &never) == .refusedSourceLimit) }
-        #expect(admission.admit(other, using: &never) == .admitted)
+        for _ in 0..<4 { #expect(admission.admit(flood, now: .zero, using: &never) == .admitted) }
+        for _ in 0..<100 { #expect(admission.admit(flood, now: .zero, using: &never) == .refusedSourceLimit) }
+        #expect(admission.admit(other, now: .zero, using: &never) == .admitted)
         #expect(admission.unfinished == 5)
         #expect(admission.unfinished(of: flood) == 4)
         admission.release(flood)
-        #expect(admission.admit(flood, using: &never) == .admitted)
+        #expect(admission.admit(flood, now: .zero, using: &never) == .admitted)
         for _ in 0..<4 { admission.release(flood) }
         admission.release(other)
         admission.release(other)  // not admitted any more: ignored
@@ -40,10 +40,10 @@ struct HandshakeAdmissionTests {
         var admission = HandshakeAdmission(
             policy: .init(maxConcurrentHandshakes: 4, maxHandshakesPerSource: 4, earlyDropStart: 4))
         var never = FixedGenerator(value: .max)
-        for index in 1...4 { #expect(admission.admit(try Self.source("10.0.0.\(index)"), using: &never) == .admitted) }
-        #expect(admission.admit(try Self.source("10.0.0.9"), using: &never) == .refusedFull)
+        for index in 1...4 { #expect(admission.admit(try Self.source("10.0.0.\(index)"), now: .zero, using: &never) == .admitted) }
+        #expect(admission.admit(try Self.source("10.0.0.9"), now: .zero, using: &never) == .refusedFull)
         admission.release(try Self.source("10.0.0.1"))
-        #expect(admission.admit(try Self.source("10.0.0.9"), using: &never) == .admitted)
+        #expect(admission.admit(try Self.source("10.0.0.9"), now: .zero, using: &never) == .admitted)
     }
 
     @Test func theEarlyDropRisesLinearlyToAFullTable() {
@@ -64,10 +64,10 @@ struct HandshakeAdmissionTests {
         var always = FixedGenerator(value: 1)
         let source = try Self.source("192.0.2.1")
         // Below the start, even a draw of 0 admits.
-        for _ in 0..<4 { #expect(admission.admit(source, using: &always) == .admitted) }
-        #expect(admission.admit(source, using: &always) == .refusedEarlyDrop)
+        for _ in 0..<4 { #expect(admission.admit(source, now: .zero, using: &always) == .admitted) }
+        #expect(admission.admit(source, now: .zero, using: &always) == .refusedEarlyDrop)
         #expect(admission.unfinished == 4, "a dropped connection takes no slot")
-        #expect(admission.admit(source, using: &never) == .admitted)
+        #expect(admission.admit(source, now: .zero, using: &never) == .admitted)
     }
 
     @Test func aLegitimateSenderGetsThroughAFloodFromOneAddress() throws {
@@ -78,10 +78,10 @@ struct HandshakeAdmissionTests {
         var generator = SystemRandomNumberGenerator()
         let flood = try Self.source("127.0.0.1")
         var admittedFlood = 0
-        for _ in 0..<10_000 where admission.admit(flood, using: &generator) == .admitted { admittedFlood += 1 }
+        for _ in 0..<10_000 where admission.admit(flood, now: .zero, using: &generator) == .admitted { admittedFlood += 1 }
         #expect(admittedFlood == HandshakeAdmission.Policy.defaultMaxHandshakesPerSource)
         for index in 2...20 {
-            #expect(admission.admit(try Self.source("127.0.0.\(index)"), using: &generator) == .admitted)
+            #expect(admission.admit(try Self.source("127.0.0.\(index)"), now: .zero, using: &generator) == .admitted)
         }
     }
 
@@ -104,5 +104,32 @@ struct HandshakeAdmissionTests {
         #expect(try Self.source("::ffff:10.0.0.1") == Self.source("10.0.0.1"))
         #expect(try "\(Self.source("10.1.2.3"))" == "10.1.2.3")
         #expect(try "\(Self.source("2001:db8::1"))" == "2001:db8:0:0::/64")
+    }
+
+    @Test func aSourceWhoseConnectionsTimeOutIsShutOutUnderPressure() throws {
+        // Penalties: 2 s per timeout, refused above 8 s, only while 4 or more are unfinished.
+        var admission = HandshakeAdmission(
+            policy: .init(maxConcurrentHandshakes: 8, maxHandshakesPerSource: 4, earlyDropStart: 4, earlyDropRate: 0))
+        var never = FixedGenerator(value: .max)
+        let attacker = try Self.source("198.51.100.7")
+        let sender = try Self.source("203.0.113.5")
+        for _ in 0..<5 { admission.penalize(attacker, now: .seconds(10)) }
+        #expect(admission.penalty(of: attacker, now: .seconds(10)) == .seconds(10))
+        // A quiet table: the penalty does not apply.
+        #expect(admission.admit(attacker, now: .seconds(10), using: &never) == .admitted)
+        admission.release(attacker)
+        // Under pressure (4 unfinished from others): refused, while a sender without one gets in.
+        for index in 1...4 { _ = admission.admit(try Self.source("192.0.2.\(index)"), now: .seconds(10), using: &never) }
+        #expect(admission.admit(attacker, now: .seconds(10), using: &never) == .refusedPenalty)
+        #expect(admission.admit(sender, now: .seconds(10), using: &never) == .admitted)
+        // The penalty drains in real time: after 2 s it is down to the grace, and forgiven.
+        #expect(admission.penalty(of: attacker, now: .seconds(12)) == .seconds(8))
+        #expect(admission.admit(attacker, now: .seconds(12), using: &never) == .admitted)
+        // One timeout of an honest sender is forgiven at once.
+        admission.penalize(sender, now: .seconds(12))
+        #expect(admission.admit(sender, now: .seconds(12), using: &never) == .admitted)
+        // The penalty is capped.
+        for _ in 0..<1000 { admission.penalize(attacker, now: .seconds(20)) }
+        #expect(admission.penalty(of: attacker, now: .seconds(20)) == HandshakeAdmission.Policy.defaultMaxPenalty)
     }
 }
