@@ -11,8 +11,9 @@ import Synchronization
 /// ``run(lookup:handler:)`` is structured: each connection is a child task of a discarding task
 /// group, so when `run` returns (its task cancelled, or the listener closed) no connection is left
 /// behind. Who may start a handshake is decided the moment a connection is accepted, by
-/// ``HandshakeAdmission`` (a cap on unfinished handshakes in all and per source address, random
-/// early drop when nearly full); a refused connection is reset at once, before anything is read.
+/// ``HandshakeAdmission`` (caps on unfinished handshakes in all and per source address, penalties
+/// for sources whose connections run out of time, random early drop when nearly full); a refused
+/// connection is reset at once, before anything is read.
 /// A silent connection holds its slot for the preamble timeout only. Errors of one connection end
 /// that connection only.
 public final class PeerServer: Sendable {
