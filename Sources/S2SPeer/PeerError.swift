@@ -7,6 +7,8 @@ public enum PeerError: Error, Sendable, Equatable, CustomStringConvertible {
     public enum Timer: String, Sendable, Hashable {
         /// From connecting (accepting) until the handshake is complete.
         case handshake
+        /// From accepting until the 37-byte preamble has arrived (receiver side).
+        case preamble
         /// No complete frame received for the idle timeout.
         case idle
     }

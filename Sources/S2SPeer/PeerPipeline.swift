@@ -21,13 +21,31 @@ public enum PeerPipeline {
     public static func configure(
         _ channel: any Channel, expectPreamble: Bool, limits: ProtocolLimits
     ) throws -> NIOAsyncChannel<ByteBuffer, ByteBuffer> {
+        try addHandlers(channel, expectPreamble: expectPreamble, limits: limits)
+        return try wrap(channel)
+    }
+
+    /// Adds the handlers to `channel` (on its event loop), without wrapping it: ``PeerServer``
+    /// wraps an accepted connection only in the task that serves it (see ``AcceptedConnection``).
+    ///
+    /// - Parameter preambleTimeout: the receiver's deadline for the preamble (see
+    ///   ``HandshakeAdmission/Policy/preambleTimeout``); `nil`: the handshake timeout alone.
+    static func addHandlers(
+        _ channel: any Channel, expectPreamble: Bool, limits: ProtocolLimits, preambleTimeout: Duration? = nil
+    ) throws {
         channel.eventLoop.preconditionInEventLoop()
         try channel.syncOptions?.setOption(.recvAllocator, value: receiveAllocator)
         let operations = channel.pipeline.syncOperations
         try operations.addHandler(NoiseEncryptHandler())
         try operations.addHandler(NoiseFrameDecoder(expectPreamble: expectPreamble, limits: limits))
-        try operations.addHandler(SessionTimerHandler(limits: limits))
-        return try NIOAsyncChannel(
+        try operations.addHandler(SessionTimerHandler(limits: limits, preambleTimeout: preambleTimeout))
+    }
+
+    /// Wraps a channel set up by ``addHandlers(_:expectPreamble:limits:preambleTimeout:)`` for
+    /// async use (on its event loop). The result must reach `executeThenClose`: a
+    /// `NIOAsyncChannel` released unused traps the process.
+    static func wrap(_ channel: any Channel) throws -> NIOAsyncChannel<ByteBuffer, ByteBuffer> {
+        try NIOAsyncChannel(
             wrappingChannelSynchronously: channel,
             configuration: .init(isOutboundHalfClosureEnabled: true))
     }

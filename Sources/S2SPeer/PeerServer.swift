@@ -10,9 +10,12 @@ import Synchronization
 ///
 /// ``run(lookup:handler:)`` is structured: each connection is a child task of a discarding task
 /// group, so when `run` returns (its task cancelled, or the listener closed) no connection is left
-/// behind. At most `maxConcurrentHandshakes` connections may be in the handshake at once; a
-/// connection beyond that is closed at once, so a flood of silent clients costs one handshake
-/// timeout per slot and nothing more. Errors of one connection end that connection only.
+/// behind. Who may start a handshake is decided the moment a connection is accepted, by
+/// ``HandshakeAdmission`` (caps on unfinished handshakes in all and per source address, penalties
+/// for sources whose connections run out of time, random early drop when nearly full); a refused
+/// connection is reset at once, before anything is read.
+/// A silent connection holds its slot for the preamble timeout only. Errors of one connection end
+/// that connection only.
 public final class PeerServer: Sendable {
     /// Counters, for tests, logs and the bus.
     public struct Statistics: Sendable, Hashable {
@@ -23,36 +26,47 @@ public final class PeerServer: Sendable {
         /// Connections accepted in total.
         public var accepted = 0
         /// Connections that failed before the handler ran (bad preamble, unknown endpoint, failed
-        /// handshake, timeout, or no free handshake slot).
+        /// handshake, timeout, or refused at once: the four `refused` counters below).
         public var failedHandshakes = 0
+        /// Refused at once: the handshake table was full.
+        public var refusedFull = 0
+        /// Refused at once: their source had its most unfinished handshakes.
+        public var refusedSourceLimit = 0
+        /// Refused at once by the random early drop.
+        public var refusedEarlyDrop = 0
+        /// Refused at once: their source was penalized for connections that ran out of time.
+        public var refusedPenalty = 0
         /// Handler runs that ended with an error.
         public var failedSessions = 0
     }
 
-    public typealias Listener = NIOAsyncChannel<NIOAsyncChannel<ByteBuffer, ByteBuffer>, Never>
+    typealias Listener = NIOAsyncChannel<AcceptedConnection, Never>
 
     /// The address the listener is bound to (with the actual port when bound to port 0).
     public let localAddress: SocketAddress?
     public let limits: ProtocolLimits
     public let hello: Hello
-    public let maxConcurrentHandshakes: Int
+    /// Who may start a handshake (``HandshakeAdmission``).
+    public var admission: HandshakeAdmission.Policy { gate.policy }
+    /// The most handshakes unfinished at once (``HandshakeAdmission/Policy/maxConcurrentHandshakes``).
+    public var maxConcurrentHandshakes: Int { gate.policy.maxConcurrentHandshakes }
     private let listener: Listener
-    private let counters = Mutex(Statistics())
+    private let gate: ConnectionGate
 
     /// The default for `maxConcurrentHandshakes`.
-    public static let defaultMaxConcurrentHandshakes = 64
+    public static let defaultMaxConcurrentHandshakes = HandshakeAdmission.Policy.defaultMaxConcurrentHandshakes
 
-    private init(listener: Listener, limits: ProtocolLimits, hello: Hello?, maxConcurrentHandshakes: Int) {
+    private init(listener: Listener, gate: ConnectionGate, limits: ProtocolLimits, hello: Hello?) {
         self.listener = listener
+        self.gate = gate
         self.localAddress = listener.channel.localAddress
         self.limits = limits
         self.hello = hello ?? Hello(limits: limits)
-        self.maxConcurrentHandshakes = max(1, maxConcurrentHandshakes)
     }
 
     /// A snapshot of the counters.
     public var statistics: Statistics {
-        counters.withLock { $0 }
+        gate.statistics
     }
 
     // MARK: Binding
@@ -62,15 +76,15 @@ public final class PeerServer: Sendable {
         to address: SocketAddress,
         limits: ProtocolLimits = .default,
         hello: Hello? = nil,
-        maxConcurrentHandshakes: Int = defaultMaxConcurrentHandshakes,
+        admission: HandshakeAdmission.Policy = .default,
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) async throws(PeerError) -> PeerServer {
+        let gate = ConnectionGate(policy: admission)
         do {
             let listener = try await bootstrap(group: group)
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-                .bind(to: address) { childInitializer($0, limits: limits) }
-            return PeerServer(
-                listener: listener, limits: limits, hello: hello, maxConcurrentHandshakes: maxConcurrentHandshakes)
+                .bind(to: address) { childInitializer($0, limits: limits, gate: gate) }
+            return PeerServer(listener: listener, gate: gate, limits: limits, hello: hello)
         } catch {
             throw .network("binding \(address): \(error)")
         }
@@ -81,12 +95,11 @@ public final class PeerServer: Sendable {
         listen: String,
         limits: ProtocolLimits = .default,
         hello: Hello? = nil,
-        maxConcurrentHandshakes: Int = defaultMaxConcurrentHandshakes,
+        admission: HandshakeAdmission.Policy = .default,
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) async throws(PeerError) -> PeerServer {
         try await bind(
-            to: parseListenAddress(listen), limits: limits, hello: hello,
-            maxConcurrentHandshakes: maxConcurrentHandshakes, group: group)
+            to: parseListenAddress(listen), limits: limits, hello: hello, admission: admission, group: group)
     }
 
     /// Adopts an inherited socket that is already bound and listening (e.g. `SD_LISTEN_FDS_START`).
@@ -94,14 +107,14 @@ public final class PeerServer: Sendable {
         socket: NIOBSDSocket.Handle,
         limits: ProtocolLimits = .default,
         hello: Hello? = nil,
-        maxConcurrentHandshakes: Int = defaultMaxConcurrentHandshakes,
+        admission: HandshakeAdmission.Policy = .default,
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) async throws(PeerError) -> PeerServer {
+        let gate = ConnectionGate(policy: admission)
         do {
             let listener = try await bootstrap(group: group)
-                .bind(socket) { childInitializer($0, limits: limits) }
-            return PeerServer(
-                listener: listener, limits: limits, hello: hello, maxConcurrentHandshakes: maxConcurrentHandshakes)
+                .bind(socket) { childInitializer($0, limits: limits, gate: gate) }
+            return PeerServer(listener: listener, gate: gate, limits: limits, hello: hello)
         } catch {
             throw .network("adopting listening socket \(socket): \(error)")
         }
@@ -123,19 +136,35 @@ public final class PeerServer: Sendable {
         }
     }
 
+    /// Accepted connections do not read (`autoRead` off) until ``serve(_:lookup:onError:handler:)``
+    /// has wrapped them: what arrived before would pass the end of the pipeline unseen.
     private static func bootstrap(group: any EventLoopGroup) -> ServerBootstrap {
         ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
             .childChannelOption(.allowRemoteHalfClosure, value: true)
             .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
+            .childChannelOption(.autoRead, value: false)
     }
 
+    /// Runs on the new connection's event loop before anything is read: admission, then the
+    /// handlers (with the preamble deadline). Never fails, since a failed child initializer would
+    /// end the listener's inbound stream, and so the accept loop: a connection that cannot be set
+    /// up is closed and handed on without a ticket.
     private static func childInitializer(
-        _ channel: any Channel, limits: ProtocolLimits
-    ) -> EventLoopFuture<NIOAsyncChannel<ByteBuffer, ByteBuffer>> {
-        channel.eventLoop.makeCompletedFuture {
-            try PeerPipeline.configure(channel, expectPreamble: true, limits: limits)
+        _ channel: any Channel, limits: ProtocolLimits, gate: ConnectionGate
+    ) -> EventLoopFuture<AcceptedConnection> {
+        guard let ticket = gate.admit(channel) else {
+            return channel.eventLoop.makeSucceededFuture(AcceptedConnection(channel: channel, ticket: nil))
         }
+        do {
+            try PeerPipeline.addHandlers(
+                channel, expectPreamble: true, limits: limits, preambleTimeout: gate.policy.preambleTimeout)
+        } catch {
+            gate.handshakeFailed()
+            channel.close(promise: nil)
+            return channel.eventLoop.makeSucceededFuture(AcceptedConnection(channel: channel, ticket: nil))
+        }
+        return channel.eventLoop.makeSucceededFuture(AcceptedConnection(channel: channel, ticket: ticket))
     }
 
     // MARK: Serving
@@ -154,11 +183,16 @@ public final class PeerServer: Sendable {
         onError: @escaping @Sendable (PeerError) -> Void = { _ in },
         handler: @escaping @Sendable (SecureChannel) async throws -> Void
     ) async throws {
+        defer { gate.closeAll() }
         try await listener.executeThenClose { inbound in
             await withDiscardingTaskGroup { group in
                 do {
                     for try await connection in inbound {
-                        group.addTask { await self.serve(connection, lookup: lookup, onError: onError, handler: handler) }
+                        guard let ticket = connection.ticket else { continue }
+                        group.addTask {
+                            await self.serve(
+                                connection.channel, ticket: ticket, lookup: lookup, onError: onError, handler: handler)
+                        }
                     }
                 } catch {
                     onError(.network("accepting: \(error)"))
@@ -167,51 +201,56 @@ public final class PeerServer: Sendable {
         }
     }
 
+    /// Serves one admitted connection: wraps it, and runs the handshake and `handler` inside
+    /// `executeThenClose`, which finishes the connection's writer and closes it on every path.
     private func serve(
-        _ connection: NIOAsyncChannel<ByteBuffer, ByteBuffer>,
+        _ channel: any Channel,
+        ticket: HandshakeTicket,
         lookup: @escaping @Sendable (EndpointSelector) async -> UncheckedPrivateKey?,
         onError: @Sendable (PeerError) -> Void,
         handler: @Sendable (SecureChannel) async throws -> Void
     ) async {
-        let admitted = counters.withLock { counters in
-            counters.accepted += 1
-            counters.activeConnections += 1
-            guard counters.handshaking < maxConcurrentHandshakes else {
-                counters.failedHandshakes += 1
-                return false
-            }
-            counters.handshaking += 1
-            return true
-        }
-        defer { counters.withLock { $0.activeConnections -= 1 } }
-        guard admitted else {
-            try? await connection.executeThenClose { _, _ in }
+        let counted = ticket.claimForServing()
+        defer { if counted { gate.connectionEnded() } }
+        let connection: NIOAsyncChannel<ByteBuffer, ByteBuffer>
+        do {
+            connection = try await channel.eventLoop.submit { () throws -> NIOAsyncChannel<ByteBuffer, ByteBuffer> in
+                // Reading resumes on a later turn of the event loop, when the wrapper is in place.
+                guard let options = channel.syncOptions else { throw PeerError.network("no synchronous channel options") }
+                channel.pipeline.syncOperations.fireUserInboundEventTriggered(ReadingStarted())
+                try options.setOption(.autoRead, value: true)
+                return try PeerPipeline.wrap(channel)
+            }.get()
+        } catch {
+            channel.close(promise: nil)
+            gate.handshakeFailed()
+            onError(.network("starting to read: \(error)"))
             return
         }
-        let handshaking = Mutex(true)
-        let endHandshake = {
-            if handshaking.withLock({ value in defer { value = false }; return value }) {
-                self.counters.withLock { $0.handshaking -= 1 }
-            }
-        }
+        let completed = Atomic<Bool>(false)
         do {
             try await SecureChannel.accept(
                 connection, lookup: { await lookup($0)?.key }, hello: hello, limits: limits,
-                onHandshake: endHandshake
+                onHandshake: {
+                    completed.store(true, ordering: .releasing)
+                    ticket.finish()
+                }
             ) { secure in
                 do {
                     try await handler(secure)
                 } catch {
-                    counters.withLock { $0.failedSessions += 1 }
+                    gate.sessionFailed()
                     throw error
                 }
             }
         } catch {
-            let inHandshake = handshaking.withLock { $0 }
-            if inHandshake { counters.withLock { $0.failedHandshakes += 1 } }
+            if !completed.load(ordering: .acquiring) {
+                gate.handshakeFailed()
+                if case .timeout = error as? PeerError { gate.timedOut(ticket.source) }
+            }
             onError(error as? PeerError ?? .closed("\(error)"))
         }
-        endHandshake()
+        ticket.finish()
     }
 }
 

@@ -2,6 +2,9 @@ public import Crypto
 public import NIOCore
 public import NIOPosix
 public import S2SProtocol
+#if canImport(Glibc)
+import Glibc
+#endif
 
 extension SecureChannel {
     /// Sender side: connects to `address`, writes the preamble for `endpointKey` and handshake
@@ -148,7 +151,12 @@ extension SecureChannel {
         first.writeBytes(selector.encoded())
         first.writeInteger(UInt16(message1.count))
         first.writeBytes(message1)
-        try await write(first, to: outbound, during: "sending handshake message 1")
+        do {
+            try await write(first, to: outbound, during: "sending handshake message 1")
+        } catch .closed(let reason) {
+            // Closed before the receiver read a byte: refused for load, never an endpoint verdict.
+            throw .network("\(reason) (the receiver refused the connection before reading it; try again later)")
+        }
 
         let message2: ByteBuffer
         do {
@@ -156,6 +164,9 @@ extension SecureChannel {
         } catch .closed {
             throw .handshakeFailed(
                 "the receiver closed the connection (wrong endpoint ID, no such endpoint, or it refused the handshake)")
+        } catch .network(let reason) {
+            // A reset, not a close: the receiver was busy (docs/protocol.md, "Concurrent handshakes").
+            throw .network("\(reason) (it refuses new connections while too many handshakes are unfinished; try again later)")
         }
         let peerHello: Hello
         let ciphers: (send: CipherState, receive: CipherState)
@@ -266,8 +277,18 @@ extension SecureChannel {
         do {
             try await outbound.write(buffer)
         } catch {
+            if isReset(error) { throw .network("\(context): the peer reset the connection") }
             throw .closed("\(context): \(error)")
         }
+    }
+
+    /// Whether `error` is the socket's report of a reset (TCP RST). A receiver resets a connection
+    /// it refuses for load before reading it, and closes with a FIN one it refuses for its
+    /// preamble, so a sender can tell a passing refusal (``PeerError/network(_:)``) from an unknown
+    /// endpoint (``PeerError/handshakeFailed(_:)``).
+    private static func isReset(_ error: any Error) -> Bool {
+        guard let error = error as? IOError else { return false }
+        return error.errnoCode == ECONNRESET || error.errnoCode == EPIPE
     }
 
     private static func readUnit(
@@ -277,6 +298,7 @@ extension SecureChannel {
         do {
             unit = try await frames.next()
         } catch {
+            if isReset(error) { throw .network("\(context): the peer reset the connection") }
             throw peerError(error, context: context)
         }
         guard let unit else { throw .closed("the peer closed the connection \(context)") }

@@ -5,6 +5,10 @@ import S2SProtocol
 ///
 /// - handshake: from the moment the channel is active until ``TransportStart``; on expiry the
 ///   connection is closed without a word.
+/// - preamble (receiver, optional): from ``ReadingStarted`` until the first unit (the 37-byte
+///   preamble) has come through ``NoiseFrameDecoder``; on expiry the connection is closed without
+///   a word. Shorter than the handshake timeout, so that a silent connection holds
+///   a handshake slot only briefly (``HandshakeAdmission``).
 /// - idle: after the handshake, reset by every *complete* frame (this handler sits after
 ///   ``NoiseFrameDecoder``), so a peer trickling one byte at a time is still cut off. On expiry
 ///   CANCEL(timeout) is sent and the connection closed. The timer pauses while this side does not
@@ -22,9 +26,12 @@ final class SessionTimerHandler: ChannelDuplexHandler {
     typealias OutboundOut = ByteBuffer
 
     private let handshakeTimeout: TimeAmount
+    private let preambleTimeout: TimeAmount?
     private let idleTimeout: TimeAmount
     private let keepaliveInterval: TimeAmount
     private var handshakeTimer: Scheduled<Void>?
+    private var preambleTimer: Scheduled<Void>?
+    private var preambleSeen = false
     private var idleTimer: Scheduled<Void>?
     private var keepaliveTimer: Scheduled<Void>?
     private var lastWrite: NIODeadline = .now()
@@ -34,8 +41,10 @@ final class SessionTimerHandler: ChannelDuplexHandler {
     private var inTransport = false
     private var expired = false
 
-    init(limits: ProtocolLimits) {
+    /// - Parameter preambleTimeout: the preamble deadline; `nil`: none (the sender side, relays).
+    init(limits: ProtocolLimits, preambleTimeout: Duration? = nil) {
         handshakeTimeout = TimeAmount(limits.handshakeTimeout)
+        self.preambleTimeout = preambleTimeout.map { TimeAmount($0) }
         idleTimeout = TimeAmount(limits.idleTimeout)
         keepaliveInterval = TimeAmount(limits.keepaliveInterval)
     }
@@ -59,6 +68,11 @@ final class SessionTimerHandler: ChannelDuplexHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        if !preambleSeen {
+            preambleSeen = true
+            preambleTimer?.cancel()
+            preambleTimer = nil
+        }
         if inTransport, !expired {
             idleRemaining = nil
             scheduleIdle(context: context, at: .now() + idleTimeout)
@@ -95,6 +109,8 @@ final class SessionTimerHandler: ChannelDuplexHandler {
             inTransport = true
             handshakeTimer?.cancel()
             handshakeTimer = nil
+            preambleTimer?.cancel()
+            preambleTimer = nil
             scheduleIdle(context: context, at: .now() + idleTimeout)
             scheduleKeepalive(context: context, in: keepaliveInterval)
         }
@@ -107,6 +123,20 @@ final class SessionTimerHandler: ChannelDuplexHandler {
         handshakeTimer = context.eventLoop.scheduleTask(in: handshakeTimeout) {
             let (handler, context) = loopBound.value
             handler.expire(.handshake, context: context)
+        }
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is ReadingStarted { startPreambleTimer(context: context) }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    private func startPreambleTimer(context: ChannelHandlerContext) {
+        guard let preambleTimeout, !preambleSeen, preambleTimer == nil, !inTransport, !expired else { return }
+        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        preambleTimer = context.eventLoop.scheduleTask(in: preambleTimeout) {
+            let (handler, context) = loopBound.value
+            handler.expire(.preamble, context: context)
         }
     }
 
@@ -156,6 +186,8 @@ final class SessionTimerHandler: ChannelDuplexHandler {
 
     private func cancelAll() {
         handshakeTimer?.cancel()
+        preambleTimer?.cancel()
+        preambleTimer = nil
         idleTimer?.cancel()
         keepaliveTimer?.cancel()
         handshakeTimer = nil

@@ -68,18 +68,18 @@ final class TestServer: Sendable {
     static func with(
         limits: ProtocolLimits = .default,
         maxConcurrentHandshakes: Int = 8,
+        admission: HandshakeAdmission.Policy? = nil,
         handler: @escaping @Sendable (SecureChannel) async throws -> Void = TestServer.echo,
         inheritedSocket: NIOBSDSocket.Handle? = nil,
         _ body: (TestServer) async throws -> Void
     ) async throws {
         let server: PeerServer
+        let admission = admission ?? HandshakeAdmission.Policy(maxConcurrentHandshakes: maxConcurrentHandshakes)
         if let inheritedSocket {
-            server = try await PeerServer.adopt(
-                socket: inheritedSocket, limits: limits, maxConcurrentHandshakes: maxConcurrentHandshakes)
+            server = try await PeerServer.adopt(socket: inheritedSocket, limits: limits, admission: admission)
         } else {
             server = try await PeerServer.bind(
-                to: SocketAddress(ipAddress: "127.0.0.1", port: 0), limits: limits,
-                maxConcurrentHandshakes: maxConcurrentHandshakes)
+                to: SocketAddress(ipAddress: "127.0.0.1", port: 0), limits: limits, admission: admission)
         }
         let address = try #require(server.localAddress)
         let endpoint = UncheckedPrivateKey(Curve25519.KeyAgreement.PrivateKey())
