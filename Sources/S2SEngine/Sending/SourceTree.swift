@@ -75,6 +75,13 @@ struct SourceTree: Sendable {
         let mtime = (Int64(status.st_mtim.tv_sec), UInt32(status.st_mtim.tv_nsec))
         switch status.st_mode & S_IFMT {
         case S_IFREG:
+            // Read permission is checked now, as the user, so that the send fails at once rather
+            // than at its first attempt; a file inside a directory is skipped with a warning.
+            if let error = Self.unreadable(path, followSymlinks: followSymlinks) {
+                guard depth > 0 else { throw .accessDenied("cannot read \(path): \(error)") }
+                warnings.append("skipped \(path): \(error)")
+                return
+            }
             try reserve(maxEntries)
             let size = UInt64(status.st_size)
             entries.append(.init(kind: .file, mode: mode, mtimeSeconds: mtime.0, mtimeNanoseconds: mtime.1, size: size, path: relativePath))
@@ -114,7 +121,7 @@ struct SourceTree: Sendable {
 
     /// The names in directory `path`, sorted bytewise (so a retry offers the same order).
     private static func names(in path: String) throws(EngineError) -> [String] {
-        let fd = Glibc.open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        let fd = Glibc.open(path, O_RDONLY | O_DIRECTORY | O_NONBLOCK | O_CLOEXEC)
         guard fd >= 0, let directory = fdopendir(fd) else {
             let code = errno
             if fd >= 0 { close(fd) }
@@ -140,14 +147,37 @@ struct SourceTree: Sendable {
 
     /// Opens a scanned file for reading (as the user, like `scan`) and checks that it is still the
     /// file that was offered. Returns the descriptor, or nil if it changed or vanished.
+    ///
+    /// The open never blocks: a source swapped for a FIFO after the scan would otherwise hold a
+    /// thread (and the send's slot) until a writer came, beyond the reach of Cancel and SIGTERM.
+    /// `O_NONBLOCK` makes that open return at once; `fstat` then finds no regular file.
     static func open(_ source: Source, followSymlinks: Bool) -> Int32? {
-        let fd = Glibc.open(source.path, O_RDONLY | O_CLOEXEC | (followSymlinks ? 0 : O_NOFOLLOW))
+        let fd = openWithoutBlocking(source.path, followSymlinks: followSymlinks)
         guard fd >= 0 else { return nil }
         guard unchanged(fd, source) else {
             close(fd)
             return nil
         }
         return fd
+    }
+
+    /// `open(path, O_RDONLY)` that cannot block, with `O_NONBLOCK` cleared again on success (it
+    /// means nothing for a regular file, but reads should not see it).
+    private static func openWithoutBlocking(_ path: String, followSymlinks: Bool) -> Int32 {
+        let fd = Glibc.open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC | (followSymlinks ? 0 : O_NOFOLLOW))
+        guard fd >= 0 else { return fd }
+        let flags = fcntl(fd, F_GETFL)
+        if flags >= 0 { _ = fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) }
+        return fd
+    }
+
+    /// Why the user cannot read the file at `path` (nil: it can). Opens and closes it, since only
+    /// the kernel knows (ACLs, the thread's file-system UID); the open cannot block.
+    private static func unreadable(_ path: String, followSymlinks: Bool) -> String? {
+        let fd = openWithoutBlocking(path, followSymlinks: followSymlinks)
+        guard fd >= 0 else { return String(cString: strerror(errno)) }
+        close(fd)
+        return nil
     }
 
     /// Move mode: unlinks `source.path` if it still names the very file that was scanned and

@@ -1,8 +1,12 @@
-"""No user can hold the send queue for everyone (issue 19, finding 3), and what one user can make
-the daemon store is bounded (finding 1): send slots are shared between users, the sends one user
-may queue are capped, and one Send names a bounded number of sources."""
+"""What one local user can do to the daemon, bounded (issue 19): send slots are shared between
+users and one user's queue is capped (finding 3); one Send names a bounded number of sources
+(finding 1); a source swapped for a FIFO cannot block the daemon (finding 2); a source the user
+cannot read is refused at once (finding 8)."""
 
 from __future__ import annotations
+
+import os
+import time
 
 from s2sit import TRANSFER, Client
 from test_queue import history, queue_pair  # noqa: F401  (queue_pair is a fixture)
@@ -68,3 +72,45 @@ def test_a_send_names_a_bounded_number_of_sources(queue_pair, mkdir, user_a, use
         assert c.error_of("/org/s2s/Daemon1", "org.s2s.Daemon1.Manager", "Send", "assa{sv}", (long, dest, {})) == ERR_LIMIT
         # The daemon is still there for everyone, and stored nothing.
         assert c.manager("ListTransfers") == ([],)
+
+
+def test_a_source_swapped_for_a_fifo_blocks_nothing(queue_pair, mkdir, user_a, user_b):
+    """The second file of a send becomes a FIFO while the first is on its way: the send goes on
+    (that file is reported changed) and ends; nothing hangs, and the daemon stops at once."""
+    receiver, sender = queue_pair()
+    inbox = mkdir("in", owner=user_b)
+    dest = new_endpoint(receiver, inbox, user_b)
+    tree = mkdir("out", owner=user_a) / "tree"
+    tree.mkdir()
+    os.chown(tree, user_a.uid, user_a.gid)
+    random_file(tree / "a.bin", 1 << 20, owner=user_a)
+    b = random_file(tree / "b.bin", 10, owner=user_a)
+    path = queue_send(sender, user_a, tree, dest, RateLimit=("t", 256 << 10))
+    with Client(sender.bus.address, user_a) as c:   # the attempt has scanned and offered b.bin
+        deadline = time.monotonic() + 30
+        while c.get(path, TRANSFER, "BytesDone") == 0:
+            assert time.monotonic() < deadline, sender.daemon.log()
+            time.sleep(0.05)
+    b.unlink()
+    os.mkfifo(b)
+    os.chown(b, user_a.uid, user_a.gid)
+    with Client(sender.bus.address, user_a) as c:
+        deadline = time.monotonic() + 90
+        while c.get(path, TRANSFER, "State") not in ("done", "failed", "cancelled"):
+            assert time.monotonic() < deadline, f"the send hangs:\n{sender.daemon.log()}"
+            time.sleep(0.2)
+    assert (inbox / "tree" / "a.bin").is_file()
+    assert not (inbox / "tree" / "b.bin").exists()
+    started = time.monotonic()
+    assert sender.daemon.stop() == 0
+    assert time.monotonic() - started < 10
+
+
+def test_a_source_the_user_cannot_read_is_refused_at_once(queue_pair, mkdir, user_a, user_b):
+    receiver, sender = queue_pair()
+    dest = new_endpoint(receiver, mkdir("in", owner=user_b), user_b)
+    secret = random_file(mkdir("private", owner=user_b) / "secret.bin", 10, owner=user_b)
+    os.chmod(secret, 0o600)
+    r = sender.ctl("send", str(secret), dest, user=user_a)
+    assert r.rc != 0 and "Permission denied" in r.err, r
+    assert history(sender, user_a) == {}
