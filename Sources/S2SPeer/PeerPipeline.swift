@@ -34,6 +34,7 @@ public enum PeerPipeline {
         _ channel: any Channel, expectPreamble: Bool, limits: ProtocolLimits, preambleTimeout: Duration? = nil
     ) throws {
         channel.eventLoop.preconditionInEventLoop()
+        PeerTransport.tune(channel)
         try channel.syncOptions?.setOption(.recvAllocator, value: receiveAllocator)
         let operations = channel.pipeline.syncOperations
         try operations.addHandler(NoiseEncryptHandler())
