@@ -101,7 +101,12 @@ final class ReceiveDirectory: Sendable {
     /// unprivileged users on the endpoint's file system (`f_bavail`, so root's reserved blocks
     /// do not count). Throws `.insufficientSpace` otherwise.
     func checkSpace(adding bytes: UInt64, reserve: UInt64) throws(ReceiveError) {
-        let available = try availableBytes()
+        try Self.checkSpace(available: try availableBytes(), adding: bytes, reserve: reserve)
+    }
+
+    /// ``checkSpace(adding:reserve:)`` with the `available` bytes given: the rule without the file
+    /// system.
+    static func checkSpace(available: UInt64, adding bytes: UInt64, reserve: UInt64) throws(ReceiveError) {
         guard available >= reserve, available - reserve >= bytes else {
             throw ReceiveError(.insufficientSpace, "\(bytes) bytes would leave less than the reserve of \(reserve) bytes free (\(available) available)")
         }

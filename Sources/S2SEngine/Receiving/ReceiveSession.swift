@@ -3,80 +3,45 @@ import S2SPeer
 import S2SProtocol
 import Synchronization
 
-/// What every incoming session needs from the daemon.
-struct ReceiveContext: Sendable {
-    let endpoints: EndpointRegistry
-    let transfers: TransferRegistry
-    let resume: ResumeStore
-    let configuration: Configuration
-    /// MaxIncomingTransfers, MaxIncomingTransfersPerEndpoint and FreeSpaceReserve as they are now
-    /// (an administrator may change them while the daemon runs).
-    let limits: LiveLimits
-    let logger: Logger
-}
-
 /// The receiver's side of one session (docs/protocol.md): reads the offer, decides, accepts with
 /// resume points, writes the files into the endpoint's partial area as the endpoint's owner,
 /// verifies, makes them durable in batches, publishes them, and confirms each.
+///
+/// A thin loop over three parts: the `SessionValidator` checks every record, the `OfferPlan`
+/// decides on the offer (resume points, quota, space) without I/O, the `ReceiveSink` does the
+/// file-system side; the `ReceiveBatch` holds the owed FILE_RESULTs. The session reads records,
+/// keeps the resume records and the transfer's progress, and answers.
 ///
 /// Used by one task from start to end. The sender learns nothing but the protocol's short codes;
 /// the details go to the log and to the transfer's `Error` property, which only the endpoint's
 /// owner can read.
 final class ReceiveSession {
     private let route: String
-    /// Verified files are made durable and published together once this many are waiting...
-    static let batchFiles = 256
-    /// ... or once they hold this many bytes...
-    static let batchBytes: UInt64 = 64 << 20
-    /// ... or once the oldest has waited this long.
-    static let batchDelay: Duration = .seconds(1)
-    /// A file being received is made durable (and its resume point recorded) every this many bytes.
-    static let checkpointBytes: UInt64 = 256 << 20
-    /// Partial files created ahead, in one hop to the owner's thread, for the files the sender
-    /// sends next (it sends them in offer order). One hop per file was a fifth of the receiver's
-    /// time on a tree of small files.
-    static let createAhead = 16
-
     private let channel: SecureChannel
     private let endpoint: Endpoint
     private let context: ReceiveContext
     private var logger: Logger
     private var validator: SessionValidator
 
-    // Set once the offer is accepted.
-    private var user: UserWorker?
+    // Set while the offer is read.
     private var token: TransferToken?
     private var algorithm: FileDigest.Algorithm = .xxh3_128
     private var entries: [OfferEntry] = []
-    private var records: [ResumeStore.Entry] = []
-    private var resumeOffsets: [UInt32: UInt64] = [:]
-    /// The offer's file entries (counted once: FILE_END asks for every file).
-    private var fileCount = 0
-    private var directories: [String: ReceivePath] = [:]
-    private var area: PartialArea?
+
+    // Set once the offer is accepted.
+    private var user: UserWorker?
+    private var plan: OfferPlan?
+    private var sink: ReceiveSink?
     private var transfer: Transfer?
 
-    // The file being written.
-    private var current: (index: UInt32, file: PartialFile, checkpointed: UInt64)?
     /// Whether this session holds its token's claim (`ResumeStore.claim`).
     private var claimedToken = false
-    /// Partial files created ahead of their data (``createAhead``), by entry index.
-    private var created: [UInt32: PartialFile] = [:]
     /// A file whose data is being discarded after a write error, with the result it will get.
     private var discarding: (index: UInt32, code: FileResultCode)?
-    // FILE_RESULTs owed, in order.
-    private var pending: [PendingResult] = []
-    private var pendingBytes: UInt64 = 0
-    private var oldestPending: ContinuousClock.Instant?
+    /// FILE_RESULTs owed, in order.
+    private var batch = ReceiveBatch()
     private var failures = 0
     private var firstFailure = ""
-
-    private struct PendingResult {
-        let index: UInt32
-        /// Verified, waiting to be made durable and published; nil when `code` is already known.
-        let file: PartialFile?
-        var code: FileResultCode
-    }
 
     /// How the session ended, for the log and the transfer.
     private enum Ending: Error {
@@ -197,8 +162,7 @@ final class ReceiveSession {
         // What this daemon remembers of the token.
         let known: ResumeStore.Transfer?
         do {
-            let record = try context.resume.load(endpoint: endpoint.number, token: token)
-            known = record?.digest == algorithm.rawValue ? record : nil
+            known = OfferPlan.held(try context.resume.load(endpoint: endpoint.number, token: token), digest: algorithm.rawValue)
         } catch {
             throw Ending.refused(.refused, "cannot read resume records: \(error)")
         }
@@ -214,124 +178,64 @@ final class ReceiveSession {
                 await context.transfers.endpointChanged(updated)
             }
         }
-        var nextSlot = (known?.entries.values.map(\.slot).max()).map { $0 + 1 } ?? 0
-        var needed: UInt64 = 0
-        var complete: UInt64 = 0
-        var completeBytes: UInt64 = 0
-        var recorded: [UInt32: UInt64] = [:]
-        records = entries.enumerated().map { index, entry in
-            var record: ResumeStore.Entry
-            if let old = known?.entries[entry.path.string], old.matches(entry) {
-                record = old
-            } else {
-                record = ResumeStore.Entry(
-                    path: entry.path.string, kind: entry.kind, size: entry.size, mtimeSeconds: entry.mtimeSeconds,
-                    mtimeNanoseconds: entry.mtimeNanoseconds,
-                    slot: known?.entries[entry.path.string]?.slot ?? { defer { nextSlot += 1 }; return nextSlot }())
-            }
-            if entry.kind == .file {
-                fileCount += 1
-                if record.deliveredPath != nil {
-                    complete += 1
-                    completeBytes += entry.size
-                } else {
-                    needed += entry.size
-                    if record.durable > 0 { recorded[UInt32(index)] = record.durable }
-                }
-            }
-            return record
-        }
+        var plan = OfferPlan(entries: entries, known: known)
 
         // Quota: what was delivered, plus what other transfers into this endpoint may still bring.
         let current = await context.endpoints.current(endpoint.number) ?? endpoint
         let reserved = await context.transfers.reservedIncoming(endpoint: endpoint.number)
         do {
-            try ReceiveDirectory.checkQuota(used: current.bytesReceived &+ reserved, adding: needed, quota: endpoint.quota)
+            try plan.checkQuota(received: current.bytesReceived, reserved: reserved, quota: endpoint.quota)
         } catch {
-            throw Ending.refused(.quotaExceeded, error.message)
+            throw Ending.refused(error.code, error.reason)
         }
 
         // The partial area, the resume offsets it can really back, the space, the directories.
-        let endpointDirectory = endpoint.directory
-        let reserve = context.limits.current.freeSpaceReserve
-        let offers = entries
-        let neededBytes = needed
-        let slots = records.map(\.slot)
-        let publishingIndices = records.indices.filter {
-            entries[$0].kind == .file && records[$0].deliveredPath == nil && records[$0].publishing
-        }
-        let prepared: (PartialArea, [String: ReceivePath], [UInt32: UInt64], Set<Int>)
+        let prepared: (sink: ReceiveSink, usable: [UInt32: UInt64], published: Set<Int>)
         do {
-            prepared = try await user.receive { [recorded] () throws(ReceiveError) in
-                let directory = try ReceiveDirectory(opening: endpointDirectory)
-                let area = try directory.openPartialArea(token.partialAreaName)
-                // A recorded resume point counts only if the partial file still holds those bytes.
-                var usable = recorded
-                for (index, offset) in recorded {
-                    let length = try area.partialLength(index: slots[Int(index)]) ?? 0
-                    if length < offset { usable[index] = nil }
-                }
-                // A file marked as being published whose partial file is gone was renamed to its
-                // final name by a daemon killed before it could record the delivery.
-                var published: Set<Int> = []
-                for index in publishingIndices where try area.partialLength(index: slots[index]) == nil {
-                    published.insert(index)
-                }
-                try directory.checkSpace(adding: neededBytes - usable.values.reduce(0, +), reserve: reserve)
-                var made: [String: ReceivePath] = [:]
-                for (index, entry) in offers.enumerated() where entry.kind == .directory {
-                    let parent = entry.path.parent.flatMap { made[$0.string] }
-                    made[entry.path.string] = try directory.makeDirectory(paths[index].name, in: parent)
-                }
-                return (area, made, usable, published)
-            }
+            prepared = try await ReceiveSink.prepare(
+                user: user, endpointDirectory: endpoint.directory, token: token, algorithm: algorithm, plan: plan, paths: paths,
+                reserve: context.limits.current.freeSpaceReserve)
         } catch {
             throw Ending.refused(RefuseCode(rawValue: error.refuseCode) ?? .refused, error.message)
         }
-        (area, directories, resumeOffsets) = (prepared.0, prepared.1, prepared.2)
-        var recovered: [(path: String, publishedAs: String)] = []
-        var recoveredBytes: UInt64 = 0
-        for index in prepared.3.sorted() {
-            // Where exactly (the offered name or one with a suffix) is not known; the offered
-            // path stands for it. What matters is that it is not delivered twice.
-            records[index].deliveredPath = entries[index].path.string
-            records[index].publishing = false
-            recovered.append((entries[index].path.string, entries[index].path.string))
-            recoveredBytes += entries[index].size
-            complete += 1
-            completeBytes += entries[index].size
+        sink = prepared.sink
+        plan.settle(usable: prepared.usable, published: prepared.published)
+        self.plan = plan
+        try await recordAcceptance(plan, token: token)
+        await startTransfer(plan)
+        for record in Record.acceptRecords(resume: plan.resumePoints, maxRecordSize: channel.peerHello.effectiveMaxRecordSize) {
+            try await sendChecked(record)
         }
-        let resumed = resumeOffsets.values.reduce(0, +)
+    }
 
-        // Resume pairs in index order; the records say what a later retry may resume.
-        var resumePoints: [ResumePoint] = []
-        for index in records.indices where entries[index].kind == .file {
-            if records[index].deliveredPath != nil {
-                resumePoints.append(ResumePoint(entry: UInt32(index), position: .complete))
-            } else {
-                let offset = resumeOffsets[UInt32(index)]
-                records[index].durable = offset ?? 0
-                if let offset { resumePoints.append(ResumePoint(entry: UInt32(index), position: .offset(offset))) }
-            }
-        }
+    /// Records the accepted offer (what a retry may resume) and the files found published before
+    /// a stop.
+    private func recordAcceptance(_ plan: OfferPlan, token: TransferToken) async throws {
         do {
             try context.resume.begin(
-                endpoint: endpoint.number, token: token, digest: algorithm.rawValue, entries: records, now: Clock.nowMicroseconds)
+                endpoint: endpoint.number, token: token, digest: algorithm.rawValue, entries: plan.records, now: Clock.nowMicroseconds)
         } catch {
             throw Ending.refused(.refused, "cannot record the transfer: \(error)")
         }
-        if !recovered.isEmpty {
+        if !plan.recovered.isEmpty {
             do {
                 try context.resume.delivered(
-                    endpoint: endpoint.number, token: token, files: recovered, bytes: recoveredBytes, now: Clock.nowMicroseconds)
+                    endpoint: endpoint.number, token: token, files: plan.recovered, bytes: plan.recoveredBytes,
+                    now: Clock.nowMicroseconds)
             } catch {
                 logger.error("cannot record delivered files", metadata: ["error": "\(error)"])
             }
-            await context.endpoints.addReceived(endpoint.number, bytes: recoveredBytes, files: UInt64(recovered.count))
-            logger.notice("files published just before the daemon stopped count as delivered", metadata: ["files": "\(recovered.count)"])
+            await context.endpoints.addReceived(endpoint.number, bytes: plan.recoveredBytes, files: UInt64(plan.recovered.count))
+            logger.notice("files published just before the daemon stopped count as delivered", metadata: ["files": "\(plan.recovered.count)"])
         }
+    }
 
-        let files = UInt64(fileCount)
+    /// Shows the accepted transfer, with what it starts with (resumed and complete files).
+    private func startTransfer(_ plan: OfferPlan) async {
+        let resumed = plan.resumedBytes
+        let complete = plan.completeFiles
+        let completeBytes = plan.completeBytes
+        let files = UInt64(plan.fileCount)
         let transfer = await context.transfers.start(
             direction: .receive, owner: endpoint.owner, route: route, endpoint: endpoint, names: Transfer.topLevelNames(entries),
             digestAlgorithm: "\(algorithm)", initialState: .receiving)
@@ -360,9 +264,6 @@ final class ReceiveSession {
                 "files": "\(files)", "entries": "\(entries.count)", "bytes": "\(validator.totalBytes)",
                 "resumed_bytes": "\(resumed)", "complete_files": "\(complete)", "digest": "\(algorithm)",
             ])
-        for record in Record.acceptRecords(resume: resumePoints, maxRecordSize: channel.peerHello.effectiveMaxRecordSize) {
-            try await sendChecked(record)
-        }
     }
 
     /// DATA, FILE_END, FILE_ABORT until DONE; then DONE_ACK.
@@ -384,7 +285,7 @@ final class ReceiveSession {
             default:
                 continue
             }
-            if shouldFlush { try await flush() }
+            if batch.isDue(now: .now) { try await flush() }
         }
     }
 
@@ -394,15 +295,14 @@ final class ReceiveSession {
         // Waiting here stops reading the connection, which slows the sender down (TCP's window).
         try await transfer?.throttle.take(bytes.count)
         transfer?.addBytes(bytes.count)
-        guard let file = try await open(index) else { return }
-        let result = bytes.withUnsafeBytes { raw in Result { () throws(ReceiveError) in try file.write(raw, at: offset) } }
+        guard let file = try await open(index), let sink else { return }
         do {
-            try result.get()
+            try sink.write(bytes, to: file, at: offset)
         } catch {
             try fileFailed(index, error)
             return
         }
-        if let current, file.length - current.checkpointed >= Self.checkpointBytes {
+        if sink.checkpointDue {
             try checkpoint()
         }
     }
@@ -411,73 +311,43 @@ final class ReceiveSession {
     /// nil while the file's data is being discarded after a write error.
     private func open(_ index: UInt32) async throws -> PartialFile? {
         if discarding?.index == index { return nil }
-        if let current, current.index == index { return current.file }
+        guard let sink, let plan else { throw Ending.lost("no partial area") }
+        if let current = sink.current, current.index == index { return current.file }
         let file: PartialFile
-        if let ready = created.removeValue(forKey: index) {
+        if let ready = sink.takeCreated(index) {
             file = ready
         } else {
-            guard let made = try await create(index) else { return nil }
+            guard let made = try await create(index, sink: sink, plan: plan) else { return nil }
             file = made
         }
-        current = (index, file, resumeOffsets[index] ?? 0)
-        transfer?.update { $0.currentFile = entries[Int(index)].path.string }
+        sink.current = (index, file, plan.resumeOffsets[index] ?? 0)
+        transfer?.update { $0.currentFile = plan.entries[Int(index)].path.string }
         return file
     }
 
     /// Creates the partial file of `index` (or continues it from its resume point); a new one comes
-    /// with those of the next ``createAhead`` files that start from 0. Nil if it cannot be created
-    /// (the file has failed).
-    private func create(_ index: UInt32) async throws -> PartialFile? {
-        guard let area, let user else { throw Ending.lost("no partial area") }
-        let slot = records[Int(index)].slot
-        let offset = resumeOffsets[index] ?? 0
-        let algorithm = self.algorithm
-        let ahead = offset > 0 ? [] : upcomingFiles(after: index)
+    /// with those of the next ``ReceiveSink/createAhead`` files that start from 0. Nil if it cannot
+    /// be created (the file has failed).
+    private func create(_ index: UInt32, sink: ReceiveSink, plan: OfferPlan) async throws -> PartialFile? {
+        guard sink.hasArea else { throw Ending.lost("no partial area") }
+        let offset = plan.resumeOffsets[index] ?? 0
+        let ahead = offset > 0 ? [] : plan.upcomingFiles(after: index, limit: ReceiveSink.createAhead, created: sink.isCreated)
         do {
-            let (file, more) = try await user.receive { () throws(ReceiveError) in
-                let file =
-                    offset > 0
-                    ? try area.resumeFile(index: slot, at: offset, algorithm: algorithm)
-                    : try area.createFile(index: slot, algorithm: algorithm)
-                // A file ahead that cannot be created now is tried again when its data comes.
-                var more: [(UInt32, PartialFile)] = []
-                for (entry, slot) in ahead {
-                    guard let made = try? area.createFile(index: slot, algorithm: algorithm) else { break }
-                    more.append((entry, made))
-                }
-                return (file, more)
-            }
-            for (entry, made) in more { created[entry] = made }
-            return file
+            return try await sink.create(slot: plan.slot(index), offset: offset, ahead: ahead)
         } catch {
             try fileFailed(index, error)
             return nil
         }
     }
 
-    /// The next files after `index` (entry and slot) that the sender will send from 0: not
-    /// delivered, not resumed, not already created.
-    private func upcomingFiles(after index: UInt32) -> [(UInt32, UInt32)] {
-        var upcoming: [(UInt32, UInt32)] = []
-        var next = Int(index) + 1
-        while upcoming.count < Self.createAhead, next < entries.count {
-            let entry = UInt32(next)
-            if entries[next].kind == .file, records[next].deliveredPath == nil, resumeOffsets[entry] == nil, created[entry] == nil {
-                upcoming.append((entry, records[next].slot))
-            }
-            next += 1
-        }
-        return upcoming
-    }
-
     private func endFile(index: UInt32, digest: [UInt8]) async throws {
         guard let file = try await open(index) else {
             let code = discarding?.code ?? .writeError
             discarding = nil
-            queue(PendingResult(index: index, file: nil, code: code))
+            batch.add(index: index, code: code)
             return
         }
-        current = nil
+        sink?.current = nil
         let entry = entries[Int(index)]
         do {
             try file.finish(
@@ -486,26 +356,21 @@ final class ReceiveSession {
         } catch {
             logger.warning("file failed", metadata: ["entry": "\(index)", "error": "\(error)"])
             note(failure: "\(entry.path): \(error.message)")
-            discard(file)
-            queue(PendingResult(index: index, file: nil, code: FileResultCode(rawValue: error.fileResultCode) ?? .writeError))
+            sink?.discard(file)
+            batch.add(index: index, code: FileResultCode(rawValue: error.fileResultCode) ?? .writeError)
             return
         }
-        if fileCount == 1 {
+        if plan?.fileCount == 1 {
             transfer?.update { $0.digest = FileDigest.hex(digest) }
         }
-        pendingBytes += entry.size
-        queue(PendingResult(index: index, file: file, code: .ok))
+        batch.add(verified: file, index: index, size: entry.size)
     }
 
     private func abortFile(index: UInt32) async throws {
-        if let current, current.index == index {
-            discard(current.file)
-            self.current = nil
-        }
-        if let file = created.removeValue(forKey: index) { discard(file) }
+        sink?.abandon(index)
         discarding = nil
         note(failure: "\(entries[Int(index)].path): the sender gave up on it")
-        queue(PendingResult(index: index, file: nil, code: .cancelled))
+        batch.add(index: index, code: .cancelled)
     }
 
     /// A write error on file `index`: space and quota end the session (every later file would fail
@@ -517,18 +382,9 @@ final class ReceiveSession {
         case .quotaExceeded: throw Ending.cancelledHere(.quotaExceeded, error.message)
         default: break
         }
-        if let current, current.index == index {
-            discard(current.file)
-            self.current = nil
-        }
+        sink?.discardCurrent(ifEntry: index)
         note(failure: "\(entries[Int(index)].path): \(error.message)")
         discarding = (index, FileResultCode(rawValue: error.fileResultCode) ?? .writeError)
-    }
-
-    private func discard(_ file: PartialFile) {
-        file.fail()
-        // A partial file's index is its slot.
-        try? area?.removeFile(index: file.index)
     }
 
     private func note(failure: String) {
@@ -536,33 +392,22 @@ final class ReceiveSession {
         if firstFailure.isEmpty { firstFailure = failure }
     }
 
-    private func queue(_ result: PendingResult) {
-        if oldestPending == nil { oldestPending = .now }
-        pending.append(result)
-    }
-
-    // MARK: Batches
-
-    private var shouldFlush: Bool {
-        guard let oldestPending else { return false }
-        return pending.count >= Self.batchFiles || pendingBytes >= Self.batchBytes
-            || ContinuousClock.now - oldestPending >= Self.batchDelay
-    }
+    // MARK: Durability
 
     /// Makes the verified files durable in one batch, publishes them, records the delivery, and
     /// sends every owed FILE_RESULT in order.
     private func flush() async throws {
-        guard !pending.isEmpty, let area, let user, let token else { return }
-        let verified = pending.compactMap(\.file)
+        guard !batch.isEmpty, let sink, sink.hasArea, let plan, let token else { return }
+        let verified = batch.pending.compactMap(\.file)
         let requests = verified.map { file in
             let entry = entries[Int(file.index)]
             return PartialArea.PublishRequest(
-                file: file, directory: entry.path.parent.flatMap { directories[$0.string] }, name: String(entry.path.lastComponent))
+                file: file, directory: entry.path.parent.flatMap { sink.directories[$0.string] }, name: String(entry.path.lastComponent))
         }
         var published: [UInt32: Result<PartialArea.Published, ReceiveError>] = [:]
         if !requests.isEmpty {
             do throws(ReceiveError) {
-                try area.sync(verified)
+                try sink.sync(verified)
                 let marked = Result {
                     try context.resume.publishing(
                         endpoint: endpoint.number, token: token, paths: verified.map { entries[Int($0.index)].path.string })
@@ -570,7 +415,7 @@ final class ReceiveSession {
                 if case .failure(let error) = marked {
                     throw ReceiveError(.writeFailed, "cannot record the files to publish: \(error)")
                 }
-                let results = try await user.receive { () throws(ReceiveError) in area.publish(requests) }
+                let results = try await sink.publish(requests)
                 for (request, result) in zip(requests, results) { published[request.file.index] = result }
             } catch {
                 for file in verified { published[file.index] = .failure(error) }
@@ -578,19 +423,19 @@ final class ReceiveSession {
         }
         var delivered: [(path: String, publishedAs: String)] = []
         var deliveredBytes: UInt64 = 0
-        for position in pending.indices {
-            let index = pending[position].index
-            guard pending[position].file != nil, let result = published[index] else { continue }
+        for position in batch.pending.indices {
+            let index = batch.pending[position].index
+            guard batch.pending[position].file != nil, let result = published[index] else { continue }
             switch result {
             case .success(let publication):
                 delivered.append((entries[Int(index)].path.string, publication.path.description))
                 deliveredBytes += entries[Int(index)].size
-                records[Int(index)].deliveredPath = publication.path.description
+                self.plan?.delivered(index, as: publication.path.description)
             case .failure(let error):
                 logger.warning("cannot publish a received file", metadata: ["entry": "\(index)", "error": "\(error)"])
                 note(failure: "\(entries[Int(index)].path): \(error.message)")
-                try? area.removeFile(index: records[Int(index)].slot)
-                pending[position].code = FileResultCode(rawValue: error.fileResultCode) ?? .writeError
+                sink.removeFile(slot: plan.slot(index))
+                batch.pending[position].code = FileResultCode(rawValue: error.fileResultCode) ?? .writeError
             }
         }
         if !delivered.isEmpty {
@@ -609,33 +454,16 @@ final class ReceiveSession {
                 $0.bytesConfirmed += deliveredBytes
             }
         }
-        let results = pending
-        pending = []
-        pendingBytes = 0
-        oldestPending = nil
-        for result in results {
+        for result in batch.take() {
             try await sendChecked(.fileResult(entry: result.index, result.code))
         }
     }
 
-    /// Applies directories' modes and mtimes, deepest first (writing into a directory changes its
-    /// mtime), once everything is in place.
+    /// Applies directories' modes and mtimes once everything is in place.
     private func finishDirectories() async throws {
-        guard let user else { return }
-        let finishing = entries.filter { $0.kind == .directory }.compactMap { entry in
-            directories[entry.path.string].map { (path: $0, entry: entry) }
-        }.sorted { $0.path.components.count > $1.path.components.count }
-        guard !finishing.isEmpty else { return }
-        let endpointDirectory = endpoint.directory
+        guard let sink else { return }
         do {
-            try await user.receive { () throws(ReceiveError) in
-                let directory = try ReceiveDirectory(opening: endpointDirectory)
-                for item in finishing {
-                    try directory.finishDirectory(
-                        item.path, offeredMode: item.entry.mode,
-                        mtime: ReceiveTime(seconds: item.entry.mtimeSeconds, nanoseconds: item.entry.mtimeNanoseconds))
-                }
-            }
+            try await sink.finishDirectories(entries, endpointDirectory: endpoint.directory)
         } catch {
             // The files are delivered; a directory's mode or mtime is not worth failing for.
             logger.warning("cannot apply directory attributes", metadata: ["error": "\(error)"])
@@ -644,9 +472,9 @@ final class ReceiveSession {
 
     /// Makes the current file's data durable and records how much of it a retry may keep.
     private func checkpoint() throws {
-        guard let current, let token else { return }
+        guard let sink, let current = sink.current, let token else { return }
         do {
-            try Beneath.sync(current.file.fd, what: "partial file \(current.file.name)")
+            try sink.syncCurrent()
         } catch {
             try fileFailed(current.index, error)
             return
@@ -659,7 +487,7 @@ final class ReceiveSession {
         } catch {
             logger.warning("cannot record a resume point", metadata: ["error": "\(error)"])
         }
-        self.current?.checkpointed = length
+        sink.current?.checkpointed = length
     }
 
     // MARK: The channel
@@ -755,17 +583,16 @@ final class ReceiveSession {
 
     /// After a CANCEL: the partial data goes and the token is forgotten.
     private func forgetTransfer() async {
-        current = nil
-        pending = []
+        sink?.current = nil
+        batch = ReceiveBatch()
         await removePartialArea()
         if let token { try? context.resume.forget(endpoint: endpoint.number, token: token) }
     }
 
     private func removePartialArea() async {
-        guard let area, let user else { return }
-        self.area = nil
+        guard let sink else { return }
         do {
-            try await user.receive { () throws(ReceiveError) in try area.remove() }
+            try await sink.removeArea()
         } catch {
             logger.warning("cannot remove partial data", metadata: ["error": "\(error)"])
         }

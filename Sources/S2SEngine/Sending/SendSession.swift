@@ -57,22 +57,6 @@ final class SendSession: Sendable {
         self.logger = logger
     }
 
-    /// How a session ended early.
-    private enum Ending: Error {
-        case refused(RefuseCode)
-        case cancelledByReceiver(CancelCode)
-        /// This side sent CANCEL (a user's request, or the receiver broke the protocol).
-        case cancelledHere(CancelCode, String)
-        /// The connection broke; the token is kept for a retry.
-        case lost(String)
-        /// The relay route found no receiver (or no working relay) before the deadline; nothing
-        /// was sent. The token is kept: a transfer interrupted earlier still resumes.
-        case noReceiver(String)
-        /// The receiver closed the connection during the handshake: it does not serve the
-        /// endpoint, or it stopped at that moment.
-        case rejected(String)
-    }
-
     /// The session's shared state: both directions feed the validator.
     private final class Shared: Sendable {
         let validator: Mutex<SessionValidator>
@@ -91,7 +75,7 @@ final class SendSession: Sendable {
     /// another attempt later.
     func run() async -> SendOutcome {
         let shared = Shared()
-        var ending: Ending?
+        var ending: SendEnding?
         defer { transfer.clearCancelHandler() }
         do {
             let worker = try UserWorker(user)
@@ -107,8 +91,8 @@ final class SendSession: Sendable {
                     }
                 }
                 do {
-                    let resume = try await offer(channel, shared)
-                    try await sendAll(channel, shared, resume: resume, worker: worker)
+                    let plan = try await offer(channel, shared)
+                    try await sendAll(channel, shared, plan: plan, worker: worker)
                 } catch {
                     // Let a CANCEL already written reach the peer before the connection goes.
                     await channel.close()
@@ -116,25 +100,15 @@ final class SendSession: Sendable {
                 }
                 await channel.close()
             }
-        } catch let error as Ending {
+        } catch let error as SendEnding {
             ending = error
         } catch {
             ending = self.ending(after: error)
-            if case .lost(let reason)? = ending, !shared.connected.withLock({ $0 }), Self.isHandshakeRejection(error) {
+            if case .lost(let reason)? = ending, !shared.connected.withLock({ $0 }), SendEnding.isHandshakeRejection(error) {
                 ending = .rejected(reason)
             }
         }
         return conclude(ending, shared)
-    }
-
-    /// A connection that the receiver closed during the handshake (rather than one that could
-    /// not be opened at all).
-    private static func isHandshakeRejection(_ error: any Error) -> Bool {
-        guard let error = error as? PeerError else { return false }
-        switch error {
-        case .handshakeFailed, .closed: return true
-        default: return false
-        }
     }
 
     /// Opens the session on the destination's route: straight to its address, or through the
@@ -150,15 +124,15 @@ final class SendSession: Sendable {
                 try await SecureChannel.connect(
                     viaRelays: relays, endpointKey: key, limits: timeouts, deadline: relayDeadline, body)
             } catch let error as RelayError {
-                throw Ending.noReceiver("\(error)")
+                throw SendEnding.noReceiver("\(error)")
             }
         }
     }
 
     // MARK: Steps
 
-    /// Sends the offer and reads the answer: the resume point of each file (absent: from 0).
-    private func offer(_ channel: SecureChannel, _ shared: Shared) async throws -> [UInt32: ResumePoint.Position] {
+    /// Sends the offer and reads the answer: what to send of each file.
+    private func offer(_ channel: SecureChannel, _ shared: Shared) async throws -> SendPlan {
         let records: [Record] =
             [.offerBegin(token: token, digest: digest, entryCount: UInt32(tree.entries.count), totalBytes: tree.totalBytes)]
             + tree.entries.map { .entry($0) } + [.offerEnd]
@@ -166,10 +140,10 @@ final class SendSession: Sendable {
             for record in records {
                 try await send(record, channel, shared)
             }
-        } catch Ending.lost(let reason) {
+        } catch SendEnding.lost(let reason) {
             // A receiver that refuses early closes: its REFUSE may be waiting to be read.
-            if case .refuse(let code)? = try? await channel.receive() { throw Ending.refused(code) }
-            throw Ending.lost(reason)
+            if case .refuse(let code)? = try? await channel.receive() { throw SendEnding.refused(code) }
+            throw SendEnding.lost(reason)
         }
         var resume: [UInt32: ResumePoint.Position] = [:]
         while true {
@@ -178,38 +152,29 @@ final class SendSession: Sendable {
             case .accept(_, let points), .acceptMore(let points):
                 for point in points { resume[point.entry] = point.position }
             case .refuse(let code):
-                throw Ending.refused(code)
+                throw SendEnding.refused(code)
             default:
                 break
             }
-            if shared.validator.withLock({ $0.phase == .transferring }) { return resume }
+            if shared.validator.withLock({ $0.phase == .transferring }) { return SendPlan(resume: resume, entries: tree.entries) }
         }
     }
 
     /// Sends the files while reading the receiver's results; returns after DONE_ACK.
-    private func sendAll(
-        _ channel: SecureChannel, _ shared: Shared, resume: [UInt32: ResumePoint.Position], worker: UserWorker
-    ) async throws {
-        var resumedBytes: UInt64 = 0
-        var complete: UInt64 = 0
-        var completeBytes: UInt64 = 0
+    private func sendAll(_ channel: SecureChannel, _ shared: Shared, plan: SendPlan, worker: UserWorker) async throws {
+        let resumedBytes = plan.resumedBytes
+        let complete = plan.completeFiles
+        let completeBytes = plan.completeBytes
         var kept: [String] = []
-        for (index, position) in resume {
-            switch position {
-            case .complete:
-                complete += 1
-                completeBytes += tree.entries[Int(index)].size
-                // Confirmed to an earlier attempt (maybe of a daemon killed before it removed the
-                // file) and still here: removed if unchanged since it was first offered.
-                if transfer.removeSource, let source = tree.sources[Int(index)] {
-                    if unchangedSinceFirstOffer.contains(source.path) {
-                        await removeSource(source, worker: worker)
-                    } else {
-                        kept.append("\(source.path): the receiver had it from an earlier attempt and it may have changed since")
-                    }
+        // Confirmed to an earlier attempt (maybe of a daemon killed before it removed the file)
+        // and still here: removed if unchanged since it was first offered.
+        for index in plan.completeIndices {
+            if transfer.removeSource, let source = tree.sources[Int(index)] {
+                if unchangedSinceFirstOffer.contains(source.path) {
+                    await removeSource(source, worker: worker)
+                } else {
+                    kept.append("\(source.path): the receiver had it from an earlier attempt and it may have changed since")
                 }
-            case .offset(let offset):
-                resumedBytes += offset
             }
         }
         transfer.update {
@@ -228,16 +193,16 @@ final class SendSession: Sendable {
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await self.readResults(channel, shared, worker: worker) }
             do {
-                try await sendFiles(channel, shared, resume: resume, worker: worker)
-            } catch Ending.lost(let reason) {
+                try await sendFiles(channel, shared, plan: plan, worker: worker)
+            } catch SendEnding.lost(let reason) {
                 // A receiver that cancels closes its side after CANCEL: the reader may still
                 // have that record to read, and it says more than the failed write.
                 do {
                     try await group.next()
-                } catch let ending as Ending {
+                } catch let ending as SendEnding {
                     if case .cancelledByReceiver = ending { throw ending }
                 }
-                throw Ending.lost(reason)
+                throw SendEnding.lost(reason)
             }
             transfer.update { $0.state = .verifying; $0.currentFile = "" }
             try await group.waitForAll()
@@ -245,7 +210,7 @@ final class SendSession: Sendable {
     }
 
     private func sendFiles(
-        _ channel: SecureChannel, _ shared: Shared, resume: [UInt32: ResumePoint.Position], worker: UserWorker
+        _ channel: SecureChannel, _ shared: Shared, plan: SendPlan, worker: UserWorker
     ) async throws {
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: Self.readSize, alignment: 4096)
         defer { buffer.deallocate() }
@@ -253,12 +218,7 @@ final class SendSession: Sendable {
         for (position, source) in tree.sources.enumerated() {
             guard let source else { continue }
             let index = UInt32(position)
-            let start: UInt64
-            switch resume[index] {
-            case .complete?: continue
-            case .offset(let offset)?: start = offset
-            case nil: start = 0
-            }
+            guard let start = plan.start(index) else { continue }
             transfer.update { $0.currentFile = tree.entries[position].path.string }
             let followSymlinks = self.followSymlinks
             guard let fd = try? await worker.run({ () throws(EngineError) in SourceTree.open(source, followSymlinks: followSymlinks) }) else {
@@ -372,7 +332,7 @@ final class SendSession: Sendable {
     }
 
     /// What a failed send or receive means: the user's cancel, or a lost connection.
-    private func ending(after error: any Error) -> Ending {
+    private func ending(after error: any Error) -> SendEnding {
         transfer.cancelRequest.map { .cancelledHere($0, "cancelled") } ?? .lost("\(error)")
     }
 
@@ -384,10 +344,10 @@ final class SendSession: Sendable {
         case .failure(.sessionEnded):
             // The reading task saw the receiver's CANCEL while this one was still sending (writes
             // do not wait for the socket): the connection is done; sendAll reports the CANCEL.
-            throw Ending.lost("the receiver ended the session")
+            throw SendEnding.lost("the receiver ended the session")
         case .failure(let error):
             // Our own record broke a rule: a bug here, never the receiver's doing.
-            throw Ending.cancelledHere(.internalError, "internal error: \(error)")
+            throw SendEnding.cancelledHere(.internalError, "internal error: \(error)")
         }
     }
 
@@ -397,62 +357,27 @@ final class SendSession: Sendable {
             record = try await channel.receive()
         } catch PeerError.protocolError(let error) {
             try? await channel.send(.cancel(.protocolError))
-            throw Ending.cancelledHere(.protocolError, "the receiver broke the protocol: \(error)")
+            throw SendEnding.cancelledHere(.protocolError, "the receiver broke the protocol: \(error)")
         } catch {
             throw ending(after: error)
         }
         let result = shared.validator.withLock { validator in Result { () throws(ProtocolError) in try validator.received(record) } }
         if case .failure(let error) = result {
             try? await channel.send(.cancel(.protocolError))
-            throw Ending.cancelledHere(.protocolError, "the receiver broke the protocol: \(error)")
+            throw SendEnding.cancelledHere(.protocolError, "the receiver broke the protocol: \(error)")
         }
-        if case .cancel(let code) = record { throw Ending.cancelledByReceiver(code) }
+        if case .cancel(let code) = record { throw SendEnding.cancelledByReceiver(code) }
         return record
     }
 
     // MARK: The end
 
     /// What the attempt's end means; also logs it.
-    private func conclude(_ ending: Ending?, _ shared: Shared) -> SendOutcome {
-        switch ending {
-        case nil:
-            let failures = shared.failures.withLock { $0 }
-            if failures.isEmpty {
-                logger.info("transfer done")
-                return .done
-            }
-            let summary = failures.count == 1 ? failures[0] : "\(failures.count) files failed; the first: \(failures[0])"
-            logger.warning("transfer finished with failures", metadata: ["failed_files": "\(failures.count)"])
-            return .failed(summary)
-        case .refused(let code):
-            logger.notice("refused by the receiver", metadata: ["code": "\(code)"])
-            let reason = "the receiver refused the transfer: \(code)"
-            // Busy is the one refusal that passes: the receiver runs too many transfers now.
-            return code == .busy ? .retry(reason, rejected: false) : .failed(reason)
-        case .cancelledByReceiver(let code):
-            logger.notice("cancelled by the receiver", metadata: ["code": "\(code)"])
-            let reason = "cancelled by the receiver: \(code)"
-            switch code {
-            case .cancelled: return .cancelled(reason)
-            case .shuttingDown, .timeout, .internalError: return .retry(reason, rejected: false)
-            default: return .failed(reason)
-            }
-        case .cancelledHere(let code, let reason):
-            logger.notice("transfer cancelled", metadata: ["code": "\(code)", "reason": "\(reason)"])
-            if code == .cancelled {
-                // A pause closes the connection too; it is not a cancel.
-                return transfer.cancelRequest == nil && transfer.pauseRequested ? .retry("paused", rejected: false) : .cancelled(reason)
-            }
-            return .failed(reason)
-        case .noReceiver(let reason):
-            logger.notice("no receiver at the relay", metadata: ["reason": "\(reason)"])
-            return .retry(reason, rejected: false)
-        case .rejected(let reason):
-            logger.notice("the receiver closed the handshake", metadata: ["reason": "\(reason)"])
-            return .retry("the receiver closed the connection during the handshake (\(reason))", rejected: true)
-        case .lost(let reason):
-            logger.notice("transfer interrupted", metadata: ["reason": "\(reason)"])
-            return .retry(reason, rejected: false)
-        }
+    private func conclude(_ ending: SendEnding?, _ shared: Shared) -> SendOutcome {
+        let failures = ending == nil ? shared.failures.withLock { $0 } : []
+        let conclusion = SendConclusion(
+            ending, failures: failures, cancelRequested: transfer.cancelRequest != nil, pauseRequested: transfer.pauseRequested)
+        logger.log(level: conclusion.level, conclusion.message, metadata: conclusion.metadata)
+        return conclusion.outcome
     }
 }

@@ -1,0 +1,59 @@
+import S2SProtocol
+
+/// The FILE_RESULTs a receiving session owes, in order, and when to settle them: verified files
+/// are made durable and published together (one sync for many files) once enough of them wait,
+/// or once the oldest has waited long enough (docs/protocol.md: the receiver MAY delay results).
+///
+/// A value with no I/O: the session flushes it (`ReceiveSession.flush`).
+struct ReceiveBatch {
+    /// Verified files are made durable and published together once this many are waiting...
+    static let batchFiles = 256
+    /// ... or once they hold this many bytes...
+    static let batchBytes: UInt64 = 64 << 20
+    /// ... or once the oldest has waited this long.
+    static let batchDelay: Duration = .seconds(1)
+
+    /// One owed FILE_RESULT.
+    struct Owed {
+        let index: UInt32
+        /// Verified, waiting to be made durable and published; nil when `code` is already known.
+        let file: PartialFile?
+        var code: FileResultCode
+    }
+
+    /// The results owed, in order.
+    var pending: [Owed] = []
+    /// Bytes of the verified files waiting.
+    private(set) var bytes: UInt64 = 0
+    private var oldest: ContinuousClock.Instant?
+
+    var isEmpty: Bool { pending.isEmpty }
+
+    /// Owes a verified file of `size` bytes, to be published with the batch.
+    mutating func add(verified file: PartialFile, index: UInt32, size: UInt64) {
+        bytes += size
+        append(Owed(index: index, file: file, code: .ok))
+    }
+
+    /// Owes a result already known (the file failed or was given up).
+    mutating func add(index: UInt32, code: FileResultCode) {
+        append(Owed(index: index, file: nil, code: code))
+    }
+
+    private mutating func append(_ result: Owed) {
+        if oldest == nil { oldest = .now }
+        pending.append(result)
+    }
+
+    /// Whether the batch is due at `now`.
+    func isDue(now: ContinuousClock.Instant) -> Bool {
+        guard let oldest else { return false }
+        return pending.count >= Self.batchFiles || bytes >= Self.batchBytes || now - oldest >= Self.batchDelay
+    }
+
+    /// Hands the owed results over and starts an empty batch.
+    mutating func take() -> [Owed] {
+        defer { self = ReceiveBatch() }
+        return pending
+    }
+}

@@ -1,0 +1,174 @@
+import S2SProtocol
+
+/// The file-system side of one accepted incoming transfer: the transfer's partial area, the
+/// offered directories, the partial files (created ahead, written, checkpointed, discarded), and
+/// the batched sync and publication of verified files.
+///
+/// It works as the endpoint's owner (through the session's `UserWorker`) and knows nothing of the
+/// channel, the resume records or the transfer's progress: the session (`ReceiveSession`) decides
+/// and records, the sink touches the disk. Used by one task, as its session is.
+final class ReceiveSink {
+    /// Partial files created ahead, in one hop to the owner's thread, for the files the sender
+    /// sends next (it sends them in offer order). One hop per file was a fifth of the receiver's
+    /// time on a tree of small files.
+    static let createAhead = 16
+    /// A file being received is made durable (and its resume point recorded) every this many bytes.
+    static let checkpointBytes: UInt64 = 256 << 20
+
+    private let user: UserWorker
+    private let algorithm: FileDigest.Algorithm
+    /// The transfer's partial area; nil once removed.
+    private var area: PartialArea?
+    /// The offered directories as made beneath the endpoint, by offered path.
+    let directories: [String: ReceivePath]
+    /// The file being written, and how many of its bytes were last made durable.
+    var current: (index: UInt32, file: PartialFile, checkpointed: UInt64)?
+    /// Partial files created ahead of their data (``createAhead``), by entry index.
+    private var created: [UInt32: PartialFile] = [:]
+
+    private init(user: UserWorker, algorithm: FileDigest.Algorithm, area: PartialArea, directories: [String: ReceivePath]) {
+        self.user = user
+        self.algorithm = algorithm
+        self.area = area
+        self.directories = directories
+    }
+
+    /// What the endpoint holds for an accepted offer, found as its owner in one hop: the sink
+    /// (partial area opened, offered directories made), the recorded resume offsets that the
+    /// partial files still back, and the files published before a stop
+    /// (`OfferPlan.usableOffsets`, `publishedBeforeStop`). Checks the free space
+    /// (`OfferPlan.checkSpace`) before making any directory.
+    static func prepare(
+        user: UserWorker, endpointDirectory: EndpointDirectory, token: TransferToken, algorithm: FileDigest.Algorithm,
+        plan: OfferPlan, paths: [ReceivePath], reserve: UInt64
+    ) async throws(ReceiveError) -> (sink: ReceiveSink, usable: [UInt32: UInt64], published: Set<Int>) {
+        let (area, directories, usable, published) = try await user.receive { () throws(ReceiveError) in
+            let directory = try ReceiveDirectory(opening: endpointDirectory)
+            let area = try directory.openPartialArea(token.partialAreaName)
+            let usable = try plan.usableOffsets(partialLength: area.partialLength(index:))
+            let published = try plan.publishedBeforeStop(partialLength: area.partialLength(index:))
+            try plan.checkSpace(available: try directory.availableBytes(), reserve: reserve, usable: usable)
+            var made: [String: ReceivePath] = [:]
+            for (index, entry) in plan.entries.enumerated() where entry.kind == .directory {
+                let parent = entry.path.parent.flatMap { made[$0.string] }
+                made[entry.path.string] = try directory.makeDirectory(paths[index].name, in: parent)
+            }
+            return (area, made, usable, published)
+        }
+        return (ReceiveSink(user: user, algorithm: algorithm, area: area, directories: directories), usable, published)
+    }
+
+    // MARK: Partial files
+
+    var hasArea: Bool { area != nil }
+
+    /// Whether the partial file of entry `index` was created ahead and not taken yet.
+    func isCreated(_ index: UInt32) -> Bool { created[index] != nil }
+
+    /// The partial file created ahead for entry `index`, if any; it is no longer held here.
+    func takeCreated(_ index: UInt32) -> PartialFile? { created.removeValue(forKey: index) }
+
+    /// Creates the partial file in `slot` (or continues it from `offset`), with those `ahead`
+    /// (entry, slot) that can be created now; the others are tried again when their data comes.
+    func create(slot: UInt32, offset: UInt64, ahead: [(UInt32, UInt32)]) async throws(ReceiveError) -> PartialFile {
+        guard let area else { throw ReceiveError(.writeFailed, "no partial area") }
+        let algorithm = self.algorithm
+        let (file, more) = try await user.receive { () throws(ReceiveError) in
+            let file =
+                offset > 0
+                ? try area.resumeFile(index: slot, at: offset, algorithm: algorithm)
+                : try area.createFile(index: slot, algorithm: algorithm)
+            var more: [(UInt32, PartialFile)] = []
+            for (entry, slot) in ahead {
+                guard let made = try? area.createFile(index: slot, algorithm: algorithm) else { break }
+                more.append((entry, made))
+            }
+            return (file, more)
+        }
+        for (entry, made) in more { created[entry] = made }
+        return file
+    }
+
+    /// Writes received bytes into a partial file.
+    func write(_ bytes: ArraySlice<UInt8>, to file: PartialFile, at offset: UInt64) throws(ReceiveError) {
+        let result = bytes.withUnsafeBytes { raw in Result { () throws(ReceiveError) in try file.write(raw, at: offset) } }
+        try result.get()
+    }
+
+    /// The checkpoint policy: whether the current file has grown by ``checkpointBytes`` since its
+    /// bytes were last made durable.
+    var checkpointDue: Bool {
+        guard let current else { return false }
+        return current.file.length - current.checkpointed >= Self.checkpointBytes
+    }
+
+    /// Makes the current file's data durable.
+    func syncCurrent() throws(ReceiveError) {
+        guard let current else { return }
+        try Beneath.sync(current.file.fd, what: "partial file \(current.file.name)")
+    }
+
+    /// Drops the current file's data if it is entry `index`.
+    func discardCurrent(ifEntry index: UInt32) {
+        if let current, current.index == index {
+            discard(current.file)
+            self.current = nil
+        }
+    }
+
+    /// Drops whatever is held for entry `index`: the current file and one created ahead.
+    func abandon(_ index: UInt32) {
+        discardCurrent(ifEntry: index)
+        if let file = created.removeValue(forKey: index) { discard(file) }
+    }
+
+    /// Drops a partial file's data.
+    func discard(_ file: PartialFile) {
+        file.fail()
+        // A partial file's index is its slot.
+        try? area?.removeFile(index: file.index)
+    }
+
+    /// Removes the partial file in `slot`, if any.
+    func removeFile(slot: UInt32) {
+        try? area?.removeFile(index: slot)
+    }
+
+    // MARK: Publishing
+
+    /// Makes verified files durable, in one batch.
+    func sync(_ files: [PartialFile]) throws(ReceiveError) {
+        guard let area else { return }
+        try area.sync(files)
+    }
+
+    /// Renames durable files to their final names (never replacing anything), as the owner.
+    func publish(_ requests: [PartialArea.PublishRequest]) async throws(ReceiveError) -> [Result<PartialArea.Published, ReceiveError>] {
+        guard let area else { return [] }
+        return try await user.receive { () throws(ReceiveError) in area.publish(requests) }
+    }
+
+    /// Applies the offered directories' modes and mtimes, deepest first (writing into a directory
+    /// changes its mtime), once everything is in place.
+    func finishDirectories(_ entries: [OfferEntry], endpointDirectory: EndpointDirectory) async throws(ReceiveError) {
+        let finishing = entries.filter { $0.kind == .directory }.compactMap { entry in
+            directories[entry.path.string].map { (path: $0, entry: entry) }
+        }.sorted { $0.path.components.count > $1.path.components.count }
+        guard !finishing.isEmpty else { return }
+        try await user.receive { () throws(ReceiveError) in
+            let directory = try ReceiveDirectory(opening: endpointDirectory)
+            for item in finishing {
+                try directory.finishDirectory(
+                    item.path, offeredMode: item.entry.mode,
+                    mtime: ReceiveTime(seconds: item.entry.mtimeSeconds, nanoseconds: item.entry.mtimeNanoseconds))
+            }
+        }
+    }
+
+    /// Removes the partial area and everything in it (the transfer ended or was forgotten).
+    func removeArea() async throws(ReceiveError) {
+        guard let area else { return }
+        self.area = nil
+        try await user.receive { () throws(ReceiveError) in try area.remove() }
+    }
+}
