@@ -15,8 +15,16 @@ final class Doorbell: Sendable {
     }
 
     private let state = Mutex(State())
+    /// What a wait's deadline is measured on.
+    let clock: any EngineClock
 
-    init() {}
+    init(clock: any EngineClock = SystemClock()) {
+        self.clock = clock
+    }
+
+    /// Whether a loop is waiting for a ring now (not merely for its deadline): lets a test know
+    /// that a ring or a cancellation reaches a parked waiter.
+    var hasWaiter: Bool { state.withLock { $0.waiter != nil } }
 
     /// Wakes the waiting loop, or the next wait if none is waiting.
     func ring() {
@@ -32,12 +40,12 @@ final class Doorbell: Sendable {
     }
 
     /// Returns once the doorbell rings (at once if it rang since the last wait returned), after
-    /// `delay` (nil: no deadline), or when the task is cancelled.
+    /// `delay` on ``clock`` (nil: no deadline), or when the task is cancelled.
     func wait(upTo delay: Duration?) async {
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await self.waitForRing() }
             if let delay {
-                group.addTask { try? await Task.sleep(for: delay) }
+                group.addTask { try? await self.clock.sleep(for: delay) }
             }
             await group.next()
             group.cancelAll()

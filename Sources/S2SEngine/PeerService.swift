@@ -73,7 +73,7 @@ final class TransferService: Service, Sendable {
             await withDiscardingTaskGroup { group in
                 group.addTask {
                     while !Task.isCancelled {
-                        let next = await transfers.tick(now: .now)
+                        let next = await transfers.tick()
                         await transfers.activity.wait(upTo: next)
                     }
                 }

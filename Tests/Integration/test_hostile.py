@@ -33,6 +33,7 @@ import peerclient as pc
 from conftest import S2SCTL, Bus, Daemon, _failed, base_env, free_port, make_dir, run
 from peerclient import FILE_RESULT, Item, PeerClient, SessionResult
 from s2sit import User
+from test_transfer import wait_for
 
 HOST = "127.0.0.1"
 MARKER = f"s2s-hostile-{os.getpid()}-{os.urandom(4).hex()}"   # hostile paths aim at this name
@@ -257,11 +258,13 @@ def visible(directory: Path) -> dict:
 
 def assert_partial_area_private(rx: Receiver):
     area = rx.inbox / ".s2s-partial"
-    if os.path.lexists(area):
+    try:
         st = os.lstat(area)
-        assert stat.S_ISDIR(st.st_mode), f"{area} is not a directory"
-        assert stat.S_IMODE(st.st_mode) == 0o700, f"{area} has mode {oct(st.st_mode)}"
-        assert st.st_uid == rx.owner.uid, f"{area} belongs to uid {st.st_uid}"
+    except FileNotFoundError:
+        return  # none, or the daemon removed it just now (after a finished transfer)
+    assert stat.S_ISDIR(st.st_mode), f"{area} is not a directory"
+    assert stat.S_IMODE(st.st_mode) == 0o700, f"{area} has mode {oct(st.st_mode)}"
+    assert st.st_uid == rx.owner.uid, f"{area} belongs to uid {st.st_uid}"
 
 
 def assert_endpoint_holds(rx: Receiver, may: dict, must=(), planted: dict | None = None):
@@ -361,14 +364,26 @@ def assert_no_reaction(c: PeerClient, timeout: float = 3) -> dict:
     return dict(struct.unpack(">IB", r[1]) for r in records)
 
 
+def running_into(rx: Receiver) -> list[dict]:
+    """The incoming transfers into the endpoint that have not ended, from `s2sctl transfers --json`."""
+    endpoint = rx.ctl("endpoint", "show", "--json", rx.endpoint_id).json().get("object")
+    return [t for t in rx.ctl("transfers", "--json").json()
+            if t.get("endpoint") in (endpoint, None) and t.get("state") not in ("done", "failed", "cancelled")]
+
+
+def wait_received(rx: Receiver, count: int, timeout: float = 10):
+    """Waits until the endpoint's running transfer has received COUNT bytes (its published
+    progress), so that what the test does next comes after them."""
+    wait_for(lambda: any(t["bytesDone"] >= count for t in running_into(rx)), timeout=timeout,
+             what=f"{count} bytes received")
+
+
 def wait_transfers_ended(rx: Receiver, timeout: float = 10):
     """Waits until the daemon lists no running incoming transfer into the endpoint (it noticed
     that the connection ended), from `s2sctl transfers --json`."""
-    endpoint = rx.ctl("endpoint", "show", "--json", rx.endpoint_id).json().get("object")
     deadline = time.monotonic() + timeout
     while True:
-        running = [t for t in rx.ctl("transfers", "--json").json()
-                   if t.get("endpoint") in (endpoint, None) and t.get("state") not in ("done", "failed", "cancelled")]
+        running = running_into(rx)
         if not running:
             return
         if time.monotonic() > deadline:
@@ -794,7 +809,7 @@ def test_truncated_stream_leaves_only_partial_data(rx, how):
     token = os.urandom(16)
     c, _ = accepted_session(rx, items, token=token)
     c.send_records([pc.data(1, off, content[off:off + 50_000]) for off in range(0, sent, 50_000)])
-    time.sleep(0.3)
+    wait_received(rx, sent)
     c.close(reset=(how == "reset"))
     wait_transfers_ended(rx)
     assert_endpoint_holds(rx, may={"dir": "dir"})
@@ -830,7 +845,7 @@ def test_token_of_another_endpoint_does_not_resume(rx, shared, scratch, user_a):
     token = os.urandom(16)
     c, _ = accepted_session(rx, items, token=token)
     c.send_records([pc.data(0, off, content[off:off + 50_000]) for off in range(0, 300_000, 50_000)])
-    time.sleep(0.3)
+    wait_received(rx, 300_000)
     c.close()
     wait_transfers_ended(rx)
     other = make_dir(scratch / "other", owner=user_a)

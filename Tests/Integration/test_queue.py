@@ -439,7 +439,7 @@ def test_pause_and_resume(queue_pair, mkdir, user_a, user_b):
         r = sender.ctl("pause", str(number), user=user_a)
         assert r.rc == 1 and "already paused" in r.err, r
         sender.daemon.restart()
-        time.sleep(1.5)
+        time.sleep(1.5)  # on purpose: the restored send must stay paused while time passes
         assert history(sender, user_a)[number]["state"] == "paused"
         r = sender.ctl("resume", str(number), user=user_a)
         assert r.rc == 0, r
@@ -549,7 +549,7 @@ def test_ctrl_c_cancels_a_send_that_waits_for_its_destination(queue_pair, mkdir,
     assert "retrying" in err and "Ctrl-C cancels" in err and "cancelled" in err, err
     (t,) = sender.transfers(user_a)
     assert t["state"] == "cancelled", t
-    time.sleep(3)
+    time.sleep(3)  # on purpose: longer than the retry delay, so that an attempt after the cancel would show
     assert history(sender, user_a)[t["number"]]["attempts"] == t["attempts"], "no attempt after the cancel"
 
 

@@ -119,7 +119,7 @@ def test_the_daemon_sleeps_after_expiries(daemon, connect, user_a, mkdir):
         sub.wait_signal(om("InterfacesRemoved", path), timeout=15)
     sub.close()
     a.close()
-    time.sleep(1)
+    time.sleep(1)  # on purpose: the closed connections' clean-up is not the idleness measured
     cpu = cpu_seconds(daemon.pid)
     wakeups = wakeups_during(daemon.pid, 5)
     cpu = cpu_seconds(daemon.pid) - cpu
@@ -134,7 +134,7 @@ def test_expiry_while_stopped(daemon, connect, mkdir):
     path, eid = root.create(mkdir("short"), Lifetime=1)
     root.close()
     assert daemon.stop() == 0
-    time.sleep(1.5)
+    time.sleep(1.5)  # on purpose: the endpoint's lifetime runs out while the daemon is down
     daemon.start()
     root = connect()
     assert root.error_of(ROOT, MANAGER, "GetEndpoint", "s", (eid,)) == ERR_NOT_FOUND

@@ -4,8 +4,10 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import os
+import select
 import subprocess
 import threading
 import time
@@ -93,6 +95,31 @@ def visible(directory: Path) -> list[str]:
     return sorted(out)
 
 
+def read_until(proc: subprocess.Popen, predicate, timeout=60, what="a line") -> list[str]:
+    """Reads PROC's standard output line by line until a line satisfies PREDICATE; returns the
+    lines read, that one last (what follows it stays for the next call). Raises AssertionError if
+    the output ends or TIMEOUT passes first."""
+    fd = proc.stdout.fileno()
+    pending: bytes = getattr(proc, "pending_output", b"")
+    lines: list[str] = []
+    deadline = time.monotonic() + timeout
+    while True:
+        while b"\n" in pending:
+            line, pending = pending.split(b"\n", 1)
+            lines.append(line.decode())
+            if predicate(lines[-1]):
+                proc.pending_output = pending
+                return lines
+        left = deadline - time.monotonic()
+        if left <= 0 or not select.select([fd], [], [], left)[0]:
+            proc.pending_output = pending
+            raise AssertionError(f"timed out waiting for {what}: {lines}")
+        chunk = os.read(fd, 1 << 16)
+        if not chunk:
+            raise AssertionError(f"output ended before {what}: {lines}")
+        pending += chunk
+
+
 def wait_for(predicate, timeout=60, interval=0.05, what="condition"):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -175,19 +202,36 @@ def test_progress_is_seen_on_both_sides(pair, mkdir, user_a, user_b):
     receiver, sender = pair
     inbox = mkdir("in", owner=user_b)
     source = random_file(mkdir("out", owner=user_a) / "f.bin", 512 << 20, owner=user_a)
-    dest = new_endpoint(receiver, inbox, user_b)
     watchers = [receiver.popen("watch", "--json", user=user_b), sender.popen("watch", "--json", user=user_a)]
-    time.sleep(1)  # both subscribed
+    outputs = [[], []]
+
+    def event_is(kind):
+        return lambda line: bool(line.strip()) and json.loads(line)["event"] == kind
+
     try:
+        dest = new_endpoint(receiver, inbox, user_b)
+        # A watcher has subscribed once it reports an endpoint its user created: create marker
+        # endpoints until each has reported one (one made before it subscribed goes unseen).
+        for w, out, side, user in zip(watchers, outputs, (receiver, sender), (user_b, user_a)):
+            for attempt in itertools.count():
+                marker = new_endpoint(side, mkdir(f"marker-{user.name}-{attempt}", owner=user), user)
+                try:
+                    out += read_until(w, event_is("endpoint-added"), timeout=1, what="the watcher's subscription")
+                    break
+                except AssertionError:
+                    assert attempt < 30, "a watcher never subscribed"
+                finally:
+                    assert side.ctl("endpoint", "rm", marker.split("@")[0], user=user).rc == 0
         r = sender.ctl("send", str(source), dest, user=user_a, timeout=600)
         assert r.rc == 0, r
-        time.sleep(0.5)
+        for w, out in zip(watchers, outputs):
+            out += read_until(w, event_is("finished"), timeout=30, what="the finished event")
     finally:
         for w in watchers:
             w.terminate()
-    for w, direction in zip(watchers, ("receive", "send")):
-        out, _ = w.communicate(timeout=10)
-        events = [json.loads(line) for line in out.splitlines() if line.strip()]
+    for w, out, direction in zip(watchers, outputs, ("receive", "send")):
+        w.communicate(timeout=10)
+        events = [json.loads(line) for line in out if line.strip()]
         kinds = [e["event"] for e in events]
         assert "added" in kinds and "finished" in kinds, (direction, kinds)
         added = next(e for e in events if e["event"] == "added")["transfer"]

@@ -13,7 +13,7 @@ package final class RateLimiter: Sendable {
         package var rate: UInt64
         /// Bytes that may pass without waiting; negative: bytes already passed and not yet paid for.
         package var credit: Double = 0
-        package var refilled: ContinuousClock.Instant = .now
+        package var refilled: ContinuousClock.Instant
 
         package var capacity: Double { max(Double(rate) / 8, 65536) }
 
@@ -24,8 +24,7 @@ package final class RateLimiter: Sendable {
                 credit = 0
                 return
             }
-            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
-            credit = min(capacity, credit + seconds * Double(rate))
+            credit = min(capacity, credit + elapsed / .seconds(1) * Double(rate))
         }
     }
 
@@ -35,10 +34,16 @@ package final class RateLimiter: Sendable {
     private let bucket: Mutex<Bucket>
     /// A limit shared with other streams, paid after this one.
     package let parent: RateLimiter?
+    /// What credit accrues by and debt is waited off on.
+    package let clock: any EngineClock
 
-    package init(rate: UInt64 = 0, parent: RateLimiter? = nil) {
-        bucket = Mutex(Bucket(rate: rate))
+    /// A limit of `rate` bytes per second (0: none) beneath `parent`, timed by `clock` (nil: the
+    /// parent's, so that a family of limiters shares one time; the system's without a parent).
+    package init(rate: UInt64 = 0, parent: RateLimiter? = nil, clock: (any EngineClock)? = nil) {
+        let clock = clock ?? parent?.clock ?? SystemClock()
+        bucket = Mutex(Bucket(rate: rate, refilled: clock.now))
         self.parent = parent
+        self.clock = clock
     }
 
     /// Bytes per second; 0: unlimited.
@@ -47,7 +52,7 @@ package final class RateLimiter: Sendable {
     /// Changes the limit for bytes taken from now on (and for the debt still being waited off).
     package func setRate(_ rate: UInt64) {
         bucket.withLock {
-            $0.refill(at: .now)
+            $0.refill(at: clock.now)
             $0.rate = rate
             $0.credit = min($0.credit, $0.capacity)
             if rate == 0 { $0.credit = 0 }
@@ -60,7 +65,7 @@ package final class RateLimiter: Sendable {
         var charged = false
         while true {
             let wait: Double? = bucket.withLock {
-                $0.refill(at: .now)
+                $0.refill(at: clock.now)
                 guard $0.rate > 0 else { return nil }
                 if !charged {
                     $0.credit -= Double(count)
@@ -69,7 +74,7 @@ package final class RateLimiter: Sendable {
                 return $0.credit >= 0 ? nil : min(-$0.credit / Double($0.rate), Self.maxStep)
             }
             guard let wait else { break }
-            try await Task.sleep(for: .seconds(wait))
+            try await clock.sleep(for: .seconds(wait))
         }
         try await parent?.take(count)
     }

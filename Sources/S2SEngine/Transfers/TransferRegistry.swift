@@ -3,7 +3,7 @@ import S2SCore
 
 /// Every transfer the daemon runs or recently ran, and the events about them.
 ///
-/// Sessions update their `Transfer` directly; ``tick(now:)``, called four times a second by the
+/// Sessions update their `Transfer` directly; ``tick()``, called four times a second by the
 /// `PeerService` while a transfer moves, computes rates and publishes what changed since the last
 /// tick, so that no transfer produces more than four progress events a second however fast it
 /// runs. With nothing moving the loop sleeps until ``activity`` rings or a finished transfer is
@@ -13,6 +13,9 @@ import S2SCore
 ///
 /// With a store, numbers come from the database and never repeat, and every change of state is
 /// written there (docs/queue.md).
+///
+/// Rates, retention and the tick loop's sleeps are measured on an injected ``EngineClock``, so
+/// that tests step time instead of waiting for it.
 actor TransferRegistry {
     /// How often progress is published.
     static let tickInterval: Duration = .milliseconds(250)
@@ -41,12 +44,16 @@ actor TransferRegistry {
     /// The daemon-wide rate limits every transfer's own limiter pays into.
     private let bandwidth: Bandwidth
     /// Rings when a transfer is added or changes state, to wake the tick loop.
-    nonisolated let activity = Doorbell()
+    nonisolated let activity: Doorbell
+    /// What rates, retention and the tick loop's deadlines are measured on.
+    nonisolated let clock: any EngineClock
 
     init(
         events: EngineEventSink = .none, store: TransferStore? = nil, bandwidth: Bandwidth = Bandwidth(),
-        logger: Logger = Logger(label: "s2s.transfers")
+        clock: any EngineClock = SystemClock(), logger: Logger = Logger(label: "s2s.transfers")
     ) {
+        self.clock = clock
+        activity = Doorbell(clock: clock)
         self.events = events
         self.store = store
         self.bandwidth = bandwidth
@@ -100,7 +107,7 @@ actor TransferRegistry {
             let transfer = Transfer(record: record)
             entries[record.number] = Entry(
                 transfer: transfer, published: transfer.snapshot,
-                finishedAt: ContinuousClock.now - .microseconds(Int64(clamping: age)))
+                finishedAt: clock.now - .microseconds(Int64(clamping: age)))
             nextNumber = max(nextNumber, record.number + 1)
         }
     }
@@ -119,7 +126,7 @@ actor TransferRegistry {
     /// to the store.
     func finished(_ transfer: Transfer) async {
         guard var entry = entries[transfer.number], entry.finishedAt == nil else { return }
-        entry.finishedAt = .now
+        entry.finishedAt = clock.now
         let progress = transfer.snapshot
         let before = entry.published
         entry.published = progress
@@ -212,11 +219,12 @@ actor TransferRegistry {
 
     // MARK: Publishing
 
-    /// Computes rates, publishes changes, withdraws expired finished transfers. Returns when it
-    /// wants to run again: in ``tickInterval`` while a transfer moves, else when the next
-    /// finished transfer is due to be withdrawn (nil: none).
+    /// Computes rates, publishes changes, withdraws expired finished transfers, as of
+    /// ``clock``'s now. Returns when it wants to run again: in ``tickInterval`` while a transfer
+    /// moves, else when the next finished transfer is due to be withdrawn (nil: none).
     @discardableResult
-    func tick(now: ContinuousClock.Instant) async -> Duration? {
+    func tick() async -> Duration? {
+        let now = clock.now
         var expired: [Transfer] = []
         let finishedCount = entries.values.filter { $0.finishedAt != nil }.count
         var overflow = max(0, finishedCount - Self.maxFinished)
@@ -274,7 +282,7 @@ actor TransferRegistry {
         !state.isFinished && state != .queued && state != .paused
     }
 
-    /// See ``tick(now:)``.
+    /// See ``tick()``.
     private func nextTick(now: ContinuousClock.Instant) -> Duration? {
         var withdrawal: ContinuousClock.Instant?
         for entry in entries.values {
