@@ -583,3 +583,33 @@ def test_move_mode_survives_kill_9_of_the_sender(queue_pair, mkdir, user_a, user
             assert not [s for s in sources if s.exists()] and t["keptSources"] == [], (trial, seed, t)
     finally:
         proxy.close()
+
+
+def test_a_resumed_send_whose_offer_grew_publishes_each_file_under_its_own_name(queue_pair, mkdir, user_a, user_b):
+    """A directory send is paused half-way; a file that sorts first is added to the directory;
+    the resumed attempt offers it at the index the half-sent file had. Each file must arrive under
+    its own name with its own content (the receiver once published by partial-file slot, which
+    swapped them)."""
+    receiver, sender = queue_pair()
+    proxy = PatientProxy(receiver.port, rate=1 << 20)
+    try:
+        inbox = mkdir("in", owner=user_b)
+        dest = proxy.via(new_endpoint(receiver, inbox, user_b))
+        tree = mkdir("out", owner=user_a) / "tree"
+        tree.mkdir()
+        os.chown(tree, user_a.uid, user_a.gid)
+        big = random_file(tree / "b.bin", 4 << 20, owner=user_a)
+        r = sender.ctl("send", "--no-wait", str(tree), dest, user=user_a)
+        assert r.rc == 0, r
+        number = transfer_number(r.out)
+        wait_for(lambda: history(sender, user_a)[number]["bytesDone"] > 0, timeout=60, what="bytes of b.bin")
+        assert sender.ctl("pause", str(number), user=user_a).rc == 0
+        wait_for(lambda: history(sender, user_a)[number]["state"] == "paused", timeout=30, what="paused")
+        small = random_file(tree / "a.bin", 1000, owner=user_a)
+        assert sender.ctl("resume", str(number), user=user_a).rc == 0
+        t = wait_finished(sender, user_a, number)
+        assert t["state"] == "done", t
+        assert sha256(inbox / "tree" / "a.bin") == sha256(small)
+        assert sha256(inbox / "tree" / "b.bin") == sha256(big)
+    finally:
+        proxy.close()

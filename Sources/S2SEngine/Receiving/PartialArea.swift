@@ -186,7 +186,7 @@ final class PartialArea: Sendable {
                 let path = try rename(request.file, into: target, directory: request.directory, name: request.name)
                 _ = request.file.advance(from: .durable, to: .published)
                 directoryOf[position] = request.directory
-                results.append(.success(Published(index: request.file.index, path: path)))
+                results.append(.success(Published(index: request.file.slot, path: path)))
             } catch {
                 request.file.fail()
                 results.append(.failure(error))

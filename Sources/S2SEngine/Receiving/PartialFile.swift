@@ -3,8 +3,9 @@ import Synchronization
 import Glibc
 #endif
 
-/// One file while it arrives, under an opaque name (its entry index) in the transfer's partial
-/// directory, with the digest of every byte it holds.
+/// One file while it arrives, under an opaque name (its slot: stable across retries of the same
+/// token, and not the entry's index in an offer) in the transfer's partial directory, with the
+/// digest of every byte it holds.
 ///
 /// Its life is one way: written in order → `finish` (digest matched; mode and mtime applied) →
 /// `PartialArea.sync` (durable) → `PartialArea.publish` (renamed to its final name). Publishing
@@ -22,8 +23,9 @@ final class PartialFile: Sendable {
         var phase: Phase
     }
 
-    /// The entry index of the offer.
-    let index: UInt32
+    /// The file's slot in the partial directory (the resume record's), which names it. It is not
+    /// the entry's index in the offer: a retry may offer the same path at another index.
+    let slot: UInt32
     /// The file's name in the partial directory.
     let name: String
     /// Open for reading and writing; closed with the object.
@@ -31,7 +33,7 @@ final class PartialFile: Sendable {
     private let state: Mutex<State>
 
     init(index: UInt32, fd: Int32, digest: consuming sending FileDigest, length: UInt64) {
-        self.index = index
+        self.slot = index
         self.name = PartialArea.fileName(index: index)
         self.fd = fd
         self.state = Mutex(State(digest: digest, length: length, phase: .writing))
@@ -98,7 +100,7 @@ final class PartialFile: Sendable {
             let actual = state.digest.finalize()
             guard actual == expected else {
                 state.phase = .failed
-                throw ReceiveError(.integrity, "digest mismatch for entry \(index): received \(FileDigest.hex(actual)), sender said \(FileDigest.hex(expected))")
+                throw ReceiveError(.integrity, "digest mismatch for partial file \(name): received \(FileDigest.hex(actual)), sender said \(FileDigest.hex(expected))")
             }
             do throws(ReceiveError) {
                 try Beneath.setAttributes(fd, mode: ReceiveMode.file(offered: offeredMode), mtime: mtime, what: "partial file \(name)")

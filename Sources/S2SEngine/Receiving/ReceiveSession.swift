@@ -398,27 +398,30 @@ final class ReceiveSession {
     /// sends every owed FILE_RESULT in order.
     private func flush() async throws {
         guard !batch.isEmpty, let sink, sink.hasArea, let plan, let token else { return }
-        let verified = batch.pending.compactMap(\.file)
-        let requests = verified.map { file in
-            let entry = entries[Int(file.index)]
+        // Keyed by the entry's index in this offer, never by the partial file's slot: a retry
+        // may offer a path at another index than the one its slot was first given for.
+        let verified = batch.pending.compactMap { owed in owed.file.map { (entry: owed.index, file: $0) } }
+        let requests = verified.map { verified in
+            let entry = entries[Int(verified.entry)]
             return PartialArea.PublishRequest(
-                file: file, directory: entry.path.parent.flatMap { sink.directories[$0.string] }, name: String(entry.path.lastComponent))
+                file: verified.file, directory: entry.path.parent.flatMap { sink.directories[$0.string] },
+                name: String(entry.path.lastComponent))
         }
         var published: [UInt32: Result<PartialArea.Published, ReceiveError>] = [:]
         if !requests.isEmpty {
             do throws(ReceiveError) {
-                try sink.sync(verified)
+                try sink.sync(verified.map(\.file))
                 let marked = Result {
                     try context.resume.publishing(
-                        endpoint: endpoint.number, token: token, paths: verified.map { entries[Int($0.index)].path.string })
+                        endpoint: endpoint.number, token: token, paths: verified.map { entries[Int($0.entry)].path.string })
                 }
                 if case .failure(let error) = marked {
                     throw ReceiveError(.writeFailed, "cannot record the files to publish: \(error)")
                 }
                 let results = try await sink.publish(requests)
-                for (request, result) in zip(requests, results) { published[request.file.index] = result }
+                for (owed, result) in zip(verified, results) { published[owed.entry] = result }
             } catch {
-                for file in verified { published[file.index] = .failure(error) }
+                for owed in verified { published[owed.entry] = .failure(error) }
             }
         }
         var delivered: [(path: String, publishedAs: String)] = []

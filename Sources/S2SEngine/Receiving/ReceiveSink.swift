@@ -126,7 +126,7 @@ final class ReceiveSink {
     func discard(_ file: PartialFile) {
         file.fail()
         // A partial file's index is its slot.
-        try? area?.removeFile(index: file.index)
+        try? area?.removeFile(index: file.slot)
     }
 
     /// Removes the partial file in `slot`, if any.
