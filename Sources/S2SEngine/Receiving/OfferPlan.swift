@@ -81,8 +81,9 @@ struct OfferPlan: Sendable {
     /// Quota: what was delivered (`received`), plus what other transfers into this endpoint may
     /// still bring (`reserved`), plus this offer's needs must stay within `quota` (nil: none).
     func checkQuota(received: UInt64, reserved: UInt64, quota: UInt64?) throws(OfferRefusal) {
+        let (used, overflow) = received.addingReportingOverflow(reserved)
         do {
-            try ReceiveDirectory.checkQuota(used: received &+ reserved, adding: neededBytes, quota: quota)
+            try ReceiveDirectory.checkQuota(used: overflow ? .max : used, adding: neededBytes, quota: quota)
         } catch {
             throw OfferRefusal(.quotaExceeded, error.message)
         }
@@ -92,7 +93,7 @@ struct OfferPlan: Sendable {
     /// needed bytes less the `usable` resumed prefixes). Throws `.insufficientSpace` (REFUSE 3),
     /// as the file system's own checks do on the owner's thread where it runs.
     func checkSpace(available: UInt64, reserve: UInt64, usable: [UInt32: UInt64]) throws(ReceiveError) {
-        try ReceiveDirectory.checkSpace(available: available, adding: neededBytes - usable.values.reduce(0, +), reserve: reserve)
+        try ReceiveDirectory.checkSpace(available: available, adding: neededBytes - min(neededBytes, usable.values.reduce(0, &+)), reserve: reserve)
     }
 
     // MARK: What the partial area still holds
