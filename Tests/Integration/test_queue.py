@@ -613,3 +613,35 @@ def test_a_resumed_send_whose_offer_grew_publishes_each_file_under_its_own_name(
         assert sha256(inbox / "tree" / "b.bin") == sha256(big)
     finally:
         proxy.close()
+
+
+def test_names_that_differ_only_in_unicode_normalization_resume(
+        queue_pair, mkdir, user_a, user_b):
+    """A directory holds café.txt in NFC and in NFD (two names, both valid). Interrupted and
+    resumed, the send completes, each file once under its own name (the receiver once merged the
+    two names in its resume records and refused every retry)."""
+    receiver, sender = queue_pair()
+    proxy = PatientProxy(receiver.port, rate=1 << 20)
+    try:
+        inbox = mkdir("in", owner=user_b)
+        dest = proxy.via(new_endpoint(receiver, inbox, user_b))
+        tree = mkdir("out", owner=user_a) / "tree"
+        tree.mkdir()
+        os.chown(tree, user_a.uid, user_a.gid)
+        nfc, nfd = "caf\u00e9.txt".encode(), "cafe\u0301.txt".encode()
+        sources = {name: random_file(tree / os.fsdecode(name), 1 << 20, owner=user_a) for name in (nfc, nfd)}
+        r = sender.ctl("send", "--no-wait", str(tree), dest, user=user_a)
+        assert r.rc == 0, r
+        number = transfer_number(r.out)
+        wait_for(lambda: history(sender, user_a)[number]["bytesDone"] > 0, timeout=60, what="bytes")
+        assert sender.ctl("pause", str(number), user=user_a).rc == 0
+        wait_for(lambda: history(sender, user_a)[number]["state"] == "paused", timeout=30, what="paused")
+        assert sender.ctl("resume", str(number), user=user_a).rc == 0
+        t = wait_finished(sender, user_a, number)
+        assert t["state"] == "done" and t["bytesResumed"] > 0, t
+    finally:
+        proxy.close()
+    received = sorted(os.listdir(os.fsencode(inbox / "tree")))
+    assert received == sorted([nfc, nfd]), received
+    for name, source in sources.items():
+        assert sha256(Path(os.fsdecode(os.fsencode(inbox / "tree") + b"/" + name))) == sha256(source)

@@ -13,6 +13,20 @@ struct ReceivePath: Sendable, Hashable, CustomStringConvertible {
     static let maximumComponentLength = 255
     static let maximumLength = 4096
 
+    /// Byte for byte, as Linux compares names: `String`'s own equality would make "café" in NFC
+    /// and in NFD (two directories) one key.
+    static func == (lhs: ReceivePath, rhs: ReceivePath) -> Bool {
+        lhs.components.count == rhs.components.count
+            && zip(lhs.components, rhs.components).allSatisfy { $0.utf8.elementsEqual($1.utf8) }
+    }
+
+    func hash(into hasher: inout Hasher) {
+        for component in components {
+            hasher.combine(component.utf8.count)
+            for byte in component.utf8 { hasher.combine(byte) }
+        }
+    }
+
     /// Checks `string`, an offered path such as `RelativePath.string`.
     init(_ string: String) throws(ReceiveError) {
         guard !string.isEmpty, string.utf8.count <= Self.maximumLength else {

@@ -404,7 +404,7 @@ final class ReceiveSession {
         let requests = verified.map { verified in
             let entry = entries[Int(verified.entry)]
             return PartialArea.PublishRequest(
-                file: verified.file, directory: entry.path.parent.flatMap { sink.directories[$0.string] },
+                file: verified.file, directory: entry.path.parent.flatMap { sink.directories[$0] },
                 name: String(entry.path.lastComponent))
         }
         var published: [UInt32: Result<PartialArea.Published, ReceiveError>] = [:]

@@ -20,13 +20,13 @@ final class ReceiveSink {
     /// The transfer's partial area; nil once removed.
     private var area: PartialArea?
     /// The offered directories as made beneath the endpoint, by offered path.
-    let directories: [String: ReceivePath]
+    let directories: [RelativePath: ReceivePath]
     /// The file being written, and how many of its bytes were last made durable.
     var current: (index: UInt32, file: PartialFile, checkpointed: UInt64)?
     /// Partial files created ahead of their data (``createAhead``), by entry index.
     private var created: [UInt32: PartialFile] = [:]
 
-    private init(user: UserWorker, algorithm: FileDigest.Algorithm, area: PartialArea, directories: [String: ReceivePath]) {
+    private init(user: UserWorker, algorithm: FileDigest.Algorithm, area: PartialArea, directories: [RelativePath: ReceivePath]) {
         self.user = user
         self.algorithm = algorithm
         self.area = area
@@ -48,10 +48,10 @@ final class ReceiveSink {
             let usable = try plan.usableOffsets(partialLength: area.partialLength(index:))
             let published = try plan.publishedBeforeStop(partialLength: area.partialLength(index:))
             try plan.checkSpace(available: try directory.availableBytes(), reserve: reserve, usable: usable)
-            var made: [String: ReceivePath] = [:]
+            var made: [RelativePath: ReceivePath] = [:]
             for (index, entry) in plan.entries.enumerated() where entry.kind == .directory {
-                let parent = entry.path.parent.flatMap { made[$0.string] }
-                made[entry.path.string] = try directory.makeDirectory(paths[index].name, in: parent)
+                let parent = entry.path.parent.flatMap { made[$0] }
+                made[entry.path] = try directory.makeDirectory(paths[index].name, in: parent)
             }
             return (area, made, usable, published)
         }
@@ -152,7 +152,7 @@ final class ReceiveSink {
     /// changes its mtime), once everything is in place.
     func finishDirectories(_ entries: [OfferEntry], endpointDirectory: EndpointDirectory) async throws(ReceiveError) {
         let finishing = entries.filter { $0.kind == .directory }.compactMap { entry in
-            directories[entry.path.string].map { (path: $0, entry: entry) }
+            directories[entry.path].map { (path: $0, entry: entry) }
         }.sorted { $0.path.components.count > $1.path.components.count }
         guard !finishing.isEmpty else { return }
         try await user.receive { () throws(ReceiveError) in

@@ -37,7 +37,8 @@ final class ResumeStore: Sendable {
     struct Transfer: Sendable {
         var digest: UInt8
         var done: Bool
-        var entries: [String: Entry]
+        /// By path, compared byte for byte (`PathKey`).
+        var entries: [PathKey: Entry]
     }
 
     private let database: DatabasePool
@@ -74,14 +75,14 @@ final class ResumeStore: Sendable {
                 db, sql: "SELECT digest, done FROM receive_transfer WHERE endpoint = ? AND token = ?",
                 arguments: [endpoint, Data(token.bytes)])
             else { return nil }
-            var entries: [String: Entry] = [:]
+            var entries: [PathKey: Entry] = [:]
             let rows = try Row.fetchCursor(
                 db, sql: "SELECT * FROM receive_entry WHERE endpoint = ? AND token = ?", arguments: [endpoint, Data(token.bytes)])
             while let entry = try rows.next() {
                 let pathBytes: Data = entry["path"]
                 let path = String(decoding: pathBytes, as: UTF8.self)
                 let kind = EntryKind(rawValue: UInt8(clamping: entry["kind"] as Int64)) ?? .file
-                entries[path] = Entry(
+                entries[PathKey(path)] = Entry(
                     path: path, kind: kind, size: UInt64(clamping: entry["size"] as Int64),
                     mtimeSeconds: entry["mtime_sec"], mtimeNanoseconds: UInt32(clamping: entry["mtime_nsec"] as Int64),
                     slot: UInt32(clamping: entry["slot"] as Int64), durable: UInt64(clamping: entry["durable"] as Int64),

@@ -37,14 +37,14 @@ struct SourceTree: Sendable {
     /// the tree may then be empty.
     static func scan(_ paths: [String], followSymlinks: Bool, maxEntries: Int, skippingMissing: Bool = false) throws(EngineError) -> SourceTree {
         var tree = SourceTree()
-        var topNames: Set<String> = []
+        var topNames: Set<PathKey> = []
         for path in paths {
             guard path.hasPrefix("/") else { throw .invalidPath("\(path) is not an absolute path") }
             let trimmed = path.count > 1 && path.hasSuffix("/") ? String(path.dropLast()) : path
             guard let name = trimmed.split(separator: "/").last.map(String.init) else {
                 throw .invalidPath("cannot send the root directory")
             }
-            guard topNames.insert(name).inserted else {
+            guard topNames.insert(PathKey(name)).inserted else {
                 throw .invalidArgument("two sources are named \"\(name)\"; the receiver would get only one")
             }
             var status = stat()

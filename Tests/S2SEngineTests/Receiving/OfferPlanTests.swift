@@ -22,7 +22,7 @@ struct OfferPlanTests {
     }
 
     private func known(_ records: [ResumeStore.Entry], digest: UInt8 = 1) -> ResumeStore.Transfer {
-        ResumeStore.Transfer(digest: digest, done: false, entries: Dictionary(uniqueKeysWithValues: records.map { ($0.path, $0) }))
+        ResumeStore.Transfer(digest: digest, done: false, entries: Dictionary(uniqueKeysWithValues: records.map { (PathKey($0.path), $0) }))
     }
 
     /// Partial lengths by slot, as the partial area would report them.
@@ -195,5 +195,22 @@ struct OfferPlanTests {
         // They fit ACCEPT and ACCEPT_MOREs of the largest record.
         let records65519 = Record.acceptRecords(resume: plan.resumePoints, maxRecordSize: 65519)
         #expect(records65519.count > 1)
+    }
+
+    @Test func namesThatDifferOnlyInNormalizationAreTwoFiles() throws {
+        // "café" in NFC (é as one code point) and NFD (e and a combining acute accent): equal
+        // Swift strings, different names on Linux.
+        let nfc = "caf\u{E9}.txt", nfd = "cafe\u{301}.txt"
+        #expect(nfc == nfd && !nfc.utf8.elementsEqual(nfd.utf8))
+        let entries = [try file(nfc, size: 10), try file(nfd, size: 20)]
+        let first = OfferPlan(entries: entries, known: nil)
+        #expect(first.records.map(\.path) == [nfc, nfd] && Set(first.records.map(\.slot)).count == 2)
+        // A retry finds each one's own record: its own slot, its own delivery.
+        let retry = OfferPlan(
+            entries: entries,
+            known: known([held(entries[0], slot: 0, delivered: nfc), held(entries[1], slot: 1, durable: 5)]))
+        #expect(retry.records.map(\.slot) == [0, 1])
+        #expect(retry.records[0].deliveredPath == nfc && retry.records[1].deliveredPath == nil)
+        #expect(retry.completeFiles == 1 && retry.recordedOffsets == [1: 5])
     }
 }
