@@ -645,3 +645,26 @@ def test_names_that_differ_only_in_unicode_normalization_resume(
     assert received == sorted([nfc, nfd]), received
     for name, source in sources.items():
         assert sha256(Path(os.fsdecode(os.fsencode(inbox / "tree") + b"/" + name))) == sha256(source)
+
+
+def test_a_receiver_killed_mid_file_resumes_from_a_recent_checkpoint(queue_pair, mkdir, user_a, user_b):
+    """The receiver records a durable resume point every 2 s (or 256 MiB) of a file: killed with
+    SIGKILL a few seconds into one large file, it resumes from there instead of from zero."""
+    receiver, sender = queue_pair()
+    proxy = PatientProxy(receiver.port, rate=4 << 20)
+    try:
+        inbox = mkdir("in", owner=user_b)
+        dest = proxy.via(new_endpoint(receiver, inbox, user_b))
+        src = random_file(mkdir("out", owner=user_a) / "big.bin", 24 << 20, owner=user_a)
+        r = sender.ctl("send", "--no-wait", str(src), dest, user=user_a)
+        assert r.rc == 0, r
+        number = transfer_number(r.out)
+        wait_for(lambda: history(sender, user_a)[number]["bytesDone"] >= 14 << 20, timeout=60, what="14 MiB sent")
+        receiver.daemon.kill9()
+        receiver.daemon.start()
+        t = wait_finished(sender, user_a, number)
+    finally:
+        proxy.close()
+    assert t["state"] == "done", t
+    assert t["bytesResumed"] >= 4 << 20, t
+    assert sha256(inbox / "big.bin") == sha256(src)

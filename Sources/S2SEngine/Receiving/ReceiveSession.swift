@@ -302,7 +302,7 @@ final class ReceiveSession {
             try fileFailed(index, error)
             return
         }
-        if sink.checkpointDue {
+        if sink.checkpointDue(now: .now) {
             try checkpoint()
         }
     }
@@ -320,7 +320,7 @@ final class ReceiveSession {
             guard let made = try await create(index, sink: sink, plan: plan) else { return nil }
             file = made
         }
-        sink.current = (index, file, plan.resumeOffsets[index] ?? 0)
+        sink.current = (index, file, plan.resumeOffsets[index] ?? 0, .now)
         transfer?.update { $0.currentFile = plan.entries[Int(index)].path.string }
         return file
     }
@@ -491,6 +491,7 @@ final class ReceiveSession {
             logger.warning("cannot record a resume point", metadata: ["error": "\(error)"])
         }
         sink.current?.checkpointed = length
+        sink.current?.at = .now
     }
 
     // MARK: The channel
