@@ -416,6 +416,9 @@ def test_a_full_disk_is_a_clear_error_and_loses_nothing(pair, mkdir, user_a, use
         r = sender.ctl("send", str(small), dest, user=user_a)
         assert r.rc == 1 and "insufficient space" in r.err, r
         assert visible(inbox) == ["keep.txt"] and keep.read_text() == "precious"
+        # A refused offer leaves no trace, not even an empty partial directory.
+        partial = inbox / ".s2s-partial"
+        assert not partial.exists() or not list(partial.iterdir()), list(partial.iterdir())
     finally:
         run(["umount", "-l", str(mount)])
 

@@ -147,6 +147,25 @@ final class ReceiveDirectory: Sendable {
         return PartialArea(endpoint: self, name: name, fd: transfer)
     }
 
+    /// The partial directory of a transfer if it exists already (a retry); nil otherwise, without
+    /// creating anything: an offer refused for space must leave no trace.
+    func existingPartialArea(_ name: String) throws(ReceiveError) -> PartialArea? {
+        try PartialArea.check(name: name)
+        let area: Int32
+        do {
+            area = try openArea(create: false)
+        } catch where error.systemCode == ENOENT {
+            return nil
+        }
+        defer { close(area) }
+        do {
+            let transfer = try Beneath.openDirectory(area, name, what: "the partial directory of a transfer")
+            return PartialArea(endpoint: self, name: name, fd: transfer)
+        } catch where error.systemCode == ENOENT {
+            return nil
+        }
+    }
+
     /// The transfers' directories in the partial area with their modification times (the last
     /// time a file was created or removed in them), for expiring abandoned partial data. Entries
     /// that s2s did not create are left out (and left alone).

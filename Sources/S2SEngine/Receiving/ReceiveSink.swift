@@ -42,17 +42,28 @@ final class ReceiveSink {
     /// (partial area opened, offered directories made), the recorded resume offsets that the
     /// partial files still back, and the files published before a stop
     /// (`OfferPlan.usableOffsets`, `publishedBeforeStop`). Checks the free space
-    /// (`OfferPlan.checkSpace`) before making any directory.
+    /// (`OfferPlan.checkSpace`) before making any directory, the transfer's partial directory
+    /// included: a refused new offer leaves nothing behind.
     static func prepare(
         user: UserWorker, endpointDirectory: EndpointDirectory, token: TransferToken, algorithm: FileDigest.Algorithm,
         plan: OfferPlan, paths: [ReceivePath], reserve: UInt64
     ) async throws(ReceiveError) -> (sink: ReceiveSink, usable: [UInt32: UInt64], published: Set<Int>) {
         let (area, directories, usable, published) = try await user.receive { () throws(ReceiveError) in
             let directory = try ReceiveDirectory(opening: endpointDirectory)
-            let area = try directory.openPartialArea(token.partialAreaName)
-            let usable = try plan.usableOffsets(partialLength: area.partialLength(index:))
-            let published = try plan.publishedBeforeStop(partialLength: area.partialLength(index:))
+            let existing = try directory.existingPartialArea(token.partialAreaName)
+            var usable: [UInt32: UInt64] = [:]
+            var published: Set<Int> = []
+            if let existing {
+                usable = try plan.usableOffsets(partialLength: existing.partialLength(index:))
+                published = try plan.publishedBeforeStop(partialLength: existing.partialLength(index:))
+            }
             try plan.checkSpace(available: try directory.availableBytes(), reserve: reserve, usable: usable)
+            let area: PartialArea
+            if let existing {
+                area = existing
+            } else {
+                area = try directory.openPartialArea(token.partialAreaName)
+            }
             var made: [RelativePath: ReceivePath] = [:]
             for (index, entry) in plan.entries.enumerated() where entry.kind == .directory {
                 let parent = entry.path.parent.flatMap { made[$0] }
