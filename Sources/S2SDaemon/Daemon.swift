@@ -30,6 +30,7 @@ public enum Daemon {
         } catch {
             throw StartupError(description: "\(error)")
         }
+        applyCongestionControl(configuration.congestionControl, logger: logger)
         let passedSockets = try ServiceManager.takePassedSockets()
         for socket in passedSockets where !socket.isListeningStream {
             logger.warning("ignoring a passed socket that is not a listening stream socket", metadata: ["name": "\(socket.name)"])
@@ -83,6 +84,27 @@ public enum Daemon {
                 logger: logger))
         try await group.run()
         logger.info("stopped")
+    }
+
+    /// Makes every peer connection ask for `algorithm` (nil: the system default), once the kernel
+    /// said it may: otherwise one clear line, and the system default.
+    static func applyCongestionControl(_ algorithm: String?, logger: Logger) {
+        guard let algorithm else {
+            PeerTransport.congestionControl = nil
+            logger.info("peer connections use the system's TCP congestion control (CongestionControl=system)")
+            return
+        }
+        if let reason = PeerTransport.unavailability(of: algorithm) {
+            PeerTransport.congestionControl = nil
+            logger.warning(
+                """
+                TCP congestion control \(algorithm) is not available (\(reason)); peer connections use the system default, \
+                which is slow on long, lossy paths. See docs/systemd.md, "BBR" (modules-load.d and sysctl.d)
+                """)
+            return
+        }
+        PeerTransport.congestionControl = algorithm
+        logger.debug("peer connections use TCP congestion control \(algorithm)")
     }
 
     /// Peer servers on the sockets systemd passed and on the `Listen=` addresses, with the addresses

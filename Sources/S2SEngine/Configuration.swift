@@ -35,6 +35,9 @@ public struct Configuration: Sendable, Equatable {
     public var relayWaitTimeout: Duration = SecureChannel.defaultRelayDeadline
     /// `HOST[:PORT]` that senders can reach this daemon at, for the `ID@HOST:PORT` form.
     public var externalAddress: String?
+    /// The TCP congestion control every peer connection asks for (`CongestionControl=`); nil:
+    /// the system default. BBR keeps long, lossy paths full where CUBIC collapses.
+    public var congestionControl: String? = PeerTransport.defaultCongestionControl
     /// Bytes that must stay free on an endpoint's file system after a transfer is accepted.
     public var freeSpaceReserve: UInt64 = 64 << 20
     /// Bytes per second over all outgoing transfers (`MaxUploadRate=`) and over all incoming ones
@@ -205,6 +208,12 @@ public struct Configuration: Sendable, Equatable {
             relayWaitTimeout = .seconds(Int64(seconds))
         case "ExternalAddress":
             externalAddress = value.isEmpty ? nil : value
+        case "CongestionControl":
+            let name = value.lowercased()
+            guard name == "system" || PeerTransport.isValidName(name) else {
+                throw SettingError(reason: "CongestionControl must be an algorithm name (bbr, cubic, …) or system, not \"\(value)\"")
+            }
+            congestionControl = name == "system" ? nil : name
         case "FreeSpaceReserve":
             do {
                 freeSpaceReserve = try Units.parseSize(value)

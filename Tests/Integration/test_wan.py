@@ -1,0 +1,74 @@
+"""Two daemons across an emulated long, lossy link (Tests/Integration/wan/wan-link.sh: network
+namespaces, a router that delays and drops): every peer connection asks for BBR whatever the
+system default (issue 16), CongestionControl=system keeps the default, and files arrive whole.
+The link is short here (10 ms round trip, 0.2 % loss) so that the test stays fast; the long
+runs are `make bench-wan`."""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import Bus, run
+from test_transfer import Side, random_file, sha256
+
+WAN = Path(__file__).parent / "wan" / "wan-link.sh"
+SENDER_NS, RECEIVER_NS = "wanA", "wanB"
+RECEIVER_ADDRESS = "198.18.1.1"
+
+
+@pytest.fixture(scope="module")
+def wan_link(tmp_path_factory):
+    work = tmp_path_factory.mktemp("wan")
+    r = run(["bash", str(WAN), "up", "5", "2000", "1gbit"], env={"WAN_WORK": str(work), "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"},
+            timeout=600)
+    if r.rc != 0:
+        pytest.fail(f"cannot build the emulated link: {r}")
+    # As users have it: CUBIC is the namespaces' default, so BBR shows only if s2s asks for it.
+    for ns in (SENDER_NS, RECEIVER_NS):
+        r = run(["ip", "netns", "exec", ns, "sysctl", "-qw", "net.ipv4.tcp_congestion_control=cubic"])
+        assert r.rc == 0, r
+    yield
+    run(["bash", str(WAN), "down"], env={"WAN_WORK": str(work), "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}, timeout=60)
+
+
+def congestion_controls(ns: str, peer: str) -> set[str]:
+    """The congestion control of each established TCP connection in NS to or from PEER."""
+    r = run(["ip", "netns", "exec", ns, "ss", "-tinH", "state", "established", "dst", peer])
+    assert r.rc == 0, r
+    return set(re.findall(r"\b(bbr|cubic|reno)\b", r.out))
+
+
+def test_peer_connections_use_bbr_whatever_the_default(wan_link, scratch, daemon_factory, mkdir, user_a, user_b):
+    rbus, sbus = Bus(scratch), Bus(scratch)
+    try:
+        port = 7730
+        receiver = Side(rbus, daemon_factory(target_bus=rbus, wrapper=["ip", "netns", "exec", RECEIVER_NS],
+                                             args=["--listen", f"{RECEIVER_ADDRESS}:{port}"]), port)
+        sender = Side(sbus, daemon_factory(target_bus=sbus, wrapper=["ip", "netns", "exec", SENDER_NS],
+                                           config="[Daemon]\nCongestionControl=system\n"), None)
+        inbox = mkdir("in", owner=user_b)
+        r = receiver.ctl("endpoint", "new", str(inbox), user=user_b)
+        assert r.rc == 0, r
+        dest = f"{r.out.strip()}@{RECEIVER_ADDRESS}:{port}"
+        src = random_file(mkdir("out", owner=user_a) / "f.bin", 6 << 20, owner=user_a)
+        send = sender.popen("send", "--rate", "2M", str(src), dest, user=user_a)
+        seen_sender, seen_receiver = set(), set()
+        deadline = time.monotonic() + 60
+        while (not seen_sender or not seen_receiver) and send.poll() is None and time.monotonic() < deadline:
+            seen_sender |= congestion_controls(SENDER_NS, RECEIVER_ADDRESS)
+            seen_receiver |= congestion_controls(RECEIVER_NS, "198.18.0.1")
+            time.sleep(0.1)
+        out, err = send.communicate(timeout=120)
+        assert send.returncode == 0, err
+        # The receiver asked for BBR on the connection it accepted; the sender, told
+        # CongestionControl=system, kept the namespace's default.
+        assert seen_receiver == {"bbr"}, seen_receiver
+        assert seen_sender == {"cubic"}, seen_sender
+        assert sha256(inbox / "f.bin") == sha256(src)
+    finally:
+        rbus.close()
+        sbus.close()
