@@ -8,7 +8,7 @@ BIN := .build/$(CONFIG)
 PREFIX ?= /usr
 DESTDIR ?=
 
-.PHONY: help run test build release man completions verify-units install deb lintian boot-test bench bench-relay clean
+.PHONY: help run test build release man completions verify-units install deb lintian boot-test bench bench-relay fuzz fuzz-corpus soak clean
 
 help:
 	@echo 'make run           build, then run s2sd --user in the foreground (starts a session bus if needed)'
@@ -24,6 +24,9 @@ help:
 	@echo 'make boot-test     make deb, then boot Debian 12 with it under systemd-nspawn and check it (root)'
 	@echo 'make bench         release build, then s2s against scp and rsync over loopback (root; BENCH_ARGS=...)'
 	@echo 'make bench-relay   release build, then the relay route against magic-wormhole through one relay (root)'
+	@echo 'make fuzz          the fuzzing harness: FUZZ_COUNT (1000000) mutated records, sessions, bus messages, frames from FUZZ_SEED'
+	@echo 'make fuzz-corpus   capture the fuzz seed corpus from real sessions with a real s2sd (root; rewrites it)'
+	@echo 'make soak          the load test: flood, slow senders, 50 concurrent senders and a legitimate send (root; minutes)'
 	@echo 'make clean         swift package clean; remove generated files'
 
 run:
@@ -129,6 +132,25 @@ bench-relay:
 	bench/install-deps.sh
 	swift build -c release
 	python3 bench/relay_bench.py --bin-dir .build/release $(BENCH_ARGS)
+
+# The seeded mutation fuzzer of Tests/S2SFuzzTests (the unit suite runs it with 30,000 inputs and a
+# fixed seed). A failure prints the seed, count and input; rerun with the same FUZZ_SEED and
+# FUZZ_COUNT to reproduce it. Each target prints its inputs, inputs per second and peak RSS growth.
+FUZZ_COUNT ?= 1000000
+FUZZ_SEED ?= $(shell od -An -N4 -tu4 /dev/urandom | tr -d ' ')
+fuzz:
+	swift build --build-tests
+	@echo "make fuzz: FUZZ_COUNT=$(FUZZ_COUNT) FUZZ_SEED=$(FUZZ_SEED)"
+	FUZZ_COUNT=$(FUZZ_COUNT) FUZZ_SEED=$(FUZZ_SEED) stdbuf -oL swift test --skip-build --filter S2SFuzzTests
+
+# As root, after a debug build: Tests/S2SFuzzTests/Corpus from real sessions (see its README.md).
+fuzz-corpus:
+	S2S_BIN_DIR=.build/$(CONFIG) python3 -m pytest Tests/Integration/capture_corpus.py -q -s -p no:cacheprovider
+
+# As root: Tests/Integration/test_soak.py (marked slow); prints timings and the daemons' peak RSS.
+soak:
+	swift build
+	S2S_BIN_DIR=.build/$(CONFIG) python3 -m pytest Tests/Integration/test_soak.py -m slow -k soak -s -q
 
 clean:
 	swift package clean

@@ -123,5 +123,10 @@ let package = Package(
         .testTarget(name: "S2SClientTests", dependencies: ["S2SClient", "S2SBus", "S2SCore"], swiftSettings: strict),
         .testTarget(name: "S2SControlTests", dependencies: ["S2SControl", "S2SClient", "S2SCore"], swiftSettings: strict),
         .testTarget(name: "S2SNotifyTests", dependencies: ["S2SNotify", "S2SClient", "S2SBus"], swiftSettings: strict),
+        // The fuzzing harness (make fuzz; the unit suite runs a short seeded pass) and its corpus.
+        .testTarget(
+            name: "S2SFuzzTests",
+            dependencies: ["S2SProtocol", "S2SPeer", "S2SBus", .product(name: "NIOEmbedded", package: "swift-nio")],
+            exclude: ["Corpus"], swiftSettings: strict),
     ]
 )
