@@ -22,7 +22,7 @@ packages=(
     desktop-file-utils                            # desktop-file-validate for the autostart entry
     dpkg-dev debhelper lintian                    # make deb, make lintian (Packaging/debian)
     debootstrap systemd-container                 # the boot test: a Debian 12 root, systemd-nspawn --boot
-    iproute2 iptables gcc libc6-dev libnetfilter-queue-dev   # the emulated WAN link (Tests/Integration/wan)
+    iproute2 iptables iputils-ping gcc libc6-dev libnetfilter-queue-dev   # the emulated WAN link (Tests/Integration/wan)
 )
 
 say() { printf 'install-deps: %s\n' "$*"; }

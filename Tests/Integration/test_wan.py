@@ -7,6 +7,7 @@ runs are `make bench-wan`."""
 from __future__ import annotations
 
 import re
+import subprocess
 import time
 from pathlib import Path
 
@@ -20,19 +21,36 @@ SENDER_NS, RECEIVER_NS = "wanA", "wanB"
 RECEIVER_ADDRESS = "198.18.1.1"
 
 
+def wan(work: Path, *args) -> int:
+    """Runs wan-link.sh; its output goes to a log file (the loss emulator it starts in the
+    background would hold a pipe open for ever)."""
+    log = work / "wan-link.log"
+    with open(log, "ab") as out:
+        return subprocess.run(["bash", str(WAN), *args], env={"WAN_WORK": str(work), "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"},
+                              stdin=subprocess.DEVNULL, stdout=out, stderr=out, timeout=300).returncode
+
+
 @pytest.fixture(scope="module")
 def wan_link(tmp_path_factory):
     work = tmp_path_factory.mktemp("wan")
-    r = run(["bash", str(WAN), "up", "5", "2000", "1gbit"], env={"WAN_WORK": str(work), "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"},
-            timeout=600)
-    if r.rc != 0:
-        pytest.fail(f"cannot build the emulated link: {r}")
+    if wan(work, "up", "5", "2000", "1gbit") != 0:
+        wan(work, "down")
+        pytest.fail(f"cannot build the emulated link:\n{(work / 'wan-link.log').read_text()[-3000:]}")
     # As users have it: CUBIC is the namespaces' default, so BBR shows only if s2s asks for it.
-    for ns in (SENDER_NS, RECEIVER_NS):
-        r = run(["ip", "netns", "exec", ns, "sysctl", "-qw", "net.ipv4.tcp_congestion_control=cubic"])
-        assert r.rc == 0, r
-    yield
-    run(["bash", str(WAN), "down"], env={"WAN_WORK": str(work), "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}, timeout=60)
+    # A namespace's default must be on the (global) allowed list: add it there for the test, and
+    # give the list back afterwards.
+    allowed = Path("/proc/sys/net/ipv4/tcp_allowed_congestion_control")
+    before = allowed.read_text().strip()
+    if "cubic" not in before.split():
+        allowed.write_text(before + " cubic")
+    try:
+        for ns in (SENDER_NS, RECEIVER_NS):
+            r = run(["ip", "netns", "exec", ns, "sysctl", "-qw", "net.ipv4.tcp_congestion_control=cubic"])
+            assert r.rc == 0, r
+        yield
+    finally:
+        allowed.write_text(before)
+        wan(work, "down")
 
 
 def congestion_controls(ns: str, peer: str) -> set[str]:
