@@ -25,7 +25,7 @@ final class ReceiveDirectory: Sendable {
         }
         guard UInt64(status.st_dev) == directory.device, UInt64(status.st_ino) == directory.inode else {
             close(fd)
-            throw ReceiveError(.invalidPath, "\(directory.path) is no longer the endpoint's directory")
+            throw ReceiveError(.accessDenied, "\(directory.path) is no longer the endpoint's directory")
         }
         self.fd = fd
     }
