@@ -71,7 +71,9 @@ public enum Daemon {
             configuration: ServiceGroupConfiguration(
                 services: [
                     .init(service: BusService(server: server, manager: manager, logger: logger)),
-                    .init(service: EventPublisher(events: engine.events, manager: manager, signals: signals)),
+                    .init(
+                        service: EngineEventService(
+                            engine: engine, publisher: EventPublisher(manager: manager, signals: signals), logger: logger)),
                 ] + engine.services.map { .init(service: $0) } + [
                     .init(service: WatchdogService(logger: logger)),
                     .init(

@@ -133,6 +133,23 @@ package final class Engine: Sendable {
         get async { await endpoints.count }
     }
 
+    /// What is under way, in numbers: for the service manager's status line and the like.
+    package struct Summary: Sendable, Equatable {
+        package var endpoints: Int
+        package var receiving: Int
+        package var sending: Int
+        package var queued: Int
+    }
+
+    package var summary: Summary {
+        get async {
+            let counts = await queue.counts
+            return Summary(
+                endpoints: await endpoints.count, receiving: await transfers.activeIncomingCount, sending: counts.running,
+                queued: counts.waiting)
+        }
+    }
+
     /// Where an endpoint waits on the relay route; nil without relays.
     package func relayStatus(of endpoint: Endpoint) -> RelayWaiter.Status? {
         relayBoard.status(of: endpoint.number)

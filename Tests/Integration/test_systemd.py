@@ -83,6 +83,26 @@ def test_ready_notification(daemon_factory, notify, bus):
     notify.wait_for(b"STOPPING=1", timeout=5)
 
 
+def test_status_follows_endpoints(daemon_factory, notify, connect, mkdir):
+    """STATUS= (what `systemctl status s2sd` shows) changes as endpoints come and go."""
+    d = daemon_factory(start=False, env={"NOTIFY_SOCKET": notify.path})
+    d.start(wait=False)
+    notify.wait_for(b"READY=1")
+    assert any(b"STATUS=Serving 0 endpoints" in m for m in notify.messages), notify.messages
+    c = connect()
+
+    def after(action, status: bytes):
+        notify.messages.clear()
+        result = action()
+        notify.wait_for(status, timeout=10)
+        return result
+
+    _, first = after(lambda: c.create(mkdir("a")), b"STATUS=Serving 1 endpoint")
+    after(lambda: c.create(mkdir("b")), b"STATUS=Serving 2 endpoints")
+    after(lambda: c.delete(first), b"STATUS=Serving 1 endpoint")
+    c.close()
+
+
 def test_watchdog(daemon_factory, notify):
     """docs/configuration.md: WATCHDOG=1 every WATCHDOG_USEC / 2."""
     d = daemon_factory(start=False, env={"NOTIFY_SOCKET": notify.path, "WATCHDOG_USEC": "1000000"})

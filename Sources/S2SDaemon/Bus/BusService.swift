@@ -27,7 +27,7 @@ struct BusService: Service {
                     try await connection.requestName(DaemonAPI.busName)
                     let endpoints = await manager.engine.endpointCount
                     logger.info("serving \(DaemonAPI.busName)", metadata: ["unique_name": "\(connection.uniqueName)", "endpoints": "\(endpoints)"])
-                    try ServiceManager.ready(status: "Serving \(endpoints) endpoints")
+                    try ServiceManager.ready(status: StatusLine.text(await manager.engine.summary))
                 },
                 peerVanished: { name in await manager.subscribers.remove(name) })
         } onGracefulShutdown: {

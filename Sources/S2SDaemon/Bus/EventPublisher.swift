@@ -2,25 +2,15 @@ import Logging
 import S2SBus
 import S2SCore
 import S2SEngine
-import ServiceLifecycle
 
 /// Turns the engine's events into the daemon's signals, in the order the engine emitted them,
 /// each sent unicast to the subscribers allowed to hear about the object (`SignalBroadcaster`).
 /// `PropertiesChanged` carries only the properties that changed since the last one.
-struct EventPublisher: Service {
-    let events: AsyncStream<EngineEvent>
+struct EventPublisher: Sendable {
     let manager: Manager
     let signals: SignalBroadcaster
 
     private var root: ObjectPath { Manager.rootPath }
-
-    func run() async throws {
-        await cancelWhenGracefulShutdown {
-            for await event in events {
-                await publish(event)
-            }
-        }
-    }
 
     func publish(_ event: EngineEvent) async {
         switch event {
