@@ -585,66 +585,57 @@ def test_move_mode_survives_kill_9_of_the_sender(queue_pair, mkdir, user_a, user
         proxy.close()
 
 
+def send_paused_half_way(queue_pair, mkdir, user_a, user_b, files: dict[str, int], while_paused=lambda tree: None):
+    """Sends a directory "tree" holding FILES (name: size) through a 1 MiB/s proxy, pauses it once
+    bytes flow, calls WHILE_PAUSED(tree), resumes it and waits for its end. Returns the finished
+    transfer, the receiver's copy of the tree, and the source tree."""
+    receiver, sender = queue_pair()
+    proxy = PatientProxy(receiver.port, rate=1 << 20)
+    try:
+        inbox = mkdir("in", owner=user_b)
+        dest = proxy.via(new_endpoint(receiver, inbox, user_b))
+        tree = mkdir("out", owner=user_a) / "tree"
+        tree.mkdir()
+        os.chown(tree, user_a.uid, user_a.gid)
+        for name, size in files.items():
+            random_file(tree / name, size, owner=user_a)
+        r = sender.ctl("send", "--no-wait", str(tree), dest, user=user_a)
+        assert r.rc == 0, r
+        number = transfer_number(r.out)
+        wait_for(lambda: history(sender, user_a)[number]["bytesDone"] > 0, timeout=60, what="bytes flowing")
+        assert sender.ctl("pause", str(number), user=user_a).rc == 0
+        wait_for(lambda: history(sender, user_a)[number]["state"] == "paused", timeout=30, what="paused")
+        while_paused(tree)
+        assert sender.ctl("resume", str(number), user=user_a).rc == 0
+        return wait_finished(sender, user_a, number), inbox / "tree", tree
+    finally:
+        proxy.close()
+
+
 def test_a_resumed_send_whose_offer_grew_publishes_each_file_under_its_own_name(queue_pair, mkdir, user_a, user_b):
     """A directory send is paused half-way; a file that sorts first is added to the directory;
     the resumed attempt offers it at the index the half-sent file had. Each file must arrive under
     its own name with its own content (the receiver once published by partial-file slot, which
     swapped them)."""
-    receiver, sender = queue_pair()
-    proxy = PatientProxy(receiver.port, rate=1 << 20)
-    try:
-        inbox = mkdir("in", owner=user_b)
-        dest = proxy.via(new_endpoint(receiver, inbox, user_b))
-        tree = mkdir("out", owner=user_a) / "tree"
-        tree.mkdir()
-        os.chown(tree, user_a.uid, user_a.gid)
-        big = random_file(tree / "b.bin", 4 << 20, owner=user_a)
-        r = sender.ctl("send", "--no-wait", str(tree), dest, user=user_a)
-        assert r.rc == 0, r
-        number = transfer_number(r.out)
-        wait_for(lambda: history(sender, user_a)[number]["bytesDone"] > 0, timeout=60, what="bytes of b.bin")
-        assert sender.ctl("pause", str(number), user=user_a).rc == 0
-        wait_for(lambda: history(sender, user_a)[number]["state"] == "paused", timeout=30, what="paused")
-        small = random_file(tree / "a.bin", 1000, owner=user_a)
-        assert sender.ctl("resume", str(number), user=user_a).rc == 0
-        t = wait_finished(sender, user_a, number)
-        assert t["state"] == "done", t
-        assert sha256(inbox / "tree" / "a.bin") == sha256(small)
-        assert sha256(inbox / "tree" / "b.bin") == sha256(big)
-    finally:
-        proxy.close()
+    def add_a(tree):
+        random_file(tree / "a.bin", 1000, owner=user_a)
+
+    t, received, tree = send_paused_half_way(queue_pair, mkdir, user_a, user_b, {"b.bin": 4 << 20}, add_a)
+    assert t["state"] == "done", t
+    for name in ("a.bin", "b.bin"):
+        assert sha256(received / name) == sha256(tree / name), name
 
 
-def test_names_that_differ_only_in_unicode_normalization_resume(
-        queue_pair, mkdir, user_a, user_b):
+def test_names_that_differ_only_in_unicode_normalization_resume(queue_pair, mkdir, user_a, user_b):
     """A directory holds café.txt in NFC and in NFD (two names, both valid). Interrupted and
     resumed, the send completes, each file once under its own name (the receiver once merged the
     two names in its resume records and refused every retry)."""
-    receiver, sender = queue_pair()
-    proxy = PatientProxy(receiver.port, rate=1 << 20)
-    try:
-        inbox = mkdir("in", owner=user_b)
-        dest = proxy.via(new_endpoint(receiver, inbox, user_b))
-        tree = mkdir("out", owner=user_a) / "tree"
-        tree.mkdir()
-        os.chown(tree, user_a.uid, user_a.gid)
-        nfc, nfd = "caf\u00e9.txt".encode(), "cafe\u0301.txt".encode()
-        sources = {name: random_file(tree / os.fsdecode(name), 1 << 20, owner=user_a) for name in (nfc, nfd)}
-        r = sender.ctl("send", "--no-wait", str(tree), dest, user=user_a)
-        assert r.rc == 0, r
-        number = transfer_number(r.out)
-        wait_for(lambda: history(sender, user_a)[number]["bytesDone"] > 0, timeout=60, what="bytes")
-        assert sender.ctl("pause", str(number), user=user_a).rc == 0
-        wait_for(lambda: history(sender, user_a)[number]["state"] == "paused", timeout=30, what="paused")
-        assert sender.ctl("resume", str(number), user=user_a).rc == 0
-        t = wait_finished(sender, user_a, number)
-        assert t["state"] == "done" and t["bytesResumed"] > 0, t
-    finally:
-        proxy.close()
-    received = sorted(os.listdir(os.fsencode(inbox / "tree")))
-    assert received == sorted([nfc, nfd]), received
-    for name, source in sources.items():
-        assert sha256(Path(os.fsdecode(os.fsencode(inbox / "tree") + b"/" + name))) == sha256(source)
+    names = ["caf\u00e9.txt", "cafe\u0301.txt"]
+    t, received, tree = send_paused_half_way(queue_pair, mkdir, user_a, user_b, {name: 1 << 20 for name in names})
+    assert t["state"] == "done" and t["bytesResumed"] > 0, t
+    assert sorted(os.listdir(os.fsencode(received))) == sorted(os.fsencode(name) for name in names)
+    for name in names:
+        assert sha256(received / name) == sha256(tree / name), name
 
 
 def test_a_receiver_killed_mid_file_resumes_from_a_recent_checkpoint(queue_pair, mkdir, user_a, user_b):

@@ -4,7 +4,7 @@ import S2SEngine
 
 /// One endpoint's object, as a snapshot taken when the call arrived. It has properties only
 /// (`DaemonBusTable.endpoint`).
-struct EndpointObject: BusObject {
+struct EndpointObject: BusObject, NumberedObject {
     /// What the properties are read from.
     struct Snapshot: Sendable {
         let endpoint: Endpoint
@@ -25,16 +25,6 @@ struct EndpointObject: BusObject {
 
     func properties(of interface: String, caller: Caller) async throws -> [String: DBusValue] {
         values
-    }
-
-    /// The object of endpoint `number`.
-    static func path(_ number: Int64) -> ObjectPath {
-        parent.child(number)
-    }
-
-    /// N of `…/endpoint/N`, written canonically; nil for any other path.
-    static func number(of path: ObjectPath) -> Int64? {
-        path.number(below: parent)
     }
 }
 

@@ -15,3 +15,20 @@ extension ObjectPath {
         return number
     }
 }
+
+/// A bus object named by a number below a parent path, `parent/N`: endpoints and transfers.
+protocol NumberedObject {
+    static var parent: ObjectPath { get }
+}
+
+extension NumberedObject {
+    /// The object of number `number`.
+    static func path(_ number: Int64) -> ObjectPath {
+        parent.child(number)
+    }
+
+    /// N of `parent/N`, written canonically; nil for any other path.
+    static func number(of path: ObjectPath) -> Int64? {
+        path.number(below: parent)
+    }
+}

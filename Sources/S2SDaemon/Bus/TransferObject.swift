@@ -4,7 +4,7 @@ import S2SEngine
 
 /// One transfer's object: its properties, `Cancel`, `SetRateLimit`, `Pause` and `Resume`
 /// (`DaemonBusTable.transfer`).
-struct TransferObject: BusObject {
+struct TransferObject: BusObject, NumberedObject {
     /// What the properties are read from: the transfer and its progress, read once.
     struct Snapshot: Sendable {
         let transfer: Transfer
@@ -26,14 +26,6 @@ struct TransferObject: BusObject {
 
     func properties(of interface: String, caller: Caller) async throws -> [String: DBusValue] {
         values
-    }
-
-    static func path(_ number: Int64) -> ObjectPath {
-        parent.child(number)
-    }
-
-    static func number(of path: ObjectPath) -> Int64? {
-        path.number(below: parent)
     }
 }
 
