@@ -8,8 +8,16 @@ import S2SSystemd
 import Glibc
 #endif
 
+/// `s2sd`, the s2s daemon, for the executables that run it: `s2sd` (Sources/s2sd) and the
+/// package's multi-call binary (Sources/s2s).
+public enum S2SDaemonMain {
+    /// Parses the command line and runs the daemon; exits the process on errors.
+    public static func run() async {
+        await S2SDaemonCommand.main()
+    }
+}
+
 /// `s2sd`: the s2s daemon, in the foreground. systemd starts it as `s2sd --system`.
-@main
 struct S2SDaemonCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "s2sd",
