@@ -123,7 +123,12 @@ let package = Package(
         // The Debian package's multi-call binary: s2sd, s2sctl or s2s-notify by the name it is run
         // by (argv[0]); the package installs it as /usr/lib/s2s/s2s with the three names as links.
         .executableTarget(
-            name: "s2s", dependencies: ["S2SDaemonCLI", "S2SControl", "S2SNotifyCLI"], swiftSettings: strict),
+            name: "s2s",
+            dependencies: [
+                "S2SDaemonCLI", "S2SControl", "S2SNotifyCLI",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strict),
 
         .testTarget(name: "S2SBusTests", dependencies: ["S2SBus"], swiftSettings: strict),
         .testTarget(name: "S2SCoreTests", dependencies: ["S2SCore"], swiftSettings: strict),

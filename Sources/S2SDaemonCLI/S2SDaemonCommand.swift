@@ -11,9 +11,10 @@ import Glibc
 /// `s2sd`, the s2s daemon, for the executables that run it: `s2sd` (Sources/s2sd) and the
 /// package's multi-call binary (Sources/s2s).
 public enum S2SDaemonMain {
-    /// Parses the command line and runs the daemon; exits the process on errors.
-    public static func run() async {
-        await S2SDaemonCommand.main()
+    /// Parses the command line (or `arguments`, without the program's name) and runs the
+    /// daemon; exits the process on errors.
+    public static func run(arguments: [String]? = nil) async {
+        await S2SDaemonCommand.main(arguments)
     }
 }
 

@@ -13,9 +13,10 @@ import Glibc
 /// `s2s-notify`, for the executables that run it: `s2s-notify` (Sources/s2s-notify) and the
 /// package's multi-call binary (Sources/s2s).
 public enum S2SNotifyMain {
-    /// Parses the command line and runs the agent; exits the process on errors.
-    public static func run() async {
-        await S2SNotifyCommand.main()
+    /// Parses the command line (or `arguments`, without the program's name) and runs the agent;
+    /// exits the process on errors.
+    public static func run(arguments: [String]? = nil) async {
+        await S2SNotifyCommand.main(arguments)
     }
 }
 
