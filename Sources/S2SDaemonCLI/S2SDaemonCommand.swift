@@ -31,7 +31,7 @@ struct S2SDaemonCommand: AsyncParsableCommand {
 
             Settings come from the configuration file (/etc/s2s/s2sd.conf for --system, \
             $XDG_CONFIG_HOME/s2s/s2sd.conf for --user), then from the options below. See \
-            docs/configuration.md.
+            s2sd.conf(5) and /usr/share/doc/s2s/docs/configuration.md.
             """,
         version: S2SVersion.current)
 
