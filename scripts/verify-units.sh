@@ -25,7 +25,7 @@ bin=/bin/true
 notify_bin=/bin/true
 [[ -x .build/debug/s2s-notify ]] && notify_bin=$PWD/.build/debug/s2s-notify
 fail=0
-step() { printf '%-62s' "$1"; }
+step() { printf '%-64s' "$1"; }
 ok() { echo ok; }
 bad() { echo FAILED; fail=1; }
 
