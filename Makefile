@@ -42,13 +42,14 @@ release:
 	swift build -c release
 
 # The plugin builds the package in $(CONFIG), runs each ArgumentParser executable with
-# --experimental-dump-help and writes mdoc pages into its work directory under .build/plugins.
+# --experimental-dump-help and writes mdoc pages into its work directory under .build/plugins;
+# scripts/man-pages.py adds ENVIRONMENT, FILES, EXAMPLES and SEE ALSO (Packaging/man) and writes
+# s2sd.conf.5.
 man:
 	swift package plugin generate-manual --configuration $(CONFIG)
 	rm -rf .build/man && mkdir -p .build/man
-	find .build/plugins \( -name 's2sctl*.[1-9]' -o -name 's2sd*.[1-9]' -o -name 's2s-notify*.[1-9]' \) \
-	    -exec cp {} .build/man/ \;
-	@ls .build/man/*.[1-9] >/dev/null 2>&1 || { echo 'make man: no pages were generated' >&2; exit 1; }
+	find .build/plugins \( -name 's2sctl.1' -o -name 's2sd.1' -o -name 's2s-notify.1' \) -exec cp {} .build/man/ \;
+	python3 scripts/man-pages.py .build/man
 	@ls -1 .build/man
 
 completions: build
@@ -89,8 +90,9 @@ install:
 	    >$(DESTDIR)$(PREFIX)/share/dbus-1/services/org.s2s.Daemon1.service
 	install -m 0644 Packaging/dbus/org.s2s.Daemon1.xml $(DESTDIR)$(PREFIX)/share/dbus-1/interfaces/
 	install -D -m 0644 Packaging/polkit/org.s2s.Daemon1.policy $(DESTDIR)$(PREFIX)/share/polkit-1/actions/org.s2s.Daemon1.policy
-	install -d $(DESTDIR)$(PREFIX)/share/man/man1
+	install -d $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man5
 	install -m 0644 .build/man/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/
+	install -m 0644 .build/man/*.5 $(DESTDIR)$(PREFIX)/share/man/man5/
 	install -D -m 0644 .build/completions/s2sctl.bash $(DESTDIR)$(PREFIX)/share/bash-completion/completions/s2sctl
 	install -D -m 0644 .build/completions/_s2sctl     $(DESTDIR)$(PREFIX)/share/zsh/vendor-completions/_s2sctl
 	install -D -m 0644 .build/completions/s2sctl.fish $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/s2sctl.fish

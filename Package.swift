@@ -15,6 +15,8 @@ let package = Package(
         .executable(name: "s2sd", targets: ["s2sd"]),
         .executable(name: "s2sctl", targets: ["s2sctl"]),
         .executable(name: "s2s-notify", targets: ["s2s-notify"]),
+        // The three in one binary, for the Debian package: one Swift runtime instead of three.
+        .executable(name: "s2s", targets: ["s2s"]),
         .library(name: "S2SBus", targets: ["S2SBus"]),
         // The daemon's API for Swift programs: what s2sctl and s2s-notify are built on.
         .library(name: "S2SClient", targets: ["S2SClient"]),
@@ -81,10 +83,16 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strict),
-        .executableTarget(
-            name: "s2sd",
-            dependencies: ["S2SDaemon", "S2SEngine", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+        // s2sd's command line, shared by the executable s2sd and the multi-call binary s2s.
+        .target(
+            name: "S2SDaemonCLI",
+            dependencies: [
+                "S2SDaemon", "S2SEngine", "S2SSystemd", "S2SCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strict),
+        .executableTarget(name: "s2sd", dependencies: ["S2SDaemonCLI"], swiftSettings: strict),
         // The one client library of the daemon's API: typed calls, its signals and replies parsed once.
         .target(name: "S2SClient", dependencies: ["S2SBus", "S2SCore"], swiftSettings: strict),
         .target(
@@ -101,13 +109,24 @@ let package = Package(
                 "S2SBus", "S2SClient", "S2SCore", "S2SSystemd", .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict),
-        .executableTarget(
-            name: "s2s-notify",
+        // s2s-notify's command line, shared by the executable s2s-notify and the multi-call binary s2s.
+        .target(
+            name: "S2SNotifyCLI",
             dependencies: [
                 "S2SNotify", "S2SBus", "S2SSystemd", "S2SCore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict),
+        .executableTarget(name: "s2s-notify", dependencies: ["S2SNotifyCLI"], swiftSettings: strict),
+        // The Debian package's multi-call binary: s2sd, s2sctl or s2s-notify by the name it is run
+        // by (argv[0]); the package installs it as /usr/lib/s2s/s2s with the three names as links.
+        .executableTarget(
+            name: "s2s",
+            dependencies: [
+                "S2SDaemonCLI", "S2SControl", "S2SNotifyCLI",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict),
 

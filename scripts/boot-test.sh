@@ -11,11 +11,13 @@
 #    that a release package at the top stays as it was).
 # 3. The copy boots under systemd-nspawn --boot (systemd as PID 1, a private network: only its
 #    own loopback), and the checks run inside it through nsenter:
-#    apt install ./s2s_*.deb; systemctl enable --now s2sd.socket; the first peer connection
-#    starts s2sd (socket activation); the first s2sctl call works (bus activation); endpoints
+#    apt install ./s2s_*.deb, then at once, with no other command, an ordinary user's
+#    `s2sctl endpoint new ~/in` (bus activation, as a user meets it); the package's files and
+#    links; a peer connection starts s2sd (socket activation); endpoints
 #    in the service's private /tmp and outside ReadWritePaths= are refused by name; a transfer
 #    from alice's user daemon (s2sd --user, bus-activated on her session bus by her systemd
-#    user manager) into bob's endpoint on the system daemon; journalctl -u s2sd shows the
+#    user manager) into bob's endpoint on the system daemon, and back into an endpoint of
+#    alice's user daemon (listening on TCP under its sandbox); journalctl -u s2sd shows the
 #    structured log; the daemon exits when idle and comes back on the next connection; a
 #    reinstall takes the upgrade path (daemon stopped, socket back, state kept); polkit
 #    (the real polkitd, with a rule) lets an administrator act on others' endpoints and change
@@ -174,6 +176,10 @@ as() {
         env XDG_RUNTIME_DIR="/run/user/$uid" DBUS_SESSION_BUS_ADDRESS="unix:path=/run/user/$uid/bus" "$@"
 }
 
+connect_peer_port() { ct python3 -c 'import socket; s = socket.create_connection(("127.0.0.1", 7730), timeout=10); s.close()'; }
+active() { [[ $(ct systemctl is-active s2sd.service) == active ]]; }
+inactive() { [[ $(ct systemctl is-active s2sd.service) != active ]] && ! ct pgrep -u root -x s2sd >/dev/null; }
+
 passed=0
 failed=0
 check() {   # check NAME COMMAND...: runs it, shows its output if it fails
@@ -210,9 +216,24 @@ booted() {
 check "systemd is PID 1 and the system is up" until_ok 90 booted || { cat "$work/console.log"; die "the container did not boot"; }
 note "$(ct systemctl --version | head -1) in $(ct cat /etc/debian_version | sed 's/^/Debian /')"
 
-# --- Install ------------------------------------------------------------------------------------
+# --- Install, and the first call at once ---------------------------------------------------------
+# The users and bob's directory exist before the package: after `apt install` the next command
+# is bob's, as when a user tries the package just installed.
+for user in alice bob carol; do ct useradd --create-home --shell /bin/bash "$user"; done
+ct sh -c 'install -d -o bob -g bob -m 0755 /home/bob/in'
 install_deb() { T=300 ct env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "/var/cache/s2s-boot/$debname"; }
 check "apt install ./$debname" install_deb
+first_call() {   # check runs it in a subshell: the ID goes through a file
+    local id
+    # Nothing started s2sd (pgrep, not systemctl: nothing may talk to systemd before bob).
+    ! ct pgrep -x s2sd >/dev/null || { echo "the package started s2sd"; return 1; }
+    id=$(as bob sh -c 's2sctl endpoint new ~/in') || { echo "$id"; return 1; }
+    [[ $id == s2s1* ]] || { echo "not an ID: $id"; return 1; }
+    active || { echo "s2sd.service is not running"; return 1; }
+    echo "$id" >"$work/bob_id"
+}
+check "at once, as bob: s2sctl endpoint new ~/in (bus activation, nothing else run)" first_call
+bob_id=$(cat "$work/bob_id" 2>/dev/null)
 installed_files() {
     local f
     for f in /usr/bin/s2sd /usr/bin/s2sctl /lib/systemd/system/s2sd.service /lib/systemd/system/s2sd.socket \
@@ -227,17 +248,15 @@ installed_files() {
     done
 }
 check "the package installed binaries, units, bus and polkit files, man pages, completions" installed_files
-enabled_not_started() {
+enabled() {
     [[ $(ct systemctl is-enabled s2sd.socket) == enabled ]] || { echo "s2sd.socket not enabled"; return 1; }
     [[ $(ct systemctl is-active s2sd.socket) == active ]] || { echo "s2sd.socket not active"; return 1; }
     [[ $(ct systemctl is-enabled s2sd.service) == enabled ]] || { echo "s2sd.service not enabled"; return 1; }
     ct test -L /etc/systemd/system/dbus-org.s2s.Daemon1.service || { echo "no D-Bus activation alias"; return 1; }
-    [[ $(ct systemctl is-active s2sd.service) == inactive ]] || { echo "s2sd.service was started"; return 1; }
     # The desktop agent, for every user's graphical session.
     [[ $(ct systemctl --global is-enabled s2s-notify.service) == enabled ]] || { echo "s2s-notify.service not enabled globally"; return 1; }
 }
-check "the maintainer scripts enabled the socket, the bus alias and s2s-notify for all users, started nothing" enabled_not_started
-check "systemctl enable --now s2sd.socket" ct systemctl enable --now s2sd.socket
+check "the maintainer scripts enabled the socket, the bus alias and s2s-notify for all users" enabled
 # --man=no: the minimal system has no man; the pages themselves are checked above.
 verify_units() { ct systemd-analyze verify --man=no s2sd.socket s2sd.service; }
 check "systemd-analyze verify s2sd.socket s2sd.service (installed)" verify_units
@@ -253,36 +272,21 @@ check "systemd-analyze security s2sd.service: exposure 3.0 or lower" exposure &&
 ct sh -c 'printf "[Daemon]\nIdleTimeout=5s\nLogLevel=debug\n" >/etc/s2s/s2sd.conf'
 
 # --- Socket activation --------------------------------------------------------------------------
-connect_peer_port() { ct python3 -c 'import socket; s = socket.create_connection(("127.0.0.1", 7730), timeout=10); s.close()'; }
-active() { [[ $(ct systemctl is-active s2sd.service) == active ]]; }
-inactive() { [[ $(ct systemctl is-active s2sd.service) != active ]] && ! ct pgrep -u root -x s2sd >/dev/null; }
-socket_activation() {
-    inactive || { echo "s2sd was already running"; return 1; }
-    connect_peer_port || return 1
-    until_ok 30 active || { ct systemctl status --no-pager s2sd.service; return 1; }
-    ct journalctl -u s2sd --no-pager -o cat | grep -q 'starting' || { echo "no start in the journal"; return 1; }
-}
-check "the first peer connection starts s2sd (socket activation)" socket_activation
 stop_service() {
     ct systemctl stop s2sd.service || return 1
     until_ok 10 inactive || return 1
     [[ $(ct systemctl is-active s2sd.socket) == active ]]
 }
 check "systemctl stop s2sd.service: no s2sd left, the socket still listens" stop_service
-
-# --- Bus activation -----------------------------------------------------------------------------
-for user in alice bob carol; do ct useradd --create-home --shell /bin/bash "$user"; done
-bus_activation() {   # check runs it in a subshell: the ID goes through a file
-    local id
-    inactive || return 1
-    ct sh -c 'install -d -o bob -g bob -m 0755 /home/bob/in'
-    id=$(as bob s2sctl endpoint new /home/bob/in) || { echo "$id"; return 1; }
-    [[ $id == s2s1* ]] || { echo "not an ID: $id"; return 1; }
-    active || return 1
-    echo "$id" >"$work/bob_id"
+socket_activation() {
+    inactive || { echo "s2sd was already running"; return 1; }
+    connect_peer_port || return 1
+    until_ok 30 active || { ct systemctl status --no-pager s2sd.service; return 1; }
+    ct journalctl -u s2sd --no-pager -o cat | grep -q 'starting' || { echo "no start in the journal"; return 1; }
 }
-check "the first s2sctl call starts s2sd (bus activation) and makes an endpoint" bus_activation
-bob_id=$(cat "$work/bob_id" 2>/dev/null)
+check "a peer connection starts s2sd again (socket activation)" socket_activation
+
+# --- Endpoints the system service refuses -------------------------------------------------------
 refused() {   # refused DIR TEXT: bob's directory DIR is refused, with TEXT in the message
     local out
     ct install -d -o bob -g bob "$1"
@@ -303,7 +307,10 @@ user_manager() { ct loginctl enable-linger alice && until_ok 30 ct test -S "/run
 check "alice's systemd user manager and session bus (loginctl enable-linger)" user_manager
 ct sh -c 'head -c 24M /dev/urandom >/home/alice/big.bin && mkdir -p /home/alice/tree/a/b &&
     echo one >/home/alice/tree/one.txt && echo two >/home/alice/tree/a/b/two.txt && : >/home/alice/tree/a/empty &&
-    chown -R alice:alice /home/alice/big.bin /home/alice/tree'
+    chown -R alice:alice /home/alice/big.bin /home/alice/tree &&
+    install -d -o alice -g alice /home/alice/.config /home/alice/.config/s2s /home/alice/in &&
+    printf "[Daemon]\nListen=127.0.0.1:7731\n" >/home/alice/.config/s2s/s2sd.conf && chown alice:alice /home/alice/.config/s2s/s2sd.conf &&
+    echo hello >/home/bob/hello.txt && chown bob:bob /home/bob/hello.txt'
 transfer() {
     local out
     out=$(T=180 as alice s2sctl --user send /home/alice/big.bin /home/alice/tree "$bob_id@127.0.0.1:7730" --json) || { echo "$out"; return 1; }
@@ -315,6 +322,20 @@ transfer() {
     as alice systemctl --user is-active s2sd.service || { echo "alice's user daemon is not a unit of her manager"; return 1; }
 }
 check "a transfer from alice's user daemon into bob's endpoint completes" transfer
+user_daemon_receives() {   # under the user unit's sandbox: it listens on TCP and writes in her home
+    local id out
+    id=$(as alice s2sctl --user endpoint new /home/alice/in) || { echo "$id"; return 1; }
+    out=$(T=60 as bob s2sctl send /home/bob/hello.txt "$id@127.0.0.1:7731" 2>&1) || { echo "$out"; return 1; }
+    [[ $(ct cat /home/alice/in/hello.txt) == hello ]] || { ct ls -la /home/alice/in; return 1; }
+}
+check "bob sends into an endpoint of alice's user daemon (its sandbox: TCP, writes in her home)" user_daemon_receives
+notify_agent() {   # the agent's unit starts under its sandbox and stays up (no desktop here: it waits)
+    as alice systemctl --user start s2s-notify.service || return 1
+    sleep 1
+    as alice systemctl --user is-active s2s-notify.service || { as alice systemctl --user status --no-pager s2s-notify.service; return 1; }
+    as alice systemctl --user stop s2s-notify.service
+}
+check "alice's s2s-notify.service starts under its sandbox and runs" notify_agent
 structured_log() {
     local json
     json=$(ct journalctl -u s2sd --no-pager -o json)

@@ -7,7 +7,8 @@
 #     org.s2s.Daemon1 as activatable;
 #   * the introspection XML and the polkit policy are well-formed, and the policy declares the
 #     actions the daemon asks polkit about;
-#   * systemd-analyze security --offline rates s2sd.service's exposure 3.0 or lower.
+#   * systemd-analyze security --offline rates s2sd.service's exposure 3.0 or lower, and the user
+#     units' (user/s2sd.service, user/s2s-notify.service) 5.0 or lower.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,7 +25,7 @@ bin=/bin/true
 notify_bin=/bin/true
 [[ -x .build/debug/s2s-notify ]] && notify_bin=$PWD/.build/debug/s2s-notify
 fail=0
-step() { printf '%-58s' "$1"; }
+step() { printf '%-64s' "$1"; }
 ok() { echo ok; }
 bad() { echo FAILED; fail=1; }
 
@@ -131,6 +132,17 @@ step "systemd-analyze security s2sd.service: exposure <= 3.0"
 exposure=$(cd "$tmp/system" && systemd-analyze security --offline=true --no-pager ./s2sd.service 2>&1 |
     sed -n 's/.*Overall exposure level for s2sd.service: \([0-9.]*\).*/\1/p')
 if [[ -n $exposure ]] && awk -v e="$exposure" 'BEGIN {exit !(e <= 3.0)}'; then echo "ok ($exposure)"; else bad; echo "exposure: ${exposure:-unknown}"; fi
+
+# The user units, rated as systemd-analyze rates them offline, both as system units (no --user)
+# and for a user manager (--user, which needs XDG_RUNTIME_DIR, set above).
+for unit in s2sd.service s2s-notify.service; do
+    for mode in "" --user; do
+        step "systemd-analyze security ${mode:+$mode }user/$unit: <= 5.0"
+        exposure=$(cd "$tmp/user" && systemd-analyze security $mode --offline=true --no-pager "./$unit" 2>&1 |
+            sed -n "s/.*Overall exposure level for $unit: \([0-9.]*\).*/\1/p")
+        if [[ -n $exposure ]] && awk -v e="$exposure" 'BEGIN {exit !(e <= 5.0)}'; then echo "ok ($exposure)"; else bad; echo "exposure: ${exposure:-unknown}"; fi
+    done
+done
 
 if ((fail)); then echo "verify-units: FAILED"; exit 1; fi
 echo "verify-units: all checks passed"

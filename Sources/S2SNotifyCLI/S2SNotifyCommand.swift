@@ -10,8 +10,17 @@ import ServiceLifecycle
 import Glibc
 #endif
 
+/// `s2s-notify`, for the executables that run it: `s2s-notify` (Sources/s2s-notify) and the
+/// package's multi-call binary (Sources/s2s).
+public enum S2SNotifyMain {
+    /// Parses the command line (or `arguments`, without the program's name) and runs the agent;
+    /// exits the process on errors.
+    public static func run(arguments: [String]? = nil) async {
+        await S2SNotifyCommand.main(arguments)
+    }
+}
+
 /// `s2s-notify`: the desktop notification agent of s2s, one per user session.
-@main
 struct S2SNotifyCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "s2s-notify",

@@ -8,8 +8,17 @@ import S2SSystemd
 import Glibc
 #endif
 
+/// `s2sd`, the s2s daemon, for the executables that run it: `s2sd` (Sources/s2sd) and the
+/// package's multi-call binary (Sources/s2s).
+public enum S2SDaemonMain {
+    /// Parses the command line (or `arguments`, without the program's name) and runs the
+    /// daemon; exits the process on errors.
+    public static func run(arguments: [String]? = nil) async {
+        await S2SDaemonCommand.main(arguments)
+    }
+}
+
 /// `s2sd`: the s2s daemon, in the foreground. systemd starts it as `s2sd --system`.
-@main
 struct S2SDaemonCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "s2sd",
@@ -22,7 +31,7 @@ struct S2SDaemonCommand: AsyncParsableCommand {
 
             Settings come from the configuration file (/etc/s2s/s2sd.conf for --system, \
             $XDG_CONFIG_HOME/s2s/s2sd.conf for --user), then from the options below. See \
-            docs/configuration.md.
+            s2sd.conf(5) and /usr/share/doc/s2s/docs/configuration.md.
             """,
         version: S2SVersion.current)
 
