@@ -1,4 +1,5 @@
 public import Foundation
+import S2SCore
 
 /// The daemon's timestamps (microseconds since the epoch on the bus) as dates and as RFC 3339
 /// text, the form clients print for scripts.
@@ -28,18 +29,6 @@ extension Timestamp {
         formatter.locale = Locale(identifier: "en_US_POSIX")
         formatter.timeZone = timeZone
         formatter.dateFormat = calendar.isDate(when, inSameDayAs: now) ? "HH:mm:ss" : "yyyy-MM-dd HH:mm:ss"
-        return "in \(span(seconds: UInt64(seconds.rounded()))) (at \(formatter.string(from: when)))"
-    }
-
-    /// `42 s`, `3 min 5 s`, `2 h 5 min`, `3 d 4 h`: the two largest units.
-    public static func span(seconds: UInt64) -> String {
-        let units: [(UInt64, String)] = [(86_400, "d"), (3_600, "h"), (60, "min"), (1, "s")]
-        var rest = seconds
-        var terms: [String] = []
-        for (size, name) in units where rest >= size && terms.count < 2 {
-            terms.append("\(rest / size) \(name)")
-            rest %= size
-        }
-        return terms.isEmpty ? "0 s" : terms.joined(separator: " ")
+        return "in \(Units.formatDuration(seconds: UInt64(seconds.rounded()), unitSeparator: " ")) (at \(formatter.string(from: when)))"
     }
 }
