@@ -47,7 +47,7 @@ public enum DaemonEvent: Sendable {
             guard body.count == 3, let path = body[0].objectPathValue, let state = Self.state(body[1]),
                 let error = body[2].stringValue
             else { return nil }
-            self = .transferFinished(path, state: state, error: error)
+            self = .transferFinished(path, state: state, error: ErrorText.humanized(error))
         case ("org.freedesktop.DBus.ObjectManager", "InterfacesAdded"):
             guard let path = body.first?.objectPathValue, path.rawValue.hasPrefix(DaemonAPI.endpointPathPrefix + "/") else { return nil }
             let interfaces = body.count == 2 ? body[1].stringKeyedValue : nil

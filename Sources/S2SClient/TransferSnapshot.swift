@@ -129,17 +129,24 @@ public struct TransferSnapshot: Sendable, Equatable {
             state: try required(.state, { $0.stringValue.flatMap(TransferState.init(rawValue:)) }),
             bytesDone: try required(.bytesDone, \.uint64Value), bytesTotal: try required(.bytesTotal, \.uint64Value),
             filesDone: try required(.filesDone, \.uint64Value), filesTotal: try required(.filesTotal, \.uint64Value),
-            rate: try required(.rate, \.uint64Value), error: try text(.error), endpoint: endpoint.rawValue == "/" ? nil : endpoint,
+            rate: try required(.rate, \.uint64Value), error: try text(.error).map(ErrorText.humanized), endpoint: endpoint.rawValue == "/" ? nil : endpoint,
             destination: try text(.destination), sources: try required(.sources, \.stringArrayValue),
             names: optional(.names, \.stringArrayValue) ?? [], currentFile: try text(.currentFile),
-            route: try required(.route, \.stringValue), digestAlgorithm: try required(.digestAlgorithm, \.stringValue),
+            route: try required(.route, \.stringValue),
+            digestAlgorithm: Self.digestName(try required(.digestAlgorithm, \.stringValue)),
             digest: try text(.digest), bytesResumed: try required(.bytesResumed, \.uint64Value),
             rateLimit: optional(.rateLimit, \.uint64Value) ?? 0, removeSource: optional(.removeSource, \.boolValue) ?? false,
             keptSources: optional(.keptSources, \.stringArrayValue) ?? [],
             createdTimestamp: try required(.createdTimestamp, \.uint64Value), finishedTimestamp: finished == 0 ? nil : finished,
             priority: optional(.priority, { if case .int32(let value) = $0 { value } else { nil } }) ?? 0,
             attempts: optional(.attempts, \.uint32Value) ?? 0, nextAttempt: nextAttempt == 0 ? nil : nextAttempt,
-            lastError: optional(.lastError, \.stringValue).flatMap { $0.isEmpty ? nil : $0 })
+            lastError: optional(.lastError, \.stringValue).flatMap { $0.isEmpty ? nil : ErrorText.humanized($0) })
+    }
+
+    /// A digest's name as `--checksum` takes it ("xxh3-128", "sha256"), whichever spelling the
+    /// daemon used (some daemons said "xxh3_128" for incoming transfers).
+    public static func digestName(_ name: String) -> String {
+        name.lowercased().replacing("_", with: "-")
     }
 
     /// N of `/org/s2s/Daemon1/transfer/N`, the number people use for the transfer.

@@ -24,12 +24,16 @@ struct BusOptions: ParsableArguments {
 
     /// Connects to the daemon's bus.
     func client() async throws -> DaemonClient {
+        let address: BusAddress = bus == .user ? .session : .system
         do {
-            return try await DaemonClient.connect(bus == .user ? .session : .system, environment: ProcessInfo.processInfo.environment)
+            return try await DaemonClient.connect(address, environment: ProcessInfo.processInfo.environment)
         } catch {
-            throw CommandFailure(message: "cannot connect to \(bus == .user ? "your session bus" : "the system bus"): \(error)")
+            throw CommandFailure(message: BusUnreachable(bus: address, error: error).message, status: .unavailable)
         }
     }
+
+    /// The flag that selects this bus, for commands printed as advice ("s2sctl --user ...").
+    var flag: String { bus == .user ? " --user" : "" }
 }
 
 /// `--json`, for commands that print data.

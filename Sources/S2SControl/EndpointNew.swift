@@ -10,9 +10,11 @@ struct EndpointNew: AsyncParsableCommand {
         abstract: "Make a directory an endpoint and print its ID.",
         discussion: """
             DIR must be a directory you own and can write. The daemon checks it as you, not as root. \
-            The ID is printed alone on a line, so that ID=$(s2sctl endpoint new DIR) works in scripts. \
-            When the daemon has an external address (s2sd --external-address), the ID@HOST:PORT form \
-            that senders use is printed on standard error too, and is the "address" key of --json.
+            The ID is printed alone on standard output, so that ID=$(s2sctl endpoint new DIR) works \
+            in scripts. When standard error is a terminal, s2sctl says there how senders reach the \
+            endpoint: on the direct route with ID@HOST:PORT (given whole when the daemon has an \
+            external address, ExternalAddress= in s2sd.conf), and with the ID alone through a relay \
+            when the daemon has one (Relay=). The ID@HOST:PORT form is the "address" key of --json.
             """)
 
     @ParentCommand var root: S2SCtl
@@ -54,11 +56,37 @@ struct EndpointNew: AsyncParsableCommand {
             var info = try EndpointInfo(object: path, properties: try await client.endpointProperties(path))
             info.address = external.map { "\(id)@\($0)" }
             try Output.json(info)
-        } else {
-            Output.line(id)
-            // Standard output stays the ID alone, for ID=$(s2sctl endpoint new DIR).
-            if let external { Output.error("senders: s2sctl send FILE \(id)@\(external)") }
+            return
         }
+        // Standard output stays the ID alone, for ID=$(s2sctl endpoint new DIR).
+        Output.line(id)
+        guard ProgressBar.isAvailable else { return }
+        let relay = try? await client.endpointProperties(path)[EndpointProperty.relay.rawValue]?.stringValue
+        let listeners = manager["PeerListeners"]?.arrayValue?.compactMap(\.stringValue) ?? []
+        for line in Self.advice(id: id, external: external, listeners: listeners, relay: relay ?? "") {
+            Output.error(line)
+        }
+    }
+
+    /// What a receiver tells senders, on a terminal: the `ID@HOST:PORT` of the direct route
+    /// (whole when the daemon has an external address), and whether the ID alone works.
+    static func advice(id: String, external: String?, listeners: [String], relay: String) -> [String] {
+        var lines: [String] = []
+        if let external {
+            lines.append("Senders on the direct route: s2sctl send FILE \(id)@\(external)")
+        } else if let listener = listeners.first {
+            let port = listener.split(separator: ":").last.map(String.init) ?? "PORT"
+            lines.append(
+                "Senders on the direct route: s2sctl send FILE \(id)@HOST:\(port), with HOST this machine's address as "
+                    + "they reach it (s2sd has no ExternalAddress= to print it whole).")
+        } else {
+            lines.append("No direct route: s2sd has no peer socket (Listen= in s2sd.conf, or socket activation).")
+        }
+        lines.append(
+            relay.isEmpty
+                ? "The ID alone works only through a relay, and s2sd has none (Relay= in s2sd.conf)."
+                : "The ID alone works through the relay \(relay): s2sctl send FILE \(id)")
+        return lines
     }
 }
 

@@ -11,31 +11,28 @@ struct EndpointShow: AsyncParsableCommand {
     @ParentCommand var root: S2SCtl
     @OptionGroup var output: JSONOption
 
-    @Argument(help: ArgumentHelp("The endpoint's ID (any letter case).", valueName: "id"))
+    @Argument(help: ArgumentHelp("The endpoint's ID (any letter case).", valueName: "id"), completion: Completions.endpoints)
     var id: String
 
-    func validate() throws { _ = try validatedID(id) }
-
     func run() async throws {
+        let id = try parsedID(id)
         let client = try await root.busOptions.client()
-        let path = try await client.endpoint(try validatedID(id))
+        let path = try await client.endpoint(id)
         let endpoint = try EndpointInfo(object: path, properties: try await client.endpointProperties(path))
         if output.json {
             try Output.json(endpoint)
         } else {
-            let width = endpoint.details.map(\.0.count).max() ?? 0
-            for (name, value) in endpoint.details {
-                Output.line(String(repeating: " ", count: width - name.count) + name + ": " + value)
-            }
+            Output.details(endpoint.details)
         }
     }
 }
 
-/// Checks an ID on the command line before anything is sent: a typo is a usage error.
-func validatedID(_ text: String) throws(ValidationError) -> EndpointID {
+/// Reads an ID from the command line before anything is sent: a typo fails here, with
+/// EX_DATAERR, before any bus call.
+func parsedID(_ text: String) throws(CommandFailure) -> EndpointID {
     do {
         return try EndpointID(parsing: text)
     } catch {
-        throw ValidationError("\(error.description)")
+        throw CommandFailure(message: error.description, status: .dataError)
     }
 }

@@ -35,7 +35,7 @@ struct LimitsCommand: AsyncParsableCommand {
     @ParentCommand var root: S2SCtl
     @OptionGroup var output: JSONOption
 
-    @Argument(help: ArgumentHelp("Limits to change, each KEY=VALUE.", valueName: "key=value"))
+    @Argument(help: ArgumentHelp("Limits to change, each KEY=VALUE.", valueName: "key=value"), completion: Completions.limits)
     var changes: [String] = []
 
     func validate() throws {

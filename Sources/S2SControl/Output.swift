@@ -15,8 +15,10 @@ enum Output {
     static func json<T: Encodable>(_ value: T) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        let data = try encoder.encode(value)
-        line(String(decoding: data, as: UTF8.self))
+        let text = String(decoding: try encoder.encode(value), as: UTF8.self)
+        // Foundation on Linux pretty-prints an empty array as "[", a blank line and "]".
+        let compact = text.filter { !$0.isWhitespace }
+        line(compact == "[]" || compact == "{}" ? compact : text)
     }
 
     /// Compact JSON on one line (for event streams); nothing if it cannot be encoded.
@@ -25,6 +27,15 @@ enum Output {
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         guard let data = try? encoder.encode(value) else { return }
         line(String(decoding: data, as: UTF8.self))
+    }
+
+    /// `Label: value` lines with the labels right-aligned on their colons, as systemctl status
+    /// and `s2sctl endpoint show` print them.
+    static func details(_ lines: [(String, String)]) {
+        let width = lines.map(\.0.count).max() ?? 0
+        for (label, value) in lines {
+            line(String(repeating: " ", count: width - label.count) + label + ": " + value)
+        }
     }
 
     /// A table for people: a header, then left-aligned columns separated by two spaces.

@@ -24,11 +24,8 @@ struct ProgressBar {
         let filled = Int(Double(barWidth) * min(fraction, 1))
         text += "[" + String(repeating: "#", count: filled) + String(repeating: "-", count: barWidth - filled) + "] "
         text += "\(Units.formatSize(progress.bytesDone)) / \(Units.formatSize(progress.bytesTotal))"
-        if progress.rate > 0 {
-            text += "  \(Units.formatSize(progress.rate))/s"
-            let left = progress.bytesTotal > progress.bytesDone ? (progress.bytesTotal - progress.bytesDone) / progress.rate : 0
-            text += "  ETA \(Self.clock(left))"
-        }
+        if progress.rate > 0 { text += "  \(Units.formatSize(progress.rate))/s" }
+        if let left = Self.secondsLeft(progress) { text += "  ETA \(Self.clock(left))" }
         if progress.filesTotal > 1 { text += "  \(progress.filesDone)/\(progress.filesTotal) files" }
         if progress.state == .verifying { text += "  verifying" } else if !progress.currentFile.isEmpty {
             text += "  " + progress.currentFile
@@ -46,7 +43,14 @@ struct ProgressBar {
         lastWidth = 0
     }
 
-    private static func clock(_ seconds: UInt64) -> String {
+    /// The seconds left at the current rate; nil while nothing moves.
+    static func secondsLeft(_ progress: TransferProgress) -> UInt64? {
+        guard progress.rate > 0 else { return nil }
+        return progress.bytesTotal > progress.bytesDone ? (progress.bytesTotal - progress.bytesDone) / progress.rate : 0
+    }
+
+    /// `m:ss`, or `h:mm:ss` from an hour.
+    static func clock(_ seconds: UInt64) -> String {
         let hours = seconds / 3600
         let minutes = seconds / 60 % 60
         return hours > 0 ? String(format: "%d:%02d:%02d", hours, minutes, seconds % 60) : String(format: "%d:%02d", minutes, seconds % 60)

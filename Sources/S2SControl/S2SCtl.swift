@@ -15,8 +15,7 @@ public struct S2SCtl: AsyncParsableCommand {
             s2sctl talks to s2sd over D-Bus: the system instance by default (--system), or your own \
             instance on your session bus (--user). Commands that print data take --json for scripts.
 
-            Exit status: 0 on success, 1 when the operation failed (the reason is printed on \
-            standard error), 2 when the command line is wrong.
+            \(ExitStatus.documentation)
             """,
         version: S2SVersion.current,
         subcommands: [
@@ -28,40 +27,39 @@ public struct S2SCtl: AsyncParsableCommand {
 
     public init() {}
 
-    /// Runs the command line and exits with 0, 1 or 2 (ArgumentParser alone would use 64 for
-    /// usage errors).
+    /// Runs the command line and exits with one of ``ExitStatus``'s statuses.
     public static func runAsMain(arguments: [String]? = nil) async -> Never {
+        let status: ExitStatus
         do {
-            var command = try parseAsRoot(arguments)
+            var command = try await asyncParseAsRoot(arguments)
             if var asyncCommand = command as? any AsyncParsableCommand {
                 try await asyncCommand.run()
             } else {
                 try command.run()
             }
-            Glibc.exit(0)
-        } catch let failure as CommandFailure {
-            Output.error("s2sctl: \(failure.message)")
-            Glibc.exit(1)
-        } catch let failure as MalformedReply {
-            Output.error("s2sctl: \(failure.message)")
-            Glibc.exit(1)
-        } catch let failure as DaemonCallError {
-            Output.error("s2sctl: \(failure.message)")
-            Glibc.exit(1)
+            status = .success
         } catch {
-            let code = exitCode(for: error)
-            let message = fullMessage(for: error)
-            if code == .success {
-                if !message.isEmpty { Output.line(message) }
-                Glibc.exit(0)
+            let (message, code) = report(error)
+            if !message.isEmpty {
+                if code == ExitStatus.success.rawValue { Output.line(message) } else { Output.error(message) }
             }
-            if !message.isEmpty { Output.error(message) }
-            Glibc.exit(code == .failure ? 1 : 2)
+            Glibc.exit(code)
+        }
+        Glibc.exit(status.rawValue)
+    }
+
+    /// What to print for an error, and the exit status.
+    static func report(_ error: any Error) -> (message: String, status: Int32) {
+        switch error {
+        case let failure as CommandFailure:
+            return ("s2sctl: \(failure.message)", failure.status.rawValue)
+        case let failure as MalformedReply:
+            return ("s2sctl: \(failure.message)", ExitStatus.failure.rawValue)
+        case let failure as DaemonCallError:
+            return ("s2sctl: \(ErrorText.humanized(failure.message))", failure.exitStatus.rawValue)
+        default:
+            // ArgumentParser's own: help (0), usage errors (EX_USAGE, 64), the rest.
+            return (fullMessage(for: error), exitCode(for: error).rawValue)
         }
     }
-}
-
-/// A failed operation (as opposed to a wrong command line): exit status 1.
-struct CommandFailure: Error {
-    let message: String
 }

@@ -1,5 +1,7 @@
 import ArgumentParser
 import Dispatch
+import Foundation
+import Synchronization
 import S2SBus
 import S2SClient
 import S2SCore
@@ -40,6 +42,12 @@ struct SendCommand: AsyncParsableCommand {
             deleted as soon as the receiver has confirmed it whole, never before, and never a file \
             that changed while it was being sent: such files are kept and listed. Directories \
             are left in place, emptied of what was sent.
+
+            Exit status: 0 once the receiver confirmed every file (with --no-wait, once the send is \
+            queued); 1 the transfer failed or was cancelled with "s2sctl cancel"; 65 DEST is \
+            malformed or mistyped; 66 a source does not exist or cannot be read; 69 s2sd is not \
+            running; 75 s2sd stopped (or the bus went away) while s2sctl waited: the transfer stays \
+            queued and the daemon carries on with it; 130 Ctrl-C cancelled the transfer.
             """)
 
     @ParentCommand var root: S2SCtl
@@ -48,7 +56,9 @@ struct SendCommand: AsyncParsableCommand {
     @Argument(help: ArgumentHelp("Files and directories to send, then the destination: ID or ID@HOST:PORT.", valueName: "path... dest"))
     var arguments: [String] = []
 
-    @Option(help: ArgumentHelp("The digest the receiver checks each file against: xxh3-128 (default) or sha256.", valueName: "name"))
+    @Option(
+        help: ArgumentHelp("The digest the receiver checks each file against: xxh3-128 (default) or sha256.", valueName: "name"),
+        completion: Completions.checksums)
     var checksum: String?
 
     @Flag(help: "Send what symbolic links point to instead of skipping them.")
@@ -111,7 +121,7 @@ struct SendCommand: AsyncParsableCommand {
         do {
             return try PeerDestination(parsing: text)
         } catch {
-            throw CommandFailure(message: error.description)
+            throw CommandFailure(message: error.description, status: .dataError)
         }
     }
 
@@ -142,6 +152,9 @@ struct SendCommand: AsyncParsableCommand {
         let interrupt = InterruptHandler { Task { try? await client.cancel(path) } }
         defer { interrupt.stop() }
         let state = try await follow(path, events: events, client: client)
+        if state == .cancelled && interrupt.fired {
+            throw CommandFailure(message: "transfer cancelled", status: .interrupted)
+        }
         let info = try await client.transfer(path)
         if output.json {
             try Output.json(info)
@@ -154,7 +167,7 @@ struct SendCommand: AsyncParsableCommand {
             for kept in info.keptSources { Output.error("s2sctl: kept \(kept)") }
         }
         guard state == .done else {
-            throw CommandFailure(message: "transfer \(state.rawValue): \(info.error ?? "no reason given")")
+            throw CommandFailure(message: Self.ending(state, error: info.error))
         }
     }
 
@@ -188,12 +201,23 @@ struct SendCommand: AsyncParsableCommand {
                 return state
             case .daemonVanished:
                 throw CommandFailure(
-                    message: "s2sd stopped during the transfer; it stays queued and carries on when s2sd starts again (s2sctl transfers)")
+                    message: "s2sd stopped during the transfer; it stays queued and carries on when s2sd starts again (s2sctl transfers)",
+                    status: .temporaryFailure)
             default:
                 continue
             }
         }
-        throw CommandFailure(message: "lost the connection to the bus during the transfer")
+        throw CommandFailure(
+            message: "lost the connection to the bus; the transfer carries on in s2sd (s2sctl transfers)", status: .temporaryFailure)
+    }
+
+    /// The last line of a send that did not succeed: its state, and the daemon's reason once
+    /// (a reason that already names the state is not repeated after it).
+    static func ending(_ state: TransferState, error: String?) -> String {
+        guard let error, !error.isEmpty else { return "transfer \(state.rawValue)" }
+        let lowered = error.lowercased()
+        if lowered == state.rawValue || lowered.hasPrefix("transfer \(state.rawValue)") { return error }
+        return "transfer \(state.rawValue): \(error)"
     }
 }
 
@@ -202,37 +226,61 @@ struct SendCommand: AsyncParsableCommand {
 struct WaitingReport {
     private var last: (state: TransferState, attempts: UInt32, error: String?)?
 
-    mutating func report(_ info: TransferSnapshot) -> String? {
+    mutating func report(_ info: TransferSnapshot, now: Date = Date()) -> String? {
         guard info.state.isWaiting else { return nil }
-        let now = (info.state, info.attempts, info.lastError)
-        if let last, last == now { return nil }
-        last = now
+        let current = (info.state, info.attempts, info.lastError)
+        if let last, last == current { return nil }
+        last = current
         let number = info.number ?? 0
         if info.state == .paused { return "s2sctl: transfer \(number) is paused (s2sctl resume \(number) continues it)" }
         guard let error = info.lastError, info.attempts > 0 else {
             return "s2sctl: transfer \(number) is queued, waiting for a free slot"
         }
-        let when = info.nextAttempt.map { " at \(Timestamp.rfc3339(microseconds: $0))" } ?? " soon"
-        return "s2sctl: attempt \(info.attempts) failed: \(error); retrying\(when) (Ctrl-C cancels)"
+        let when = info.nextAttempt.map { Timestamp.relative(microseconds: $0, now: now) } ?? "soon"
+        return "s2sctl: attempt \(info.attempts) failed: \(error); retrying \(when); Ctrl-C cancels"
     }
 }
 
-/// Runs a handler on SIGINT (once) instead of dying, so that Ctrl-C can cancel cleanly.
+/// Runs a handler on the first SIGINT instead of dying, so that Ctrl-C cancels cleanly; a
+/// second Ctrl-C exits at once (130) without waiting for the daemon.
 final class InterruptHandler {
     private let source: any DispatchSourceSignal
+    private let presses = Presses()
 
     init(_ handler: @escaping @Sendable () -> Void) {
         signal(SIGINT, SIG_IGN)
         source = DispatchSource.makeSignalSource(signal: SIGINT, queue: .global())
-        source.setEventHandler {
-            Output.error("\ns2sctl: cancelling the transfer")
-            handler()
+        source.setEventHandler { [presses] in
+            if presses.press() == 1 {
+                handler()
+            } else {
+                Output.error("\ns2sctl: transfer cancelled")
+                Glibc.exit(ExitStatus.interrupted.rawValue)
+            }
         }
         source.resume()
     }
 
+    /// Whether Ctrl-C was pressed.
+    var fired: Bool { presses.count > 0 }
+
     func stop() {
         source.cancel()
         signal(SIGINT, SIG_DFL)
+    }
+
+    /// How many times Ctrl-C was pressed, from the signal queue and the command's task.
+    private final class Presses: Sendable {
+        private let presses = Mutex(0)
+
+        /// Counts one press; returns the count.
+        func press() -> Int {
+            presses.withLock { count in
+                count += 1
+                return count
+            }
+        }
+
+        var count: Int { presses.withLock { $0 } }
     }
 }

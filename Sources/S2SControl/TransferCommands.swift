@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import S2SClient
 import S2SCore
 
@@ -47,14 +48,15 @@ struct TransfersCommand: AsyncParsableCommand {
             Output.error("No transfers.")
             return
         }
+        let directories = await client.endpointDirectories()
+        let now = Date()
         let rows = transfers.map { transfer in
             [
                 String(transfer.number ?? 0), transfer.direction.rawValue, transfer.state.rawValue,
                 "\(Units.formatSize(transfer.bytesDone))/\(Units.formatSize(transfer.bytesTotal))",
                 "\(transfer.filesDone)/\(transfer.filesTotal)",
                 transfer.state.isFinished || transfer.state.isWaiting ? "-" : "\(Units.formatSize(transfer.rate))/s",
-                transfer.error.map { "\(transfer.summary): \($0)" } ?? transfer.waiting.map { "\(transfer.summary): \($0)" }
-                    ?? transfer.summary,
+                transfer.whatColumn(directory: transfer.endpoint.flatMap { directories[$0] }, now: now),
             ]
         }
         Output.table(header: ["TRANSFER", "DIRECTION", "STATE", "BYTES", "FILES", "RATE", "WHAT"], rows: rows)
@@ -158,7 +160,8 @@ struct WatchCommand: AsyncParsableCommand {
         discussion: """
             One line per event. With --json, one JSON object per line (for scripts): \
             {"event": "added" | "progress" | "finished" | "endpoint-added" | "endpoint-removed", \
-            "object": PATH, ...}. Exits 1 when the daemon stops.
+            "object": PATH, ...}. A progress line gives the percentage and, while data moves, the \
+            time left (ETA). Exits 69 (EX_UNAVAILABLE) when the daemon stops.
             """)
 
     @ParentCommand var root: S2SCtl
@@ -179,15 +182,16 @@ struct WatchCommand: AsyncParsableCommand {
             switch event {
             case .transferAdded(let path, let properties):
                 let info = try TransferSnapshot(path: path, properties: properties)
+                var directory: String?
+                if let endpoint = info.endpoint, !output.json {
+                    directory = try? await client.endpointProperties(endpoint)[EndpointProperty.directory.rawValue]?.stringValue
+                }
                 emit(
                     Line(event: "added", object: path.rawValue, transfer: info),
-                    text: "transfer \(info.number ?? 0) added: \(info.direction.rawValue) \(info.summary)")
+                    text: "transfer \(info.number ?? 0) added: \(info.direction.rawValue) \(info.summary(directory: directory))")
             case .transferProgress(let path, let progress):
                 let number = TransferSnapshot.number(of: path) ?? 0
-                emit(
-                    Line(event: "progress", object: path.rawValue, progress: progress),
-                    text: "transfer \(number) \(progress.state.rawValue): \(Units.formatSize(progress.bytesDone))/\(Units.formatSize(progress.bytesTotal)), "
-                        + "\(progress.filesDone)/\(progress.filesTotal) files, \(Units.formatSize(progress.rate))/s")
+                emit(Line(event: "progress", object: path.rawValue, progress: progress), text: "transfer \(number) " + Self.text(progress))
             case .transferFinished(let path, let state, let error):
                 let number = TransferSnapshot.number(of: path) ?? 0
                 emit(
@@ -198,12 +202,25 @@ struct WatchCommand: AsyncParsableCommand {
             case .endpointRemoved(let path):
                 emit(Line(event: "endpoint-removed", object: path.rawValue), text: "endpoint removed: \(path.rawValue)")
             case .daemonVanished:
-                throw CommandFailure(message: "s2sd stopped")
+                throw CommandFailure(message: "s2sd stopped", status: .unavailable)
             case .daemonAppeared:
                 continue
             }
         }
-        throw CommandFailure(message: "lost the connection to the bus")
+        throw CommandFailure(message: "lost the connection to the bus", status: .unavailable)
+    }
+
+    /// A progress line for people: `receiving: 40% 4.0 MiB/10.0 MiB, 1/3 files, 2.0 MiB/s, ETA 0:03`.
+    static func text(_ progress: TransferProgress) -> String {
+        var text = "\(progress.state.rawValue): "
+        if progress.bytesTotal > 0 {
+            let percent = Int((min(Double(progress.bytesDone) / Double(progress.bytesTotal), 1) * 100).rounded(.down))
+            text += "\(percent)% "
+        }
+        text += "\(Units.formatSize(progress.bytesDone))/\(Units.formatSize(progress.bytesTotal)), "
+        text += "\(progress.filesDone)/\(progress.filesTotal) files, \(Units.formatSize(progress.rate))/s"
+        if let eta = ProgressBar.secondsLeft(progress) { text += ", ETA \(ProgressBar.clock(eta))" }
+        return text
     }
 
     private func emit(_ line: Line, text: String) {

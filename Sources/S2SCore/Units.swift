@@ -90,16 +90,17 @@ public enum Units {
         return "\(text) \(units[index])"
     }
 
-    /// "2d 3h", "5min", "45s": the two largest units.
-    public static func formatDuration(seconds: UInt64) -> String {
+    /// "2d 3h", "5min", "45s": the two largest units; with `unitSeparator` " ", "2 d 3 h" (for
+    /// sentences: "retrying in 42 s").
+    public static func formatDuration(seconds: UInt64, unitSeparator: String = "") -> String {
         let parts: [(UInt64, String)] = [(86400, "d"), (3600, "h"), (60, "min"), (1, "s")]
         var rest = seconds
         var terms: [String] = []
         for (size, name) in parts where rest >= size && terms.count < 2 {
-            terms.append("\(rest / size)\(name)")
+            terms.append("\(rest / size)\(unitSeparator)\(name)")
             rest %= size
         }
-        return terms.isEmpty ? "0s" : terms.joined(separator: " ")
+        return terms.isEmpty ? "0\(unitSeparator)s" : terms.joined(separator: " ")
     }
 
     /// Splits leading digits (with at most one decimal point) from the rest.

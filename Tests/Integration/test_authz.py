@@ -193,7 +193,7 @@ def test_s2sctl_as_two_users(ctl, client_a, user_a, user_b, mkdir):
         r = ctl(*args, user=user_b)
         assert r.rc == 1 and r.err.startswith("s2sctl: "), r
     r = ctl("endpoint", "new", str(d), user=user_b)
-    assert r.rc == 1 and r.err.startswith("s2sctl: "), r
+    assert r.rc == 77 and r.err.startswith("s2sctl: "), r  # EX_NOPERM: not owned by the caller
     r = ctl("endpoint", "list", "--json", user=user_a)
     assert [e["id"] for e in r.json()] == [eid]
     assert r.json()[0]["owner"] == user_a.uid

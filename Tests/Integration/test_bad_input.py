@@ -316,8 +316,8 @@ def test_s2sctl_usage_errors(daemon, ctl, mkdir):
     failures = []
     for args in USAGE_ERRORS:
         r = ctl(*[a.format(dir=d, id=eid) for a in args])
-        if r.rc != 2:
-            failures.append(f"want exit 2 (usage): {r}")
+        if r.rc != 64:
+            failures.append(f"want exit 64 (EX_USAGE): {r}")
         elif not r.err.strip():
             failures.append(f"no message on stderr: {r}")
         elif "Fatal error" in r.err:
@@ -339,22 +339,23 @@ def test_s2sctl_failures(daemon, ctl, mkdir, scratch):
     before = list_json(ctl)
     failures = []
     cases = [
-        (("endpoint", "new", str(scratch / "nonexistent")), (1,)),
-        (("endpoint", "new", str(f)), (1,)),
-        (("endpoint", "new", str(link)), (1,)),
+        # EX_NOINPUT (66) for a directory that cannot serve, EX_DATAERR (65) for a malformed ID.
+        (("endpoint", "new", str(scratch / "nonexistent")), (66,)),
+        (("endpoint", "new", str(f)), (66,)),
+        (("endpoint", "new", str(link)), (66,)),
         (("endpoint", "show", random_valid_id()), (1,)),
         (("endpoint", "rm", random_valid_id()), (1,)),
-        (("endpoint", "show", eid[:-1] + ("q" if eid[-1] != "q" else "p")), (1, 2)),
-        (("endpoint", "rm", eid[:-1] + ("q" if eid[-1] != "q" else "p")), (1, 2)),
-        (("endpoint", "show", "garbage"), (1, 2)),
-        (("endpoint", "rm", "x" * 100000), (1, 2)),
-        (("endpoint", "show", ""), (1, 2)),
+        (("endpoint", "show", eid[:-1] + ("q" if eid[-1] != "q" else "p")), (65,)),
+        (("endpoint", "rm", eid[:-1] + ("q" if eid[-1] != "q" else "p")), (65,)),
+        (("endpoint", "show", "garbage"), (65,)),
+        (("endpoint", "rm", "x" * 100000), (65,)),
+        (("endpoint", "show", ""), (65,)),
     ]
     for args, codes in cases:
         r = ctl(*args)
         if r.rc not in codes or not r.err.strip():
             failures.append(f"want exit {codes} and a message: {r}")
-        elif r.rc == 1 and not r.err.startswith("s2sctl: "):
+        elif not r.err.startswith("s2sctl: "):
             failures.append(f"a failure message starts with 's2sctl: ': {r}")
         if r.out.strip():
             failures.append(f"nothing on stdout for a failure: {r}")

@@ -145,19 +145,19 @@ def test_bad_rates_and_limits_are_clear_errors(pair, mkdir, user_a, user_b):
     dest = new_endpoint(receiver, inbox, user_b)
     for bad in ("fast", "-5M", "10Q", "1e9", "99999999999999999999"):
         r = sender.ctl("send", "--rate", bad, str(source), dest, user=user_a)
-        assert r.rc == 2 and "--rate" in r.err, (bad, r)
+        assert r.rc == 64 and "--rate" in r.err, (bad, r)
     for args, message in ((["limits", "Bogus=1"], "unknown limit"), (["limits", "MaxUploadRate"], "KEY=VALUE"),
                           (["limits", "MaxUploadRate=fast"], "MaxUploadRate"),
                           (["limits", "MaxUploadRate=1M", "maxuploadrate=2M"], "twice")):
         r = sender.ctl(*args)
-        assert r.rc == 2 and message in r.err, (args, r)
+        assert r.rc == 64 and message in r.err, (args, r)
     r = sender.ctl("limits", "MaxUploadRate=1M", user=user_a)  # not an administrator
-    assert r.rc == 1 and "only an administrator" in r.err, r
+    assert r.rc == 77 and "only an administrator" in r.err, r  # EX_NOPERM
     assert sender.ctl("limits", "--json").json()["MaxUploadRate"] == 0
     r = sender.ctl("set-rate", "999999", "1M", user=user_a)
     assert r.rc != 0, r
     r = sender.ctl("set-rate", "abc", "1M", user=user_a)
-    assert r.rc == 2, r
+    assert r.rc == 64, r
     # Through a D-Bus client we did not write: a wrong type, a finished transfer, another user's.
     number = send_no_wait(sender, user_a, str(source), dest)
     wait_for(lambda: transfer(sender, number, user_a)["state"] == "done", timeout=60, what="the send")

@@ -151,7 +151,7 @@ def test_not_running(bus, ctl, mkdir):
     for args in (("status",), ("endpoint", "list"), ("endpoint", "new", str(mkdir("inbox"))),
                  ("endpoint", "show", random_valid_id())):
         r = ctl(*args)
-        assert r.rc == 1, r
+        assert r.rc == 69, r  # EX_UNAVAILABLE
         assert r.err.startswith("s2sctl: "), r
         assert "not running" in r.err.lower(), r
         assert "start" in r.err.lower() and ("s2sd" in r.err or "systemctl" in r.err), \
@@ -162,7 +162,7 @@ def test_not_running(bus, ctl, mkdir):
 def test_no_bus_at_all(ctl, scratch):
     env = base_env(DBUS_SYSTEM_BUS_ADDRESS=f"unix:path={scratch}/no-such-socket")
     r = ctl("status", env=env)
-    assert r.rc == 1 and r.err.startswith("s2sctl: ") and r.err.strip() != "s2sctl:", r
+    assert r.rc == 69 and r.err.startswith("s2sctl: ") and r.err.strip() != "s2sctl:", r
     assert "Fatal error" not in r.err
 
 
@@ -178,12 +178,12 @@ def test_send_refuses_a_mistyped_id_without_the_bus(scratch):
                    DBUS_SESSION_BUS_ADDRESS=f"unix:path={scratch}/no-session-bus")
     for bus_flag in ("--system", "--user"):
         r = run([S2SCTL, bus_flag, "send", source, f"{mistyped}@192.0.2.1:7730"], env=env, cwd=scratch)
-        assert r.rc == 1, r
+        assert r.rc == 65, r  # EX_DATAERR
         assert r.err == "s2sctl: the endpoint ID's checksum does not match: a character is mistyped\n", r
         assert r.out == "", r
         # The control: a well-typed ID gets as far as the (missing) bus.
         r = run([S2SCTL, bus_flag, "send", source, f"{good}@192.0.2.1:7730"], env=env, cwd=scratch)
-        assert r.rc == 1 and r.err.startswith("s2sctl: cannot connect to "), r
+        assert r.rc == 69 and r.err.startswith("s2sctl: cannot reach "), r
 
 
 def test_user_bus(daemon_factory, bus, mkdir, scratch):
@@ -196,4 +196,4 @@ def test_user_bus(daemon_factory, bus, mkdir, scratch):
     r = run([S2SCTL, "--user", "endpoint", "list", "--json"], env=env, cwd=scratch)
     assert len(r.json()) == 1
     r = run([S2SCTL, "endpoint", "list", "--json"], env=env, cwd=scratch)  # --system by default
-    assert r.rc == 1 and r.err.startswith("s2sctl: "), r
+    assert r.rc == 69 and r.err.startswith("s2sctl: "), r

@@ -1,10 +1,11 @@
 import ArgumentParser
 import S2SBus
+import S2SClient
 import S2SCore
 import Testing
 @testable import S2SControl
 
-/// The command line: what parses, what is a usage error (exit status 2), and the JSON shape.
+/// The command line: what parses, what is a usage error (EX_USAGE, 64), and the JSON shape.
 struct CommandLineTests {
     static let id = "s2s1s5s0qzvfxzn4gayt0hwtg0hhtgxm7wsdycup4a8t5j5ca25mfe4qd9kala"
 
@@ -23,8 +24,7 @@ struct CommandLineTests {
     @Test(arguments: [
         [], ["bogus"], ["endpoint"], ["endpoint", "new"], ["endpoint", "new", "/x", "--quota", "12Q"],
         ["endpoint", "new", "/x", "--expires", "soon"], ["endpoint", "new", "/x", "--expires", "0"],
-        ["endpoint", "show"], ["endpoint", "show", "s2s1qqq"], ["endpoint", "show", String(id.dropLast()) + "b"],
-        ["endpoint", "rm"], ["--user", "--system", "status"], ["status", "--frobnicate"],
+        ["endpoint", "show"], ["endpoint", "rm"], ["--user", "--system", "status"], ["status", "--frobnicate"],
     ])
     func badCommandLinesAreUsageErrors(_ arguments: [String]) {
         do {
@@ -36,10 +36,55 @@ struct CommandLineTests {
                 Issue.record("\(arguments) parsed")
             }
         } catch {
-            let code = S2SCtl.exitCode(for: error)
-            #expect(code != .success && code != .failure, "\(arguments): \(code)")
+            #expect(S2SCtl.report(error).status == S2SControl.ExitStatus.usage.rawValue, "\(arguments): \(S2SCtl.report(error))")
             #expect(!S2SCtl.fullMessage(for: error).isEmpty)
         }
+    }
+
+    /// A malformed or mistyped ID is EX_DATAERR (65), with the parser's words, before the bus.
+    @Test(arguments: ["s2s1qqq", String(id.dropLast()) + "b", ""])
+    func malformedIDsAreDataErrors(_ text: String) {
+        #expect {
+            try parsedID(text)
+        } throws: { error in
+            guard let failure = error as? CommandFailure else { return false }
+            return failure.status == .dataError && !failure.message.isEmpty
+                && S2SCtl.report(failure) == ("s2sctl: " + failure.message, 65)
+        }
+    }
+
+    @Test func daemonErrorsMapToTheSameStatusEverywhere() {
+        func status(_ name: String?, bus: BusAddress = .system) -> S2SControl.ExitStatus {
+            let busError: BusError = name.map { .remote(name: $0, message: "m") } ?? .disconnected("gone")
+            return DaemonCallError(busError: busError, bus: bus).exitStatus
+        }
+        #expect(status(StandardErrorName.serviceUnknown) == .unavailable)
+        #expect(status(StandardErrorName.nameHasNoOwner, bus: .session) == .unavailable)
+        #expect(status(nil) == .unavailable)
+        #expect(status(StandardErrorName.accessDenied) == .noPermission)
+        #expect(status(DaemonErrorName.accessDenied.rawValue) == .noPermission)
+        #expect(status(DaemonErrorName.invalidPath.rawValue) == .noInput)
+        #expect(status(DaemonErrorName.notFound.rawValue) == .failure)
+        #expect(status(DaemonErrorName.limitExceeded.rawValue) == .failure)
+    }
+
+    @Test func theRootHelpListsEveryExitStatus() {
+        let help = S2SCtl.helpMessage(columns: 1000)
+        for status in [0, 1, 64, 65, 66, 69, 75, 77, 130] {
+            #expect(help.contains(" \(status) "), "\(status) missing from the help")
+        }
+    }
+
+    @Test func endpointNewAdvice() {
+        let withExternal = EndpointNew.advice(id: Self.id, external: "files.example.org:7730", listeners: [], relay: "")
+        #expect(withExternal == [
+            "Senders on the direct route: s2sctl send FILE \(Self.id)@files.example.org:7730",
+            "The ID alone works only through a relay, and s2sd has none (Relay= in s2sd.conf).",
+        ])
+        let listening = EndpointNew.advice(id: Self.id, external: nil, listeners: ["0.0.0.0:7731"], relay: "relay.example:7000")
+        #expect(listening[0].hasPrefix("Senders on the direct route: s2sctl send FILE \(Self.id)@HOST:7731, with HOST"))
+        #expect(listening[1] == "The ID alone works through the relay relay.example:7000: s2sctl send FILE \(Self.id)")
+        #expect(EndpointNew.advice(id: Self.id, external: nil, listeners: [], relay: "")[0].hasPrefix("No direct route"))
     }
 
     @Test func relativeDirectoriesBecomeAbsolute() {

@@ -19,7 +19,9 @@ struct SendDestinationTests {
         await #expect {
             try await send.run()
         } throws: { error in
-            (error as? CommandFailure)?.message == "the endpoint ID's checksum does not match: a character is mistyped"
+            (error as? CommandFailure).map {
+                $0.message == "the endpoint ID's checksum does not match: a character is mistyped" && $0.status == .dataError
+            } ?? false
         }
     }
 
