@@ -104,7 +104,9 @@ struct S2SDaemonCommand: AsyncParsableCommand {
             if let externalAddress { try configuration.set("ExternalAddress", to: externalAddress) }
             configuration.newState = newState
         } catch let error as Configuration.FileError {
-            throw Failure(message: "configuration: \(error)")
+            // EX_CONFIG (sysexits(3)): the configuration, not the command line, is at fault.
+            Self.printError("s2sd: configuration: \(error)")
+            throw ExitCode(Self.exitConfigurationError)
         } catch let error as Configuration.SettingError {
             throw ValidationError(error.reason)
         }
@@ -125,10 +127,15 @@ struct S2SDaemonCommand: AsyncParsableCommand {
     }
 }
 
-/// A fatal error before the daemon started, printed as "s2sd: message".
-struct Failure: Error, CustomStringConvertible {
-    let message: String
-    var description: String { message }
+extension S2SDaemonCommand {
+    /// EX_CONFIG of sysexits(3): a configuration file that is missing, unreadable or wrong.
+    static let exitConfigurationError: Int32 = 78
+
+    /// Writes one line to standard error.
+    static func printError(_ line: String) {
+        let bytes = Array((line + "\n").utf8)
+        _ = bytes.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
+    }
 }
 
 /// The process environment as a dictionary.

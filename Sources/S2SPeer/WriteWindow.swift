@@ -62,7 +62,7 @@ final class WriteWindow: Sendable {
         try await acquire(count)
         channel.writeAndFlush(buffer).whenComplete { result in
             if case .failure(let error) = result {
-                self.release(count, failure: "while sending: \(error)")
+                self.release(count, failure: "while sending: \(NetworkErrorText.describe(error))")
             } else {
                 self.release(count, failure: nil)
             }

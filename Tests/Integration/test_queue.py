@@ -410,7 +410,7 @@ def test_permanent_errors_are_not_retried(queue_pair, mkdir, user_a, user_b):
     assert r.rc == 1 and "expired or used up" in r.err, r
     from s2sit import random_valid_id
     r = sender.ctl("send", str(src2), f"{random_valid_id()}@127.0.0.1:{receiver.port}", user=user_a)
-    assert r.rc == 1 and "unknown endpoint" in r.err, r
+    assert r.rc == 1 and "no endpoint with this ID" in r.err, r
     attempts = sorted((t["attempts"], t["state"]) for t in history(sender, user_a).values())
     assert attempts == [(1, "done"), (1, "failed"), (1, "failed"), (3, "failed")], attempts
 

@@ -256,8 +256,8 @@ def test_bad_config_is_refused(daemon_factory, bus):
         d.start(wait=False)
         rc = d.wait_exit(10)
         log = d.log().split("=====")[-1]
-        if rc is None or rc <= 0:
-            failures.append(f"{what}: exit code {rc}")
+        if rc != 78:
+            failures.append(f"{what}: exit code {rc}, not 78 (EX_CONFIG)")
         elif not re.search(rf"{re.escape(str(d.config_path))}:[23]\b|line\s*[23]\b", log):
             failures.append(f"{what}: the message does not name {d.config_path.name}:LINE:{log}")
         if bus.name_owner() is not None:
@@ -270,7 +270,7 @@ def test_missing_config_file(daemon_factory, tmp_path):
     d = daemon_factory(start=False, args=["--config", str(tmp_path / "nope.conf")])
     d.start(wait=False)
     rc = d.wait_exit(30)
-    assert rc == 1, f"exit code {rc}:\n{d.log()}"
+    assert rc == 78, f"exit code {rc} (EX_CONFIG is 78):\n{d.log()}"
     assert d.log().split("=====")[-1].count("\n") >= 2, f"no message:\n{d.log()}"
 
 

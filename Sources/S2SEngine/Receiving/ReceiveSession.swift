@@ -238,7 +238,7 @@ final class ReceiveSession {
         let files = UInt64(plan.fileCount)
         let transfer = await context.transfers.start(
             direction: .receive, owner: endpoint.owner, route: route, endpoint: endpoint, names: Transfer.topLevelNames(entries),
-            digestAlgorithm: "\(algorithm)", initialState: .receiving)
+            digestAlgorithm: "\(DigestAlgorithm(rawValue: algorithm.rawValue) ?? .xxh3_128)", initialState: .receiving)
         transfer.update {
             $0.bytesTotal = validator.totalBytes
             $0.bytesResumed = resumed + completeBytes
@@ -533,7 +533,7 @@ final class ReceiveSession {
             try await channel.send(record)
         } catch {
             if let code = transfer?.cancelRequest { throw Ending.cancelledHere(code, "cancelled (\(code))") }
-            throw Ending.lost("while sending: \(error)")
+            throw Ending.lost("while sending: \(NetworkErrorText.describe(error))")
         }
     }
 
@@ -562,7 +562,7 @@ final class ReceiveSession {
         case .cancelledBySender(let code):
             await forgetTransfer()
             logger.notice("the sender cancelled the transfer", metadata: ["code": "\(code)"])
-            await conclude(state: .cancelled, error: "cancelled by the sender (\(code))")
+            await conclude(state: .cancelled, error: code == .cancelled ? "cancelled by the sender" : "cancelled by the sender: \(code)")
         case .lost(let reason):
             // Keep what is verified for a retry: publish finished files, checkpoint the current one.
             try? await flush()

@@ -42,7 +42,7 @@ struct RetryPolicy: Sendable, Equatable {
         failures: UInt32, attempts: UInt32, rejections: UInt32, maxAttempts: UInt32?, deadline: UInt64, now: UInt64, jitter: Double
     ) -> Decision {
         if rejections >= maxHandshakeRejections {
-            return .giveUp("the receiver closed the connection \(rejections) times during the handshake: unknown endpoint ID, or the endpoint was deleted")
+            return .giveUp("the receiver has no endpoint with this ID (mistyped, or deleted)")
         }
         if let maxAttempts, attempts >= maxAttempts {
             return .giveUp("gave up after \(attempts) attempt\(attempts == 1 ? "" : "s")")

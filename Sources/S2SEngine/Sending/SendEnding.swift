@@ -76,7 +76,7 @@ struct SendConclusion {
             self.init(.retry(reason, rejected: false), .notice, "no receiver at the relay", ["reason": "\(reason)"])
         case .rejected(let reason):
             self.init(
-                .retry("the receiver closed the connection during the handshake (\(reason))", rejected: true), .notice,
+                .retry("the receiver closed the connection during the handshake", rejected: true), .notice,
                 "the receiver closed the handshake", ["reason": "\(reason)"])
         case .lost(let reason):
             self.init(.retry(reason, rejected: false), .notice, "transfer interrupted", ["reason": "\(reason)"])

@@ -268,8 +268,10 @@ actor SendQueue {
             case .giveUp(let why):
                 transfer.update { $0.lastError = reason }
                 // The token stays: sending the same files to the same destination again resumes.
-                let hint = rejected ? "" : "; sending the same files to the same destination again resumes the transfer"
-                await conclude(job, .failed, error: "\(reason); \(why)\(hint)", keepToken: !rejected)
+                // An unknown endpoint is one sentence; other limits say what failed last, and how
+                // to resume.
+                let error = rejected ? why : "\(reason); \(why); sending the same files to the same destination again resumes the transfer"
+                await conclude(job, .failed, error: error, keepToken: !rejected)
             }
         }
         schedule()

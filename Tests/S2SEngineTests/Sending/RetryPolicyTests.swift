@@ -54,7 +54,7 @@ struct RetryPolicyTests {
         }
         #expect(policy.decide(failures: 2, attempts: 2, rejections: 2, maxAttempts: 3, deadline: far, now: now, jitter: 0) == .retry(at: now + 1_500_000))
         if case .giveUp(let reason) = policy.decide(failures: 3, attempts: 3, rejections: 3, maxAttempts: nil, deadline: far, now: now, jitter: 0) {
-            #expect(reason.contains("unknown endpoint"))
+            #expect(reason == "the receiver has no endpoint with this ID (mistyped, or deleted)")
         } else {
             Issue.record("three handshake rejections must give up")
         }
