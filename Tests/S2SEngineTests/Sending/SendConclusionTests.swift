@@ -42,6 +42,6 @@ struct SendConclusionTests {
         #expect(outcome(.noReceiver("none")) == .retry("none", rejected: false))
         #expect(
             outcome(.rejected("closed"))
-                == .retry("the receiver closed the connection during the handshake (closed)", rejected: true))
+                == .retry("the receiver closed the connection during the handshake", rejected: true))
     }
 }
