@@ -67,14 +67,12 @@ struct EndpointInfo: Encodable {
 /// Timestamps for people, in local time (``Timestamp`` gives the RFC 3339 of JSON).
 enum Time {
     static func human(rfc3339 text: String) -> String {
-        guard let date = ISO8601DateFormatter().date(from: text) else { return text }
+        guard let date = LocalTime.date(rfc3339: text) else { return text }
         return human(date)
     }
 
     static func human(_ date: Date) -> String {
-        let formatter = DateFormatter()
-        formatter.dateFormat = "yyyy-MM-dd HH:mm:ss zzz"
-        return formatter.string(from: date)
+        LocalTime.format(date, "%Y-%m-%d %H:%M:%S %Z")
     }
 }
 

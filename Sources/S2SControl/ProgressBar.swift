@@ -19,7 +19,7 @@ struct ProgressBar {
     mutating func draw(_ progress: TransferProgress) {
         let fraction = progress.bytesTotal > 0 ? Double(progress.bytesDone) / Double(progress.bytesTotal) : 0
         let percent = Int((min(fraction, 1) * 100).rounded(.down))
-        var text = String(format: "%3d%% ", percent)
+        var text = Self.padded(percent, width: 3) + "% "
         let barWidth = 20
         let filled = Int(Double(barWidth) * min(fraction, 1))
         text += "[" + String(repeating: "#", count: filled) + String(repeating: "-", count: barWidth - filled) + "] "
@@ -53,6 +53,17 @@ struct ProgressBar {
     static func clock(_ seconds: UInt64) -> String {
         let hours = seconds / 3600
         let minutes = seconds / 60 % 60
-        return hours > 0 ? String(format: "%d:%02d:%02d", hours, minutes, seconds % 60) : String(format: "%d:%02d", minutes, seconds % 60)
+        let tail = ":" + twoDigits(seconds % 60)
+        return hours > 0 ? "\(hours):" + twoDigits(minutes) + tail : "\(minutes)" + tail
+    }
+
+    /// `n` right-aligned in `width` columns (String(format:) would bring ICU along).
+    static func padded(_ n: Int, width: Int) -> String {
+        let digits = String(n)
+        return String(repeating: " ", count: max(0, width - digits.count)) + digits
+    }
+
+    private static func twoDigits(_ n: UInt64) -> String {
+        n < 10 ? "0\(n)" : "\(n)"
     }
 }

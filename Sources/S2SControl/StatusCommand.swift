@@ -64,7 +64,7 @@ struct StatusCommand: AsyncParsableCommand {
 
     /// The `Label: value` lines under the first line.
     static func details(_ status: Status, running: [TransferSnapshot], relays: [String], now: Date) -> [(String, String)] {
-        let started = ISO8601DateFormatter().date(from: status.started) ?? now
+        let started = LocalTime.date(rfc3339: status.started) ?? now
         let uptime = UInt64(max(0, now.timeIntervalSince(started)))
         let sending = running.filter { $0.direction == .send }.count
         var lines: [(String, String)] = [

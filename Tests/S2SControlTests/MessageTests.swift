@@ -26,12 +26,11 @@ struct MessageTests {
 
     @Test func relativeTimes() {
         let now = Date(timeIntervalSince1970: 1_800_000_000)
-        let utc = TimeZone(identifier: "UTC") ?? .current
         func at(_ seconds: Double) -> UInt64 { UInt64((now.timeIntervalSince1970 + seconds) * 1_000_000) }
-        #expect(Timestamp.relative(microseconds: at(42), now: now, timeZone: utc) == "in 42 s (at 08:00:42)")
-        #expect(Timestamp.relative(microseconds: at(3_725), now: now, timeZone: utc) == "in 1 h 2 min (at 09:02:05)")
-        #expect(Timestamp.relative(microseconds: at(-5), now: now, timeZone: utc) == "now")
-        #expect(Timestamp.relative(microseconds: at(86_400), now: now, timeZone: utc) == "in 1 d (at 2027-01-16 08:00:00)")
+        #expect(Timestamp.relative(microseconds: at(42), now: now, utcOffset: 0) == "in 42 s (at 08:00:42)")
+        #expect(Timestamp.relative(microseconds: at(3_725), now: now, utcOffset: 0) == "in 1 h 2 min (at 09:02:05)")
+        #expect(Timestamp.relative(microseconds: at(-5), now: now, utcOffset: 0) == "now")
+        #expect(Timestamp.relative(microseconds: at(86_400), now: now, utcOffset: 0) == "in 1 d (at 2027-01-16 08:00:00)")
     }
 
     @Test func libraryPhrasesBecomeOurs() {
