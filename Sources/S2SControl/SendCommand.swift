@@ -27,7 +27,7 @@ struct SendCommand: AsyncParsableCommand {
             there. s2sctl shows progress on a terminal and exits 0 only once the receiver has \
             confirmed every file. Ctrl-C cancels the transfer.
 
-            Every send enters the daemon's queue (docs/queue.md): at most MaxActiveSends= run at \
+            Every send enters the daemon's queue (see /usr/share/doc/s2s/docs/queue.md): at most MaxActiveSends= run at \
             once (MaxActiveSendsPerDestination= to one endpoint), higher --priority first. A send \
             that fails for a passing reason (network, receiver offline or busy) is retried with \
             growing delays, from 1 second up to 5 minutes, until --retry-for has passed since it was \

@@ -48,9 +48,18 @@ public struct SystemdLogHandler: LogHandler {
         }
     }
 
+    /// The message as `journalctl` shows it: a line about a transfer or an endpoint names it
+    /// first ("transfer 12: send queued"), so that the log reads without its structured fields.
+    static func text(_ message: Logger.Message, _ metadata: Logger.Metadata) -> String {
+        for subject in ["transfer", "endpoint"] {
+            if let value = metadata[subject] { return "\(subject) \(value): \(message)" }
+        }
+        return "\(message)"
+    }
+
     private func sendToJournal(_ event: LogEvent, _ metadata: Logger.Metadata) -> Bool {
         var fields = [
-            "MESSAGE=\(event.message)",
+            "MESSAGE=\(Self.text(event.message, metadata))",
             "PRIORITY=\(Self.syslogPriority(event.level))",
             "SYSLOG_IDENTIFIER=\(identifier)",
             "CODE_FILE=\(event.file)",
@@ -69,7 +78,7 @@ public struct SystemdLogHandler: LogHandler {
 
     private func writeLine(_ event: LogEvent, _ metadata: Logger.Metadata) {
         let fields = metadata.sorted { $0.key < $1.key }.map { " \($0.key)=\($0.value)" }.joined()
-        let line = "\(identifier)[\(getpid())]: \(event.level): \(event.message)\(fields)\n"
+        let line = "\(identifier)[\(getpid())]: \(event.level): \(Self.text(event.message, metadata))\(fields)\n"
         var bytes = Array(line.utf8)
         var offset = 0
         while offset < bytes.count {
