@@ -38,7 +38,9 @@ How to run it (as root: it makes network namespaces and starts sshd)
     python3 bench/wan_bench.py --size 256M --rtt 50 --loss 0,0.5,2 --json wan.json
 It needs iperf3, openssh-server, openssh-client, iproute2, iptables, iputils-ping, gcc and
 libnetfilter-queue-dev (bench/install-deps.sh installs them). The namespaces are always taken
-down at the end; the run refuses to start if they exist already (another run or test_wan.py).
+down at the end. test_wan.py and this script use the same namespace names, and wan-link.sh up
+first removes whatever link exists: the script waits (--wait-link) while another run holds the
+namespaces, and a setting whose link was replaced during a copy is reported as failed.
 """
 
 import argparse
@@ -210,17 +212,50 @@ def emulator_pid():
     return None
 
 
+def link_is_ours(workdir):
+    """Whether the namespaces are the ones this run built: the emulator running is the one
+    wan-link.sh compiled into our WAN_WORK. test_wan.py and other runs use the same namespace
+    names, and wan-link.sh up begins by taking down whatever link exists."""
+    pid = emulator_pid()
+    if pid is None:
+        return not link_in_use() or None  # nothing there, or a link without nfq_delay (netem)
+    with contextlib.suppress(OSError):
+        return os.path.realpath(f"/proc/{pid}/exe") == os.path.realpath(os.path.join(workdir, "nfq_delay"))
+    return False
+
+
+def wait_for_free_link(timeout):
+    """Waits until no other run (test_wan.py, another bench-wan) holds the namespaces."""
+    if link_in_use():
+        print(f"wan-bench: the namespaces are in use (test_wan.py or another run?); waiting up to {timeout:g} s",
+              file=sys.stderr)
+        if not common.wait_until(lambda: not link_in_use(), timeout, interval=2):
+            raise BenchError(f"namespaces {', '.join(link_in_use())} still exist after {timeout:g} s (if they are a "
+                             f"leftover: bash {WAN_LINK} down)")
+
+
+class LinkLost(Exception):
+    """Another run took the namespaces down or rebuilt them during a copy."""
+
+
 @contextlib.contextmanager
-def emulated_link(setting, workdir):
-    """The link up with setting, cubic as both ends' default; always taken down afterwards."""
+def emulated_link(setting, workdir, wait):
+    """The link up with setting, cubic as both ends' default; taken down afterwards, unless it
+    is no longer ours (another run's wan-link.sh replaced it: that one is not ours to remove)."""
+    wait_for_free_link(wait)
     try:
         if wan_link(workdir, "up", str(setting.rtt_ms // 2), str(setting.loss_ppm), setting.rate) != 0:
             raise BenchError(f"wan-link.sh up failed:\n{common.tail(os.path.join(workdir, 'wan-link.log'))}")
         for ns in (SENDER_NS, RECEIVER_NS):
             run(in_ns(ns, "sysctl", "-qw", f"net.ipv4.tcp_congestion_control={NAMESPACE_DEFAULT_CC}"), timeout=10)
+        if link_is_ours(workdir) is False:
+            raise LinkLost("another run replaced the link while it was being built")
         yield {"ping_rtt_ms": measure_rtt(), "sysctls": namespace_sysctls(), "emulator_pid": emulator_pid()}
     finally:
-        wan_link(workdir, "down", timeout=60)
+        if link_is_ours(workdir) is not False:
+            wan_link(workdir, "down", timeout=60)
+        else:
+            print("wan-bench: the link is another run's now; leaving it", file=sys.stderr)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -625,34 +660,48 @@ def measure_once(tool, workload, dest, logdir, run_index, args, emulator):
         common.clear_directory(dest)
 
 
+def run_tools(tools, results, setting, args, workload, dests, logdir, link, workdir):
+    """Every tool --runs times, interleaved; raises LinkLost if another run replaced the link."""
+    for run_index in range(args.runs):
+        for tool in tools:
+            result = results[tool.key]
+            if result.error:
+                continue
+            try:
+                copy = measure_once(tool, workload, dests[tool.key], logdir, run_index, args, link["emulator_pid"])
+            except CopyFailed as failure:
+                copy, result.error = None, str(failure)
+            if link_is_ours(workdir) is False:
+                raise LinkLost(f"another run (test_wan.py?) replaced the link during {tool.label}, run {run_index + 1}")
+            if copy is None:
+                print(f"wan-bench: {setting.label}, {tool.label}: FAILED: {result.error}", file=sys.stderr)
+                continue
+            result.copies.append(copy)
+            print(f"wan-bench: {setting.label}, {tool.label}, run {run_index + 1}/{args.runs}: "
+                  f"{'' if copy.complete else '~'}{copy.rate:.1f} MB/s ({copy.seconds:.1f} s, "
+                  f"{'/'.join(copy.congestion) or '?'}, machine {copy.machine_busy:.0%} busy)", file=sys.stderr)
+
+
 def run_setting(setting, args, workload, tmpdir, workdir):
-    """The link up with setting, every tool --runs times (interleaved), the link down."""
+    """The link up with setting, every tool --runs times (interleaved), the link down. A setting
+    whose link another run took over is reported as failed, and the benchmark goes on."""
     name = f"rtt{setting.rtt_ms}-loss{setting.loss_ppm}"
     setting_dir = common.make_directory(os.path.join(workdir, name))
     logdir = common.make_directory(os.path.join(setting_dir, "logs"))
     load_before = load_average()
-    with contextlib.ExitStack() as stack:
-        link = stack.enter_context(emulated_link(setting, workdir))
-        print(f"wan-bench: link up, {setting.label} at {setting.rate} (ping {link['ping_rtt_ms']} ms)",
-              file=sys.stderr)
-        tools = start_servers(stack, args, setting_dir)
-        results = {t.key: ToolResult(t.key, t.label) for t in tools}
-        dests = {t.key: common.make_directory(os.path.join(tmpdir, f"{name}-{t.key}")) for t in tools}
-        for run_index in range(args.runs):
-            for tool in tools:
-                result = results[tool.key]
-                if result.error:
-                    continue
-                try:
-                    copy = measure_once(tool, workload, dests[tool.key], logdir, run_index, args, link["emulator_pid"])
-                except CopyFailed as failure:
-                    result.error = str(failure)
-                    print(f"wan-bench: {setting.label}, {tool.label}: FAILED: {failure}", file=sys.stderr)
-                    continue
-                result.copies.append(copy)
-                print(f"wan-bench: {setting.label}, {tool.label}, run {run_index + 1}/{args.runs}: "
-                      f"{'' if copy.complete else '~'}{copy.rate:.1f} MB/s ({copy.seconds:.1f} s, "
-                      f"{'/'.join(copy.congestion) or '?'}, machine {copy.machine_busy:.0%} busy)", file=sys.stderr)
+    results, link = {}, {}
+    try:
+        with contextlib.ExitStack() as stack:
+            link = stack.enter_context(emulated_link(setting, workdir, args.wait_link))
+            print(f"wan-bench: link up, {setting.label} at {setting.rate} (ping {link['ping_rtt_ms']} ms)",
+                  file=sys.stderr)
+            tools = start_servers(stack, args, setting_dir)
+            results = {t.key: ToolResult(t.key, t.label) for t in tools}
+            dests = {t.key: common.make_directory(os.path.join(tmpdir, f"{name}-{t.key}")) for t in tools}
+            run_tools(tools, results, setting, args, workload, dests, logdir, link, workdir)
+    except LinkLost as lost:
+        print(f"wan-bench: {setting.label}: {lost}; its figures are void", file=sys.stderr)
+        results = {key: ToolResult(key, key, error=str(lost)) for key in args.only}
     return SettingResult(setting, link, results, load_before, load_average())
 
 
@@ -775,6 +824,9 @@ def parse_args(argv):
                                                                         "--quick: 8)")
     parser.add_argument("--iperf-window", type=parse_size, default=parse_size("32M"),
                         help="iperf3 -w, capped at the namespaces' net.core.wmem_max/rmem_max (default: 32M)")
+    parser.add_argument("--wait-link", type=float, default=900,
+                        help="seconds to wait for another run's link (test_wan.py uses the same namespaces) "
+                             "to go before building ours (default: 900)")
     parser.add_argument("--only", default=",".join(TOOLS), help=f"tools, comma-separated (default: {','.join(TOOLS)})")
     parser.add_argument("--quick", action="store_true", help="a smoke run: 64 MiB, 50 ms / 0.5 %% only")
     parser.add_argument("--tmpfs", default="/dev/shm", help="a tmpfs for the file and the copies (default: /dev/shm)")
@@ -810,10 +862,6 @@ def check_ready(args):
         reason = common.s2s_unavailable(args.bin_dir)
         if reason:
             raise BenchError(f"s2s: {reason}")
-    busy = link_in_use()
-    if busy:
-        raise BenchError(f"namespaces {', '.join(busy)} exist: another bench-wan or test_wan.py is using the "
-                         f"link (if it is a leftover: bash {WAN_LINK} down)")
 
 
 def main(argv):
@@ -837,7 +885,7 @@ def main(argv):
         stack.enter_context(cubic_allowed())
         for setting in settings:
             results.append(run_setting(setting, args, workload, tmpdir, workdir))
-    buffers = results[0].link["sysctls"] if results else {}
+    buffers = next((s.link["sysctls"] for s in results if "sysctls" in s.link), {})
     context = {"size": common.human_size(args.size), "bytes": args.size, "runs": args.runs, "budget": args.budget,
                "iperf_seconds": args.iperf_seconds, "rate": args.rate, "tools": args.only,
                "buffers": ", ".join(f"{k.split('.')[-1]} {' '.join(v.split())}" for k, v in buffers.items()
