@@ -174,14 +174,22 @@ def link_in_use():
     return [n for n in (SENDER_NS, ROUTER_NS, RECEIVER_NS) if n in names]
 
 
+def allow_cubic():
+    """Puts cubic on the global allowed list if it is not there (a namespace's default must be
+    on it). Called before every link: test_wan.py, run meanwhile, gives back the list it found."""
+    with open(ALLOWED_CC) as f:
+        allowed = f.read().strip()
+    if NAMESPACE_DEFAULT_CC not in allowed.split():
+        with open(ALLOWED_CC, "w") as f:
+            f.write(f"{allowed} {NAMESPACE_DEFAULT_CC}")
+
+
 @contextlib.contextmanager
 def cubic_allowed():
-    """cubic on the global allowed list (a namespace's default must be on it), given back after."""
+    """cubic allowed during the with-block; the list given back as it was after."""
     with open(ALLOWED_CC) as f:
         before = f.read().strip()
-    if NAMESPACE_DEFAULT_CC not in before.split():
-        with open(ALLOWED_CC, "w") as f:
-            f.write(f"{before} {NAMESPACE_DEFAULT_CC}")
+    allow_cubic()
     try:
         yield before
     finally:
@@ -246,6 +254,7 @@ def emulated_link(setting, workdir, wait):
     try:
         if wan_link(workdir, "up", str(setting.rtt_ms // 2), str(setting.loss_ppm), setting.rate) != 0:
             raise BenchError(f"wan-link.sh up failed:\n{common.tail(os.path.join(workdir, 'wan-link.log'))}")
+        allow_cubic()
         for ns in (SENDER_NS, RECEIVER_NS):
             run(in_ns(ns, "sysctl", "-qw", f"net.ipv4.tcp_congestion_control={NAMESPACE_DEFAULT_CC}"), timeout=10)
         if link_is_ours(workdir) is False:
