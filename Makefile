@@ -8,7 +8,7 @@ BIN := .build/$(CONFIG)
 PREFIX ?= /usr
 DESTDIR ?=
 
-.PHONY: help run test build release man completions verify-units install deb lintian boot-test bench bench-relay fuzz fuzz-corpus soak clean
+.PHONY: help run test build release man completions verify-units install deb lintian boot-test bench bench-relay bench-wan fuzz fuzz-corpus soak clean
 
 help:
 	@echo 'make run           build, then run s2sd --user in the foreground (starts a session bus if needed)'
@@ -24,6 +24,7 @@ help:
 	@echo 'make boot-test     make deb, then boot Debian 12 with it under systemd-nspawn and check it (root)'
 	@echo 'make bench         release build, then s2s against scp and rsync over loopback (root; BENCH_ARGS=...)'
 	@echo 'make bench-relay   release build, then the relay route against magic-wormhole through one relay (root)'
+	@echo 'make bench-wan     release build, then s2s against scp and iperf3 across an emulated 50/150 ms lossy link (root; long)'
 	@echo 'make fuzz          the fuzzing harness: FUZZ_COUNT (1000000) mutated records, sessions, bus messages, frames from FUZZ_SEED'
 	@echo 'make fuzz-corpus   capture the fuzz seed corpus from real sessions with a real s2sd (root; rewrites it)'
 	@echo 'make soak          the load test: flood, slow senders, 50 concurrent senders and a legitimate send (root; minutes)'
@@ -134,6 +135,16 @@ bench-relay:
 	bench/install-deps.sh
 	swift build -c release
 	python3 bench/relay_bench.py --bin-dir .build/release $(BENCH_ARGS)
+
+# As root: s2s (BBR, and CongestionControl=system), scp and iperf3 (bbr, 4 streams) across the
+# emulated link of Tests/Integration/wan/wan-link.sh at 50 and 150 ms and 0, 0.5 and 2 % loss (see
+# bench/wan_bench.py; about half an hour), e.g. make bench-wan BENCH_ARGS='--quick' for a smoke run,
+# or BENCH_ARGS='--size 256M --rtt 50 --json wan.json'
+bench-wan:
+	scripts/install-deps.sh
+	bench/install-deps.sh
+	swift build -c release
+	python3 bench/wan_bench.py --bin-dir .build/release $(BENCH_ARGS)
 
 # The seeded mutation fuzzer of Tests/S2SFuzzTests (the unit suite runs it with 30,000 inputs and a
 # fixed seed). A failure prints the seed, count and input; rerun with the same FUZZ_SEED and
