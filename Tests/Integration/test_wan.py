@@ -17,7 +17,10 @@ from conftest import Bus, run
 from test_transfer import Side, random_file, sha256
 
 WAN = Path(__file__).parent / "wan" / "wan-link.sh"
-SENDER_NS, RECEIVER_NS = "wanA", "wanB"
+# The suite's own namespaces (wan-link.sh's WAN_PREFIX), so that `make bench-wan` (wanA, wanB)
+# may run at the same time.
+PREFIX = "s2stest"
+SENDER_NS, RECEIVER_NS = f"{PREFIX}A", f"{PREFIX}B"
 RECEIVER_ADDRESS = "198.18.1.1"
 
 
@@ -26,7 +29,8 @@ def wan(work: Path, *args) -> int:
     background would hold a pipe open for ever)."""
     log = work / "wan-link.log"
     with open(log, "ab") as out:
-        return subprocess.run(["bash", str(WAN), *args], env={"WAN_WORK": str(work), "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"},
+        return subprocess.run(["bash", str(WAN), *args],
+                              env={"WAN_WORK": str(work), "WAN_PREFIX": PREFIX, "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"},
                               stdin=subprocess.DEVNULL, stdout=out, stderr=out, timeout=300).returncode
 
 

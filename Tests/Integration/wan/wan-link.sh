@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Copied from the team's shared/wan/wan-link.sh (with nfq_delay.c), for the WAN tests and
-# `make bench-wan`; WAN_WORK and the namespace names are the only knobs.
+# `make bench-wan`; WAN_WORK and WAN_PREFIX (the namespaces' names) are the only additions.
 #
 # wan-link.sh: an emulated long, lossy link between two network namespaces on one machine, for
 # tests and benchmarks of transfers across the world. Root only; nothing leaves the machine.
@@ -21,7 +21,10 @@
 # streams 78-104 MB/s even at 2 % loss; scp and rsync over ssh (bbr) 16-18 MB/s.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
-A=wanA; R=wanR; B=wanB
+# WAN_PREFIX names the three namespaces (PREFIXA, PREFIXR, PREFIXB), so that the test suite and a
+# benchmark can each have a link of their own at the same time.
+P=${WAN_PREFIX:-wan}
+A=${P}A; R=${P}R; B=${P}B
 WORK=${WAN_WORK:-/run/s2s-wan}
 
 down() {
