@@ -24,8 +24,9 @@ from pathlib import Path
 import pytest
 
 import peerclient as pc
-from conftest import S2SCTL, Bus, base_env, free_port, run
+from conftest import Bus, free_port
 from peerclient import PeerClient
+from test_transfer import Side
 
 HOST = "127.0.0.1"          # where the receiver listens
 FLOOD_SOURCE = "127.0.0.3"  # where the flood comes from
@@ -102,17 +103,6 @@ class Flood(threading.Thread):
     def __str__(self):
         return (f"flood: {self.connects} connections made, {self.closed_by_receiver} closed by the receiver, "
                 f"{self.connect_failures} connects failed, peak {self.peak_open} open")
-
-
-class Side:
-    """One daemon with its own bus, and s2sctl on that bus."""
-
-    def __init__(self, bus: Bus, daemon, port: int | None):
-        self.bus, self.daemon, self.port = bus, daemon, port
-
-    def ctl(self, *args, user=None, timeout=120):
-        return run([S2SCTL, *args], user=user, env=base_env(DBUS_SYSTEM_BUS_ADDRESS=self.bus.address),
-                   timeout=timeout)
 
 
 @pytest.fixture
