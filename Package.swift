@@ -132,7 +132,7 @@ let package = Package(
 
         .testTarget(name: "S2SBusTests", dependencies: ["S2SBus"], swiftSettings: strict),
         .testTarget(name: "S2SCoreTests", dependencies: ["S2SCore"], swiftSettings: strict),
-        .testTarget(name: "S2SProtocolTests", dependencies: ["S2SProtocol"], swiftSettings: strict),
+        .testTarget(name: "S2SProtocolTests", dependencies: ["S2SProtocol"], exclude: ["Vectors"], swiftSettings: strict),
         .testTarget(
             name: "S2SPeerTests",
             dependencies: ["S2SPeer", "S2SProtocol", .product(name: "NIOEmbedded", package: "swift-nio")],

@@ -3,8 +3,9 @@ import Foundation
 import Testing
 import S2SProtocol
 
-/// Replays the published cacophony vectors (../shared/vectors) byte for byte: every handshake and
-/// transport message is produced by one side, compared with the vector, and read back by the other.
+/// Replays the published cacophony vectors (Vectors/, copied from the team's shared/vectors) byte
+/// for byte: every handshake and transport message is produced by one side, compared with the
+/// vector, and read back by the other.
 struct NoiseVectorTests {
     /// One vector of `noise-cacophony-25519.json`; keys and messages are hex strings.
     struct Vector: Decodable {
@@ -34,10 +35,7 @@ struct NoiseVectorTests {
 
     static let vectorsURL = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent()  // Tests/S2SProtocolTests
-        .deletingLastPathComponent()  // Tests
-        .deletingLastPathComponent()  // repository root
-        .appendingPathComponent("../shared/vectors/noise-cacophony-25519.json")
-        .standardizedFileURL
+        .appendingPathComponent("Vectors/noise-cacophony-25519.json")
 
     /// Four vectors (two ciphers x two hashes) for each of the five patterns.
     static let expectedPerPattern = 4
