@@ -51,20 +51,9 @@ package struct Limits: Sendable, Equatable {
     package func applying(_ changes: [String: UInt64]) throws(EngineError) -> Limits {
         guard !changes.isEmpty else { throw .invalidArgument("no limits given; known: \(Self.keys.joined(separator: ", "))") }
         var configuration = Configuration(bus: .system, environment: [:])
-        configuration.maxEndpointsPerUser = maxEndpointsPerUser
-        configuration.maxIncomingTransfers = maxIncomingTransfers
-        configuration.maxIncomingTransfersPerEndpoint = maxIncomingTransfersPerEndpoint
-        configuration.freeSpaceReserve = freeSpaceReserve
-        configuration.maxUploadRate = maxUploadRate
-        configuration.maxDownloadRate = maxDownloadRate
-        configuration.maxActiveSends = maxActiveSends
-        configuration.maxActiveSendsPerDestination = maxActiveSendsPerDestination
-        configuration.maxActiveSendsPerUser = maxActiveSendsPerUser
-        configuration.maxQueuedSendsPerUser = maxQueuedSendsPerUser
+        configuration.setLimits(self)
         for (key, value) in changes.sorted(by: { $0.key < $1.key }) {
-            guard Self.keys.contains(key) else {
-                throw .invalidArgument("unknown limit \"\(key)\"; known: \(Self.keys.joined(separator: ", "))")
-            }
+            try Self.checkKnown(key)
             // The configuration file's parsers and ranges, so that both ways agree.
             do throws(Configuration.SettingError) {
                 try configuration.set(key, to: String(value))
@@ -73,6 +62,13 @@ package struct Limits: Sendable, Equatable {
             }
         }
         return Limits(configuration)
+    }
+
+    /// Throws unless `key` is one of ``keys``: the one check of a limit's name, for every front-end.
+    package static func checkKnown(_ key: String) throws(EngineError) {
+        guard keys.contains(key) else {
+            throw .invalidArgument("unknown limit \"\(key)\"; known: \(keys.joined(separator: ", "))")
+        }
     }
 
     /// Every limit by its configuration key (``keys``): the Manager's properties, the log.
@@ -189,19 +185,26 @@ extension Configuration {
         try overlay.load(file: file, required: false)
         // Anything other than the limits differs from what the file and command line said.
         var check = overlay
-        check.maxEndpointsPerUser = maxEndpointsPerUser
-        check.maxIncomingTransfers = maxIncomingTransfers
-        check.maxIncomingTransfersPerEndpoint = maxIncomingTransfersPerEndpoint
-        check.freeSpaceReserve = freeSpaceReserve
-        check.maxUploadRate = maxUploadRate
-        check.maxDownloadRate = maxDownloadRate
-        check.maxActiveSends = maxActiveSends
-        check.maxActiveSendsPerDestination = maxActiveSendsPerDestination
-        check.maxActiveSendsPerUser = maxActiveSendsPerUser
-        check.maxQueuedSendsPerUser = maxQueuedSendsPerUser
+        check.setLimits(Limits(self))
         guard check == self else {
             throw FileError(file: file, line: nil, reason: "only \(Limits.keys.joined(separator: ", ")) may be set here")
         }
         self = overlay
+    }
+}
+
+extension Configuration {
+    /// Takes every limit from `limits`: the way back of ``Limits/init(_:)``.
+    mutating func setLimits(_ limits: Limits) {
+        maxEndpointsPerUser = limits.maxEndpointsPerUser
+        maxIncomingTransfers = limits.maxIncomingTransfers
+        maxIncomingTransfersPerEndpoint = limits.maxIncomingTransfersPerEndpoint
+        freeSpaceReserve = limits.freeSpaceReserve
+        maxUploadRate = limits.maxUploadRate
+        maxDownloadRate = limits.maxDownloadRate
+        maxActiveSends = limits.maxActiveSends
+        maxActiveSendsPerDestination = limits.maxActiveSendsPerDestination
+        maxActiveSendsPerUser = limits.maxActiveSendsPerUser
+        maxQueuedSendsPerUser = limits.maxQueuedSendsPerUser
     }
 }

@@ -91,9 +91,8 @@ final class Manager: ObjectTree, Sendable {
         }
         var changes: [String: UInt64] = [:]
         for (key, value) in raw.sorted(by: { $0.key < $1.key }) {
-            guard Limits.keys.contains(key) else {
-                throw EngineError.invalidArgument("unknown limit \"\(key)\"; known: \(Limits.keys.joined(separator: ", "))")
-            }
+            // A name first, then its type, as callers have always been told.
+            try Limits.checkKnown(key)
             guard let number = value.unwrappingVariant.uint64Value else { throw EngineError.invalidArgument("\(key) must be a uint64 (t)") }
             changes[key] = number
         }

@@ -49,13 +49,14 @@ struct OfferPlan: Sendable {
         var recorded: [UInt32: UInt64] = [:]
         records = entries.enumerated().map { index, entry in
             var record: ResumeStore.Entry
-            if let old = known?.entries[PathKey(entry.path.string)], old.matches(entry) {
-                record = old
+            let held = known?.entries[PathKey(entry.path.string)]
+            if let held, held.matches(entry) {
+                record = held
             } else {
                 record = ResumeStore.Entry(
                     path: entry.path.string, kind: entry.kind, size: entry.size, mtimeSeconds: entry.mtimeSeconds,
                     mtimeNanoseconds: entry.mtimeNanoseconds,
-                    slot: known?.entries[PathKey(entry.path.string)]?.slot ?? { defer { nextSlot += 1 }; return nextSlot }())
+                    slot: held?.slot ?? { defer { nextSlot += 1 }; return nextSlot }())
             }
             if entry.kind == .file {
                 fileCount += 1
