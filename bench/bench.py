@@ -140,40 +140,54 @@ def stop_process(proc, name, timeout=10):
         proc.wait()
 
 
-def run_measured(cmd, log_path, env=None, timeout=None):
-    """Runs cmd to its end; returns (exit code, wall seconds, CPU seconds of it and its
-    descendants, output). The output goes through a file, so a chatty tool cannot block."""
-    killed = threading.Event()
+def kill_group(proc):
+    """SIGKILL to proc's process group, if it is still there."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+
+
+def run_in_group(cmd, log_path, env=None, timers=lambda proc, start: []):
+    """Runs cmd to its end in a process group of its own (so that a timeout or an interruption
+    ends scp and its ssh too), with the threading.Timers that timers(proc, start) gives running
+    meanwhile; returns (exit code, wall seconds, CPU seconds of it and its descendants, output).
+    The output goes through a file, so a chatty tool cannot block."""
     with open(log_path, "w+b") as out:
         start = time.perf_counter()
-        # A process group of its own, so that a timeout or an interruption ends scp and its ssh too.
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, env=env,
                                 start_new_session=True)
-
-        def kill():
-            killed.set()
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-
-        timer = threading.Timer(timeout, kill) if timeout else None
-        if timer:
+        running = timers(proc, start)
+        for timer in running:
             timer.start()
         try:
             _, status, usage = os.wait4(proc.pid, 0)
         except BaseException:  # interrupted: leave nothing running
-            kill()
+            kill_group(proc)
             proc.wait()
             raise
         finally:
-            if timer:
+            for timer in running:
                 timer.cancel()
         seconds = time.perf_counter() - start
-        proc.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
         output = out.read().decode(errors="replace")
+    return os.waitstatus_to_exitcode(status), seconds, usage.ru_utime + usage.ru_stime, output
+
+
+def run_measured(cmd, log_path, env=None, timeout=None):
+    """Runs cmd to its end (run_in_group), killing it after timeout seconds if given, which is a
+    CopyFailed."""
+    killed = threading.Event()
+
+    def timers(proc, start):
+        def kill():
+            killed.set()
+            kill_group(proc)
+        return [threading.Timer(timeout, kill)] if timeout else []
+
+    code, seconds, cpu, output = run_in_group(cmd, log_path, env, timers)
     if killed.is_set():
         raise CopyFailed(f"{shlex.join(cmd)} timed out after {timeout} s\n{output}")
-    return proc.returncode, seconds, usage.ru_utime + usage.ru_stime, output
+    return code, seconds, cpu, output
 
 
 # ----------------------------------------------------------------------------------------------

@@ -398,36 +398,16 @@ def run_budgeted(command, log_path, budget, progress, stop, env=None, grace=60):
     """Runs command to its end, or until budget seconds: then notes progress() and the time,
     and calls stop(proc); kills its process group if it is still there grace seconds later."""
     stopped = {}
-    with open(log_path, "w+b") as out:
-        start = time.perf_counter()
-        proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, env=env,
-                                start_new_session=True)
 
+    def timers(proc, start):
         def expire():
             stopped.update(seconds=time.perf_counter() - start, bytes=progress())
             with contextlib.suppress(ProcessLookupError):
                 stop(proc)
+        return [threading.Timer(budget, expire), threading.Timer(budget + grace, lambda: common.kill_group(proc))]
 
-        def kill():
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-
-        timers = [threading.Timer(budget, expire), threading.Timer(budget + grace, kill)]
-        for timer in timers:
-            timer.start()
-        try:
-            _, status, usage = os.wait4(proc.pid, 0)
-        except BaseException:  # interrupted: leave nothing running
-            kill()
-            proc.wait()
-            raise
-        finally:
-            for timer in timers:
-                timer.cancel()
-        seconds = time.perf_counter() - start
-        out.seek(0)
-        output = out.read().decode(errors="replace")
-    return Outcome(os.waitstatus_to_exitcode(status), seconds, usage.ru_utime + usage.ru_stime, output, stopped)
+    code, seconds, cpu, output = common.run_in_group(command, log_path, env, timers)
+    return Outcome(code, seconds, cpu, output, stopped)
 
 
 def sample_later(delay, sample):
