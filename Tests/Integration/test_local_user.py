@@ -116,3 +116,30 @@ def test_a_source_the_user_cannot_read_is_refused_at_once(queue_pair, mkdir, use
     r = sender.ctl("send", str(secret), dest, user=user_a)
     assert r.rc != 0 and "Permission denied" in r.err, r
     assert history(sender, user_a) == {}
+
+
+def test_a_list_larger_than_the_bus_carries_is_an_error_to_its_caller(queue_pair, mkdir, user_a, user_b):
+    """A user fills its queue with sends whose paths take nearly the 256 KiB a send may name, so
+    that its ListTransfers reply would be over the 32 MiB a system bus carries: that caller gets
+    LimitsExceeded; the daemon stays on the bus and answers everyone else (it once sent the reply
+    and was dropped by the bus, for everyone)."""
+    receiver, sender = queue_pair()
+    nowhere = new_endpoint(receiver, mkdir("in", owner=user_b), user_b).rsplit(":", 1)[0] + ":9"
+    deep = mkdir("out", owner=user_a)
+    for level in range(15):  # a directory whose path is about 3.8 KB
+        deep = deep / (f"{level:02d}" + "d" * 248)
+        deep.mkdir()
+        os.chown(deep, user_a.uid, user_a.gid)
+    sources = [str(random_file(deep / f"f{i}", 1, owner=user_a)) for i in range(64)]
+    assert 200 << 10 < sum(len(s.encode()) for s in sources) <= 256 << 10
+    owner_before = sender.bus.name_owner()
+    with Client(sender.bus.address, user_a) as c:
+        for _ in range(140):  # 140 × ~250 KB of sources: about 35 MB in one list
+            c.manager("Send", "assa{sv}", (sources, nowhere, {}))
+        assert c.error_of("/org/s2s/Daemon1", "org.s2s.Daemon1.Manager", "ListTransfers") == \
+            "org.freedesktop.DBus.Error.LimitsExceeded"
+        # Its transfers are still there, one by one.
+        assert c.get("/org/s2s/Daemon1/transfer/1", TRANSFER, "State") in ("queued", "connecting")
+    assert sender.bus.name_owner() == owner_before and sender.daemon.alive()
+    with Client(sender.bus.address, user_b) as c:
+        assert c.manager("ListTransfers") == ([],)
