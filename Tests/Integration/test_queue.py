@@ -49,11 +49,9 @@ class PatientProxy:
     second per connection (so that a kill lands mid-transfer), and, while the receiver is down,
     holds a new connection and keeps trying to reach it (as a relay would) instead of closing it."""
 
-    def __init__(self, target_port: int, rate: int, gate: threading.Event | None = None):
+    def __init__(self, target_port: int, rate: int):
         self.target_port = target_port
         self.rate = rate
-        # While GATE is not set, new connections wait before reaching the receiver.
-        self.gate = gate
         self.listener = socket.socket()
         self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.listener.bind(("127.0.0.1", 0))
@@ -72,8 +70,6 @@ class PatientProxy:
             threading.Thread(target=self._connect, args=(client,), daemon=True).start()
 
     def _connect(self, client):
-        if self.gate is not None:
-            self.gate.wait(600)
         deadline = time.monotonic() + 30
         while True:
             try:
@@ -245,15 +241,13 @@ def test_resume_retention_sweep(queue_pair, mkdir, user_a, user_b):
 
 def test_fifty_sends_with_a_limit_of_three_start_in_priority_order(queue_pair, mkdir, user_a, user_b):
     """MaxActiveSends=3 (and 2 per destination, over two endpoints): never more than three run,
-    all arrive, and once three sends that hold the slots (held in their handshake by a gate
-    until every send is queued) go, the 47 others start by priority, higher first, first come
-    first served within one."""
-    # The held handshakes must outlast queuing the 47 on a slow machine: a blocker whose
-    # handshake timed out would retry later and hand its slot to the first send queued (CI saw it).
-    receiver, sender = queue_pair(
-        sender_conf="MaxActiveSends=3\nMaxActiveSendsPerDestination=2\nPeerHandshakeTimeout=10min")
-    gate = threading.Event()
-    held = PatientProxy(receiver.port, rate=8 << 20, gate=gate)
+    all arrive, and once three sends that hold the slots (slowed to a trickle by their own rate
+    limit until every send is queued) go, the 47 others start by priority, higher first, first
+    come first served within one."""
+    # The blockers hold their slots mid-transfer, past their handshakes, so that nothing about
+    # connecting (timeouts, retries) can hand a slot to a send queued early; SetRateLimit(0)
+    # releases them.
+    receiver, sender = queue_pair(sender_conf="MaxActiveSends=3\nMaxActiveSendsPerDestination=2")
     proxy = PatientProxy(receiver.port, rate=1 << 20)
     watcher = Client(sender.bus.address, user_a)
     poller = Client(sender.bus.address, user_a)
@@ -262,23 +256,28 @@ def test_fifty_sends_with_a_limit_of_three_start_in_priority_order(queue_pair, m
         endpoints = [new_endpoint(receiver, d, user_b) for d in inboxes]
         outbox = mkdir("out", owner=user_a)
         watcher.subscribe()
-        blockers = [random_file(outbox / f"blocker-{i}.bin", 1 << 20, owner=user_a) for i in range(3)]
+        # At 16 KiB/s, a blocker takes minutes: time enough to queue the others on a slow machine.
+        blockers = [random_file(outbox / f"blocker-{i}.bin", 4 << 20, owner=user_a) for i in range(3)]
         small = [random_file(outbox / f"small-{i:02}.bin", 128 << 10, owner=user_a) for i in range(47)]
         rng = random.Random(4)
         priorities = {}
         paths = []
         for i, f in enumerate(blockers):
-            (path, _w) = watcher.manager("Send", "assa{sv}", ([str(f)], held.via(endpoints[i % 2]), {"Priority": ("i", -100)}))
+            (path, _w) = watcher.manager("Send", "assa{sv}", ([str(f)], endpoints[i % 2], {
+                "Priority": ("i", -100), "RateLimit": ("t", 16 << 10)}))
             paths.append(path)
             priorities[path] = -100
-        wait_for(lambda: poller.get(ROOT, MANAGER, "ActiveSends") == 3, timeout=30, what="three sends holding the slots")
+        wait_for(lambda: all(poller.get(p, TRANSFER, "State") == "sending" for p in paths), timeout=60,
+                 what="three sends holding the slots, past their handshakes")
         for i, f in enumerate(small):
             p = rng.randint(-100, 100)
             (path, _w) = watcher.manager("Send", "assa{sv}", ([str(f)], proxy.via(endpoints[i % 2]), {"Priority": ("i", p)}))
             paths.append(path)
             priorities[path] = p
         assert poller.get(ROOT, MANAGER, "QueuedSends") == 47
-        gate.set()
+        assert all(poller.get(p, TRANSFER, "State") == "sending" for p in paths[:3])
+        for p in paths[:3]:
+            poller.call(p, TRANSFER, "SetRateLimit", "t", (0,))
         started, finished, seen_max = [], set(), 0
         deadline = time.monotonic() + 300
         while len(finished) < 50:
@@ -316,10 +315,8 @@ def test_fifty_sends_with_a_limit_of_three_start_in_priority_order(queue_pair, m
                 assert sha256(inboxes[i % 2] / f.name) == sha256(f)
         assert len(visible(inboxes[0])) + len(visible(inboxes[1])) == 50
     finally:
-        gate.set()
         watcher.close()
         poller.close()
-        held.close()
         proxy.close()
 
 
