@@ -283,6 +283,8 @@ socket_activation() {
     connect_peer_port || return 1
     until_ok 30 active || { ct systemctl status --no-pager s2sd.service; return 1; }
     ct journalctl -u s2sd --no-pager -o cat | grep -q 'starting' || { echo "no start in the journal"; return 1; }
+    # Dispatch's complaint about its thread's priority is gone (LimitNICE= in the unit).
+    ! ct journalctl -u s2sd --no-pager -o cat | grep 'thread priority'
 }
 check "a peer connection starts s2sd again (socket activation)" socket_activation
 
