@@ -1,6 +1,6 @@
 extension TransferSnapshot: Encodable {
     private enum CodingKeys: String, CodingKey {
-        case number, object, direction, state, route, owner, endpoint, destination, sources, digestAlgorithm, digest, bytesDone,
+        case number, object, direction, state, route, owner, endpoint, destination, sources, sourceCount, digestAlgorithm, digest, bytesDone,
             bytesTotal, bytesResumed, filesDone, filesTotal, rate, currentFile, error, created, finished, priority, attempts,
             nextAttempt, lastError, rateLimit, removeSource, keptSources
     }
@@ -18,6 +18,7 @@ extension TransferSnapshot: Encodable {
         try container.encode(endpoint?.rawValue, forKey: .endpoint)
         try container.encode(destination, forKey: .destination)
         try container.encode(sources, forKey: .sources)
+        try container.encode(sourceCount, forKey: .sourceCount)
         try container.encode(digestAlgorithm, forKey: .digestAlgorithm)
         try container.encode(digest, forKey: .digest)
         try container.encode(bytesDone, forKey: .bytesDone)

@@ -22,8 +22,11 @@ public struct TransferSnapshot: Sendable, Equatable {
     public let endpoint: ObjectPath?
     /// `ID@HOST:PORT` or `ID` (send side).
     public let destination: String?
-    /// The paths given to `Send` (send side).
+    /// The paths given to `Send` (send side); from a list (`ListTransfers`), only the first
+    /// ones: ``sourceCount`` says how many there are.
     public let sources: [String]
+    /// How many paths were given to `Send` (send side).
+    public let sourceCount: Int
     /// "xxh3-128" or "sha256".
     public let digestAlgorithm: String
     /// The digest of a single-file transfer, in hexadecimal, once known.
@@ -68,7 +71,7 @@ public struct TransferSnapshot: Sendable, Equatable {
     public init(
         path: ObjectPath, direction: TransferDirection, owner: UInt32 = 0, state: TransferState, bytesDone: UInt64 = 0,
         bytesTotal: UInt64 = 0, filesDone: UInt64 = 0, filesTotal: UInt64 = 0, rate: UInt64 = 0, error: String? = nil,
-        endpoint: ObjectPath? = nil, destination: String? = nil, sources: [String] = [], names: [String] = [],
+        endpoint: ObjectPath? = nil, destination: String? = nil, sources: [String] = [], sourceCount: Int? = nil, names: [String] = [],
         currentFile: String? = nil, route: String = "direct", digestAlgorithm: String = "xxh3-128", digest: String? = nil,
         bytesResumed: UInt64 = 0, rateLimit: UInt64 = 0, removeSource: Bool = false, keptSources: [String] = [],
         createdTimestamp: UInt64 = 0, finishedTimestamp: UInt64? = nil, priority: Int32 = 0, attempts: UInt32 = 0,
@@ -82,6 +85,7 @@ public struct TransferSnapshot: Sendable, Equatable {
         self.endpoint = endpoint
         self.destination = destination
         self.sources = sources
+        self.sourceCount = max(sourceCount ?? sources.count, sources.count)
         self.digestAlgorithm = digestAlgorithm
         self.digest = digest
         self.bytesDone = bytesDone
@@ -131,6 +135,7 @@ public struct TransferSnapshot: Sendable, Equatable {
             filesDone: try required(.filesDone, \.uint64Value), filesTotal: try required(.filesTotal, \.uint64Value),
             rate: try required(.rate, \.uint64Value), error: try text(.error).map(ErrorText.humanized), endpoint: endpoint.rawValue == "/" ? nil : endpoint,
             destination: try text(.destination), sources: try required(.sources, \.stringArrayValue),
+            sourceCount: optional(.sourceCount, \.uint32Value).map(Int.init),
             names: optional(.names, \.stringArrayValue) ?? [], currentFile: try text(.currentFile),
             route: try required(.route, \.stringValue),
             digestAlgorithm: Self.digestName(try required(.digestAlgorithm, \.stringValue)),

@@ -17,7 +17,7 @@ extension TransferSnapshot {
     /// names and the endpoint's directory (`directory`, when known) of a receive.
     func summary(directory: String? = nil) -> String {
         if direction == .send {
-            return "\(sources.count == 1 ? sources[0] : "\(sources.count) sources") → \(destination ?? "?")"
+            return "\(sourceCount == 1 ? sources.first ?? "1 source" : "\(sourceCount) sources") → \(destination ?? "?")"
         }
         let what: String
         switch subject {

@@ -9,6 +9,7 @@ public enum TransferProperty: String, Sendable, CaseIterable {
     case endpoint = "Endpoint"
     case destination = "Destination"
     case sources = "Sources"
+    case sourceCount = "SourceCount"
     case names = "Names"
     case digestAlgorithm = "DigestAlgorithm"
     case digest = "Digest"

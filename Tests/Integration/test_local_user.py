@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import time
 
-from s2sit import TRANSFER, Client
+from s2sit import TRANSFER, Client, unwrap
 from test_queue import history, queue_pair  # noqa: F401  (queue_pair is a fixture)
 from test_transfer import new_endpoint, random_file
 
@@ -119,10 +119,11 @@ def test_a_source_the_user_cannot_read_is_refused_at_once(queue_pair, mkdir, use
 
 
 def test_a_list_larger_than_the_bus_carries_is_an_error_to_its_caller(queue_pair, mkdir, user_a, user_b):
-    """A user fills its queue with sends whose paths take nearly the 256 KiB a send may name, so
-    that its ListTransfers reply would be over the 32 MiB a system bus carries: that caller gets
-    LimitsExceeded; the daemon stays on the bus and answers everyone else (it once sent the reply
-    and was dropped by the bus, for everyone)."""
+    """A user fills its queue with sends whose paths take nearly the 256 KiB a send may name.
+    ListTransfers stays small (each entry: the first sources and SourceCount; the object has them
+    all); GetManagedObjects, which carries whole properties, would be over the 32 MiB a system bus
+    carries: that caller gets LimitsExceeded; the daemon stays on the bus and answers everyone else
+    (it once sent the reply and was dropped by the bus, for everyone)."""
     receiver, sender = queue_pair()
     nowhere = new_endpoint(receiver, mkdir("in", owner=user_b), user_b).rsplit(":", 1)[0] + ":9"
     deep = mkdir("out", owner=user_a)
@@ -134,12 +135,16 @@ def test_a_list_larger_than_the_bus_carries_is_an_error_to_its_caller(queue_pair
     assert 200 << 10 < sum(len(s.encode()) for s in sources) <= 256 << 10
     owner_before = sender.bus.name_owner()
     with Client(sender.bus.address, user_a) as c:
-        for _ in range(140):  # 140 × ~250 KB of sources: about 35 MB in one list
-            c.manager("Send", "assa{sv}", (sources, nowhere, {}))
-        assert c.error_of("/org/s2s/Daemon1", "org.s2s.Daemon1.Manager", "ListTransfers") == \
+        paths = [c.manager("Send", "assa{sv}", (sources, nowhere, {}))[0] for _ in range(140)]  # ~35 MB of sources
+        (listed,) = c.manager("ListTransfers")
+        assert sorted(p for p, _ in listed) == sorted(paths)
+        for _path, props in map(lambda entry: (entry[0], unwrap(entry[1])), listed):
+            assert props["Sources"] == sources[:1] and props["SourceCount"] == 64, props["Sources"][:2]
+        assert len(c.get(paths[0], TRANSFER, "Sources")) == 64
+        assert c.error_of("/org/s2s/Daemon1", "org.freedesktop.DBus.ObjectManager", "GetManagedObjects") == \
             "org.freedesktop.DBus.Error.LimitsExceeded"
-        # Its transfers are still there, one by one.
-        assert c.get("/org/s2s/Daemon1/transfer/1", TRANSFER, "State") in ("queued", "connecting")
+        r = sender.ctl("transfers", "--json", user=user_a)
+        assert r.rc == 0 and {t["sourceCount"] for t in r.json()} == {64}, r
     assert sender.bus.name_owner() == owner_before and sender.daemon.alive()
     with Client(sender.bus.address, user_b) as c:
         assert c.manager("ListTransfers") == ([],)

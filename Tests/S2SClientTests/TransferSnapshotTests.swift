@@ -82,7 +82,7 @@ struct TransferSnapshotTests {
         let object = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
         #expect(
             Set(object.keys) == [
-                "number", "object", "direction", "state", "route", "owner", "endpoint", "destination", "sources",
+                "number", "object", "direction", "state", "route", "owner", "endpoint", "destination", "sources", "sourceCount",
                 "digestAlgorithm", "digest", "bytesDone", "bytesTotal", "bytesResumed", "filesDone", "filesTotal", "rate",
                 "currentFile", "error", "created", "finished", "priority", "attempts", "nextAttempt", "lastError",
                 "rateLimit", "removeSource", "keptSources",

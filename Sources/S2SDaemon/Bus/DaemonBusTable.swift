@@ -146,6 +146,7 @@ enum DaemonBusTable {
             },
             .init("Destination", .string, changeSignal: .const) { .string($0.transfer.destination) },
             .init("Sources", .array(.string), changeSignal: .const) { .strings($0.transfer.sources) },
+            .init("SourceCount", .uint32, changeSignal: .const) { .uint32(UInt32(clamping: $0.transfer.sources.count)) },
             .init("Names", .array(.string), changeSignal: .const) { .strings($0.transfer.names) },
             .init("DigestAlgorithm", .string, changeSignal: .const) { .string($0.transfer.digestAlgorithm) },
             .init("Digest", .string) { .string($0.progress.digest) },

@@ -60,12 +60,12 @@ final class Manager: ObjectTree, Sendable {
 
     func listTransfers(caller: Caller) async -> [DBusValue] {
         let transfers = await engine.transfers(in: await authority.scope(of: caller))
-        return Self.objectList(transfers.map { ($0.busPath, self.transferObject($0).values) })
+        return Self.objectList(transfers.map { ($0.busPath, self.transferObject($0).listValues) })
     }
 
     func listTransferHistory(caller: Caller) async throws -> [DBusValue] {
         let history = try await engine.history(in: await authority.scope(of: caller))
-        return Self.objectList(history.map { ($0.busPath, self.transferObject($0).values) })
+        return Self.objectList(history.map { ($0.busPath, self.transferObject($0).listValues) })
     }
 
     func clearFinished(caller: Caller) async throws -> [DBusValue] {

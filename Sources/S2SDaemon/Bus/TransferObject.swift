@@ -18,6 +18,35 @@ struct TransferObject: BusObject, NumberedObject {
     var interfaces: [InterfaceDescription] { [DaemonBusTable.transfer.description] }
     var values: [String: DBusValue] { DaemonBusTable.transfer.values(of: Snapshot(transfer: transfer, progress: transfer.snapshot)) }
 
+    /// The most items of `Sources` and `KeptSources` an entry of a list carries, and the most
+    /// bytes they take beyond the first item: what a listing shows, bounded whatever a send names.
+    static let listedItems = 16
+    static let listedBytes = 4096
+
+    /// The properties as an entry of `ListTransfers` and `ListTransferHistory`: the same, with
+    /// `Sources` and `KeptSources` cut to their first items (`SourceCount` says how many sources
+    /// there are), so that a list of a full queue stays well under what a bus carries
+    /// (docs/security.md). The object's own properties are whole.
+    var listValues: [String: DBusValue] {
+        var values = self.values
+        for property in [TransferProperty.sources, .keptSources] {
+            if let items = values[property.rawValue]?.stringArrayValue { values[property.rawValue] = .strings(Self.listed(items)) }
+        }
+        return values
+    }
+
+    /// The leading items of `items` that fit ``listedItems`` and ``listedBytes``; the first always.
+    static func listed(_ items: [String]) -> [String] {
+        var bytes = 0
+        var kept: [String] = []
+        for item in items.prefix(listedItems) {
+            bytes += item.utf8.count
+            if !kept.isEmpty, bytes > listedBytes { break }
+            kept.append(item)
+        }
+        return kept
+    }
+
     func call(_ method: InterfaceDescription.Method, of interface: String, arguments: [DBusValue], caller: Caller) async throws -> [DBusValue] {
         // The object tree hands this object only to callers the authorization table allows
         // (Manager.object(at:for:)), for every method as for its properties.
