@@ -27,7 +27,7 @@ help:
 	@echo 'make bench-wan     release build, then s2s against scp and iperf3 across an emulated 50/150 ms lossy link (root; long)'
 	@echo 'make fuzz          the fuzzing harness: FUZZ_COUNT (1000000) mutated records, sessions, bus messages, frames from FUZZ_SEED'
 	@echo 'make fuzz-corpus   capture the fuzz seed corpus from real sessions with a real s2sd (root; rewrites it)'
-	@echo 'make soak          the load test: flood, slow senders, 50 concurrent senders and a legitimate send (root; minutes)'
+	@echo 'make soak          the load test (flood, slow senders, 50 concurrent senders, a legitimate send) and the largest offers'"'"' memory (root; minutes)'
 	@echo 'make clean         swift package clean; remove generated files'
 
 run:

@@ -12,6 +12,9 @@
 #     and retrying a refused or reset handshake and REFUSE(busy) (as a sender must);
 #   - the legitimate send: a third daemon's `s2sctl send --retry-for 2min` of a small file, started
 #     once all of the above is running.
+#
+# And the memory that the largest offers the protocol allows make a receiver hold, per offer,
+# against the bound docs/security.md gives.
 
 from __future__ import annotations
 
@@ -200,3 +203,59 @@ def send_from(source: str, port: int, endpoint: str, name: str, content: bytes, 
             time.sleep(0.5)  # the receiver's slots are full: a passing refusal, retried
             continue
         return result
+
+
+def vm_rss_kib(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+# The documented bound (docs/security.md, "Memory"): what one incoming transfer can make the
+# receiver hold at most, whatever its sender offers (65,536 entries, 8 MiB of paths).
+MIB_PER_LARGEST_OFFER = 64
+
+
+@pytest.mark.slow
+def test_soak_memory_of_the_largest_offers(scratch, daemon_factory, user_b):
+    """The receiver's memory under the largest offers the protocol allows: eight sessions (an
+    endpoint's MaxIncomingTransfersPerEndpoint) each offer 65,536 files whose paths take the
+    8 MiB an offer may, are accepted and then hold their sessions without sending a byte. The RSS
+    that this adds, per session, stays within the bound docs/security.md gives; it is printed."""
+    bus = Bus(scratch)
+    try:
+        port = free_port()
+        receiver = Side(bus, daemon_factory(target_bus=bus, args=["--listen", f"{HOST}:{port}"],
+                                            config="[Daemon]\nPeerOfferTimeout=10min\nPeerIdleTimeout=10min\n"), port)
+        inbox = owned_dir(scratch / "in", user_b)
+        endpoint = new_endpoint(receiver, inbox, user_b)
+        pid = receiver.daemon.proc.pid
+        sessions = 8
+        entries = 65_536
+        name_bytes = (8 << 20) // entries - 3  # with "dNNN/": nearly the 8 MiB of paths an offer may carry
+        before = vm_rss_kib(pid)
+        clients = []
+        try:
+            for s in range(sessions):
+                dirs = [pc.Item(f"d{i:03}".encode()) for i in range(256)]
+                files = [pc.Item(f"d{i % 256:03}/{s}-{i}-".encode().ljust(name_bytes, b"x"), b"x")
+                         for i in range(entries - len(dirs))]
+                client = PeerClient.connect(HOST, port, endpoint, timeout=120)
+                clients.append(client)
+                client.offer(dirs + files, os.urandom(16), pc.DIGEST_XXH3)
+                result = pc.SessionResult()
+                assert client.read_answer(result, timeout=120), f"offer {s} was not accepted: {result}"
+            time.sleep(2)
+            held = vm_rss_kib(pid)
+        finally:
+            for client in clients:
+                client.close()
+        per_session = (held - before) / 1024 / sessions
+        print(f"\nsoak: receiver RSS {before / 1024:.1f} MiB before, {held / 1024:.1f} MiB holding {sessions} "
+              f"accepted offers of {entries} entries and 8 MiB of paths each: {per_session:.1f} MiB per offer "
+              f"(bound {MIB_PER_LARGEST_OFFER} MiB); peak {vm_hwm_kib(pid) / 1024:.1f} MiB")
+        assert per_session <= MIB_PER_LARGEST_OFFER
+    finally:
+        bus.close()
