@@ -167,6 +167,12 @@ public actor SecureChannel {
         return frame
     }
 
+    /// What the kernel says of the connection's path (`TCP_INFO`), read before closing it; nil
+    /// when it is not a TCP connection or the kernel does not answer.
+    public nonisolated func pathReport() async -> TCPPathReport? {
+        await TCPPathReport.read(channel)
+    }
+
     // MARK: Closing
 
     /// Ends the session as docs/protocol.md ("Closing a connection") says: stops sending,

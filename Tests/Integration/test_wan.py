@@ -1,6 +1,7 @@
 """Two daemons across an emulated long, lossy link (Tests/Integration/wan/wan-link.sh: network
 namespaces, a router that delays and drops): every peer connection asks for BBR whatever the
-system default (issue 16), CongestionControl=system keeps the default, and files arrive whole.
+system default (issue 16), CongestionControl=system keeps the default, a send held back by the
+send buffer's maximum says so in the journal, and files arrive whole.
 The link is short here (10 ms round trip, 0.2 % loss) so that the test stays fast; the long
 runs are `make bench-wan`."""
 
@@ -94,3 +95,38 @@ def test_peer_connections_use_bbr_whatever_the_default(wan_link, scratch, daemon
     finally:
         rbus.close()
         sbus.close()
+
+
+def test_a_send_held_back_by_the_send_buffer_maximum_says_so(wan_link, scratch, daemon_factory, mkdir, user_a, user_b):
+    """With net.ipv4.tcp_wmem's maximum at 32 KiB in the sender's namespace, a send across the
+    10 ms link spends most of its time limited by the send buffer (TCP_INFO says so): the sender's
+    journal says which setting to raise; the file still arrives whole."""
+    key = "net.ipv4.tcp_wmem"
+    r = run(["ip", "netns", "exec", SENDER_NS, "sysctl", "-n", key])
+    assert r.rc == 0, r
+    before = r.out.split()
+    r = run(["ip", "netns", "exec", SENDER_NS, "sysctl", "-qw", f"{key}=4096 16384 32768"])
+    assert r.rc == 0, r
+    rbus, sbus = Bus(scratch), Bus(scratch)
+    try:
+        port = 7731
+        receiver = Side(rbus, daemon_factory(target_bus=rbus, wrapper=["ip", "netns", "exec", RECEIVER_NS],
+                                             args=["--listen", f"{RECEIVER_ADDRESS}:{port}"]), port)
+        sender = Side(sbus, daemon_factory(target_bus=sbus, wrapper=["ip", "netns", "exec", SENDER_NS]), None)
+        inbox = mkdir("in", owner=user_b)
+        r = receiver.ctl("endpoint", "new", str(inbox), user=user_b)
+        assert r.rc == 0, r
+        src = random_file(mkdir("out", owner=user_a) / "f.bin", 8 << 20, owner=user_a)
+        r = sender.ctl("send", str(src), f"{r.out.strip()}@{RECEIVER_ADDRESS}:{port}", user=user_a, timeout=120)
+        assert r.rc == 0, r
+        assert sha256(inbox / "f.bin") == sha256(src)
+        lines = [line for line in sender.daemon.log().splitlines() if "send buffer maximum" in line]
+        assert len(lines) == 1 and "net.ipv4.tcp_wmem" in lines[0] and "limited_by=tcp_wmem" in lines[0], \
+            sender.daemon.log()[-3000:]
+        print(f"\nsender: {lines[0]}")
+        # The receiver, whose buffers were not limited, says nothing of the kind.
+        assert "maximum held" not in receiver.daemon.log()
+    finally:
+        rbus.close()
+        sbus.close()
+        run(["ip", "netns", "exec", SENDER_NS, "sysctl", "-qw", f"{key}={' '.join(before)}"])

@@ -94,10 +94,12 @@ final class SendSession: Sendable {
                     let plan = try await offer(channel, shared)
                     try await sendAll(channel, shared, plan: plan, worker: worker)
                 } catch {
+                    await reportPath(of: channel)
                     // Let a CANCEL already written reach the peer before the connection goes.
                     await channel.close()
                     throw error
                 }
+                await reportPath(of: channel)
                 await channel.close()
             }
         } catch let error as SendEnding {
@@ -109,6 +111,24 @@ final class SendSession: Sendable {
             }
         }
         return conclude(ending, shared)
+    }
+
+    /// Says in the journal when a socket buffer's maximum held the transfer back on a long link
+    /// (docs/systemd.md, "Long paths"): the one thing about a slow transfer that only the kernel
+    /// knows and an administrator can change.
+    private func reportPath(of channel: SecureChannel) async {
+        guard let report = await channel.pathReport(), let limitation = report.limitation else { return }
+        let roundTrip = "\(report.roundTrip / 1000) ms"
+        switch limitation {
+        case .sendBuffer(let percent):
+            logger.notice(
+                "this host's TCP send buffer maximum held the transfer back for \(percent) % of its sending time (round trip \(roundTrip)): raise net.ipv4.tcp_wmem's maximum (docs/systemd.md, \"Long paths\")",
+                metadata: ["limited_by": "tcp_wmem", "limited_percent": "\(percent)", "rtt_us": "\(report.roundTrip)"])
+        case .receiveWindow(let percent):
+            logger.notice(
+                "the receiver's TCP window held the transfer back for \(percent) % of its sending time (round trip \(roundTrip)): raise net.ipv4.tcp_rmem's maximum on the receiving host, unless its disk is the slower part (docs/systemd.md, \"Long paths\")",
+                metadata: ["limited_by": "tcp_rmem", "limited_percent": "\(percent)", "rtt_us": "\(report.roundTrip)"])
+        }
     }
 
     /// Opens the session on the destination's route: straight to its address, or through the
