@@ -37,12 +37,17 @@ SLOW_SENDS = 4
 SOAK_SECONDS = float(os.environ.get("SOAK_SECONDS", "60"))
 
 
-def vm_hwm_kib(pid: int) -> int:
+def status_kib(pid: int, field: str) -> int:
+    """A kB line of /proc/PID/status: VmHWM (peak RSS), VmRSS."""
     with open(f"/proc/{pid}/status") as f:
         for line in f:
-            if line.startswith("VmHWM:"):
+            if line.startswith(f"{field}:"):
                 return int(line.split()[1])
     return 0
+
+
+def vm_hwm_kib(pid: int) -> int:
+    return status_kib(pid, "VmHWM")
 
 
 @pytest.fixture
@@ -206,11 +211,7 @@ def send_from(source: str, port: int, endpoint: str, name: str, content: bytes, 
 
 
 def vm_rss_kib(pid: int) -> int:
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
+    return status_kib(pid, "VmRSS")
 
 
 # The documented bound (docs/security.md, "Memory"): what one incoming transfer can make the
