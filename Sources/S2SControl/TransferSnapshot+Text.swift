@@ -8,7 +8,7 @@ extension TransferSnapshot {
     /// Why a queued transfer waits, in a few words; nil if it does not.
     func waiting(now: Date = Date()) -> String? {
         guard state.isWaiting else { return nil }
-        if state == .paused { return "paused" }
+        if state == .paused { return direction == .receive ? "paused by the sender" : "paused" }
         guard let lastError, attempts > 0 else { return "waiting for a free slot" }
         return "retry \(nextAttempt.map { Timestamp.relative(microseconds: $0, now: now) } ?? "soon") after \(lastError)"
     }

@@ -244,6 +244,7 @@ package final class Engine: Sendable {
             try await queue.cancel(transfer)
             return
         }
+        if await peers.context.cancelPaused(transfer) { return }
         guard transfer.requestCancel() else {
             throw .invalidArgument("the transfer has already ended (\(transfer.snapshot.state.rawValue))")
         }

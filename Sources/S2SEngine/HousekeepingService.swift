@@ -78,7 +78,12 @@ struct HousekeepingService: Service {
                     }
                     return removed
                 }
-                for token in expired { try resume.forget(endpoint: endpoint.number, token: token) }
+                for token in expired {
+                    try resume.forget(endpoint: endpoint.number, token: token)
+                    await transfers.expirePaused(
+                        endpoint: endpoint.number, token: token,
+                        reason: "paused by its sender, who did not resume it within ResumeRetention=; its partial data is gone")
+                }
                 if removed > 0 || !expired.isEmpty {
                     logger.info(
                         "abandoned partial data removed",

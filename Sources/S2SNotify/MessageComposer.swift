@@ -28,7 +28,7 @@ public struct MessageComposer: Sendable {
         case .queued:
             lines = ["Waiting in the queue…"]
         case .paused:
-            lines = ["Paused"]
+            lines = [transfer.direction == .receive ? "Paused by the sender" : "Paused"]
         case .verifying:
             lines = ["\(Units.formatSize(transfer.bytesTotal)) sent, waiting for the receiver to confirm"]
         default:

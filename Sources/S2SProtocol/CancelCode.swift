@@ -16,6 +16,10 @@ public enum CancelCode: UInt8, Sendable, Hashable, CaseIterable, CustomStringCon
     case shuttingDown = 7
     /// A local failure unrelated to the other side.
     case internalError = 8
+    /// The sender stops for now and will offer the same token again (`Pause`): the receiver keeps
+    /// the token and the partial data, as after a lost connection, and shows the transfer paused.
+    /// Sent only to a receiver whose HELLO has ``Hello/Feature/pause``.
+    case paused = 9
 
     public var description: String {
         switch self {
@@ -27,6 +31,7 @@ public enum CancelCode: UInt8, Sendable, Hashable, CaseIterable, CustomStringCon
         case .endpointGone: "endpoint gone"
         case .shuttingDown: "shutting down"
         case .internalError: "internal error"
+        case .paused: "paused"
         }
     }
 }

@@ -11,8 +11,8 @@ public struct Hello: Sendable, Hashable {
     public static let encodedLength = 8
 
     public var version: UInt16
-    /// Reserved, sent as 0. A version-1 side ignores bits it does not know, so later versions can
-    /// advertise optional features that are used only when both sides set them.
+    /// Optional features this side understands (``Feature``). A version-1 side ignores bits it
+    /// does not know, so a feature is used only toward a side that set its bit.
     public var flags: UInt16
     /// The largest record the side that sends this HELLO accepts.
     public var maxRecordSize: UInt32
@@ -23,9 +23,23 @@ public struct Hello: Sendable, Hashable {
         self.maxRecordSize = maxRecordSize
     }
 
-    /// The HELLO that advertises `limits`.
+    /// The HELLO that advertises `limits` and every feature this implementation has.
     public init(limits: ProtocolLimits) {
-        self.init(maxRecordSize: UInt32(limits.maxRecordSize))
+        self.init(flags: Feature.all, maxRecordSize: UInt32(limits.maxRecordSize))
+    }
+
+    /// The bits of ``flags`` (docs/protocol.md, "HELLO flags").
+    public enum Feature {
+        /// 0x0001: this side understands CANCEL(paused) (``CancelCode/paused``): a sender that
+        /// stops for now says so, and its receiver shows the transfer as paused.
+        public static let pause: UInt16 = 0x0001
+        /// Every feature this implementation sets in its HELLO.
+        public static let all: UInt16 = pause
+    }
+
+    /// Whether the author of this HELLO set `feature`.
+    public func has(_ feature: UInt16) -> Bool {
+        flags & feature == feature
     }
 
     /// The largest record the other side may send to the HELLO's author: its advertised value,

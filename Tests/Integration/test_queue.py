@@ -413,15 +413,18 @@ def test_permanent_errors_are_not_retried(queue_pair, mkdir, user_a, user_b):
 
 
 def test_pause_and_resume(queue_pair, mkdir, user_a, user_b):
-    """Pausing a running send disconnects it without cancelling; the receiver keeps its data;
-    paused survives a restart; resume finishes it. Pausing a finished transfer, resuming one that
-    is not paused, and another user's transfer are clear errors."""
+    """Pausing a running send disconnects it without cancelling (CANCEL(paused)); the receiver
+    keeps its data and shows the transfer paused, not failed; paused survives the sender's
+    restart; resume finishes it, and the receiver's same transfer carries on to done. Pausing a
+    finished transfer, resuming one that is not paused, and another user's transfer are clear
+    errors."""
     receiver, sender = queue_pair()
     proxy = PatientProxy(receiver.port, rate=2 << 20)
     try:
         inbox = mkdir("in", owner=user_b)
         dest = proxy.via(new_endpoint(receiver, inbox, user_b))
-        sources = make_sources(mkdir("out", owner=user_a), user_a, [1 << 20, 1 << 20, 4 << 20])
+        # More than the socket buffers on the way hold (sender, proxy): the pause lands mid-file.
+        sources = make_sources(mkdir("out", owner=user_a), user_a, [1 << 20, 1 << 20, 16 << 20])
         r = sender.ctl("send", "--no-wait", *map(str, sources), dest, user=user_a)
         assert r.rc == 0, r
         number = transfer_number(r.out)
@@ -433,6 +436,11 @@ def test_pause_and_resume(queue_pair, mkdir, user_a, user_b):
         r = sender.ctl("pause", str(number), user=user_a)
         assert r.rc == 0, r
         wait_for(lambda: history(sender, user_a)[number]["state"] == "paused", timeout=30, what="paused")
+        incoming = wait_for(lambda: [t for t in history(receiver, user_b).values() if t["state"] == "paused"],
+                            timeout=30, what="the receiver to show the transfer paused")
+        assert len(incoming) == 1 and incoming[0]["error"] is None, incoming
+        r = receiver.ctl("transfers", user=user_b)
+        assert r.rc == 0 and "paused by the sender" in r.out, r
         r = sender.ctl("pause", str(number), user=user_a)
         assert r.rc == 1 and "already paused" in r.err, r
         sender.daemon.restart()
@@ -444,8 +452,43 @@ def test_pause_and_resume(queue_pair, mkdir, user_a, user_b):
         assert t["state"] == "done", t
         assert t["bytesResumed"] > 0, t
         assert_arrived(inbox, sources)
+        # The receiver's transfer that was paused is the one that finished: no second one.
+        received = history(receiver, user_b)
+        assert [u["state"] for u in received.values()] == ["done"], received
+        assert received[incoming[0]["number"]]["bytesResumed"] > 0, received
         r = sender.ctl("pause", str(number), user=user_a)
         assert r.rc == 1 and "already ended" in r.err, r
+    finally:
+        proxy.close()
+
+
+def test_the_receiver_cancels_a_paused_transfer(queue_pair, mkdir, user_a, user_b):
+    """The receiver's owner cancels an incoming transfer its sender paused: it ends cancelled at
+    once, its partial data goes, and when the sender resumes it is told CANCEL(cancelled) and its
+    send ends cancelled, with nothing more delivered."""
+    receiver, sender = queue_pair()
+    proxy = PatientProxy(receiver.port, rate=2 << 20)
+    try:
+        inbox = mkdir("in", owner=user_b)
+        dest = proxy.via(new_endpoint(receiver, inbox, user_b))
+        sources = make_sources(mkdir("out", owner=user_a), user_a, [1 << 20, 16 << 20])
+        r = sender.ctl("send", "--no-wait", *map(str, sources), dest, user=user_a)
+        assert r.rc == 0, r
+        number = transfer_number(r.out)
+        wait_for(lambda: history(sender, user_a)[number]["filesDone"] >= 1, timeout=60, what="a first file")
+        assert sender.ctl("pause", str(number), user=user_a).rc == 0
+        incoming = wait_for(lambda: [t for t in history(receiver, user_b).values() if t["state"] == "paused"],
+                            timeout=30, what="the receiver to show the transfer paused")[0]
+        partial = inbox / ".s2s-partial"
+        assert any(partial.iterdir()), "the paused transfer keeps its partial data"
+        r = receiver.ctl("cancel", str(incoming["number"]), user=user_b)
+        assert r.rc == 0, r
+        assert history(receiver, user_b)[incoming["number"]]["state"] == "cancelled"
+        assert not partial.exists() or not any(partial.iterdir()), "its partial data is gone"
+        assert sender.ctl("resume", str(number), user=user_a).rc == 0
+        t = wait_finished(sender, user_a, number)
+        assert t["state"] == "cancelled" and "receiver" in t["error"], t
+        assert visible(inbox) == [sources[0].name]
     finally:
         proxy.close()
 

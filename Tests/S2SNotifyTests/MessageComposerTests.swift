@@ -28,6 +28,12 @@ struct MessageComposerTests {
         #expect(content.category == "transfer")
     }
 
+    @Test func anIncomingTransferItsSenderPausedSaysWho() {
+        var view = receiving()
+        view.state = .paused
+        #expect(plain.running(view, endpointDirectory: "/home/ann/Downloads").body == "Paused by the sender\ninto Downloads")
+    }
+
     @Test func aFolderIsNamedAsAFolder() {
         let content = plain.running(receiving("photos/2024/a.jpg", files: 300), endpointDirectory: "/srv/in")
         #expect(content.summary == "Receiving folder photos")

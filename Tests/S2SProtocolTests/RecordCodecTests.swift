@@ -308,7 +308,7 @@ struct RecordCodecTests {
             }
         }
         #expect(RefuseCode.allCases.map(\.rawValue) == Array(1...8))
-        #expect(CancelCode.allCases.map(\.rawValue) == Array(1...8))
+        #expect(CancelCode.allCases.map(\.rawValue) == Array(1...9))
         #expect(FileResultCode.allCases.map(\.rawValue) == Array(0...5))
     }
 
@@ -372,7 +372,9 @@ struct RecordCodecTests {
 
     @Test func helloPayload() throws {
         let hello = Hello(limits: .default)
-        #expect(hello.encoded() == Fixtures.hex("0001 0000 0000ffef"))
+        // Flags: every feature this implementation has (0x0001, pause).
+        #expect(hello.encoded() == Fixtures.hex("0001 0001 0000ffef"))
+        #expect(hello.has(Hello.Feature.pause) && !Hello(maxRecordSize: 8192).has(Hello.Feature.pause))
         #expect(try Hello.decode(hello.encoded()) == hello)
         #expect(hello.effectiveMaxRecordSize == 65519)
         #expect(Hello(maxRecordSize: 1 << 30).effectiveMaxRecordSize == 65519)

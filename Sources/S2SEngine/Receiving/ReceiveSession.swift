@@ -145,6 +145,9 @@ final class ReceiveSession {
             throw Ending.refused(.busy, "a session with this transfer's token is still running")
         }
         claimedToken = true
+        if await context.transfers.takeCancelledWhilePaused(endpoint: endpoint.number, token: token) {
+            throw Ending.cancelledHere(.cancelled, "cancelled here while its sender had paused it")
+        }
         let user: UserWorker
         do {
             user = try UserWorker(try UserContext.lookup(uid: endpoint.owner))
@@ -202,7 +205,7 @@ final class ReceiveSession {
         plan.settle(usable: prepared.usable, published: prepared.published)
         self.plan = plan
         try await recordAcceptance(plan, token: token)
-        await startTransfer(plan)
+        await startTransfer(plan, token: token)
         for record in Record.acceptRecords(resume: plan.resumePoints, maxRecordSize: channel.peerHello.effectiveMaxRecordSize) {
             try await sendChecked(record)
         }
@@ -230,15 +233,21 @@ final class ReceiveSession {
         }
     }
 
-    /// Shows the accepted transfer, with what it starts with (resumed and complete files).
-    private func startTransfer(_ plan: OfferPlan) async {
+    /// Shows the accepted transfer, with what it starts with (resumed and complete files): the
+    /// one its sender paused, if this session continues it, or a new one.
+    private func startTransfer(_ plan: OfferPlan, token: TransferToken) async {
         let resumed = plan.resumedBytes
         let complete = plan.completeFiles
         let completeBytes = plan.completeBytes
         let files = UInt64(plan.fileCount)
-        let transfer = await context.transfers.start(
-            direction: .receive, owner: endpoint.owner, route: route, endpoint: endpoint, names: Transfer.topLevelNames(entries),
-            digestAlgorithm: "\(DigestAlgorithm(rawValue: algorithm.rawValue) ?? .xxh3_128)", initialState: .receiving)
+        let transfer: Transfer
+        if let paused = await context.transfers.resumePaused(endpoint: endpoint.number, token: token) {
+            transfer = paused
+        } else {
+            transfer = await context.transfers.start(
+                direction: .receive, owner: endpoint.owner, route: route, endpoint: endpoint, names: Transfer.topLevelNames(entries),
+                digestAlgorithm: "\(DigestAlgorithm(rawValue: algorithm.rawValue) ?? .xxh3_128)", initialState: .receiving)
+        }
         transfer.update {
             $0.bytesTotal = validator.totalBytes
             $0.bytesResumed = resumed + completeBytes
@@ -559,6 +568,15 @@ final class ReceiveSession {
             await forgetTransfer()
             logger.notice("incoming transfer cancelled", metadata: ["code": "\(code)", "reason": "\(reason)"])
             await conclude(state: code == .cancelled || code == .endpointGone ? .cancelled : .failed, error: reason)
+        case .cancelledBySender(.paused):
+            // The sender stops for now: keep what is verified, as for a lost connection, and
+            // show the transfer paused until the sender's next session with this token.
+            try? await flush()
+            try? checkpoint()
+            logger.notice("the sender paused the transfer")
+            if let transfer, let token {
+                await context.transfers.pauseIncoming(transfer, endpoint: endpoint.number, token: token)
+            }
         case .cancelledBySender(let code):
             await forgetTransfer()
             logger.notice("the sender cancelled the transfer", metadata: ["code": "\(code)"])

@@ -101,8 +101,13 @@ actor SendQueue {
         }
         for var record in records {
             if record.direction == .receive || record.options == nil || record.tokenKey == nil {
+                // An incoming transfer paused by its sender ends here too: the partial data and
+                // the token stay, so its sender's next session resumes, as a new transfer.
+                record.progress.error =
+                    record.progress.state == .paused
+                    ? "paused by its sender when the daemon stopped; when it resumes, it arrives as a new transfer"
+                    : "interrupted: the daemon stopped"
                 record.progress.state = .failed
-                record.progress.error = "interrupted: the daemon stopped"
                 record.progress.finishedTimestamp = Clock.nowMicroseconds
                 try? store.update(number: record.number, record.progress)
                 continue

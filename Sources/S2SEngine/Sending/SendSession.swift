@@ -85,8 +85,13 @@ final class SendSession: Sendable {
                 shared.connected.withLock { $0 = true }
                 transfer.onCancel { code in
                     Task {
-                        // A pause (nil) closes without a word: the receiver keeps its data.
-                        if let code { try? await channel.send(.cancel(code)) }
+                        // A pause (nil) keeps the receiver's data: CANCEL(paused) to a receiver
+                        // that knows it (it then shows the transfer paused), a close otherwise.
+                        if let code {
+                            try? await channel.send(.cancel(code))
+                        } else if channel.peerHello.has(Hello.Feature.pause) {
+                            try? await channel.send(.cancel(.paused))
+                        }
                         await channel.close()
                     }
                 }

@@ -1,5 +1,6 @@
 import Logging
 import S2SCore
+import S2SProtocol
 
 /// Every transfer the daemon runs or recently ran, and the events about them.
 ///
@@ -36,6 +37,12 @@ actor TransferRegistry {
     private static let rateWindow = 8
 
     private var entries: [Int64: Entry] = [:]
+    /// Incoming transfers their sender paused (CANCEL(paused)), by number: where and under which
+    /// token the sender's next session continues them.
+    private var pausedIncoming: [Int64: (endpoint: Int64, token: TransferToken)] = [:]
+    /// Tokens of paused incoming transfers their receiver cancelled, by endpoint: the sender's
+    /// next session with one is told CANCEL(cancelled) (in memory: after a restart it starts over).
+    private var cancelledWhilePaused: [Int64: Set<TransferToken>] = [:]
     private var nextNumber: Int64 = 1
     private let events: EngineEventSink
     /// nil: numbers and history in memory only (unit tests).
@@ -179,37 +186,106 @@ actor TransferRegistry {
         entries[number]?.transfer
     }
 
-    /// Transfers that have not finished.
+    /// Transfers that have not finished (a paused one included: the daemon holds it).
     var activeCount: Int { entries.values.filter { !$0.transfer.snapshot.state.isFinished }.count }
+
+    /// Whether `transfer` is an incoming transfer with a session running: neither finished nor
+    /// paused by its sender.
+    private static func receiving(_ transfer: Transfer) -> Bool {
+        let state = transfer.snapshot.state
+        return transfer.direction == .receive && !state.isFinished && state != .paused
+    }
 
     /// Incoming transfers running into `endpoint`.
     func activeIncoming(endpoint number: Int64) -> Int {
-        entries.values.filter {
-            $0.transfer.direction == .receive && $0.transfer.endpoint?.number == number && !$0.transfer.snapshot.state.isFinished
-        }.count
+        entries.values.filter { Self.receiving($0.transfer) && $0.transfer.endpoint?.number == number }.count
     }
 
     /// Bytes that running transfers into `endpoint` may still deliver (offered, not yet
-    /// confirmed), for the quota check of a new offer.
+    /// confirmed), for the quota check of a new offer. A paused one reserves nothing: its
+    /// sender's next session asks again.
     func reservedIncoming(endpoint number: Int64) -> UInt64 {
         entries.values.reduce(0) { sum, entry in
             let transfer = entry.transfer
-            guard transfer.direction == .receive, transfer.endpoint?.number == number else { return sum }
+            guard Self.receiving(transfer), transfer.endpoint?.number == number else { return sum }
             let progress = transfer.snapshot
-            guard !progress.state.isFinished else { return sum }
             return sum &+ (progress.bytesTotal &- progress.bytesConfirmed)
         }
     }
 
     var activeIncomingCount: Int {
-        entries.values.filter { $0.transfer.direction == .receive && !$0.transfer.snapshot.state.isFinished }.count
+        entries.values.filter { Self.receiving($0.transfer) }.count
     }
 
-    /// Asks every running transfer into `endpoint` to cancel (the endpoint is being deleted).
-    func cancelIncoming(endpoint number: Int64) {
+    /// Asks every running transfer into `endpoint` to cancel, and ends the paused ones (the
+    /// endpoint is being deleted).
+    func cancelIncoming(endpoint number: Int64) async {
         for entry in entries.values where entry.transfer.endpoint?.number == number {
             _ = entry.transfer.requestCancel(.endpointGone)
         }
+        for (transfer, _) in pausedIncoming.values.filter({ $0.endpoint == number }).compactMap({ takePaused($0.endpoint, $0.token) }) {
+            transfer.finish(.cancelled, error: "the endpoint was deleted")
+            await finished(transfer)
+        }
+    }
+
+    // MARK: Incoming transfers paused by their sender
+
+    /// Shows an incoming transfer as paused by its sender, whose next session with `token` into
+    /// `endpoint` continues it (``resumePaused(endpoint:token:)``).
+    func pauseIncoming(_ transfer: Transfer, endpoint: Int64, token: TransferToken) async {
+        guard entries[transfer.number] != nil else { return }
+        transfer.update {
+            $0.state = .paused
+            $0.rate = 0
+            $0.currentFile = ""
+        }
+        pausedIncoming[transfer.number] = (endpoint, token)
+        persist(transfer)
+        await changed(transfer)
+    }
+
+    /// The paused incoming transfer that a new session with `token` into `endpoint` continues,
+    /// back in state receiving; nil if there is none.
+    func resumePaused(endpoint: Int64, token: TransferToken) async -> Transfer? {
+        guard let (transfer, _) = takePaused(endpoint, token) else { return nil }
+        transfer.update { $0.state = .receiving }
+        persist(transfer)
+        await changed(transfer)
+        return transfer
+    }
+
+    /// Takes the paused incoming transfer `transfer` out of the paused ones for its receiver's
+    /// Cancel, and remembers its token as cancelled; returns where and under which token it
+    /// waited, or nil if it is not paused.
+    func takePaused(_ transfer: Transfer) -> (endpoint: Int64, token: TransferToken)? {
+        guard let paused = pausedIncoming[transfer.number], let (_, place) = takePaused(paused.endpoint, paused.token) else {
+            return nil
+        }
+        cancelledWhilePaused[place.endpoint, default: []].insert(place.token)
+        return place
+    }
+
+    /// Whether the receiver cancelled the paused transfer whose sender now comes back with
+    /// `token`; forgets it (the session ends it).
+    func takeCancelledWhilePaused(endpoint: Int64, token: TransferToken) -> Bool {
+        cancelledWhilePaused[endpoint]?.remove(token) != nil
+    }
+
+    /// Ends the paused incoming transfer waiting with `token` in `endpoint` (its resume records
+    /// expired: the sender did not come back within ResumeRetention=).
+    func expirePaused(endpoint: Int64, token: TransferToken, reason: String) async {
+        guard let (transfer, _) = takePaused(endpoint, token) else { return }
+        transfer.finish(.failed, error: reason)
+        await finished(transfer)
+    }
+
+    private func takePaused(_ endpoint: Int64, _ token: TransferToken) -> (Transfer, (endpoint: Int64, token: TransferToken))? {
+        guard let number = pausedIncoming.first(where: { $0.value.endpoint == endpoint && $0.value.token == token })?.key,
+            let place = pausedIncoming.removeValue(forKey: number)
+        else { return nil }
+        guard let entry = entries[number], entry.finishedAt == nil, entry.transfer.snapshot.state == .paused else { return nil }
+        return (entry.transfer, place)
     }
 
     /// Every running transfer.

@@ -1,3 +1,4 @@
+import S2SProtocol
 import Testing
 @testable import S2SEngine
 
@@ -44,6 +45,41 @@ struct TransferRegistryTests {
             }
         }
         return log
+    }
+
+    /// An incoming transfer its sender paused: no longer running (it counts toward no limit),
+    /// continued by the next session with its token, cancelled or expired as a whole.
+    @Test func aPausedIncomingTransferWaitsForItsToken() async throws {
+        let token = try TransferToken(bytes: Array(repeating: 7, count: TransferToken.length))
+        let other = try TransferToken(bytes: Array(repeating: 8, count: TransferToken.length))
+        let transfer = await receiving()
+        #expect(await registry.activeIncomingCount == 1)
+        await registry.pauseIncoming(transfer, endpoint: 5, token: token)
+        #expect(transfer.snapshot.state == .paused && !transfer.snapshot.state.isFinished)
+        #expect(await registry.activeIncomingCount == 0)
+        #expect(await registry.activeCount == 1, "the daemon holds it: no idle exit")
+        // Another token, or another endpoint, continues nothing.
+        #expect(await registry.resumePaused(endpoint: 5, token: other) == nil)
+        #expect(await registry.resumePaused(endpoint: 6, token: token) == nil)
+        let resumed = try #require(await registry.resumePaused(endpoint: 5, token: token))
+        #expect(resumed === transfer && transfer.snapshot.state == .receiving)
+        #expect(await registry.activeIncomingCount == 1)
+        #expect(await registry.resumePaused(endpoint: 5, token: token) == nil, "taken once")
+        // Paused again, then cancelled by its receiver: the token is remembered once.
+        await registry.pauseIncoming(transfer, endpoint: 5, token: token)
+        #expect(await registry.takePaused(transfer)?.token == token)
+        #expect(await registry.takePaused(transfer) == nil)
+        #expect(await registry.takeCancelledWhilePaused(endpoint: 5, token: token))
+        #expect(await registry.takeCancelledWhilePaused(endpoint: 5, token: token) == false)
+        // Another one, whose resume records expire.
+        let second = await receiving()
+        await registry.pauseIncoming(second, endpoint: 5, token: other)
+        await registry.expirePaused(endpoint: 5, token: other, reason: "gone")
+        #expect(second.snapshot.state == .failed && second.snapshot.error == "gone")
+        #expect(await emitted() == [
+            "added 1", "changed 1 paused 0 B 0 B/s", "changed 1 receiving 0 B 0 B/s", "changed 1 paused 0 B 0 B/s",
+            "added 2", "changed 2 paused 0 B 0 B/s", "finished 2 failed",
+        ])
     }
 
     @Test func theRateIsTheLastEightSamples() async {

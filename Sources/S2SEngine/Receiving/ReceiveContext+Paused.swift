@@ -1,0 +1,29 @@
+import S2SProtocol
+
+extension ReceiveContext {
+    /// Cancels an incoming transfer that its sender paused, on its receiver's request: no session
+    /// runs to send CANCEL, so this does what a cancelled session does (docs/protocol.md,
+    /// "Cancellation"): the partial data goes, removed as the endpoint's owner, and the token is
+    /// forgotten; the sender learns it when it resumes (its next session with the token is
+    /// answered CANCEL(cancelled)). Returns false if the transfer is not paused.
+    func cancelPaused(_ transfer: Transfer) async -> Bool {
+        guard let (number, token) = await transfers.takePaused(transfer) else { return false }
+        if let endpoint = await endpoints.current(number) {
+            do {
+                let user = try UserContext.lookup(uid: endpoint.owner)
+                let directory = endpoint.directory
+                try await user.receive { () throws(ReceiveError) in
+                    try ReceiveDirectory(opening: directory).removePartialArea(token.partialAreaName)
+                }
+            } catch {
+                logger.warning(
+                    "cannot remove a cancelled transfer's partial data",
+                    metadata: ["transfer": "\(transfer.number)", "error": "\(error)"])
+            }
+        }
+        try? resume.forget(endpoint: number, token: token)
+        transfer.finish(.cancelled, error: "cancelled")
+        await transfers.finished(transfer)
+        return true
+    }
+}
