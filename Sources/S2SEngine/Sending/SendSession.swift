@@ -131,8 +131,8 @@ final class SendSession: Sendable {
                 metadata: ["limited_by": "tcp_wmem", "limited_percent": "\(percent)", "rtt_us": "\(report.roundTrip)"])
         case .receiveWindow(let percent):
             logger.notice(
-                "the receiver's TCP window held the transfer back for \(percent) % of its sending time (round trip \(roundTrip)): raise net.ipv4.tcp_rmem's maximum on the receiving host, unless its disk is the slower part (docs/systemd.md, \"Long paths\")",
-                metadata: ["limited_by": "tcp_rmem", "limited_percent": "\(percent)", "rtt_us": "\(report.roundTrip)"])
+                "the receiver's TCP window held the transfer back for \(percent) % of its sending time (round trip \(roundTrip)): the receiving host reads slower than the link (its disk, its download limit), or its net.ipv4.tcp_rmem maximum is too small for this round trip (docs/systemd.md, \"Long paths\")",
+                metadata: ["limited_by": "receive_window", "limited_percent": "\(percent)", "rtt_us": "\(report.roundTrip)"])
         }
     }
 
