@@ -13,6 +13,10 @@ struct TransfersCommand: AsyncParsableCommand {
             those that finished in the last 15 minutes. With --all: the whole history, which the \
             daemon keeps for HistoryRetention= (7 days by default), across restarts. With --clear: \
             forget your finished transfers (every user's, for root) and print how many went.
+
+            Each user's transfers are numbered from 1, and a number is never used twice. Root and \
+            administrators see other users' transfers as USER:N (UID:N for a UID without a name), \
+            which cancel, pause, resume and set-rate take too.
             """)
 
     @ParentCommand var root: S2SCtl

@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import time
 
-from s2sit import TRANSFER, Client
+from s2sit import TRANSFER, Client, transfer_path
 from test_queue import history, queue_pair  # noqa: F401  (queue_pair is a fixture)
 from test_transfer import new_endpoint, random_file
 
@@ -101,8 +101,9 @@ def test_a_source_swapped_for_a_fifo_blocks_nothing(queue_pair, mkdir, user_a, u
             time.sleep(0.2)
     assert (inbox / "tree" / "a.bin").is_file()
     assert not (inbox / "tree" / "b.bin").exists()
-    # The journal's lines about a transfer name it first (issue 15): "transfer 1: send queued".
-    assert "transfer 1: send queued" in sender.daemon.log()
+    # The journal's lines about a transfer name it first (issue 15), by its owner and number:
+    # "transfer 1000:1: send queued".
+    assert f"transfer {user_a.uid}:1: send queued" in sender.daemon.log()
     started = time.monotonic()
     assert sender.daemon.stop() == 0
     assert time.monotonic() - started < 10
@@ -139,7 +140,7 @@ def test_a_list_larger_than_the_bus_carries_is_an_error_to_its_caller(queue_pair
         assert c.error_of("/org/s2s/Daemon1", "org.s2s.Daemon1.Manager", "ListTransfers") == \
             "org.freedesktop.DBus.Error.LimitsExceeded"
         # Its transfers are still there, one by one.
-        assert c.get("/org/s2s/Daemon1/transfer/1", TRANSFER, "State") in ("queued", "connecting")
+        assert c.get(transfer_path(user_a.uid, 1), TRANSFER, "State") in ("queued", "connecting")
     assert sender.bus.name_owner() == owner_before and sender.daemon.alive()
     with Client(sender.bus.address, user_b) as c:
         assert c.manager("ListTransfers") == ([],)
