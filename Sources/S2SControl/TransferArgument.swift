@@ -12,7 +12,8 @@ import Glibc
 struct TransferArgument: ParsableArguments {
     @Argument(
         help: ArgumentHelp(
-            "The transfer: its number (from s2sctl transfers), USER:N or UID:N for another user's transfer N (root, administrators), or its object path.",
+            "The transfer: its number (from s2sctl transfers), USER:N or UID:N for another user's transfer N (root, "
+                + "administrators), or its object path.",
             valueName: "transfer"),
         completion: Completions.transfers)
     var transfer: String

@@ -195,8 +195,8 @@ package final class Engine: Sendable {
         logger.info(
             "send queued",
             metadata: [
-                "transfer": "\(transfer.objectNumber)", "caller_uid": "\(owner)", "files": "\(tree.fileCount)", "bytes": "\(tree.totalBytes)",
-                "destination": "\(destination.routeDescription)", "priority": "\(options.priority)",
+                "transfer": "\(transfer.objectNumber)", "caller_uid": "\(owner)", "files": "\(tree.fileCount)",
+                "bytes": "\(tree.totalBytes)", "destination": "\(destination.routeDescription)", "priority": "\(options.priority)",
             ])
         return (transfer, tree.warnings)
     }

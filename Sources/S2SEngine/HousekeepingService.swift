@@ -85,7 +85,8 @@ struct HousekeepingService: Service {
                         metadata: ["endpoint": "\(endpoint.objectNumber)", "records": "\(expired.count)", "directories": "\(removed)"])
                 }
             } catch {
-                logger.warning("cannot remove abandoned partial data", metadata: ["endpoint": "\(endpoint.objectNumber)", "error": "\(error)"])
+                logger.warning(
+                    "cannot remove abandoned partial data", metadata: ["endpoint": "\(endpoint.objectNumber)", "error": "\(error)"])
             }
         }
     }

@@ -89,8 +89,8 @@ actor TransferRegistry {
         }
         nextNumber = max(nextNumber, number + 1)
         let transfer = Transfer(
-            number: number, ownerNumber: ownerNumber, direction: direction, owner: owner, route: route, endpoint: endpoint, destination: destination,
-            sources: sources, names: names, digestAlgorithm: digestAlgorithm, initialState: initialState,
+            number: number, ownerNumber: ownerNumber, direction: direction, owner: owner, route: route, endpoint: endpoint,
+            destination: destination, sources: sources, names: names, digestAlgorithm: digestAlgorithm, initialState: initialState,
             createdTimestamp: draft.createdTimestamp, rateLimit: rateLimit, sharedLimit: bandwidth.shared(for: direction),
             removeSource: removeSource)
         await register(transfer)

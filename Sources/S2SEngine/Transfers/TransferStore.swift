@@ -43,8 +43,8 @@ final class TransferStore: Sendable {
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """,
                 arguments: [
-                    record.direction.rawValue, Int64(record.owner), ownerNumber, record.progress.state.rawValue, record.route, record.endpointPath,
-                    record.destination, try Self.json(record.sources), try Self.json(record.names), record.digestAlgorithm,
+                    record.direction.rawValue, Int64(record.owner), ownerNumber, record.progress.state.rawValue, record.route,
+                    record.endpointPath, record.destination, try Self.json(record.sources), try Self.json(record.names), record.digestAlgorithm,
                     try record.options.map(Self.json), record.tokenKey, Int64(record.options?.priority ?? 0),
                     Int64(clamping: record.progress.bytesTotal), Int64(clamping: record.progress.filesTotal),
                     Int64(clamping: record.created),
