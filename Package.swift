@@ -137,7 +137,9 @@ let package = Package(
             name: "S2SPeerTests",
             dependencies: ["S2SPeer", "S2SProtocol", .product(name: "NIOEmbedded", package: "swift-nio")],
             swiftSettings: strict),
-        .testTarget(name: "S2SEngineTests", dependencies: ["S2SEngine", "S2SCore", "S2SLinux"], swiftSettings: strict),
+        .testTarget(
+            name: "S2SEngineTests", dependencies: ["S2SEngine", "S2SCore", "S2SLinux", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: strict),
         .testTarget(name: "S2SDaemonTests", dependencies: ["S2SDaemon", "S2SEngine", "S2SBus", "S2SCore"], swiftSettings: strict),
         .testTarget(name: "S2SClientTests", dependencies: ["S2SClient", "S2SBus", "S2SCore"], swiftSettings: strict),
         .testTarget(name: "S2SControlTests", dependencies: ["S2SControl", "S2SClient", "S2SCore"], swiftSettings: strict),

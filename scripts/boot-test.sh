@@ -343,8 +343,10 @@ structured_log() {
     json=$(ct journalctl -u s2sd --no-pager -o json)
     grep -q '"S2S_TRANSFER"' <<<"$json" && grep -q '"S2S_ENDPOINT"' <<<"$json" && grep -q '"S2S_SUBSYSTEM"' <<<"$json" ||
         { echo "no structured fields"; ct journalctl -u s2sd --no-pager -o verbose | tail -40; return 1; }
-    # The first entry about transfer 1, as journalctl finds it by its field.
-    ct journalctl -u s2sd --no-pager -o verbose S2S_TRANSFER=1 | grep -m1 -A30 '^[A-Z][a-z][a-z] ' | grep -E 'MESSAGE=|S2S_TRANSFER=|S2S_ENDPOINT=|S2S_BYTES=|S2S_FILES=|PRIORITY=|SYSLOG_IDENTIFIER='
+    # The first entry about bob's transfer 1 (what he received from alice), as journalctl finds
+    # it by its field: transfers are named by their owner's UID and their number among that
+    # owner's, UID:N.
+    ct journalctl -u s2sd --no-pager -o verbose "S2S_TRANSFER=$(ct id -u bob):1" | grep -m1 -A30 '^[A-Z][a-z][a-z] ' | grep -E 'MESSAGE=|S2S_TRANSFER=|S2S_ENDPOINT=|S2S_BYTES=|S2S_FILES=|PRIORITY=|SYSLOG_IDENTIFIER='
 }
 check "journalctl -u s2sd shows the structured log (S2S_TRANSFER=, S2S_ENDPOINT=...)" structured_log && structured_log | head -12 | sed 's/^ */          /'
 

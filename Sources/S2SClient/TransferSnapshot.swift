@@ -154,19 +154,30 @@ public struct TransferSnapshot: Sendable, Equatable {
         name.lowercased().replacing("_", with: "-")
     }
 
-    /// N of `/org/s2s/Daemon1/transfer/N`, the number people use for the transfer.
+    /// N of `/org/s2s/Daemon1/transfer/UID_N`: the transfer's number among its owner's, which
+    /// people use for it.
     public var number: Int64? { Self.number(of: path) }
 
-    /// N of `/org/s2s/Daemon1/transfer/N`; nil for any other path.
-    public static func number(of path: ObjectPath) -> Int64? {
-        guard path.rawValue.hasPrefix(DaemonAPI.transferPathPrefix + "/") else { return nil }
-        return Int64(path.rawValue.dropFirst(DaemonAPI.transferPathPrefix.count + 1))
+    /// The owner and number of `/org/s2s/Daemon1/transfer/UID_N`; nil for any other path.
+    public static func objectNumber(of path: ObjectPath) -> ObjectNumber? {
+        ObjectNumber(path: path.rawValue, below: DaemonAPI.transferPathPrefix)
     }
 
-    /// The object path of a transfer given as people give it: its number, or its path.
-    public static func path(from text: String) -> ObjectPath? {
-        if let number = Int64(text), number > 0 { return ObjectPath("\(DaemonAPI.transferPathPrefix)/\(number)") }
-        guard let path = ObjectPath(text), number(of: path) != nil else { return nil }
+    /// N of `/org/s2s/Daemon1/transfer/UID_N`; nil for any other path.
+    public static func number(of path: ObjectPath) -> Int64? {
+        objectNumber(of: path)?.number
+    }
+
+    /// The object of the transfer `number` names.
+    public static func path(of number: ObjectNumber) -> ObjectPath? {
+        ObjectPath(number.path(below: DaemonAPI.transferPathPrefix))
+    }
+
+    /// The object path of a transfer given as people give it: `N` (one of `caller`'s),
+    /// `UID:N` or `USER:N` (another user's), or its object path.
+    public static func path(from text: String, caller: UInt32) -> ObjectPath? {
+        if let number = ObjectNumber(parsing: text, caller: caller) { return path(of: number) }
+        guard let path = ObjectPath(text), objectNumber(of: path) != nil else { return nil }
         return path
     }
 

@@ -8,10 +8,11 @@ import S2SCore
 /// asked quietly as systemctl's completions ask systemd: the bus of `--user` when the command
 /// line has it, no start of an absent daemon, nothing printed on failure, at most two seconds.
 enum Completions {
-    /// Transfer numbers (not finished) for cancel, pause, resume and set-rate.
+    /// Transfers (not finished) for cancel, pause, resume and set-rate: the caller's by number,
+    /// other users' (root, administrators) as `USER:N`.
     static let transfers = CompletionKind.custom { (words: [String], _: Int, prefix: String) async -> [String] in
         await ask(words) { client in
-            try await client.transfers().filter { !$0.state.isFinished }.compactMap { $0.number.map(String.init) }
+            try await client.transfers().filter { !$0.state.isFinished }.map { TransferLabel.text($0.path) }
         }.filter { $0.hasPrefix(prefix) }
     }
 

@@ -5,6 +5,8 @@ import S2SCore
 
 /// An endpoint as `s2sctl` prints it, from the daemon's Endpoint properties.
 struct EndpointInfo: Encodable {
+    /// The endpoint's number among its owner's (`UID_N` of its object path).
+    let number: Int64
     let id: String
     let object: String
     let directory: String
@@ -32,6 +34,7 @@ struct EndpointInfo: Encodable {
             return value == DaemonAPI.unlimited ? nil : value
         }
         self.object = object.rawValue
+        number = ObjectNumber(path: object.rawValue, below: DaemonAPI.endpointPathPrefix)?.number ?? 0
         id = try required(.id, \.stringValue)
         directory = try required(.directory, \.stringValue)
         owner = try required(.owner, \.uint32Value)

@@ -13,6 +13,10 @@ struct TransfersCommand: AsyncParsableCommand {
             those that finished in the last 15 minutes. With --all: the whole history, which the \
             daemon keeps for HistoryRetention= (7 days by default), across restarts. With --clear: \
             forget your finished transfers (every user's, for root) and print how many went.
+
+            Each user's transfers are numbered from 1, and a number is never used twice. Root and \
+            administrators see other users' transfers as USER:N (UID:N for a UID without a name), \
+            which cancel, pause, resume and set-rate take too.
             """)
 
     @ParentCommand var root: S2SCtl
@@ -52,7 +56,7 @@ struct TransfersCommand: AsyncParsableCommand {
         let now = Date()
         let rows = transfers.map { transfer in
             [
-                String(transfer.number ?? 0), transfer.direction.rawValue, transfer.state.rawValue,
+                TransferLabel.text(transfer.path), transfer.direction.rawValue, transfer.state.rawValue,
                 "\(Units.formatSize(transfer.bytesDone))/\(Units.formatSize(transfer.bytesTotal))",
                 "\(transfer.filesDone)/\(transfer.filesTotal)",
                 transfer.state.isFinished || transfer.state.isWaiting ? "-" : "\(Units.formatSize(transfer.rate))/s",
@@ -188,12 +192,12 @@ struct WatchCommand: AsyncParsableCommand {
                 }
                 emit(
                     Line(event: "added", object: path.rawValue, transfer: info),
-                    text: "transfer \(info.number ?? 0) added: \(info.direction.rawValue) \(info.summary(directory: directory))")
+                    text: "transfer \(TransferLabel.text(path)) added: \(info.direction.rawValue) \(info.summary(directory: directory))")
             case .transferProgress(let path, let progress):
-                let number = TransferSnapshot.number(of: path) ?? 0
+                let number = TransferLabel.text(path)
                 emit(Line(event: "progress", object: path.rawValue, progress: progress), text: "transfer \(number) " + Self.text(progress))
             case .transferFinished(let path, let state, let error):
-                let number = TransferSnapshot.number(of: path) ?? 0
+                let number = TransferLabel.text(path)
                 emit(
                     Line(event: "finished", object: path.rawValue, state: state, error: error.isEmpty ? nil : error),
                     text: "transfer \(number) \(state.rawValue)" + (error.isEmpty ? "" : ": \(error)"))

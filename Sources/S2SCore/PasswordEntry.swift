@@ -21,6 +21,17 @@ public struct PasswordEntry: Sendable, Equatable {
             uid: uid, gid: entry.pw_gid, name: text(name),
             home: text(entry.pw_dir))
     }
+
+    /// The entry for the user `name`, or nil when there is none (or the lookup fails).
+    public static func lookup(name: String) -> PasswordEntry? {
+        var entry = passwd()
+        var result: UnsafeMutablePointer<passwd>? = nil
+        var buffer = [CChar](repeating: 0, count: 16_384)
+        guard getpwnam_r(name, &entry, &buffer, buffer.count, &result) == 0, result != nil, let found = entry.pw_name else {
+            return nil
+        }
+        return PasswordEntry(uid: entry.pw_uid, gid: entry.pw_gid, name: text(found), home: text(entry.pw_dir))
+    }
 }
 
 private func text(_ pointer: UnsafePointer<CChar>) -> String {

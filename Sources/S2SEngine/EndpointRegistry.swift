@@ -11,7 +11,7 @@ actor EndpointRegistry {
 
     /// Rows that could not be read (a malformed key): those endpoints are disabled, the rest
     /// serve. The rows stay in the store, so that their keys can still be recovered.
-    let unreadable: [(number: Int64, reason: String)]
+    let unreadable: [(endpoint: ObjectNumber, reason: String)]
 
     init(store: EndpointStore, maxEndpointsPerUser: UInt64) throws {
         self.store = store
@@ -94,6 +94,11 @@ actor EndpointRegistry {
 
     /// The endpoint as it is now (counters and remaining uses change), if it still exists.
     func current(_ number: Int64) -> Endpoint? { endpoints[number] }
+
+    /// The endpoint the bus and the journal name `object`, whoever owns it.
+    func endpoint(_ object: ObjectNumber) -> Endpoint? {
+        endpoints.values.first { $0.owner == object.owner && $0.ownerNumber == object.number }
+    }
 
     /// Takes one use of a limited endpoint for a new transfer. False if none is left.
     func consumeUse(_ number: Int64) throws(EngineError) -> Bool {

@@ -145,46 +145,52 @@ final class EndpointStore: Sendable {
                 ) WITHOUT ROWID
                 """)
         }
+        migrator.registerMigration("v8: numbers per owner") { db in
+            try OwnerNumbers.migrate(db)
+        }
         return migrator
     }
 
-    /// Every endpoint, and the rows that could not be read with the reason: one malformed row
-    /// disables that endpoint, not the daemon.
-    func loadAll() throws -> (endpoints: [Endpoint], unreadable: [(number: Int64, reason: String)]) {
+    /// Every endpoint, and the rows that could not be read (by owner and number) with the reason:
+    /// one malformed row disables that endpoint, not the daemon.
+    func loadAll() throws -> (endpoints: [Endpoint], unreadable: [(endpoint: ObjectNumber, reason: String)]) {
         try database.read { db in
             var endpoints: [Endpoint] = []
-            var unreadable: [(number: Int64, reason: String)] = []
+            var unreadable: [(endpoint: ObjectNumber, reason: String)] = []
             for row in try Row.fetchAll(db, sql: "SELECT * FROM endpoint ORDER BY number") {
                 do {
                     endpoints.append(try Self.endpoint(from: row))
                 } catch {
-                    unreadable.append((row["number"] as Int64? ?? 0, "\(error)"))
+                    let endpoint = ObjectNumber(
+                        owner: UInt32(clamping: row["owner"] as Int64? ?? 0), number: row["owner_number"] as Int64? ?? 0)
+                    unreadable.append((endpoint, "\(error)"))
                 }
             }
             return (endpoints, unreadable)
         }
     }
 
-    /// Inserts a new endpoint and returns it with its number.
+    /// Inserts a new endpoint and returns it with its numbers: the row's, and its owner's next.
     func insert(
         id: EndpointID, privateKey: [UInt8], directory: EndpointDirectory, owner: UInt32, created: UInt64,
         quota: UInt64?, expires: UInt64?, remainingUses: UInt64?
     ) throws -> Endpoint {
         try database.write { db in
+            let ownerNumber = try OwnerNumbers.next(.endpoint, owner: owner, in: db)
             try db.execute(
                 sql: """
-                    INSERT INTO endpoint (public_key, private_key, directory, device, inode, owner, created_usec,
+                    INSERT INTO endpoint (public_key, private_key, directory, device, inode, owner, owner_number, created_usec,
                                           quota, expires_usec, remaining_uses)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """,
                 arguments: [
                     Data(id.publicKey), Data(privateKey), directory.path, Int64(bitPattern: directory.device),
-                    Int64(bitPattern: directory.inode), Int64(owner), Int64(clamping: created),
+                    Int64(bitPattern: directory.inode), Int64(owner), ownerNumber, Int64(clamping: created),
                     quota.map { Int64(clamping: $0) }, expires.map { Int64(clamping: $0) },
                     remainingUses.map { Int64(clamping: $0) },
                 ])
             return Endpoint(
-                number: db.lastInsertedRowID, id: id, privateKey: privateKey, directory: directory, owner: owner,
+                number: db.lastInsertedRowID, ownerNumber: ownerNumber, id: id, privateKey: privateKey, directory: directory, owner: owner,
                 created: created, quota: quota, expires: expires, remainingUses: remainingUses,
                 bytesReceived: 0, filesReceived: 0)
         }
@@ -212,13 +218,13 @@ final class EndpointStore: Sendable {
         let publicKey: Data? = row["public_key"]
         let privateKey: Data? = row["private_key"]
         guard let publicKey, let privateKey, let id = EndpointID(publicKey: Array(publicKey)), privateKey.count == 32 else {
-            throw DatabaseError(resultCode: .SQLITE_CORRUPT, message: "endpoint \(row["number"] as Int64? ?? 0) has a malformed key")
+            throw DatabaseError(resultCode: .SQLITE_CORRUPT, message: "the endpoint has a malformed key")
         }
         func unsigned(_ column: String) -> UInt64? {
             (row[column] as Int64?).map { UInt64(clamping: $0) }
         }
         return Endpoint(
-            number: row["number"], id: id, privateKey: Array(privateKey),
+            number: row["number"], ownerNumber: row["owner_number"], id: id, privateKey: Array(privateKey),
             directory: EndpointDirectory(
                 path: row["directory"], device: UInt64(bitPattern: row["device"]), inode: UInt64(bitPattern: row["inode"])),
             owner: UInt32(clamping: row["owner"] as Int64),

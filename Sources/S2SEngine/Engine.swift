@@ -52,10 +52,10 @@ package final class Engine: Sendable {
         } catch {
             throw .failed("cannot read the endpoints from the state database: \(error)")
         }
-        for (number, reason) in endpoints.unreadable {
+        for (endpoint, reason) in endpoints.unreadable {
             logger.error(
                 "endpoint disabled: its row in the state database cannot be read; the other endpoints serve",
-                metadata: ["endpoint": "\(number)", "error": "\(reason)"])
+                metadata: ["endpoint": "\(endpoint)", "error": "\(reason)"])
         }
         let (events, sink) = EngineEventSink.makeStream()
         self.events = events
@@ -124,9 +124,10 @@ package final class Engine: Sendable {
         await endpoints.endpoint(id: id)
     }
 
-    /// The endpoint with this number as it is now, whoever owns it.
-    package func endpoint(number: Int64) async -> Endpoint? {
-        await endpoints.current(number)
+    /// The endpoint the bus names `object` (its owner's and its number), as it is now, whoever
+    /// owns it: the front-end decides who may see it.
+    package func endpoint(_ object: ObjectNumber) async -> Endpoint? {
+        await endpoints.endpoint(object)
     }
 
     package var endpointCount: Int {
@@ -194,8 +195,8 @@ package final class Engine: Sendable {
         logger.info(
             "send queued",
             metadata: [
-                "transfer": "\(transfer.number)", "caller_uid": "\(owner)", "files": "\(tree.fileCount)", "bytes": "\(tree.totalBytes)",
-                "destination": "\(destination.routeDescription)", "priority": "\(options.priority)",
+                "transfer": "\(transfer.objectNumber)", "caller_uid": "\(owner)", "files": "\(tree.fileCount)",
+                "bytes": "\(tree.totalBytes)", "destination": "\(destination.routeDescription)", "priority": "\(options.priority)",
             ])
         return (transfer, tree.warnings)
     }
@@ -212,9 +213,10 @@ package final class Engine: Sendable {
         await transfers.transfers(in: scope)
     }
 
-    /// The transfer with this number, whoever owns it: the front-end decides who may see it.
-    package func transfer(number: Int64) async -> Transfer? {
-        await transfers.transfer(number: number)
+    /// The transfer the bus names `object` (its owner's and its number), whoever owns it: the
+    /// front-end decides who may see it.
+    package func transfer(_ object: ObjectNumber) async -> Transfer? {
+        await transfers.transfer(object)
     }
 
     /// Every transfer in `scope` the history keeps, running ones included.
@@ -303,6 +305,6 @@ package final class Engine: Sendable {
 extension Endpoint {
     /// What the log says about an endpoint: never the ID, which is a capability to send to it.
     func logMetadata(requester: UInt32) -> Logger.Metadata {
-        ["endpoint": "\(number)", "owner": "\(owner)", "directory": "\(directory.path)", "caller_uid": "\(requester)"]
+        ["endpoint": "\(objectNumber)", "owner": "\(owner)", "directory": "\(directory.path)", "caller_uid": "\(requester)"]
     }
 }

@@ -16,7 +16,7 @@ struct ExpiryService: Service {
                 do {
                     let expired = try await registry.removeExpired(now: Clock.nowMicroseconds)
                     for endpoint in expired {
-                        logger.info("endpoint expired", metadata: ["endpoint": "\(endpoint.number)", "owner": "\(endpoint.owner)"])
+                        logger.info("endpoint expired", metadata: ["endpoint": "\(endpoint.objectNumber)", "owner": "\(endpoint.owner)"])
                     }
                     for endpoint in expired { events.emit(.endpointRemoved(endpoint)) }
                 } catch {

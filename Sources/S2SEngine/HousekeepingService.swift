@@ -87,10 +87,11 @@ struct HousekeepingService: Service {
                 if removed > 0 || !expired.isEmpty {
                     logger.info(
                         "abandoned partial data removed",
-                        metadata: ["endpoint": "\(endpoint.number)", "records": "\(expired.count)", "directories": "\(removed)"])
+                        metadata: ["endpoint": "\(endpoint.objectNumber)", "records": "\(expired.count)", "directories": "\(removed)"])
                 }
             } catch {
-                logger.warning("cannot remove abandoned partial data", metadata: ["endpoint": "\(endpoint.number)", "error": "\(error)"])
+                logger.warning(
+                    "cannot remove abandoned partial data", metadata: ["endpoint": "\(endpoint.objectNumber)", "error": "\(error)"])
             }
         }
     }

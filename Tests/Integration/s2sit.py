@@ -45,7 +45,31 @@ MANAGER_PROPERTIES = {"Version", "StartTimestamp", "PeerListeners", "MaxEndpoint
                       "MaxDownloadRate", "MaxActiveSends", "MaxActiveSendsPerDestination", "MaxActiveSendsPerUser",
                       "MaxQueuedSendsPerUser", "RetryFor", "HistoryRetention",
                       "QueuedSends", "ActiveSends"}
-ENDPOINT_PATH_RE = re.compile(r"^/org/s2s/Daemon1/endpoint/[0-9]+$")
+# Endpoints and transfers are named by their owner's UID and their number among that owner's:
+# /org/s2s/Daemon1/endpoint/UID_N, canonical decimal, N from 1 (issue 19, finding 8).
+OBJECT_NUMBER = r"(0|[1-9][0-9]*)_([1-9][0-9]*)"
+ENDPOINT_PATH_RE = re.compile(rf"^/org/s2s/Daemon1/endpoint/{OBJECT_NUMBER}$")
+TRANSFER_PATH_RE = re.compile(rf"^/org/s2s/Daemon1/transfer/{OBJECT_NUMBER}$")
+
+
+def endpoint_path(uid: int, number: int) -> str:
+    return f"{ROOT}/endpoint/{uid}_{number}"
+
+
+def transfer_path(uid: int, number: int) -> str:
+    return f"{ROOT}/transfer/{uid}_{number}"
+
+
+def object_number(path: str) -> tuple[int, int]:
+    """(owner UID, number) of an endpoint's or a transfer's object path."""
+    m = ENDPOINT_PATH_RE.match(path) or TRANSFER_PATH_RE.match(path)
+    assert m, f"not an endpoint or transfer object: {path!r}"
+    return int(m.group(1)), int(m.group(2))
+
+
+def number_of(path: str) -> int:
+    """N of .../UID_N: the number s2sctl takes for the caller's own object."""
+    return object_number(path)[1]
 ID_RE = re.compile(r"^s2s1[qpzry9x8gf2tvdw0s3jn54khce6mua7l]{58}$")
 
 

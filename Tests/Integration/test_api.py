@@ -212,7 +212,7 @@ def test_gdbus_client(daemon, tool, mkdir):
     gd = ["gdbus", "call", "--address", daemon.bus.address, "--dest", NAME, "--object-path", ROOT]
     r = tool([*gd, "--method", f"{MANAGER}.CreateEndpoint", str(d), "{'Quota': <uint64 4096>, 'Lifetime': <uint64 60>}"])
     assert r.rc == 0, r
-    m = re.fullmatch(r"\(objectpath '(/org/s2s/Daemon1/endpoint/\d+)', '(s2s1\w+)'\)\s*", r.out)
+    m = re.fullmatch(r"\(objectpath '(/org/s2s/Daemon1/endpoint/\d+_\d+)', '(s2s1\w+)'\)\s*", r.out)
     assert m, r
     path, eid = m.groups()
     assert_valid_id(eid)

@@ -62,7 +62,7 @@ def test_other_user_cannot_see_show_or_delete(client_a, client_b, user_b, a_endp
 def test_no_existence_leak(client_a, client_b, a_endpoint):
     """Another user's endpoint looks exactly like one that does not exist."""
     path, eid, _ = a_endpoint
-    nonexistent_path = "/org/s2s/Daemon1/endpoint/999999"
+    nonexistent_path = "/org/s2s/Daemon1/endpoint/0_999999"
     unknown = random_valid_id()
     for method in ("GetEndpoint", "DeleteEndpoint"):
         assert client_b.error_of(ROOT, MANAGER, method, "s", (eid,)) == \

@@ -101,8 +101,9 @@ def test_a_source_swapped_for_a_fifo_blocks_nothing(queue_pair, mkdir, user_a, u
             time.sleep(0.2)
     assert (inbox / "tree" / "a.bin").is_file()
     assert not (inbox / "tree" / "b.bin").exists()
-    # The journal's lines about a transfer name it first (issue 15): "transfer 1: send queued".
-    assert "transfer 1: send queued" in sender.daemon.log()
+    # The journal's lines about a transfer name it first (issue 15), by its owner and number:
+    # "transfer 1000:1: send queued".
+    assert f"transfer {user_a.uid}:1: send queued" in sender.daemon.log()
     started = time.monotonic()
     assert sender.daemon.stop() == 0
     assert time.monotonic() - started < 10

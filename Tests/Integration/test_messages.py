@@ -14,7 +14,7 @@ import time
 import pytest
 
 from conftest import S2SCTL, Bus, as_user_argv, base_env, free_port, run
-from s2sit import CHARSET, ID_RE, random_valid_id
+from s2sit import CHARSET, ID_RE, number_of, random_valid_id
 from test_transfer import Side, new_endpoint, pair, random_file, wait_for  # noqa: F401 (pair: a fixture)
 
 EX_USAGE, EX_DATAERR, EX_NOINPUT, EX_UNAVAILABLE, EX_TEMPFAIL, EX_NOPERM = 64, 65, 66, 69, 75, 77
@@ -355,7 +355,7 @@ def test_completions_ask_the_daemon(ctl, daemon, mkdir, user_a):
     source.write_text("x")
     r = ctl("send", str(source), f"{random_valid_id()}@127.0.0.1:{free_port()}", "--no-wait")
     assert r.rc == 0, r
-    number = r.out.strip().rsplit("/", 1)[1]
+    number = str(number_of(r.out.strip()))
     for command in ("cancel", "pause", "resume", "set-rate"):
         assert complete(ctl, command) == [number], command
 

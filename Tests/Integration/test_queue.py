@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from conftest import Bus, free_port
-from s2sit import MANAGER, ROOT, TRANSFER, Client, DBusError
+from s2sit import MANAGER, ROOT, TRANSFER, Client, DBusError, number_of
 from test_transfer import Side, new_endpoint, random_file, sha256, visible, wait_for
 
 ERR_ACCESS_DENIED = "org.s2s.Error.AccessDenied"
@@ -116,7 +116,7 @@ class PatientProxy:
 
 
 def transfer_number(send_output: str) -> int:
-    return int(send_output.strip().rsplit("/", 1)[1])
+    return number_of(send_output.strip())
 
 
 def history(side: Side, user) -> dict:
@@ -295,7 +295,7 @@ def test_fifty_sends_with_a_limit_of_three_start_in_priority_order(queue_pair, m
         assert seen_max >= 2, "the sends never ran side by side"
         later = [p for p in started if p not in paths[:3]]
         assert set(later) == set(paths[3:])
-        key = {p: (-priorities[p], int(p.rsplit("/", 1)[1])) for p in paths}
+        key = {p: (-priorities[p], number_of(p)) for p in paths}
         # The queue starts them in order, to each endpoint (a send to an endpoint that already
         # has two running waits while others to the other endpoint start); sends started in the
         # same round (at most three, when several slots freed at once) may announce themselves

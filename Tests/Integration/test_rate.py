@@ -10,6 +10,7 @@ import os
 import time
 
 from conftest import run
+from s2sit import number_of, transfer_path
 from test_transfer import new_endpoint, pair, random_file, sha256, visible, wait_for  # noqa: F401 (pair: a fixture)
 
 MIB = 1 << 20
@@ -22,7 +23,7 @@ def transfer(side, number, user):
 def send_no_wait(sender, user, *args) -> int:
     r = sender.ctl("send", "--no-wait", *args, user=user)
     assert r.rc == 0, r
-    return int(r.out.strip().rsplit("/", 1)[-1])
+    return number_of(r.out.strip())
 
 
 def sample_until_done(side, number, user, timeout=300):
@@ -161,7 +162,7 @@ def test_bad_rates_and_limits_are_clear_errors(pair, mkdir, user_a, user_b):
     # Through a D-Bus client we did not write: a wrong type, a finished transfer, another user's.
     number = send_no_wait(sender, user_a, str(source), dest)
     wait_for(lambda: transfer(sender, number, user_a)["state"] == "done", timeout=60, what="the send")
-    path = f"/org/s2s/Daemon1/transfer/{number}"
+    path = transfer_path(user_a.uid, number)
     r = run(["busctl", "--no-pager", f"--address={sender.bus.address}", "call", "org.s2s.Daemon1", path,
              "org.s2s.Daemon1.Transfer", "SetRateLimit", "s", "fast"], env=sender.env())
     assert r.rc == 1 and "takes arguments (t), not (s)" in r.err, r

@@ -5,9 +5,9 @@ import re
 
 
 from conftest import S2SCTL, base_env, run
-from s2sit import CHARSET, ENDPOINT, ID_RE, U64_MAX, assert_valid_id, random_valid_id
+from s2sit import CHARSET, ENDPOINT, ID_RE, U64_MAX, assert_valid_id, object_number, random_valid_id
 
-JSON_KEYS = {"id", "object", "directory", "owner", "created", "quota", "expires", "remainingUses",
+JSON_KEYS = {"number", "id", "object", "directory", "owner", "created", "quota", "expires", "remainingUses",
              "bytesReceived", "filesReceived", "address", "relay", "relayConnected"}
 
 
@@ -36,6 +36,7 @@ def check_json_endpoint(obj, props, path):
     assert set(obj) == JSON_KEYS, obj
     assert obj["id"] == props["Id"]
     assert obj["object"] == path
+    assert (obj["owner"], obj["number"]) == object_number(path)
     assert obj["directory"] == props["Directory"]
     assert obj["owner"] == props["Owner"] and isinstance(obj["owner"], int)
     assert abs(usec(rfc3339_utc(obj["created"])) - props["CreatedTimestamp"]) < 1_000_000

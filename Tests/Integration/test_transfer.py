@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from conftest import S2SCTL, Bus, as_user_argv, base_env, free_port, make_dir, run
+from s2sit import object_number
 
 
 class Side:

@@ -8,7 +8,7 @@ struct MarshallingTests {
         .int16(.min), .uint16(.max), .int32(-42), .uint32(.max), .int64(.min), .uint64(.max),
         .double(-1.5), .double(.infinity),
         .string(""), .string("hello, wörld ✓"),
-        .objectPath("/"), .objectPath("/org/s2s/Daemon1/endpoint/7"),
+        .objectPath("/"), .objectPath("/org/s2s/Daemon1/endpoint/1000_7"),
         .signature([]), .signature(try! DBusType.parse("a{sv}(iu)as")),
         .variant(.string("inside")), .variant(.variant(.uint32(3))),
         .array(.string, []), .array(.int32, [.int32(1), .int32(2), .int32(3)]),

@@ -11,7 +11,7 @@ struct DaemonEventTests {
         let progress = try Message.signal(
             path: Self.root, interface: DaemonAPI.managerInterface, member: "TransferProgress",
             body: [
-                .objectPath("/org/s2s/Daemon1/transfer/1"), .string("verifying"), .uint64(5), .uint64(5), .uint64(1), .uint64(1),
+                .objectPath("/org/s2s/Daemon1/transfer/1000_1"), .string("verifying"), .uint64(5), .uint64(5), .uint64(1), .uint64(1),
                 .uint64(0), .string(""),
             ])
         guard case .transferProgress(_, let value)? = DaemonEvent(signal: progress) else {
@@ -21,7 +21,7 @@ struct DaemonEventTests {
         #expect(value.state == .verifying)
         let finished = try Message.signal(
             path: Self.root, interface: DaemonAPI.managerInterface, member: "TransferFinished",
-            body: [.objectPath("/org/s2s/Daemon1/transfer/1"), .string("levitating"), .string("")])
+            body: [.objectPath("/org/s2s/Daemon1/transfer/1000_1"), .string("levitating"), .string("")])
         #expect(DaemonEvent(signal: finished) == nil)
     }
 
@@ -29,7 +29,7 @@ struct DaemonEventTests {
         let added = try Message.signal(
             path: Self.root, interface: "org.freedesktop.DBus.ObjectManager", member: "InterfacesAdded",
             body: [
-                .objectPath("/org/s2s/Daemon1/endpoint/4"),
+                .objectPath("/org/s2s/Daemon1/endpoint/1000_4"),
                 .dictionary(
                     key: .string, value: .dictionary(key: .string, value: .variant),
                     [.init(.string(DaemonAPI.endpointInterface), .vardict(["Directory": .string("/srv/in")]))]),
@@ -38,7 +38,7 @@ struct DaemonEventTests {
             Issue.record("not an endpoint event")
             return
         }
-        #expect(path == "/org/s2s/Daemon1/endpoint/4")
+        #expect(path == "/org/s2s/Daemon1/endpoint/1000_4")
         #expect(properties[EndpointProperty.directory.rawValue]?.stringValue == "/srv/in")
     }
 }

@@ -6,12 +6,12 @@ import Testing
 
 /// Reading a transfer from the daemon's properties, what it is called, and its JSON.
 struct TransferSnapshotTests {
-    static let path: ObjectPath = "/org/s2s/Daemon1/transfer/3"
+    static let path: ObjectPath = "/org/s2s/Daemon1/transfer/1000_3"
 
     static func properties(direction: String = "receive", sources: [String] = [], currentFile: String = "") -> [String: DBusValue] {
         [
             "Direction": .string(direction), "State": .string("receiving"), "Route": .string("direct"), "Owner": .uint32(1000),
-            "Endpoint": .objectPath(direction == "receive" ? "/org/s2s/Daemon1/endpoint/2" : "/"),
+            "Endpoint": .objectPath(direction == "receive" ? "/org/s2s/Daemon1/endpoint/1000_2" : "/"),
             "Destination": .string(direction == "send" ? "s2s1x@h:1" : ""), "Sources": .strings(sources),
             "DigestAlgorithm": .string("xxh3-128"), "Digest": .string(""), "BytesDone": .uint64(1), "BytesTotal": .uint64(10),
             "BytesResumed": .uint64(0), "FilesDone": .uint64(0), "FilesTotal": .uint64(2), "Rate": .uint64(0),
@@ -21,7 +21,7 @@ struct TransferSnapshotTests {
 
     @Test func readsTheDaemonsProperties() throws {
         let view = try TransferSnapshot(path: Self.path, properties: Self.properties(currentFile: "docs/a.txt"))
-        #expect(view.direction == .receive && view.owner == 1000 && view.endpoint == "/org/s2s/Daemon1/endpoint/2")
+        #expect(view.direction == .receive && view.owner == 1000 && view.endpoint == "/org/s2s/Daemon1/endpoint/1000_2")
         #expect(view.state == .receiving && view.number == 3 && view.destination == nil && view.error == nil)
         #expect(view.rateLimit == 0 && view.keptSources.isEmpty && view.nextAttempt == nil && view.finishedTimestamp == nil)
         #expect(view.subject == .folder("docs"))
@@ -63,14 +63,29 @@ struct TransferSnapshotTests {
         #expect(throws: MalformedReply.self) { try TransferSnapshot(path: Self.path, properties: properties) }
     }
 
-    @Test(arguments: [("3", "/org/s2s/Daemon1/transfer/3"), ("/org/s2s/Daemon1/transfer/12", "/org/s2s/Daemon1/transfer/12")])
-    func transfersAreNamedByNumberOrPath(_ text: String, _ path: String) {
-        #expect(TransferSnapshot.path(from: text)?.rawValue == path)
+    /// N is the caller's own transfer; UID:N and USER:N another user's; or the object path.
+    @Test(arguments: [
+        ("3", "/org/s2s/Daemon1/transfer/1000_3"), ("0:3", "/org/s2s/Daemon1/transfer/0_3"),
+        ("1001:12", "/org/s2s/Daemon1/transfer/1001_12"), ("root:4", "/org/s2s/Daemon1/transfer/0_4"),
+        ("/org/s2s/Daemon1/transfer/1001_12", "/org/s2s/Daemon1/transfer/1001_12"),
+    ])
+    func transfersAreNamedByNumberOwnerOrPath(_ text: String, _ path: String) {
+        #expect(TransferSnapshot.path(from: text, caller: 1000)?.rawValue == path)
     }
 
-    @Test(arguments: ["0", "-1", "x", "/org/s2s/Daemon1/endpoint/3"])
+    @Test(arguments: [
+        "0", "-1", "x", "03", "+3", ":3", "1000:", "1000:0", "1:2:3", "no-such-user-s2s:3", "/org/s2s/Daemon1/endpoint/1000_3",
+        "/org/s2s/Daemon1/transfer/3", "/org/s2s/Daemon1/transfer/1000_03", "/org/s2s/Daemon1/transfer/01000_3",
+        "/org/s2s/Daemon1/transfer/1000_0", "/org/s2s/Daemon1/transfer/_3", "/org/s2s/Daemon1/transfer/1000_3_1",
+        "/org/s2s/Daemon1/transfer/4294967296_3",
+    ])
     func otherTextNamesNoTransfer(_ text: String) {
-        #expect(TransferSnapshot.path(from: text) == nil)
+        #expect(TransferSnapshot.path(from: text, caller: 1000) == nil)
+    }
+
+    @Test func theOwnerAndNumberOfAPath() {
+        #expect(TransferSnapshot.objectNumber(of: Self.path) == ObjectNumber(owner: 1000, number: 3))
+        #expect(TransferSnapshot.path(of: ObjectNumber(owner: 0, number: 1))?.rawValue == "/org/s2s/Daemon1/transfer/0_1")
     }
 
     /// The keys of `s2sctl --json`, which scripts rely on: all of them, `null` for none.

@@ -99,13 +99,14 @@ struct CommandLineTests {
             "CreatedTimestamp": .uint64(1_700_000_000_000_000), "Quota": .uint64(.max), "ExpiresTimestamp": .uint64(.max),
             "RemainingUses": .uint64(1), "BytesReceived": .uint64(0), "FilesReceived": .uint64(0),
         ]
-        let info = try EndpointInfo(object: "/org/s2s/Daemon1/endpoint/3", properties: properties)
+        let info = try EndpointInfo(object: "/org/s2s/Daemon1/endpoint/1000_3", properties: properties)
         #expect(info.quota == nil)
         #expect(info.expires == nil)
         #expect(info.remainingUses == 1)
         #expect(info.created == "2023-11-14T22:13:20Z")
         let json = String(decoding: try JSONEncoderForTests.encode(info), as: UTF8.self)
         #expect(json.contains("\"quota\":null"))
+        #expect(json.contains("\"number\":3"))
         #expect(json.contains("\"expires\":null"))
         var missing = properties
         missing["Id"] = nil

@@ -7,7 +7,7 @@ import Testing
 
 /// The texts of issue 15's message cases that need no daemon.
 struct MessageTests {
-    static let transfer: ObjectPath = "/org/s2s/Daemon1/transfer/7"
+    static let transfer: ObjectPath = "/org/s2s/Daemon1/transfer/1000_7"
 
     @Test func aWaitingSendSaysWhenItRetriesInLocalTime() throws {
         let now = Date(timeIntervalSince1970: 1_800_000_000)
@@ -46,7 +46,7 @@ struct MessageTests {
     @Test func aReceiveNamesTheFileAndTheDirectory() {
         let received = TransferSnapshot(
             path: Self.transfer, direction: .receive, state: .cancelled, error: "cancelled",
-            endpoint: "/org/s2s/Daemon1/endpoint/1", names: ["report.pdf"])
+            endpoint: "/org/s2s/Daemon1/endpoint/1000_1", names: ["report.pdf"])
         #expect(received.summary(directory: "/srv/in") == "report.pdf into /srv/in")
         #expect(received.whatColumn(directory: "/srv/in") == "report.pdf into /srv/in", "a reason that is the state is not repeated")
         let folder = TransferSnapshot(path: Self.transfer, direction: .receive, state: .receiving, names: ["photos/"])

@@ -5,8 +5,8 @@ import Testing
 
 /// The words of the notifications: what a person reads for each situation.
 struct MessageComposerTests {
-    static let path: ObjectPath = "/org/s2s/Daemon1/transfer/7"
-    static let endpoint: ObjectPath = "/org/s2s/Daemon1/endpoint/1"
+    static let path: ObjectPath = "/org/s2s/Daemon1/transfer/1000_7"
+    static let endpoint: ObjectPath = "/org/s2s/Daemon1/endpoint/1000_1"
     static let id = "s2s1s5s0qzvfxzn4gayt0hwtg0hhtgxm7wsdycup4a8t5j5ca25mfe4qd9kala"
     let plain = MessageComposer(capabilities: ServerCapabilities(actions: true, bodyMarkup: false))
     let markup = MessageComposer(capabilities: ServerCapabilities(actions: true, bodyMarkup: true))
@@ -73,7 +73,7 @@ struct MessageComposerTests {
         var batch = ArrivalBatch(startedAt: .now)
         for index in 0..<12 {
             let view = TransferSnapshot(
-                path: ObjectPath("/org/s2s/Daemon1/transfer/\(index + 1)") ?? "/", direction: .receive, state: .done,
+                path: ObjectPath("/org/s2s/Daemon1/transfer/1000_\(index + 1)") ?? "/", direction: .receive, state: .done,
                 bytesDone: 300 * 1024, bytesTotal: 300 * 1024, filesDone: 1, filesTotal: 1, endpoint: Self.endpoint)
             batch.add(view, at: .now)
         }

@@ -5,12 +5,12 @@ import Testing
 
 /// When notifications appear, update, coalesce and go: the planner with an explicit clock.
 struct NotificationPlannerTests {
-    static let endpoint: ObjectPath = "/org/s2s/Daemon1/endpoint/1"
+    static let endpoint: ObjectPath = "/org/s2s/Daemon1/endpoint/1000_1"
     let start = ContinuousClock.now
 
     func at(_ seconds: Double) -> ContinuousClock.Instant { start + .milliseconds(Int(seconds * 1000)) }
 
-    func path(_ number: Int) -> ObjectPath { ObjectPath("/org/s2s/Daemon1/transfer/\(number)") ?? "/" }
+    func path(_ number: Int) -> ObjectPath { ObjectPath("/org/s2s/Daemon1/transfer/1000_\(number)") ?? "/" }
 
     func incoming(_ number: Int, bytes: UInt64 = 100 << 20) -> TransferSnapshot {
         TransferSnapshot(path: path(number), direction: .receive, state: .receiving, bytesTotal: bytes, filesTotal: 1, endpoint: Self.endpoint)

@@ -142,7 +142,7 @@ enum DaemonBusTable {
             .init("Route", .string, changeSignal: .const) { .string($0.transfer.route) },
             .init("Owner", .uint32, changeSignal: .const) { .uint32($0.transfer.owner) },
             .init("Endpoint", .objectPath, changeSignal: .const) {
-                .objectPath($0.transfer.endpointNumber.map(EndpointObject.path) ?? "/")
+                .objectPath($0.transfer.endpointObjectNumber.map(EndpointObject.path) ?? "/")
             },
             .init("Destination", .string, changeSignal: .const) { .string($0.transfer.destination) },
             .init("Sources", .array(.string), changeSignal: .const) { .strings($0.transfer.sources) },

@@ -29,5 +29,5 @@ struct EndpointObject: BusObject, NumberedObject {
 }
 
 extension Endpoint {
-    var busPath: ObjectPath { EndpointObject.path(number) }
+    var busPath: ObjectPath { EndpointObject.path(objectNumber) }
 }

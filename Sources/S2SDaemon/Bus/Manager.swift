@@ -167,12 +167,12 @@ final class Manager: ObjectTree, Sendable {
     func object(at path: ObjectPath, for caller: Caller) async throws -> (any BusObject)? {
         if path == Self.rootPath { return ManagerObject(manager: self, authority: authority) }
         if let number = EndpointObject.number(of: path) {
-            let endpoint = await engine.endpoint(number: number)
+            let endpoint = await engine.endpoint(number)
             guard await authority.mayUse(objectOf: endpoint?.owner, caller) else { return nil }
             return endpoint.map(endpointObject)
         }
         if let number = TransferObject.number(of: path) {
-            let transfer = await engine.transfer(number: number)
+            let transfer = await engine.transfer(number)
             guard await authority.mayUse(objectOf: transfer?.owner, caller) else { return nil }
             return transfer.map(transferObject)
         }

@@ -59,5 +59,5 @@ struct TransferObject: BusObject, NumberedObject {
 }
 
 extension Transfer {
-    var busPath: ObjectPath { TransferObject.path(number) }
+    var busPath: ObjectPath { TransferObject.path(objectNumber) }
 }

@@ -63,7 +63,7 @@ final class ReceiveSession {
         self.context = context
         self.validator = SessionValidator(role: .receiver, limits: channel.limits)
         var logger = context.logger
-        logger[metadataKey: "endpoint"] = "\(endpoint.number)"
+        logger[metadataKey: "endpoint"] = "\(endpoint.objectNumber)"
         self.logger = logger
     }
 
@@ -257,7 +257,7 @@ final class ReceiveSession {
             $0.filesDone = complete
         }
         self.transfer = transfer
-        logger[metadataKey: "transfer"] = "\(transfer.number)"
+        logger[metadataKey: "transfer"] = "\(transfer.objectNumber)"
         let channel = self.channel
         transfer.onCancel { code in
             // Incoming transfers are never paused (code nil): only their sender's queue is.

@@ -103,9 +103,11 @@ final class RelayService: Service, Sendable {
             for endpoint in open where waiters[endpoint.number] == nil {
                 let token = RelayToken(endpointPublicKey: endpoint.id.publicKey)
                 guard let relay = RelayRendezvous.choose(relays, for: token) else { continue }
+                var logger = context.logger
+                logger[metadataKey: "endpoint"] = "\(endpoint.objectNumber)"
                 let waiter = RelayWaiter(
                     endpointNumber: endpoint.number, token: token, relay: relay, limits: limits,
-                    board: board, logger: context.logger,
+                    board: board, logger: logger,
                     onPaired: { connection, handshakeDone in
                         self.unserved.withLock { $0[ObjectIdentifier(connection.channel)] = connection.channel }
                         if case .terminated = continuation.yield(.paired(connection, handshakeDone: handshakeDone)) {

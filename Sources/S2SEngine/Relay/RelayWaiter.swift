@@ -54,7 +54,6 @@ package final class RelayWaiter: Sendable {
         self.relay = relay
         self.limits = limits
         var logger = logger
-        logger[metadataKey: "endpoint"] = "\(endpointNumber)"
         logger[metadataKey: "relay"] = "\(relay)"
         self.logger = logger
         self.onPaired = onPaired

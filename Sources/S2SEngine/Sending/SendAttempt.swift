@@ -35,7 +35,7 @@ struct SendAttempt: Sendable {
             return .failed("cannot read the sources: \(error)")
         }
         if tree.entries.isEmpty {
-            logger.info("every source was moved by earlier attempts", metadata: ["transfer": "\(transfer.number)"])
+            logger.info("every source was moved by earlier attempts", metadata: ["transfer": "\(transfer.objectNumber)"])
             return .done
         }
         transfer.update {

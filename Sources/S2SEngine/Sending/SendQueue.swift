@@ -75,7 +75,9 @@ actor SendQueue {
         record.progress.bytesTotal = tree.totalBytes
         record.progress.filesTotal = UInt64(tree.fileCount)
         do {
-            record.number = try store.insert(record)
+            let inserted = try store.insert(record)
+            record.number = inserted.number
+            record.ownerNumber = inserted.ownerNumber
         } catch {
             throw .failed("cannot record the transfer: \(error)")
         }
@@ -242,7 +244,7 @@ actor SendQueue {
                 job.failures = 0
                 job.rejections = 0
                 jobs[number] = job
-                logger.info("transfer paused", metadata: ["transfer": "\(number)"])
+                logger.info("transfer paused", metadata: ["transfer": "\(transfer.objectNumber)"])
                 await registry.persist(transfer)
                 await registry.changed(transfer)
                 break
@@ -267,7 +269,7 @@ actor SendQueue {
                 jobs[number] = job
                 logger.notice(
                     "transfer waits for its next attempt",
-                    metadata: ["transfer": "\(number)", "reason": "\(reason)", "in_ms": "\((at &- now) / 1000)"])
+                    metadata: ["transfer": "\(transfer.objectNumber)", "reason": "\(reason)", "in_ms": "\((at &- now) / 1000)"])
                 await registry.persist(transfer)
                 await registry.changed(transfer)
             case .giveUp(let why):
@@ -304,7 +306,7 @@ actor SendQueue {
     func pause(_ transfer: Transfer) async throws(EngineError) {
         guard let job = jobs[transfer.number] else { throw Self.notInQueue(transfer) }
         let state = transfer.snapshot.state
-        guard state != .paused, !transfer.pauseRequested else { throw .invalidArgument("transfer \(transfer.number) is already paused") }
+        guard state != .paused, !transfer.pauseRequested else { throw .invalidArgument("the transfer is already paused") }
         if job.running {
             transfer.requestPause()
             return
@@ -330,7 +332,7 @@ actor SendQueue {
     func resume(_ transfer: Transfer) async throws(EngineError) {
         guard var job = jobs[transfer.number] else { throw Self.notInQueue(transfer) }
         guard transfer.pauseRequested || transfer.snapshot.state == .paused else {
-            throw .invalidArgument("transfer \(transfer.number) is not paused (\(transfer.snapshot.state.rawValue))")
+            throw .invalidArgument("the transfer is not paused (\(transfer.snapshot.state.rawValue))")
         }
         transfer.clearPause()
         if !job.running {
@@ -359,8 +361,8 @@ actor SendQueue {
 
     private static func notInQueue(_ transfer: Transfer) -> EngineError {
         let state = transfer.snapshot.state
-        if state.isFinished { return .invalidArgument("transfer \(transfer.number) has already ended (\(state.rawValue))") }
-        return .invalidArgument("transfer \(transfer.number) is not an outgoing transfer of the queue")
+        if state.isFinished { return .invalidArgument("the transfer has already ended (\(state.rawValue))") }
+        return .invalidArgument("the transfer is not an outgoing transfer of the queue")
     }
 
     /// Sends waiting (queued or paused) and sends running.

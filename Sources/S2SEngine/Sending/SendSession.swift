@@ -53,7 +53,7 @@ final class SendSession: Sendable {
         self.followSymlinks = followSymlinks
         self.user = user
         var logger = logger
-        logger[metadataKey: "transfer"] = "\(transfer.number)"
+        logger[metadataKey: "transfer"] = "\(transfer.objectNumber)"
         self.logger = logger
     }
 

@@ -7,7 +7,7 @@ extension Transfer {
     convenience init(record: TransferStore.Record, sharedLimit: RateLimiter? = nil) {
         let rateLimit = record.options?.rateLimit ?? 0
         self.init(
-            number: record.number, direction: record.direction, owner: record.owner, route: record.route,
+            number: record.number, ownerNumber: record.ownerNumber, direction: record.direction, owner: record.owner, route: record.route,
             destination: record.destination, sources: record.sources, names: record.names,
             digestAlgorithm: record.digestAlgorithm, initialState: record.progress.state,
             priority: record.options?.priority ?? 0, createdTimestamp: record.created,
@@ -23,21 +23,27 @@ extension Transfer {
     /// The row of a new transfer; the send side adds its options and token key.
     func record(options: SendOptions? = nil, tokenKey: [UInt8]? = nil) -> TransferStore.Record {
         TransferStore.Record(
-            number: number, direction: direction, owner: owner, route: route, endpointPath: Self.storedEndpoint(endpointNumber),
+            number: number, ownerNumber: ownerNumber, direction: direction, owner: owner, route: route,
+            endpointPath: Self.storedEndpoint(endpointNumber),
             destination: destination, sources: sources, names: names, digestAlgorithm: digestAlgorithm, options: options,
             tokenKey: tokenKey.map { Data($0) }, progress: snapshot, created: createdTimestamp)
     }
 
-    /// How the history's `endpoint_path` column names the receiving endpoint: its object path as the
-    /// first version stored it, "/" on the send side. Kept so that no migration is needed.
+    /// How the history's `endpoint_path` column names the receiving endpoint, in the form of the
+    /// object paths of the first versions, `/org/s2s/Daemon1/endpoint/N`, "/" on the send side. N
+    /// is the endpoint's number among its owner's (the transfer's owner): the global number of
+    /// the rows written before numbers were per owner, which migration v8 made each endpoint's
+    /// number for its owner. Kept so that no rows need rewriting; the bus shows the endpoint's
+    /// path of today.
     static func storedEndpoint(_ number: Int64?) -> String {
-        number.map { "\(DaemonAPI.endpointPathPrefix)/\($0)" } ?? "/"
+        number.map { storedEndpointPrefix + String($0) } ?? "/"
     }
+
+    static let storedEndpointPrefix = DaemonAPI.endpointPathPrefix + "/"
 
     /// The endpoint number in a stored `endpoint_path`; nil for "/" or anything else.
     static func endpointNumber(stored path: String) -> Int64? {
-        let prefix = DaemonAPI.endpointPathPrefix + "/"
-        guard path.hasPrefix(prefix) else { return nil }
-        return Int64(path.dropFirst(prefix.count))
+        guard path.hasPrefix(storedEndpointPrefix) else { return nil }
+        return Int64(path.dropFirst(storedEndpointPrefix.count))
     }
 }

@@ -58,15 +58,20 @@ package final class Transfer: Sendable {
         }
     }
 
+    /// The database row: the engine's key, never reused, never shown to users (the bus and the
+    /// journal name the transfer by ``objectNumber``).
     package let number: Int64
+    /// The transfer's number among its owner's transfers, from 1, never reused for that owner.
+    package let ownerNumber: Int64
     package let direction: Direction
+    /// The user who sent it, or the receiving endpoint's owner.
     package let owner: UInt32
     /// "direct" or "relay"; the punched route comes with its own issue.
     package let route: String
     /// The receiving endpoint (receive side only).
     package let endpoint: Endpoint?
-    /// The receiving endpoint's number (nil on the send side); kept in the history after the
-    /// endpoint is gone.
+    /// The receiving endpoint's number among its owner's, who owns this transfer too (nil on the
+    /// send side); kept in the history after the endpoint is gone.
     package let endpointNumber: Int64?
     /// `ID@HOST:PORT` (send side only). The receiving side never learns anything about its sender.
     package let destination: String
@@ -92,14 +97,16 @@ package final class Transfer: Sendable {
         var handler: (@Sendable (CancelCode?) -> Void)?
     }
 
+    /// `ownerNumber` nil: the same as `number` (tests with one owner).
     package init(
-        number: Int64, direction: Direction, owner: UInt32, route: String = "direct", endpoint: Endpoint? = nil,
+        number: Int64, ownerNumber: Int64? = nil, direction: Direction, owner: UInt32, route: String = "direct", endpoint: Endpoint? = nil,
         destination: String = "", sources: [String] = [], names: [String] = [], digestAlgorithm: String,
         initialState: State, priority: Int32 = 0, createdTimestamp: UInt64 = Clock.nowMicroseconds, endpointNumber: Int64? = nil,
         rateLimit: UInt64 = 0, sharedLimit: RateLimiter? = nil, removeSource: Bool = false
     ) {
-        self.endpointNumber = endpoint?.number ?? endpointNumber
+        self.endpointNumber = endpoint?.ownerNumber ?? endpointNumber
         self.number = number
+        self.ownerNumber = ownerNumber ?? number
         self.direction = direction
         self.owner = owner
         self.route = route
@@ -114,6 +121,12 @@ package final class Transfer: Sendable {
         self.throttle = RateLimiter(rate: rateLimit, parent: sharedLimit)
         self.progress = Mutex(Progress(state: initialState, rateLimit: rateLimit))
     }
+
+    /// What names the transfer on the bus and in the journal: its owner and ``ownerNumber``.
+    package var objectNumber: ObjectNumber { ObjectNumber(owner: owner, number: ownerNumber) }
+
+    /// What names the receiving endpoint (receive side): the transfer's owner owns it.
+    package var endpointObjectNumber: ObjectNumber? { endpointNumber.map { ObjectNumber(owner: owner, number: $0) } }
 
     package func isVisible(in scope: Scope) -> Bool {
         scope.includes(owner: owner)

@@ -12,8 +12,8 @@ import S2SProtocol
 /// transfers stay on the bus for ``retention``, then their objects are withdrawn; their rows stay
 /// in the `TransferStore` (the history, `ListTransferHistory`) for `HistoryRetention=`.
 ///
-/// With a store, numbers come from the database and never repeat, and every change of state is
-/// written there (docs/queue.md).
+/// With a store, numbers come from the database and never repeat (each owner's, `OwnerNumbers`,
+/// and the rows'), and every change of state is written there (docs/queue.md).
 ///
 /// Rates, retention and the tick loop's sleeps are measured on an injected ``EngineClock``, so
 /// that tests step time instead of waiting for it.
@@ -44,6 +44,8 @@ actor TransferRegistry {
     /// next session with one is told CANCEL(cancelled) (in memory: after a restart it starts over).
     private var cancelledWhilePaused: [Int64: Set<TransferToken>] = [:]
     private var nextNumber: Int64 = 1
+    /// Each owner's last number: the store's, or without one (or when it fails) this registry's.
+    private var lastOwnerNumbers: [UInt32: Int64] = [:]
     private let events: EngineEventSink
     /// nil: numbers and history in memory only (unit tests).
     let store: TransferStore?
@@ -66,6 +68,7 @@ actor TransferRegistry {
         self.bandwidth = bandwidth
         self.logger = logger
         if let last = try? store?.lastNumber() { nextNumber = last + 1 }
+        if let last = try? store?.lastOwnerNumbers() { lastOwnerNumbers = last }
     }
 
     // MARK: Transfers
@@ -77,12 +80,15 @@ actor TransferRegistry {
         rateLimit: UInt64 = 0, removeSource: Bool = false
     ) async -> Transfer {
         var number = nextNumber
+        var ownerNumber = (lastOwnerNumbers[owner] ?? 0) + 1
         let draft = Transfer(
             number: 0, direction: direction, owner: owner, route: route, endpoint: endpoint, destination: destination,
             sources: sources, names: names, digestAlgorithm: digestAlgorithm, initialState: initialState)
         if let store {
             do {
-                number = try store.insert(draft.record())
+                let inserted = try store.insert(draft.record())
+                number = inserted.number
+                ownerNumber = inserted.ownerNumber
             } catch {
                 // The transfer runs anyway; it is missing from the history.
                 logger.error("cannot record a transfer", metadata: ["error": "\(error)"])
@@ -90,8 +96,8 @@ actor TransferRegistry {
         }
         nextNumber = max(nextNumber, number + 1)
         let transfer = Transfer(
-            number: number, direction: direction, owner: owner, route: route, endpoint: endpoint, destination: destination,
-            sources: sources, names: names, digestAlgorithm: digestAlgorithm, initialState: initialState,
+            number: number, ownerNumber: ownerNumber, direction: direction, owner: owner, route: route, endpoint: endpoint,
+            destination: destination, sources: sources, names: names, digestAlgorithm: digestAlgorithm, initialState: initialState,
             createdTimestamp: draft.createdTimestamp, rateLimit: rateLimit, sharedLimit: bandwidth.shared(for: direction),
             removeSource: removeSource)
         await register(transfer)
@@ -100,7 +106,7 @@ actor TransferRegistry {
 
     /// Announces a transfer created elsewhere (a queued send, whose row the queue wrote).
     func register(_ transfer: Transfer) async {
-        nextNumber = max(nextNumber, transfer.number + 1)
+        noteNumbers(of: transfer)
         entries[transfer.number] = Entry(transfer: transfer, published: transfer.snapshot)
         activity.ring()
         events.emit(.transferAdded(transfer))
@@ -115,8 +121,14 @@ actor TransferRegistry {
             entries[record.number] = Entry(
                 transfer: transfer, published: transfer.snapshot,
                 finishedAt: clock.now - .microseconds(Int64(clamping: age)))
-            nextNumber = max(nextNumber, record.number + 1)
+            noteNumbers(of: transfer)
         }
+    }
+
+    /// Keeps the numbers a transfer took from being given again.
+    private func noteNumbers(of transfer: Transfer) {
+        nextNumber = max(nextNumber, transfer.number + 1)
+        lastOwnerNumbers[transfer.owner] = max(lastOwnerNumbers[transfer.owner] ?? 0, transfer.ownerNumber)
     }
 
     /// Writes a transfer's state to the store now.
@@ -125,7 +137,7 @@ actor TransferRegistry {
         do {
             try store.update(number: transfer.number, transfer.snapshot)
         } catch {
-            logger.error("cannot record a transfer's state", metadata: ["transfer": "\(transfer.number)", "error": "\(error)"])
+            logger.error("cannot record a transfer's state", metadata: ["transfer": "\(transfer.objectNumber)", "error": "\(error)"])
         }
     }
 
@@ -181,9 +193,14 @@ actor TransferRegistry {
         entries.values.map(\.transfer).filter { $0.isVisible(in: scope) }.sorted { $0.number < $1.number }
     }
 
-    /// The transfer with this number, whoever owns it: the caller decides who may see it.
+    /// The transfer with this (row) number, whoever owns it: the caller decides who may see it.
     func transfer(number: Int64) -> Transfer? {
         entries[number]?.transfer
+    }
+
+    /// The transfer the bus and the journal name `object`, whoever owns it.
+    func transfer(_ object: ObjectNumber) -> Transfer? {
+        entries.values.first { $0.transfer.owner == object.owner && $0.transfer.ownerNumber == object.number }?.transfer
     }
 
     /// Transfers that have not finished (a paused one included: the daemon holds it).

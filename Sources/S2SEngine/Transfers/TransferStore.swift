@@ -7,7 +7,9 @@ import GRDB
 final class TransferStore: Sendable {
     /// One row: what a transfer was asked to do and how far it got.
     struct Record: Sendable, Equatable {
+        /// The row's number (the engine's key) and the owner's (what the bus shows).
         var number: Int64 = 0
+        var ownerNumber: Int64 = 0
         var direction: Transfer.Direction
         var owner: UInt32
         var route: String
@@ -29,23 +31,25 @@ final class TransferStore: Sendable {
         self.database = database
     }
 
-    /// Inserts a new transfer; returns its number, never used before.
-    func insert(_ record: Record) throws -> Int64 {
+    /// Inserts a new transfer; returns its numbers, never used before: the row's, and its owner's
+    /// next (`OwnerNumbers`).
+    func insert(_ record: Record) throws -> (number: Int64, ownerNumber: Int64) {
         try database.write { db in
+            let ownerNumber = try OwnerNumbers.next(.transfer, owner: record.owner, in: db)
             try db.execute(
                 sql: """
-                    INSERT INTO transfer (direction, owner, state, route, endpoint_path, destination, sources, names,
+                    INSERT INTO transfer (direction, owner, owner_number, state, route, endpoint_path, destination, sources, names,
                                           digest_algorithm, options, token_key, priority, bytes_total, files_total, created_usec)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """,
                 arguments: [
-                    record.direction.rawValue, Int64(record.owner), record.progress.state.rawValue, record.route, record.endpointPath,
-                    record.destination, try Self.json(record.sources), try Self.json(record.names), record.digestAlgorithm,
+                    record.direction.rawValue, Int64(record.owner), ownerNumber, record.progress.state.rawValue, record.route,
+                    record.endpointPath, record.destination, try Self.json(record.sources), try Self.json(record.names), record.digestAlgorithm,
                     try record.options.map(Self.json), record.tokenKey, Int64(record.options?.priority ?? 0),
                     Int64(clamping: record.progress.bytesTotal), Int64(clamping: record.progress.filesTotal),
                     Int64(clamping: record.created),
                 ])
-            return db.lastInsertedRowID
+            return (db.lastInsertedRowID, ownerNumber)
         }
     }
 
@@ -113,6 +117,11 @@ final class TransferStore: Sendable {
         }
     }
 
+    /// The highest number given so far to each owner.
+    func lastOwnerNumbers() throws -> [UInt32: Int64] {
+        try database.read { db in try OwnerNumbers.last(.transfer, in: db) }
+    }
+
     // MARK: Rows
 
     private func fetch(_ sql: String, _ arguments: StatementArguments = []) throws -> [Record] {
@@ -149,7 +158,7 @@ final class TransferStore: Sendable {
         if let changedRate { options?.rateLimit = UInt64(clamping: changedRate) }
         progress.rateLimit = options?.rateLimit ?? UInt64(clamping: changedRate ?? 0)
         return Record(
-            number: row["number"], direction: direction, owner: UInt32(clamping: row["owner"] as Int64),
+            number: row["number"], ownerNumber: row["owner_number"], direction: direction, owner: UInt32(clamping: row["owner"] as Int64),
             route: row["route"], endpointPath: row["endpoint_path"], destination: row["destination"],
             sources: try decodeStrings(row["sources"]), names: try decodeStrings(row["names"]),
             digestAlgorithm: row["digest_algorithm"], options: options, tokenKey: row["token_key"], progress: progress,

@@ -30,7 +30,7 @@ struct TransferStoreTests {
         let number: Int64
         do {
             let store = try openStore(path)
-            number = try store.insert(send(owner: 1000, priority: 9))
+            number = try store.insert(send(owner: 1000, priority: 9)).number
             var progress = Transfer.Progress(state: .sending)
             progress.attempts = 2
             progress.lastError = "connection reset"
@@ -52,7 +52,7 @@ struct TransferStoreTests {
         let store = try openStore(try temporaryDatabase())
         var queued = send(owner: 1)
         queued.options?.rateLimit = 1_000
-        let number = try store.insert(queued)
+        let number = try store.insert(queued).number
         #expect(try store.unfinished().first?.progress.rateLimit == 1_000)
         let transfer = Transfer(record: try #require(store.unfinished().first))
         transfer.setRateLimit(3_000)
@@ -69,12 +69,12 @@ struct TransferStoreTests {
 
     @Test func numbersNeverRepeatEvenAfterClearing() throws {
         let store = try openStore(try temporaryDatabase())
-        let first = try store.insert(send(owner: 1))
+        let first = try store.insert(send(owner: 1)).number
         var done = Transfer.Progress(state: .done)
         done.finishedTimestamp = 10
         try store.update(number: first, done)
         #expect(try store.clearFinished(owner: nil) == [first])
-        let second = try store.insert(send(owner: 1))
+        let second = try store.insert(send(owner: 1)).number
         #expect(second > first)
         #expect(try store.lastNumber() == second)
     }
@@ -83,11 +83,11 @@ struct TransferStoreTests {
         let store = try openStore(try temporaryDatabase())
         var finished = Transfer.Progress(state: .failed)
         finished.finishedTimestamp = 1_000
-        let mine = try store.insert(send(owner: 1))
+        let mine = try store.insert(send(owner: 1)).number
         try store.update(number: mine, finished)
-        let theirs = try store.insert(send(owner: 2))
+        let theirs = try store.insert(send(owner: 2)).number
         try store.update(number: theirs, finished)
-        let running = try store.insert(send(owner: 1))
+        let running = try store.insert(send(owner: 1)).number
         #expect(try store.finished(owner: 1).map(\.number) == [mine])
         #expect(try store.clearFinished(owner: 1) == [mine])
         #expect(try store.finished(owner: nil).map(\.number) == [theirs])
