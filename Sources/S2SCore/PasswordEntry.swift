@@ -11,26 +11,23 @@ public struct PasswordEntry: Sendable, Equatable {
 
     /// The entry for `uid`, or nil when there is none (or the lookup fails).
     public static func lookup(uid: UInt32) -> PasswordEntry? {
-        var entry = passwd()
-        var result: UnsafeMutablePointer<passwd>? = nil
-        var buffer = [CChar](repeating: 0, count: 16_384)
-        guard getpwuid_r(uid, &entry, &buffer, buffer.count, &result) == 0, result != nil, let name = entry.pw_name else {
-            return nil
-        }
-        return PasswordEntry(
-            uid: uid, gid: entry.pw_gid, name: text(name),
-            home: text(entry.pw_dir))
+        find { getpwuid_r(uid, &$0, &$1, $1.count, &$2) }
     }
 
     /// The entry for the user `name`, or nil when there is none (or the lookup fails).
     public static func lookup(name: String) -> PasswordEntry? {
+        find { getpwnam_r(name, &$0, &$1, $1.count, &$2) }
+    }
+
+    /// Runs one of the reentrant lookups (getpwuid_r, getpwnam_r) with its buffers.
+    private static func find(
+        _ call: (inout passwd, inout [CChar], inout UnsafeMutablePointer<passwd>?) -> Int32
+    ) -> PasswordEntry? {
         var entry = passwd()
         var result: UnsafeMutablePointer<passwd>? = nil
         var buffer = [CChar](repeating: 0, count: 16_384)
-        guard getpwnam_r(name, &entry, &buffer, buffer.count, &result) == 0, result != nil, let found = entry.pw_name else {
-            return nil
-        }
-        return PasswordEntry(uid: entry.pw_uid, gid: entry.pw_gid, name: text(found), home: text(entry.pw_dir))
+        guard call(&entry, &buffer, &result) == 0, result != nil, let name = entry.pw_name else { return nil }
+        return PasswordEntry(uid: entry.pw_uid, gid: entry.pw_gid, name: text(name), home: text(entry.pw_dir))
     }
 }
 
