@@ -443,6 +443,9 @@ def test_pause_and_resume(queue_pair, mkdir, user_a, user_b):
         assert r.rc == 0 and "paused by the sender" in r.out, r
         r = sender.ctl("pause", str(number), user=user_a)
         assert r.rc == 1 and "already paused" in r.err, r
+        # Said once: the pause, not also an interruption of the attempt it ended.
+        log = sender.daemon.log()
+        assert "transfer paused" in log and "transfer interrupted" not in log, log[-2000:]
         sender.daemon.restart()
         time.sleep(1.5)  # on purpose: the restored send must stay paused while time passes
         assert history(sender, user_a)[number]["state"] == "paused"

@@ -47,9 +47,11 @@ struct TCPPathReportTests {
                 await secure.close()
                 return report
             }
+            // The kernel answered for this connection (its round trip on loopback is short, but not
+            // on a busy machine: no bound here), and one record is no limitation.
             let measured = try #require(report)
-            #expect(measured.roundTrip > 0 && measured.roundTrip < TCPPathReport.longLink)
-            #expect(measured.limitation == nil)
+            #expect(measured.roundTrip > 0)
+            #expect(measured.busyTime < TCPPathReport.minimumBusyTime && measured.limitation == nil)
         }
     }
 }

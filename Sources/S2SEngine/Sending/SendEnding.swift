@@ -10,6 +10,9 @@ enum SendEnding: Error, Equatable {
     case cancelledHere(CancelCode, String)
     /// The connection broke; the token is kept for a retry.
     case lost(String)
+    /// The user paused the transfer: this side ended the attempt (CANCEL(paused), or a close);
+    /// the token is kept for when it resumes.
+    case paused
     /// The relay route found no receiver (or no working relay) before the deadline; nothing
     /// was sent. The token is kept: a transfer interrupted earlier still resumes.
     case noReceiver(String)
@@ -80,6 +83,9 @@ struct SendConclusion {
                 "the receiver closed the handshake", ["reason": "\(reason)"])
         case .lost(let reason):
             self.init(.retry(reason, rejected: false), .notice, "transfer interrupted", ["reason": "\(reason)"])
+        case .paused:
+            // The queue says "transfer paused" once the attempt is over.
+            self.init(.retry("paused", rejected: false), .debug, "attempt ended for the pause")
         }
     }
 

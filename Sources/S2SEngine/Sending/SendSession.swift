@@ -357,8 +357,11 @@ final class SendSession: Sendable {
     }
 
     /// What a failed send or receive means: the user's cancel, or a lost connection.
+    /// What an error that ended the attempt means: the user's cancel or pause (which closed the
+    /// connection), or a lost connection.
     private func ending(after error: any Error) -> SendEnding {
-        transfer.cancelRequest.map { .cancelledHere($0, "cancelled") } ?? .lost("\(error)")
+        if let code = transfer.cancelRequest { return .cancelledHere(code, "cancelled") }
+        return transfer.pauseRequested ? .paused : .lost("\(error)")
     }
 
     private func checked(_ shared: Shared, _ body: (inout SessionValidator) throws(ProtocolError) -> Void) throws {

@@ -35,6 +35,9 @@ struct SendConclusionTests {
         #expect(outcome(.cancelledHere(.cancelled, "cancelled"), cancelRequested: true, pauseRequested: true) == .cancelled("cancelled"))
         #expect(outcome(.cancelledHere(.cancelled, "cancelled")) == .cancelled("cancelled"))
         #expect(outcome(.cancelledHere(.protocolError, "bad")) == .failed("bad"))
+        // The attempt that a pause closed: retried once resumed, and not logged as an interruption.
+        let paused = SendConclusion(.paused, failures: [], cancelRequested: false, pauseRequested: true)
+        #expect(paused.outcome == .retry("paused", rejected: false) && paused.level == .debug)
     }
 
     @Test func lostRelayAndHandshakeEndingsRetry() {
