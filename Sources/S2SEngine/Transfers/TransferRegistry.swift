@@ -240,7 +240,8 @@ actor TransferRegistry {
         for entry in entries.values where entry.transfer.endpoint?.number == number {
             _ = entry.transfer.requestCancel(.endpointGone)
         }
-        for (transfer, _) in pausedIncoming.values.filter({ $0.endpoint == number }).compactMap({ takePaused($0.endpoint, $0.token) }) {
+        for paused in pausedIncoming.filter({ $0.value.endpoint == number }).keys {
+            guard let (transfer, _) = removePaused(paused) else { continue }
             transfer.finish(.cancelled, error: "the endpoint was deleted")
             await finished(transfer)
         }
@@ -265,7 +266,7 @@ actor TransferRegistry {
     /// The paused incoming transfer that a new session with `token` into `endpoint` continues,
     /// back in state receiving; nil if there is none.
     func resumePaused(endpoint: Int64, token: TransferToken) async -> Transfer? {
-        guard let (transfer, _) = takePaused(endpoint, token) else { return nil }
+        guard let transfer = removePaused(endpoint: endpoint, token: token) else { return nil }
         transfer.update { $0.state = .receiving }
         persist(transfer)
         await changed(transfer)
@@ -276,9 +277,7 @@ actor TransferRegistry {
     /// Cancel, and remembers its token as cancelled; returns where and under which token it
     /// waited, or nil if it is not paused.
     func takePaused(_ transfer: Transfer) -> (endpoint: Int64, token: TransferToken)? {
-        guard let paused = pausedIncoming[transfer.number], let (_, place) = takePaused(paused.endpoint, paused.token) else {
-            return nil
-        }
+        guard let (_, place) = removePaused(transfer.number) else { return nil }
         cancelledWhilePaused[place.endpoint, default: []].insert(place.token)
         return place
     }
@@ -292,16 +291,25 @@ actor TransferRegistry {
     /// Ends the paused incoming transfer waiting with `token` in `endpoint` (its resume records
     /// expired: the sender did not come back within ResumeRetention=).
     func expirePaused(endpoint: Int64, token: TransferToken, reason: String) async {
-        guard let (transfer, _) = takePaused(endpoint, token) else { return }
+        guard let transfer = removePaused(endpoint: endpoint, token: token) else { return }
         transfer.finish(.failed, error: reason)
         await finished(transfer)
     }
 
-    private func takePaused(_ endpoint: Int64, _ token: TransferToken) -> (Transfer, (endpoint: Int64, token: TransferToken))? {
-        guard let number = pausedIncoming.first(where: { $0.value.endpoint == endpoint && $0.value.token == token })?.key,
-            let place = pausedIncoming.removeValue(forKey: number)
+    /// Takes the incoming transfer paused with `token` in `endpoint` out of the paused ones.
+    private func removePaused(endpoint: Int64, token: TransferToken) -> Transfer? {
+        guard let number = pausedIncoming.first(where: { $0.value.endpoint == endpoint && $0.value.token == token })?.key else {
+            return nil
+        }
+        return removePaused(number)?.0
+    }
+
+    /// Takes transfer `number` out of the paused ones: it, and where it waited, if it still
+    /// waits (not finished meanwhile).
+    private func removePaused(_ number: Int64) -> (Transfer, (endpoint: Int64, token: TransferToken))? {
+        guard let place = pausedIncoming.removeValue(forKey: number), let entry = entries[number], entry.finishedAt == nil,
+            entry.transfer.snapshot.state == .paused
         else { return nil }
-        guard let entry = entries[number], entry.finishedAt == nil, entry.transfer.snapshot.state == .paused else { return nil }
         return (entry.transfer, place)
     }
 
