@@ -7,8 +7,8 @@ extension ReceiveContext {
     /// forgotten; the sender learns it when it resumes (its next session with the token is
     /// answered CANCEL(cancelled)). Returns false if the transfer is not paused.
     func cancelPaused(_ transfer: Transfer) async -> Bool {
-        guard let (number, token) = await transfers.takePaused(transfer) else { return false }
-        if let endpoint = await endpoints.current(number) {
+        guard let (endpointNumber, token) = await transfers.takePaused(transfer) else { return false }
+        if let endpoint = await endpoints.current(endpointNumber) {
             do {
                 let user = try UserContext.lookup(uid: endpoint.owner)
                 let directory = endpoint.directory
@@ -18,10 +18,10 @@ extension ReceiveContext {
             } catch {
                 logger.warning(
                     "cannot remove a cancelled transfer's partial data",
-                    metadata: ["transfer": "\(transfer.number)", "error": "\(error)"])
+                    metadata: ["transfer": "\(transfer.objectNumber)", "error": "\(error)"])
             }
         }
-        try? resume.forget(endpoint: number, token: token)
+        try? resume.forget(endpoint: endpointNumber, token: token)
         transfer.finish(.cancelled, error: "cancelled")
         await transfers.finished(transfer)
         return true
