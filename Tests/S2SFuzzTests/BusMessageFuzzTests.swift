@@ -1,3 +1,4 @@
+import FoundationEssentials
 import S2SBus
 import Testing
 
@@ -28,7 +29,7 @@ import Testing
         a.count == b.count && zip(a, b).allSatisfy { $0 == $1 || $0.description == $1.description }
     }
 
-    @Test func messagesDecodeInFullOrFail() {
+    @Test func messagesDecodeInFullOrFail() async {
         var rng = FuzzRun.generator("bus")
         var tally = FuzzTally("bus messages")
         guard !Self.messages.isEmpty else { return }
@@ -37,7 +38,7 @@ import Testing
         for iteration in 0..<FuzzRun.share(0.35) {
             let seed = Self.messages[Int.random(in: 0..<Self.messages.count, using: &rng)]
             let bytes = Self.mutator.mutate(seed, corpus: Self.messages, &rng)
-            tally.inputs += 1
+            await tally.next()
             let body: [DBusValue]
             let message: Message
             do {
@@ -89,7 +90,7 @@ import Testing
 
     /// Signatures (the strings every array, variant and reply is typed by): parsed, or a
     /// ``DBusTypeError``; what parses prints back as the same string.
-    @Test func signaturesParseExactlyOrFail() {
+    @Test func signaturesParseExactlyOrFail() async {
         var rng = FuzzRun.generator("signatures")
         var tally = FuzzTally("signatures")
         let alphabet = Array("ybnqiuxtdsoghva(){}".utf8) + [0x00, 0x7A, 0xFF]
@@ -106,7 +107,7 @@ import Testing
                 }
             }
             let text = String(decoding: bytes, as: UTF8.self)
-            tally.inputs += 1
+            await tally.next()
             do {
                 let types = try DBusType.parse(text)
                 tally.accepted += 1

@@ -1,3 +1,4 @@
+import FoundationEssentials
 import NIOCore
 import NIOEmbedded
 import S2SPeer
@@ -36,7 +37,7 @@ import Testing
         }
     }
 
-    @Test func framesAreCutExactlyOrRefused() throws {
+    @Test func framesAreCutExactlyOrRefused() async throws {
         var rng = FuzzRun.generator("frames")
         var tally = FuzzTally("noise frames")
         guard !Self.streams.isEmpty else { return }
@@ -47,7 +48,7 @@ import Testing
             let decoder = NoiseFrameDecoder(expectPreamble: true, maxFrameLength: maxFrame)
             let expected = Self.reference(bytes, maxFrame: decoder.maxFrameLength)
             let channel = EmbeddedChannel(handler: decoder)
-            tally.inputs += 1
+            await tally.next()
             var units: [[UInt8]] = []
             var failure: (any Error)?
             var offset = 0

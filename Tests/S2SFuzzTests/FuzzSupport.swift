@@ -54,6 +54,14 @@ struct FuzzTally {
 
     init(_ target: String) { self.target = target }
 
+    /// Counts one more input, and lets the other suites' tasks run every 64 inputs. The unit suites
+    /// share one cooperative pool, a thread per core: two fuzz loops that never yield hold both
+    /// threads of a 2-core machine for seconds, and the network suites' handshakes time out.
+    mutating func next() async {
+        inputs += 1
+        if inputs % 64 == 0 { await Task.yield() }
+    }
+
     mutating func rejected(_ error: any Error) {
         // The error's case, and what it says without its numbers (libdbus's reasons are in the text).
         let label = Mirror(reflecting: error).children.first?.label ?? ""

@@ -1,3 +1,4 @@
+import FoundationEssentials
 import S2SProtocol
 import Testing
 
@@ -44,7 +45,7 @@ import Testing
         }
     }
 
-    @Test func recordsDecodeCanonicallyOrFail() {
+    @Test func recordsDecodeCanonicallyOrFail() async {
         var rng = FuzzRun.generator("records")
         var tally = FuzzTally("records")
         let corpus = Self.sessions.flatMap { $0.records.map(\.bytes) }
@@ -53,7 +54,7 @@ import Testing
         for iteration in 0..<FuzzRun.share(0.4) {
             let seed = corpus[Int.random(in: 0..<corpus.count, using: &rng)]
             let bytes = Self.mutator.mutate(seed, corpus: corpus, &rng)
-            tally.inputs += 1
+            await tally.next()
             do {
                 let record = try Record.decode(bytes, limits: limits)
                 tally.accepted += 1
@@ -77,7 +78,7 @@ import Testing
     /// Sessions cut, reordered, repeated, spliced and with mutated records, into a pair of
     /// validators: whatever one side accepts from the other, the sending side's own check accepts
     /// too (the two state machines never diverge), and nothing traps.
-    @Test func mutatedSessionsKeepBothSidesInStep() {
+    @Test func mutatedSessionsKeepBothSidesInStep() async {
         var rng = FuzzRun.generator("sessions")
         var tally = FuzzTally("sessions")
         guard !Self.sessions.isEmpty else { return }
@@ -88,7 +89,7 @@ import Testing
             for _ in 0..<Int.random(in: 1...3, using: &rng) {
                 Self.mutate(&session, corpus: corpus, &rng)
             }
-            tally.inputs += 1
+            await tally.next()
             var sender = SessionValidator(role: .sender)
             var receiver = SessionValidator(role: .receiver)
             var failures = 0

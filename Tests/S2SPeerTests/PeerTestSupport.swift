@@ -7,6 +7,13 @@ import S2SProtocol
 import Synchronization
 import Testing
 
+extension ProtocolLimits {
+    /// The defaults with a minute for the handshake, for tests that do not test the timeout: the
+    /// unit suites share a cooperative pool of a thread per core, and behind the CPU-bound suites a
+    /// handshake's tasks can wait longer than the default 10 s on a loaded 2-core machine.
+    static let patient = ProtocolLimits(handshakeTimeout: .seconds(60))
+}
+
 /// A receiver on 127.0.0.1 with one endpoint, for the duration of a test body.
 final class TestServer: Sendable {
     let server: PeerServer
@@ -66,7 +73,7 @@ final class TestServer: Sendable {
     /// Starts a server with `limits`, runs `body`, then stops the server and checks that no
     /// connection is left.
     static func with(
-        limits: ProtocolLimits = .default,
+        limits: ProtocolLimits = .patient,
         maxConcurrentHandshakes: Int = 8,
         admission: HandshakeAdmission.Policy? = nil,
         handler: @escaping @Sendable (SecureChannel) async throws -> Void = TestServer.echo,
@@ -114,7 +121,7 @@ final class TestServer: Sendable {
 
     /// A well-behaved sender: handshake, one record echoed, graceful close.
     func goodClientWorks() async throws {
-        let echoed = try await SecureChannel.connect(to: address, endpointKey: endpointKey) { secure in
+        let echoed = try await SecureChannel.connect(to: address, endpointKey: endpointKey, limits: .patient) { secure in
             try await secure.send(.fileAbort(entry: 42))
             let record = try await secure.nextNonKeepalive()
             await secure.close()

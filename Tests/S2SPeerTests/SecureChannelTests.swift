@@ -1,3 +1,4 @@
+import Synchronization
 import Crypto
 import Foundation
 import NIOCore
@@ -36,7 +37,7 @@ struct SecureChannelTests {
     @Test func handshakeAndEveryRecordType() async throws {
         #expect(Set(Self.everyRecord.map(\.type)) == Set(RecordType.allCases))
         try await TestServer.with { server in
-            try await SecureChannel.connect(to: server.address, endpointKey: server.endpointKey) { secure in
+            try await SecureChannel.connect(to: server.address, endpointKey: server.endpointKey, limits: .patient) { secure in
                 #expect(secure.peerHello == Hello(limits: .default))
                 #expect(secure.endpointKey.rawRepresentation == server.endpointKey.rawRepresentation)
                 for record in Self.everyRecord {
@@ -57,7 +58,7 @@ struct SecureChannelTests {
 
     @Test func oversizeRecordIsRefusedBeforeSending() async throws {
         try await TestServer.with { server in
-            try await SecureChannel.connect(to: server.address, endpointKey: server.endpointKey) { secure in
+            try await SecureChannel.connect(to: server.address, endpointKey: server.endpointKey, limits: .patient) { secure in
                 let tooBig = [UInt8](repeating: 1, count: secure.maxDataLength + 1)
                 await #expect(throws: PeerError.recordTooLarge(size: 65520, limit: 65519)) {
                     try await secure.sendData(entry: 0, offset: 0, bytes: tooBig[...])
@@ -127,7 +128,7 @@ struct SecureChannelTests {
         try await TestServer.with(handler: hashing ? TestServer.echo : countingSink) { server in
             let clock = ContinuousClock()
             let start = clock.now
-            let result = try await SecureChannel.connect(to: server.address, endpointKey: server.endpointKey) { secure in
+            let result = try await SecureChannel.connect(to: server.address, endpointKey: server.endpointKey, limits: .patient) { secure in
                 var hash = SHA256()
                 var offset = 0
                 while offset < total {
@@ -157,7 +158,7 @@ struct SecureChannelTests {
         try await TestServer.with { server in
             let wrong = Curve25519.KeyAgreement.PrivateKey().publicKey
             await #expect {
-                try await SecureChannel.connect(to: server.address, endpointKey: wrong) { _ in }
+                try await SecureChannel.connect(to: server.address, endpointKey: wrong, limits: .patient) { _ in }
             } throws: { error in
                 guard case .handshakeFailed(let reason) = error as? PeerError else { return false }
                 return reason.contains("wrong endpoint ID")

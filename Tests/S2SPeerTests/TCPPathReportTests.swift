@@ -1,3 +1,4 @@
+import S2SProtocol
 import NIOCore
 import Testing
 @testable import S2SPeer
@@ -40,7 +41,7 @@ struct TCPPathReportTests {
 
     @Test func aRealConnectionHasARoundTrip() async throws {
         try await TestServer.with { server in
-            let report = try await SecureChannel.connect(to: server.address, endpointKey: server.endpointKey) { secure in
+            let report = try await SecureChannel.connect(to: server.address, endpointKey: server.endpointKey, limits: .patient) { secure in
                 try await secure.send(.fileAbort(entry: 1))
                 _ = try await secure.nextNonKeepalive()
                 let report = await secure.pathReport()

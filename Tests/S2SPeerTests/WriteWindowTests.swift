@@ -21,7 +21,7 @@ import Testing
             secure.abort()
         }) { server in
             let payload = [UInt8](repeating: 0x5A, count: 60_000)
-            try await SecureChannel.connect(to: server.address, endpointKey: server.endpointKey) { secure in
+            try await SecureChannel.connect(to: server.address, endpointKey: server.endpointKey, limits: .patient) { secure in
                 async let sending: Void = {
                     // 256 MiB if nothing held it back: far more than any socket buffer.
                     for index in 0..<4_474 {

@@ -57,6 +57,13 @@ enum Fixtures {
 }
 
 /// SplitMix64: a small seeded generator, so fuzz failures can be reproduced.
+/// Lets the other suites' tasks run every 64 iterations of a long loop. The unit suites share one
+/// cooperative pool, a thread per core: loops that never yield hold both threads of a 2-core
+/// machine for seconds, and the network suites' handshakes time out.
+func letOtherTestsRun(_ iteration: Int) async {
+    if iteration % 64 == 63 { await Task.yield() }
+}
+
 struct SplitMix64: RandomNumberGenerator {
     var state: UInt64
 

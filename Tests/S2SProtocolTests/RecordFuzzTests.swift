@@ -45,13 +45,14 @@ struct RecordFuzzTests {
         return bytes
     }
 
-    @Test func decoderNeverTraps() {
+    @Test func decoderNeverTraps() async {
         var rng = SplitMix64(state: 0x5EED_0001)
         let seeds = Fixtures.samples.map { $0.encoded() }
         let limits = ProtocolLimits(maxEntries: 1000)
         var decoded = 0
         var failures: [String: Int] = [:]
         for iteration in 0..<Self.iterations {
+            await letOtherTestsRun(iteration)
             let bytes =
                 iteration % 3 == 0
                 ? Self.random(&rng)
@@ -73,11 +74,12 @@ struct RecordFuzzTests {
     }
 
     /// Long mutated paths through ENTRY: the path validator sees every kind of byte.
-    @Test func pathsNeverTrap() {
+    @Test func pathsNeverTrap() async {
         var rng = SplitMix64(state: 0x5EED_0002)
         let alphabet: [UInt8] = [0x2F, 0x2E, 0x61, 0x00, 0x1F, 0x7F, 0xC2, 0x80, 0x9F, 0xE6, 0x97, 0xA5, 0xFF, 0xED, 0xA0]
         var accepted = 0
-        for _ in 0..<Self.iterations / 5 {
+        for iteration in 0..<Self.iterations / 5 {
+            await letOtherTestsRun(iteration)
             let length = Int.random(in: 0...300, using: &rng)
             let bytes = (0..<length).map { _ in alphabet.randomElement(using: &rng) ?? 0 }
             if let path = try? RelativePath(validating: bytes) {
@@ -90,7 +92,7 @@ struct RecordFuzzTests {
     }
 
     /// Random sequences of valid records into validators of both roles: errors, never traps.
-    @Test func validatorNeverTraps() {
+    @Test func validatorNeverTraps() async {
         var rng = SplitMix64(state: 0x5EED_0003)
         let pool = Fixtures.samples + [
             .entry(.directory(Fixtures.path("notes"))), .entry(.file(Fixtures.path("a"), size: 0)),
@@ -99,6 +101,7 @@ struct RecordFuzzTests {
         ]
         var progressed = 0
         for round in 0..<Self.iterations / 50 {
+            await letOtherTestsRun(round)
             var validator = SessionValidator(role: round % 2 == 0 ? .sender : .receiver)
             for _ in 0..<40 {
                 guard let record = pool.randomElement(using: &rng) else { continue }
