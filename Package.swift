@@ -2,11 +2,16 @@
 import PackageDescription
 
 /// Warnings in our own code are errors; the language mode is 6 with strict concurrency everywhere.
-let strict: [SwiftSetting] = [
+let strictLanguage: [SwiftSetting] = [
     .swiftLanguageMode(.v6),
     .enableUpcomingFeature("ExistentialAny"),
     .enableUpcomingFeature("InternalImportsByDefault"),
 ]
+/// And a module sees the members of the modules it imports, not of everything they import: a
+/// `contains` on a String must not become Foundation's (which brings ICU, 34 MB, into the
+/// package) because swift-crypto imports Foundation. S2SPeer goes without it: the importer
+/// attributes Glibc's socket structs (`linger`, `sockaddr_in`) to SwiftNIO's CNIOLinux there.
+let strict = strictLanguage + [.enableUpcomingFeature("MemberImportVisibility")]
 
 let package = Package(
     name: "s2s",
@@ -26,7 +31,6 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
-        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
     targets: [
@@ -34,6 +38,7 @@ let package = Package(
         .systemLibrary(name: "CDBus", pkgConfig: "dbus-1", providers: [.apt(["libdbus-1-dev"])]),
         .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
         .systemLibrary(name: "CXXHash", pkgConfig: "libxxhash", providers: [.apt(["libxxhash-dev"])]),
+        .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         // Linux system calls that glibc does not wrap, or wraps process-wide.
         .target(name: "CLinux"),
         // BoringSSL's AEAD functions, from the copy swift-crypto links in (see its header).
@@ -47,6 +52,8 @@ let package = Package(
             dependencies: ["CSystemd", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict),
         .target(name: "S2SCore", swiftSettings: strict),
+        // The state database's SQLite: connections, transactions, migrations, backups.
+        .target(name: "S2SSQLite", dependencies: ["CSQLite"], swiftSettings: strict),
         .target(
             name: "S2SProtocol",
             dependencies: ["CBoringAEAD", .product(name: "Crypto", package: "swift-crypto")],
@@ -58,19 +65,18 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
-            swiftSettings: strict),
+            swiftSettings: strictLanguage),
         // What s2s does (endpoints, sending, receiving, the queue, relays, limits, state), with no
         // front-end: it must not depend on S2SBus, S2SSystemd or S2SDaemon (docs/architecture.md).
         .target(
             name: "S2SEngine",
             dependencies: [
-                "S2SCore", "S2SProtocol", "S2SPeer", "S2SLinux", "CXXHash",
+                "S2SCore", "S2SProtocol", "S2SPeer", "S2SLinux", "S2SSQLite", "CXXHash",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-                .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: strict),
         // The process: start-up, the service manager, and the engine's D-Bus adapter (Bus/).
@@ -132,13 +138,14 @@ let package = Package(
 
         .testTarget(name: "S2SBusTests", dependencies: ["S2SBus"], swiftSettings: strict),
         .testTarget(name: "S2SCoreTests", dependencies: ["S2SCore"], swiftSettings: strict),
+        .testTarget(name: "S2SSQLiteTests", dependencies: ["S2SSQLite"], swiftSettings: strict),
         .testTarget(name: "S2SProtocolTests", dependencies: ["S2SProtocol"], exclude: ["Vectors"], swiftSettings: strict),
         .testTarget(
             name: "S2SPeerTests",
             dependencies: ["S2SPeer", "S2SProtocol", .product(name: "NIOEmbedded", package: "swift-nio")],
-            swiftSettings: strict),
+            swiftSettings: strictLanguage),
         .testTarget(
-            name: "S2SEngineTests", dependencies: ["S2SEngine", "S2SCore", "S2SLinux", .product(name: "GRDB", package: "GRDB.swift")],
+            name: "S2SEngineTests", dependencies: ["S2SEngine", "S2SCore", "S2SLinux", "S2SSQLite"],
             swiftSettings: strict),
         .testTarget(name: "S2SDaemonTests", dependencies: ["S2SDaemon", "S2SEngine", "S2SBus", "S2SCore"], swiftSettings: strict),
         .testTarget(name: "S2SClientTests", dependencies: ["S2SClient", "S2SBus", "S2SCore"], swiftSettings: strict),

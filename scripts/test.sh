@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # make test (and CI): install what is missing, check the systemd units and D-Bus files
-# (scripts/verify-units.sh), build once (debug, with tests), then run
+# (scripts/verify-units.sh) and what the compiler cannot check in the sources
+# (scripts/check-sources.sh), build once (debug, with tests), then run
 #   1. the Swift unit suites (XCTest and Swift Testing): swift test --skip-build
 #   2. the integration suite against the binaries of that same build:
 #      S2S_BIN_DIR=.build/debug python3 -m pytest Tests/Integration -q
@@ -76,6 +77,7 @@ if ! step "install dependencies" "$logs/deps.log" scripts/install-deps.sh; then
 fi
 
 step "systemd units and D-Bus files" "$logs/units.log" scripts/verify-units.sh
+step "sources: FoundationEssentials only (no ICU)" "$logs/sources.log" scripts/check-sources.sh
 
 if step "swift build --build-tests" "$logs/build.log" swift build --build-tests; then
     step "swift test --skip-build (unit suites)" "$logs/unit.log" swift test --skip-build

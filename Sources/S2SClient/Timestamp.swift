@@ -1,4 +1,4 @@
-public import Foundation
+public import FoundationEssentials
 import S2SCore
 
 /// The daemon's timestamps (microseconds since the epoch on the bus) as dates and as RFC 3339

@@ -1,3 +1,4 @@
+import S2SBus
 extension TransferSnapshot: Encodable {
     private enum CodingKeys: String, CodingKey {
         case number, object, direction, state, route, owner, endpoint, destination, sources, sourceCount, digestAlgorithm, digest, bytesDone,

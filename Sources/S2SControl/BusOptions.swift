@@ -1,5 +1,5 @@
 import ArgumentParser
-import Foundation
+import FoundationEssentials
 import S2SBus
 import S2SClient
 #if canImport(Glibc)

@@ -1,3 +1,4 @@
+import S2SClient
 import ArgumentParser
 import S2SBus
 import S2SCore

@@ -1,14 +1,29 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// Writing to standard output and standard error, unbuffered by line so that scripts reading a
 /// pipe see each line as soon as it is printed.
 enum Output {
     static func line(_ text: String) {
-        FileHandle.standardOutput.write(Data((text + "\n").utf8))
+        write(text + "\n", to: STDOUT_FILENO)
     }
 
     static func error(_ text: String) {
-        FileHandle.standardError.write(Data((text + "\n").utf8))
+        write(text + "\n", to: STDERR_FILENO)
+    }
+
+    /// Writes all of `text` to `descriptor`, retrying after signals and short writes; a closed
+    /// pipe (EPIPE) or another error drops the rest, as a reader that went away wants.
+    static func write(_ text: String, to descriptor: Int32) {
+        var bytes = Array(text.utf8)[...]
+        while !bytes.isEmpty {
+            let written = bytes.withUnsafeBytes { Glibc.write(descriptor, $0.baseAddress, $0.count) }
+            if written < 0 {
+                guard errno == EINTR else { return }
+                continue
+            }
+            bytes = bytes.dropFirst(written)
+        }
     }
 
     /// Pretty-printed JSON with sorted keys.
@@ -48,7 +63,7 @@ enum Output {
         }
         func render(_ cells: [String]) -> String {
             cells.enumerated().map { index, cell in
-                index == cells.count - 1 ? cell : cell.padding(toLength: widths[index], withPad: " ", startingAt: 0)
+                index == cells.count - 1 ? cell : cell + String(repeating: " ", count: max(0, widths[index] - cell.count))
             }.joined(separator: "  ")
         }
         line(render(header))

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 import S2SClient
 import S2SCore
 
@@ -33,13 +34,13 @@ struct ProgressBar {
         if text.count > columns - 1 { text = String(text.prefix(columns - 1)) }
         let padding = max(0, lastWidth - text.count)
         lastWidth = text.count
-        FileHandle.standardError.write(Data(("\r" + text + String(repeating: " ", count: padding)).utf8))
+        Output.write("\r" + text + String(repeating: " ", count: padding), to: STDERR_FILENO)
     }
 
     /// Ends the line the bar was drawn on.
     mutating func finish() {
         guard lastWidth > 0 else { return }
-        FileHandle.standardError.write(Data("\n".utf8))
+        Output.write("\n", to: STDERR_FILENO)
         lastWidth = 0
     }
 

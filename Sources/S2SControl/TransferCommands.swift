@@ -1,5 +1,6 @@
+import S2SBus
 import ArgumentParser
-import Foundation
+import FoundationEssentials
 import S2SClient
 import S2SCore
 

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import S2SBus
 import S2SClient
 import S2SCore

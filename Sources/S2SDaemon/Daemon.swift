@@ -1,3 +1,4 @@
+import UnixSignals
 public import Logging
 import S2SBus
 import S2SCore

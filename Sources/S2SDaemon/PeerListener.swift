@@ -20,24 +20,19 @@ enum PeerListener {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
         }
         guard result == 0 else { return nil }
-        var text = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN) + 1)
         switch Int32(storage.ss_family) {
-        case AF_INET:
-            return withUnsafePointer(to: &storage) {
-                $0.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { address in
-                    var raw = address.pointee.sin_addr
-                    guard inet_ntop(AF_INET, &raw, &text, socklen_t(text.count)) != nil else { return nil }
-                    return "\(Self.string(text)):\(UInt16(bigEndian: address.pointee.sin_port))"
+        case AF_INET, AF_INET6:
+            // getnameinfo reads the address and port out of either family's struct (numerically).
+            var host = [CChar](repeating: 0, count: Int(NI_MAXHOST))
+            var service = [CChar](repeating: 0, count: Int(NI_MAXSERV))
+            let status = withUnsafePointer(to: &storage) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    getnameinfo($0, length, &host, socklen_t(host.count), &service, socklen_t(service.count), NI_NUMERICHOST | NI_NUMERICSERV)
                 }
             }
-        case AF_INET6:
-            return withUnsafePointer(to: &storage) {
-                $0.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { address in
-                    var raw = address.pointee.sin6_addr
-                    guard inet_ntop(AF_INET6, &raw, &text, socklen_t(text.count)) != nil else { return nil }
-                    return "[\(Self.string(text))]:\(UInt16(bigEndian: address.pointee.sin6_port))"
-                }
-            }
+            guard status == 0 else { return nil }
+            let address = Self.string(host)
+            return (Int32(storage.ss_family) == AF_INET6 ? "[\(address)]" : address) + ":" + Self.string(service)
         case AF_UNIX:
             return withUnsafePointer(to: &storage) {
                 $0.withMemoryRebound(to: sockaddr_un.self, capacity: 1) { address in

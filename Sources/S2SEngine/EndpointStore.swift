@@ -1,5 +1,5 @@
-import Foundation
-import GRDB
+import FoundationEssentials
+import S2SSQLite
 import S2SCore
 
 /// The endpoints table in SQLite (WAL, synchronous=FULL): the daemon's memory across restarts.
@@ -7,23 +7,17 @@ import S2SCore
 /// Each change is one transaction, so a daemon killed at any instant finds either the state
 /// before the change or the state after it.
 final class EndpointStore: Sendable {
-    let database: DatabasePool
+    let database: SQLiteDatabase
 
     /// Opens (creating if needed) the database at `path` and brings its schema up to date.
     init(path: String) throws {
-        var configuration = GRDB.Configuration()
-        configuration.label = "s2s.state"
-        configuration.busyMode = .timeout(5)
-        configuration.prepareDatabase { db in
-            try db.execute(sql: "PRAGMA synchronous = FULL")
-        }
-        database = try DatabasePool(path: path, configuration: configuration)
+        database = try SQLiteDatabase(path: path)
         try Self.migrator.migrate(database)
     }
 
-    private static var migrator: DatabaseMigrator {
-        var migrator = DatabaseMigrator()
-        migrator.registerMigration("v1: endpoints") { db in
+    private static var migrator: SQLiteMigrator {
+        var migrator = SQLiteMigrator()
+        migrator.register("v1: endpoints") { db in
             try db.execute(sql: """
                 CREATE TABLE endpoint (
                     number INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -43,7 +37,7 @@ final class EndpointStore: Sendable {
                 """)
             try db.execute(sql: "CREATE INDEX endpoint_owner ON endpoint(owner)")
         }
-        migrator.registerMigration("v2: receive resume records") { db in
+        migrator.register("v2: receive resume records") { db in
             // One row per incoming transfer token, and one per offered path: what a retry with the
             // same token may resume (docs/protocol.md, "Resume").
             try db.execute(sql: """
@@ -73,7 +67,7 @@ final class EndpointStore: Sendable {
                 )
                 """)
         }
-        migrator.registerMigration("v3: send tokens") { db in
+        migrator.register("v3: send tokens") { db in
             try db.execute(sql: """
                 CREATE TABLE send_token (
                     key BLOB PRIMARY KEY,
@@ -82,7 +76,7 @@ final class EndpointStore: Sendable {
                 )
                 """)
         }
-        migrator.registerMigration("v4: transfers and the send queue") { db in
+        migrator.register("v4: transfers and the send queue") { db in
             // Every transfer, both directions: numbers that never repeat (AUTOINCREMENT), the send
             // queue (docs/queue.md) and the history (HistoryRetention=).
             try db.execute(sql: """
@@ -116,19 +110,19 @@ final class EndpointStore: Sendable {
                 """)
             try db.execute(sql: "CREATE INDEX transfer_finished ON transfer(finished_usec)")
         }
-        migrator.registerMigration("v5: files being published") { db in
+        migrator.register("v5: files being published") { db in
             // Set just before a verified file is renamed to its final name, so that a daemon
             // killed between the rename and the delivery record knows, when the same token comes
             // back, that the file whose partial file is gone was published (docs/queue.md).
             try db.execute(sql: "ALTER TABLE receive_entry ADD COLUMN publishing INTEGER NOT NULL DEFAULT 0")
         }
-        migrator.registerMigration("v6: a send's changed limit and kept sources") { db in
+        migrator.register("v6: a send's changed limit and kept sources") { db in
             // What SetRateLimit and move mode change while a send runs outlives a restart.
             // rate_limit NULL: the limit the send was queued with (in options).
             try db.execute(sql: "ALTER TABLE transfer ADD COLUMN rate_limit INTEGER")
             try db.execute(sql: "ALTER TABLE transfer ADD COLUMN kept_sources TEXT NOT NULL DEFAULT '[]'")
         }
-        migrator.registerMigration("v7: what move mode offered") { db in
+        migrator.register("v7: what move mode offered") { db in
             // What each source file of a send in move mode looked like when the send first
             // offered it: a later attempt may then remove a file that the receiver got from an
             // attempt that died before removing it, if the file is unchanged since (docs/queue.md).
@@ -145,7 +139,7 @@ final class EndpointStore: Sendable {
                 ) WITHOUT ROWID
                 """)
         }
-        migrator.registerMigration("v8: numbers per owner") { db in
+        migrator.register("v8: numbers per owner") { db in
             try OwnerNumbers.migrate(db)
         }
         return migrator
@@ -157,12 +151,12 @@ final class EndpointStore: Sendable {
         try database.read { db in
             var endpoints: [Endpoint] = []
             var unreadable: [(endpoint: ObjectNumber, reason: String)] = []
-            for row in try Row.fetchAll(db, sql: "SELECT * FROM endpoint ORDER BY number") {
+            for row in try db.fetchAll(sql: "SELECT * FROM endpoint ORDER BY number") {
                 do {
                     endpoints.append(try Self.endpoint(from: row))
                 } catch {
                     let endpoint = ObjectNumber(
-                        owner: UInt32(clamping: row["owner"] as Int64? ?? 0), number: row["owner_number"] as Int64? ?? 0)
+                        owner: UInt32(clamping: (try? row["owner"] as Int64?) ?? 0), number: (try? row["owner_number"] as Int64?) ?? 0)
                     unreadable.append((endpoint, "\(error)"))
                 }
             }
@@ -214,22 +208,22 @@ final class EndpointStore: Sendable {
         }
     }
 
-    private static func endpoint(from row: Row) throws -> Endpoint {
-        let publicKey: Data? = row["public_key"]
-        let privateKey: Data? = row["private_key"]
-        guard let publicKey, let privateKey, let id = EndpointID(publicKey: Array(publicKey)), privateKey.count == 32 else {
-            throw DatabaseError(resultCode: .SQLITE_CORRUPT, message: "the endpoint has a malformed key")
+    private static func endpoint(from row: SQLiteRow) throws -> Endpoint {
+        let publicKey: [UInt8]? = try row["public_key"]
+        let privateKey: [UInt8]? = try row["private_key"]
+        guard let publicKey, let privateKey, let id = EndpointID(publicKey: publicKey), privateKey.count == 32 else {
+            throw SQLiteError(code: 11 /* SQLITE_CORRUPT */, message: "the endpoint has a malformed key", context: "reading an endpoint")
         }
-        func unsigned(_ column: String) -> UInt64? {
-            (row[column] as Int64?).map { UInt64(clamping: $0) }
+        func unsigned(_ column: String) throws -> UInt64? {
+            try (row[column] as Int64?).map { UInt64(clamping: $0) }
         }
         return Endpoint(
-            number: row["number"], ownerNumber: row["owner_number"], id: id, privateKey: Array(privateKey),
+            number: try row["number"], ownerNumber: try row["owner_number"], id: id, privateKey: privateKey,
             directory: EndpointDirectory(
-                path: row["directory"], device: UInt64(bitPattern: row["device"]), inode: UInt64(bitPattern: row["inode"])),
-            owner: UInt32(clamping: row["owner"] as Int64),
-            created: unsigned("created_usec") ?? 0,
-            quota: unsigned("quota"), expires: unsigned("expires_usec"), remainingUses: unsigned("remaining_uses"),
-            bytesReceived: unsigned("bytes_received") ?? 0, filesReceived: unsigned("files_received") ?? 0)
+                path: try row["directory"], device: UInt64(bitPattern: try row["device"]), inode: UInt64(bitPattern: try row["inode"])),
+            owner: UInt32(clamping: try row["owner"] as Int64),
+            created: try unsigned("created_usec") ?? 0,
+            quota: try unsigned("quota"), expires: try unsigned("expires_usec"), remainingUses: try unsigned("remaining_uses"),
+            bytesReceived: try unsigned("bytes_received") ?? 0, filesReceived: try unsigned("files_received") ?? 0)
     }
 }

@@ -1,4 +1,4 @@
-import GRDB
+import S2SSQLite
 
 /// Each owner's numbers for endpoints and for transfers (`ObjectNumber`): 1, 2, 3... per user,
 /// never given twice to one user, not after a delete, `ClearFinished`, a restart or a crash, and
@@ -17,7 +17,7 @@ enum OwnerNumbers {
     /// Migration v8: the tables' `owner_number` column, filled with each row's global number
     /// (unique among all rows, so unique per owner), and each owner's sequence continuing above
     /// that owner's highest number.
-    static func migrate(_ db: Database) throws {
+    static func migrate(_ db: SQLiteConnection) throws {
         for kind in [Kind.endpoint, .transfer] {
             try db.execute(sql: "ALTER TABLE \(kind.table) ADD COLUMN owner_number INTEGER NOT NULL DEFAULT 0")
             try db.execute(sql: "UPDATE \(kind.table) SET owner_number = number")
@@ -50,11 +50,11 @@ enum OwnerNumbers {
 
     /// Takes `owner`'s next number of `kind`, in the caller's write transaction: above the last
     /// one given and above every row there is.
-    static func next(_ kind: Kind, owner: UInt32, in db: Database) throws -> Int64 {
-        let last = try Int64.fetchOne(
-            db, sql: "SELECT last FROM owner_sequence WHERE owner = ? AND kind = ?", arguments: [Int64(owner), kind.rawValue]) ?? 0
-        let highest = try Int64.fetchOne(
-            db, sql: "SELECT max(owner_number) FROM \(kind.table) WHERE owner = ?", arguments: [Int64(owner)]) ?? 0
+    static func next(_ kind: Kind, owner: UInt32, in db: SQLiteConnection) throws -> Int64 {
+        let last = try db.fetchValue(
+            Int64.self, sql: "SELECT last FROM owner_sequence WHERE owner = ? AND kind = ?", arguments: [Int64(owner), kind.rawValue]) ?? 0
+        let highest = try db.fetchValue(
+            Int64.self, sql: "SELECT max(owner_number) FROM \(kind.table) WHERE owner = ?", arguments: [Int64(owner)]) ?? 0
         let next = max(last, highest) + 1
         try db.execute(
             sql: """
@@ -66,10 +66,10 @@ enum OwnerNumbers {
     }
 
     /// The last number given to each owner for `kind`.
-    static func last(_ kind: Kind, in db: Database) throws -> [UInt32: Int64] {
+    static func last(_ kind: Kind, in db: SQLiteConnection) throws -> [UInt32: Int64] {
         var result: [UInt32: Int64] = [:]
-        for row in try Row.fetchAll(db, sql: "SELECT owner, last FROM owner_sequence WHERE kind = ?", arguments: [kind.rawValue]) {
-            result[UInt32(clamping: row["owner"] as Int64)] = row["last"]
+        for row in try db.fetchAll(sql: "SELECT owner, last FROM owner_sequence WHERE kind = ?", arguments: [kind.rawValue]) {
+            result[UInt32(clamping: try row["owner"] as Int64)] = try row["last"]
         }
         return result
     }

@@ -1,5 +1,6 @@
-import Foundation
-import GRDB
+import FoundationEssentials
+import Glibc
+import S2SSQLite
 import Logging
 
 /// The state database's files in the state directory, and the checks that make losing it loud:
@@ -42,8 +43,8 @@ package enum StateDatabase {
     }
 
     /// Runs `PRAGMA quick_check` on an open database; returns what it found ("ok" when sound).
-    static func quickCheck(_ database: DatabasePool) throws -> [String] {
-        try database.read { db in try String.fetchAll(db, sql: "PRAGMA quick_check") }
+    static func quickCheck(_ database: SQLiteDatabase) throws -> [String] {
+        try database.read { db in try db.fetchValues(String.self, sql: "PRAGMA quick_check") }
     }
 
     /// Opens the store, checking it: a database that cannot be opened or fails `quick_check` is
@@ -93,9 +94,7 @@ package enum StateDatabase {
             try manager.createDirectory(atPath: files.backupDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
             let fresh = files.backupDirectory + "/" + fileName + ".new"
             try? manager.removeItem(atPath: fresh)
-            let copy = try DatabaseQueue(path: fresh)
-            try store.database.backup(to: copy)
-            try copy.close()
+            try store.database.backUp(to: fresh)
             for number in stride(from: backupsKept, through: 1, by: -1) {
                 let from = files.backup(number)
                 guard manager.fileExists(atPath: from) else { continue }
@@ -124,7 +123,9 @@ package enum StateDatabase {
         func exists(_ path: String) -> Bool { FileManager.default.fileExists(atPath: path) }
 
         func size(of path: String) -> UInt64? {
-            (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.uint64Value
+            var status = stat()
+            guard stat(path, &status) == 0 else { return nil }
+            return UInt64(clamping: status.st_size)
         }
 
         func backups() -> [String] {

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 public import Logging
 public import S2SBus
 
@@ -37,21 +38,62 @@ public struct FolderOpener: Sendable {
         URL(fileURLWithPath: path).absoluteString
     }
 
+    /// Runs `xdg-open DIRECTORY` (found on PATH), its input from /dev/null, with the signal mask
+    /// and dispositions a new program expects, and reaps it when it exits.
     private func runXDGOpen(_ directory: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["xdg-open", directory]
-        process.standardInput = FileHandle.nullDevice
-        let logger = self.logger
-        process.terminationHandler = { finished in
-            if finished.terminationStatus != 0 {
-                logger.warning("xdg-open \(directory) exited with status \(finished.terminationStatus)")
-            }
+        var actions = posix_spawn_file_actions_t()
+        var attributes = posix_spawnattr_t()
+        guard posix_spawn_file_actions_init(&actions) == 0 else { return logger.error("cannot run xdg-open: posix_spawn_file_actions_init failed") }
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        guard posix_spawnattr_init(&attributes) == 0 else { return logger.error("cannot run xdg-open: posix_spawnattr_init failed") }
+        defer { posix_spawnattr_destroy(&attributes) }
+        // The agent's threads block the signals it handles: the child must not inherit that.
+        var noSignals = sigset_t()
+        var allSignals = sigset_t()
+        sigemptyset(&noSignals)
+        sigfillset(&allSignals)
+        let prepared = [
+            posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0),
+            posix_spawnattr_setsigmask(&attributes, &noSignals),
+            posix_spawnattr_setsigdefault(&attributes, &allSignals),
+            posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF)),
+        ]
+        if let failed = prepared.first(where: { $0 != 0 }) {
+            return logger.error("cannot run xdg-open \(directory): \(String(cString: strerror(failed)))")
         }
-        do {
-            try process.run()
-        } catch {
-            logger.error("cannot run xdg-open \(directory): \(error)")
+        var argv: [UnsafeMutablePointer<CChar>?] = [String](["xdg-open", directory]).map { strdup($0) } + [nil]
+        defer { argv.forEach { free($0) } }
+        var child: pid_t = 0
+        let status = posix_spawnp(&child, "xdg-open", &actions, &attributes, &argv, environ)
+        guard status == 0 else {
+            return logger.error("cannot run xdg-open \(directory): \(String(cString: strerror(status)))")
+        }
+        // The child outlives this call (a file manager may take a while to answer): its own small
+        // task waits for it, so that the notifier goes on with its signals.
+        let logger = self.logger
+        Task { await Self.reap(child, directory: directory, logger: logger) }
+    }
+
+    /// Waits for `child` to exit without holding a thread (`waitpid` with `WNOHANG`, every 100 ms)
+    /// and logs a failure.
+    static func reap(_ child: pid_t, directory: String, logger: Logger) async {
+        while true {
+            var status: Int32 = 0
+            let result = waitpid(child, &status, WNOHANG)
+            if result == child {
+                // WIFEXITED and WEXITSTATUS, which are macros Swift cannot import.
+                let exited = status & 0x7F == 0
+                let code = (status >> 8) & 0xFF
+                if !exited || code != 0 {
+                    let how = exited ? "exited with status \(code)" : "was killed by signal \(status & 0x7F)"
+                    logger.warning("xdg-open \(directory) \(how)")
+                }
+                return
+            }
+            if result < 0 && errno != EINTR {
+                return logger.warning("cannot wait for xdg-open \(directory): \(String(cString: strerror(errno)))")
+            }
+            try? await Task.sleep(for: .milliseconds(100))
         }
     }
 }

@@ -1,5 +1,6 @@
+import UnixSignals
 import ArgumentParser
-import Foundation
+import FoundationEssentials
 import Logging
 import S2SBus
 import S2SCore

@@ -1,5 +1,5 @@
 import CBoringAEAD
-import Foundation
+import FoundationEssentials
 
 /// A ``NoiseCipher`` with its key set up once: ENCRYPT and DECRYPT of section 5.1, from one
 /// buffer straight into another.

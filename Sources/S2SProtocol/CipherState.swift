@@ -1,5 +1,5 @@
 public import Crypto
-public import Foundation
+public import FoundationEssentials
 
 /// A Noise CipherState (section 5.1): an AEAD key `k` and a 64-bit message counter `n`; after the
 /// handshake, one seals every outgoing transport message and another opens every incoming one.

@@ -1,3 +1,4 @@
+import FoundationEssentials
 public import Crypto
 
 /// A Noise HandshakeState (section 5.3): runs one side of a handshake pattern message by message

@@ -1,3 +1,4 @@
+import FoundationEssentials
 import Crypto
 
 /// The hash functions of section 12 of the Noise specification, with the HMAC-based HKDF of

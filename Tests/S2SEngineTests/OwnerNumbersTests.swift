@@ -1,5 +1,5 @@
 import Foundation
-import GRDB
+import S2SSQLite
 import S2SCore
 import Testing
 @testable import S2SEngine
@@ -112,7 +112,7 @@ struct OwnerNumbersTests {
 
     /// The database `aDatabaseOfGlobalNumbersKeepsThemPerOwner` opens, as the old daemon left it.
     private static func writeOldDatabase(_ path: String) throws {
-        let old = try DatabaseQueue(path: path)
+        let old = try SQLiteDatabase(path: path)
         try old.write { db in
             try db.execute(sql: Self.schemaBeforeOwnerNumbers)
             for (number, owner) in [(1, 1000), (2, 1001), (4, 1000), (5, 1001)] {
@@ -141,7 +141,6 @@ struct OwnerNumbersTests {
             // Transfer 9 was cleared: the global sequence remembers it, no owner's does.
             try db.execute(sql: "UPDATE sqlite_sequence SET seq = 9 WHERE name = 'transfer'")
         }
-        try old.close()
     }
 
     /// The tables of migrations v1 to v7, as they wrote them, and GRDB's record of them.

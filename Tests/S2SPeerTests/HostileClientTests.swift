@@ -1,3 +1,4 @@
+import Synchronization
 import Crypto
 import NIOCore
 import S2SPeer

@@ -1,3 +1,4 @@
+import S2SPeer
 import S2SBus
 import S2SCore
 import S2SEngine

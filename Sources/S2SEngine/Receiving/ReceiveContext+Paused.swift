@@ -1,3 +1,5 @@
+import S2SCore
+import Logging
 import S2SProtocol
 
 extension ReceiveContext {

@@ -1,3 +1,4 @@
+import S2SCore
 import Logging
 import S2SPeer
 import S2SProtocol

@@ -1,5 +1,5 @@
-import Foundation
-import GRDB
+import FoundationEssentials
+import S2SSQLite
 import S2SProtocol
 import Synchronization
 
@@ -41,7 +41,7 @@ final class ResumeStore: Sendable {
         var entries: [PathKey: Entry]
     }
 
-    private let database: DatabasePool
+    private let database: SQLiteDatabase
     /// The (endpoint, token) pairs of the sessions running now.
     private let running = Mutex<Set<RunningKey>>([])
 
@@ -50,7 +50,7 @@ final class ResumeStore: Sendable {
         let token: TransferToken
     }
 
-    init(database: DatabasePool) {
+    init(database: SQLiteDatabase) {
         self.database = database
     }
 
@@ -71,24 +71,24 @@ final class ResumeStore: Sendable {
 
     func load(endpoint: Int64, token: TransferToken) throws -> Transfer? {
         try database.read { db in
-            guard let row = try Row.fetchOne(
-                db, sql: "SELECT digest, done FROM receive_transfer WHERE endpoint = ? AND token = ?",
+            guard let row = try db.fetchOne(
+                sql: "SELECT digest, done FROM receive_transfer WHERE endpoint = ? AND token = ?",
                 arguments: [endpoint, Data(token.bytes)])
             else { return nil }
             var entries: [PathKey: Entry] = [:]
-            let rows = try Row.fetchCursor(
-                db, sql: "SELECT * FROM receive_entry WHERE endpoint = ? AND token = ?", arguments: [endpoint, Data(token.bytes)])
-            while let entry = try rows.next() {
-                let pathBytes: Data = entry["path"]
+            let rows = try db.fetchAll(
+                sql: "SELECT * FROM receive_entry WHERE endpoint = ? AND token = ?", arguments: [endpoint, Data(token.bytes)])
+            for entry in rows {
+                let pathBytes: [UInt8] = try entry["path"]
                 let path = String(decoding: pathBytes, as: UTF8.self)
-                let kind = EntryKind(rawValue: UInt8(clamping: entry["kind"] as Int64)) ?? .file
+                let kind = EntryKind(rawValue: UInt8(clamping: try entry["kind"] as Int64)) ?? .file
                 entries[PathKey(path)] = Entry(
-                    path: path, kind: kind, size: UInt64(clamping: entry["size"] as Int64),
-                    mtimeSeconds: entry["mtime_sec"], mtimeNanoseconds: UInt32(clamping: entry["mtime_nsec"] as Int64),
-                    slot: UInt32(clamping: entry["slot"] as Int64), durable: UInt64(clamping: entry["durable"] as Int64),
-                    deliveredPath: entry["delivered_path"], publishing: (entry["publishing"] as Int64) != 0)
+                    path: path, kind: kind, size: UInt64(clamping: try entry["size"] as Int64),
+                    mtimeSeconds: try entry["mtime_sec"], mtimeNanoseconds: UInt32(clamping: try entry["mtime_nsec"] as Int64),
+                    slot: UInt32(clamping: try entry["slot"] as Int64), durable: UInt64(clamping: try entry["durable"] as Int64),
+                    deliveredPath: try entry["delivered_path"], publishing: try entry["publishing"] as Bool)
             }
-            return Transfer(digest: UInt8(clamping: row["digest"] as Int64), done: (row["done"] as Int64) != 0, entries: entries)
+            return Transfer(digest: UInt8(clamping: try row["digest"] as Int64), done: try row["done"] as Bool, entries: entries)
         }
     }
 
@@ -100,7 +100,7 @@ final class ResumeStore: Sendable {
             try db.execute(
                 sql: "INSERT INTO receive_transfer (endpoint, token, digest, last_activity_usec) VALUES (?, ?, ?, ?)",
                 arguments: [endpoint, key, Int64(digest), Int64(clamping: now)])
-            let insert = try db.makeStatement(sql: """
+            let insert = try db.prepare(sql: """
                 INSERT INTO receive_entry (endpoint, token, path, kind, size, mtime_sec, mtime_nsec, slot, durable, delivered_path,
                                            publishing)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -130,7 +130,7 @@ final class ResumeStore: Sendable {
     func publishing(endpoint: Int64, token: TransferToken, paths: [String]) throws {
         let key = Data(token.bytes)
         try database.write { db in
-            let update = try db.makeStatement(
+            let update = try db.prepare(
                 sql: "UPDATE receive_entry SET publishing = 1 WHERE endpoint = ? AND token = ? AND path = ?")
             for path in paths {
                 try update.execute(arguments: [endpoint, key, Data(path.utf8)])
@@ -143,7 +143,7 @@ final class ResumeStore: Sendable {
     func delivered(endpoint: Int64, token: TransferToken, files: [(path: String, publishedAs: String)], bytes: UInt64, now: UInt64) throws {
         let key = Data(token.bytes)
         try database.write { db in
-            let update = try db.makeStatement(
+            let update = try db.prepare(
                 sql: "UPDATE receive_entry SET delivered_path = ?, durable = 0, publishing = 0 WHERE endpoint = ? AND token = ? AND path = ?")
             for file in files {
                 try update.execute(arguments: [file.publishedAs, endpoint, key, Data(file.path.utf8)])
@@ -178,12 +178,12 @@ final class ResumeStore: Sendable {
     /// epoch): abandoned transfers, for the `ResumeRetention=` sweep.
     func inactive(before time: UInt64) throws -> [(endpoint: Int64, token: TransferToken)] {
         try database.read { db in
-            try Row.fetchAll(
-                db, sql: "SELECT endpoint, token FROM receive_transfer WHERE last_activity_usec < ?", arguments: [Int64(clamping: time)]
+            try db.fetchAll(
+                sql: "SELECT endpoint, token FROM receive_transfer WHERE last_activity_usec < ?", arguments: [Int64(clamping: time)]
             ).compactMap { row in
-                let bytes: Data = row["token"]
+                let bytes: [UInt8] = try row["token"]
                 guard let token = try? TransferToken(bytes: bytes) else { return nil }
-                return (row["endpoint"], token)
+                return (try row["endpoint"], token)
             }
         }
     }
@@ -191,13 +191,13 @@ final class ResumeStore: Sendable {
     /// Every token recorded for an endpoint.
     func tokens(endpoint: Int64) throws -> [TransferToken] {
         try database.read { db in
-            try Data.fetchAll(db, sql: "SELECT token FROM receive_transfer WHERE endpoint = ?", arguments: [endpoint]).compactMap {
+            try db.fetchValues([UInt8].self, sql: "SELECT token FROM receive_transfer WHERE endpoint = ?", arguments: [endpoint]).compactMap {
                 try? TransferToken(bytes: $0)
             }
         }
     }
 
-    private func touch(_ db: Database, endpoint: Int64, key: Data, now: UInt64) throws {
+    private func touch(_ db: SQLiteConnection, endpoint: Int64, key: Data, now: UInt64) throws {
         try db.execute(
             sql: "UPDATE receive_transfer SET last_activity_usec = ? WHERE endpoint = ? AND token = ?",
             arguments: [Int64(clamping: now), endpoint, key])

@@ -1,3 +1,4 @@
+import S2SCore
 import Crypto
 import Logging
 import NIOCore

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import Logging
 import S2SCore
 import S2SProtocol

@@ -1,5 +1,6 @@
+import S2SCore
 import Crypto
-import Foundation
+import FoundationEssentials
 import Logging
 import S2SPeer
 import S2SProtocol

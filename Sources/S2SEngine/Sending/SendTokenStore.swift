@@ -1,15 +1,15 @@
 import Crypto
-import Foundation
-import GRDB
+import FoundationEssentials
+import S2SSQLite
 import S2SProtocol
 
 /// The sender's memory of unfinished transfers (docs/protocol.md, "Resume", Sender): a transfer
 /// that ended without DONE_ACK, REFUSE or CANCEL keeps its token, and sending the same sources to
 /// the same destination again reuses it, so the receiver resumes instead of starting over.
 final class SendTokenStore: Sendable {
-    private let database: DatabasePool
+    private let database: SQLiteDatabase
 
-    init(database: DatabasePool) {
+    init(database: SQLiteDatabase) {
         self.database = database
     }
 
@@ -28,7 +28,7 @@ final class SendTokenStore: Sendable {
     /// The token of an unfinished transfer with this key, or a new one, recorded.
     func token(for key: Data, now: UInt64) throws -> (token: TransferToken, isRetry: Bool) {
         try database.write { db in
-            if let bytes = try Data.fetchOne(db, sql: "SELECT token FROM send_token WHERE key = ?", arguments: [key]),
+            if let bytes = try db.fetchValue([UInt8].self, sql: "SELECT token FROM send_token WHERE key = ?", arguments: [key]),
                 let token = try? TransferToken(bytes: bytes)
             {
                 return (token, true)
@@ -56,9 +56,9 @@ final class SendTokenStore: Sendable {
     /// is unchanged since is the file the receiver confirmed, and may be removed.
     func unchangedSinceFirstOffer(key: Data, sources: [SourceTree.Source]) throws -> Set<String> {
         try database.write { db in
-            let find = try db.makeStatement(
+            let find = try db.prepare(
                 sql: "SELECT device, inode, size, mtime_sec, mtime_nsec FROM send_offered WHERE key = ? AND path = ?")
-            let record = try db.makeStatement(
+            let record = try db.prepare(
                 sql: "INSERT INTO send_offered (key, path, device, inode, size, mtime_sec, mtime_nsec) VALUES (?, ?, ?, ?, ?, ?, ?)")
             var unchanged: Set<String> = []
             for source in sources {
@@ -66,8 +66,8 @@ final class SendTokenStore: Sendable {
                     Int64(bitPattern: source.device), Int64(bitPattern: source.inode), Int64(clamping: source.size),
                     source.mtimeSeconds, Int64(source.mtimeNanoseconds),
                 ]
-                if let row = try Row.fetchOne(find, arguments: [key, source.path]) {
-                    if (0..<identity.count).map({ row[$0] as Int64 }) == identity { unchanged.insert(source.path) }
+                if let row = try find.fetchOne(arguments: [key, source.path]) {
+                    if try (0..<identity.count).map({ try row[$0] as Int64 }) == identity { unchanged.insert(source.path) }
                 } else {
                     try record.execute(arguments: [key, source.path, identity[0], identity[1], identity[2], identity[3], identity[4]])
                 }

@@ -1,3 +1,4 @@
+import S2SCore
 /// The daemon-wide rate limits (`MaxUploadRate=`, `MaxDownloadRate=`): every outgoing
 /// transfer's limiter pays into `upload`, every incoming one's into `download`, so the limits
 /// hold for all transfers together and a change reaches the running ones at once.

@@ -1,5 +1,6 @@
-import Foundation
-import GRDB
+import S2SCore
+import FoundationEssentials
+import S2SSQLite
 
 /// The `transfer` table (docs/queue.md): every transfer's number, the send queue and the
 /// history. Shares the daemon's database; each call is one transaction, so a daemon killed at any
@@ -25,9 +26,9 @@ final class TransferStore: Sendable {
         var created: UInt64
     }
 
-    private let database: DatabasePool
+    private let database: SQLiteDatabase
 
-    init(database: DatabasePool) {
+    init(database: SQLiteDatabase) {
         self.database = database
     }
 
@@ -94,7 +95,7 @@ final class TransferStore: Sendable {
     func clearFinished(owner: UInt32?) throws -> [Int64] {
         try database.write { db in
             let condition = "state IN ('done', 'failed', 'cancelled')" + (owner == nil ? "" : " AND owner = \(owner ?? 0)")
-            let numbers = try Int64.fetchAll(db, sql: "SELECT number FROM transfer WHERE \(condition)")
+            let numbers = try db.fetchValues(Int64.self, sql: "SELECT number FROM transfer WHERE \(condition)")
             try db.execute(sql: "DELETE FROM transfer WHERE \(condition)")
             return numbers
         }
@@ -113,7 +114,7 @@ final class TransferStore: Sendable {
     /// The highest number given so far (0: none).
     func lastNumber() throws -> Int64 {
         try database.read { db in
-            try Int64.fetchOne(db, sql: "SELECT seq FROM sqlite_sequence WHERE name = 'transfer'") ?? 0
+            try db.fetchValue(Int64.self, sql: "SELECT seq FROM sqlite_sequence WHERE name = 'transfer'") ?? 0
         }
     }
 
@@ -124,45 +125,46 @@ final class TransferStore: Sendable {
 
     // MARK: Rows
 
-    private func fetch(_ sql: String, _ arguments: StatementArguments = []) throws -> [Record] {
+    private func fetch(_ sql: String, _ arguments: SQLiteArguments = []) throws -> [Record] {
         try database.read { db in
-            try Row.fetchAll(db, sql: sql, arguments: arguments).compactMap(Self.record(from:))
+            try db.fetchAll(sql: sql, arguments: arguments).compactMap(Self.record(from:))
         }
     }
 
     /// A row as a record; nil for a row this daemon cannot read (a state or direction a newer
     /// version wrote), which is left alone.
-    private static func record(from row: Row) throws -> Record? {
-        guard let direction = Transfer.Direction(rawValue: row["direction"]), let state = Transfer.State(rawValue: row["state"]) else {
+    private static func record(from row: SQLiteRow) throws -> Record? {
+        guard let direction = Transfer.Direction(rawValue: try row["direction"]), let state = Transfer.State(rawValue: try row["state"])
+        else {
             return nil
         }
-        func unsigned(_ column: String) -> UInt64 { UInt64(clamping: row[column] as Int64) }
+        func unsigned(_ column: String) throws -> UInt64 { UInt64(clamping: try row[column] as Int64) }
         var progress = Transfer.Progress(state: state)
-        progress.attempts = UInt32(clamping: row["attempts"] as Int64)
-        progress.nextAttempt = unsigned("next_attempt_usec")
-        progress.lastError = row["last_error"]
-        progress.error = row["error"]
-        progress.digest = row["digest"]
-        progress.bytesDone = unsigned("bytes_done")
-        progress.bytesTotal = unsigned("bytes_total")
-        progress.bytesResumed = unsigned("bytes_resumed")
-        progress.filesDone = unsigned("files_done")
-        progress.filesTotal = unsigned("files_total")
-        progress.finishedTimestamp = unsigned("finished_usec")
-        progress.keptSources = try decodeStrings(row["kept_sources"])
-        let optionsText: String? = row["options"]
+        progress.attempts = UInt32(clamping: try row["attempts"] as Int64)
+        progress.nextAttempt = try unsigned("next_attempt_usec")
+        progress.lastError = try row["last_error"]
+        progress.error = try row["error"]
+        progress.digest = try row["digest"]
+        progress.bytesDone = try unsigned("bytes_done")
+        progress.bytesTotal = try unsigned("bytes_total")
+        progress.bytesResumed = try unsigned("bytes_resumed")
+        progress.filesDone = try unsigned("files_done")
+        progress.filesTotal = try unsigned("files_total")
+        progress.finishedTimestamp = try unsigned("finished_usec")
+        progress.keptSources = try decodeStrings(try row["kept_sources"])
+        let optionsText: String? = try row["options"]
         var options = try optionsText.map { try JSONDecoder().decode(SendOptions.self, from: Data($0.utf8)) }
-        if options != nil { options?.priority = Int32(clamping: row["priority"] as Int64) }
+        if options != nil { options?.priority = Int32(clamping: try row["priority"] as Int64) }
         // A limit set while the send ran replaces the one it was queued with.
-        let changedRate: Int64? = row["rate_limit"]
+        let changedRate: Int64? = try row["rate_limit"]
         if let changedRate { options?.rateLimit = UInt64(clamping: changedRate) }
         progress.rateLimit = options?.rateLimit ?? UInt64(clamping: changedRate ?? 0)
         return Record(
-            number: row["number"], ownerNumber: row["owner_number"], direction: direction, owner: UInt32(clamping: row["owner"] as Int64),
-            route: row["route"], endpointPath: row["endpoint_path"], destination: row["destination"],
-            sources: try decodeStrings(row["sources"]), names: try decodeStrings(row["names"]),
-            digestAlgorithm: row["digest_algorithm"], options: options, tokenKey: row["token_key"], progress: progress,
-            created: unsigned("created_usec"))
+            number: try row["number"], ownerNumber: try row["owner_number"], direction: direction,
+            owner: UInt32(clamping: try row["owner"] as Int64), route: try row["route"], endpointPath: try row["endpoint_path"],
+            destination: try row["destination"], sources: try decodeStrings(try row["sources"]), names: try decodeStrings(try row["names"]),
+            digestAlgorithm: try row["digest_algorithm"], options: options, tokenKey: try row["token_key"], progress: progress,
+            created: try unsigned("created_usec"))
     }
 
     private static func json<T: Encodable>(_ value: T) throws -> String {

@@ -23,7 +23,7 @@ public struct RelayAddress: Sendable, Hashable, CustomStringConvertible {
         if host.hasPrefix("[") {
             guard host.hasSuffix("]") else { throw .badAddress("relay \"\(text)\": unterminated [IPv6 address]") }
             host = host.dropFirst().dropLast()
-        } else if host.contains(":") {
+        } else if host.contains(":" as Character) {
             throw .badAddress("relay \"\(text)\": write an IPv6 address as [ADDRESS]:PORT")
         }
         guard !host.isEmpty, host.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || ".-:_".contains($0)) })
@@ -34,6 +34,6 @@ public struct RelayAddress: Sendable, Hashable, CustomStringConvertible {
     }
 
     public var description: String {
-        host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
+        host.contains(":" as Character) ? "[\(host)]:\(port)" : "\(host):\(port)"
     }
 }

@@ -1,3 +1,4 @@
+import S2SProtocol
 import S2SBus
 import S2SEngine
 import Testing

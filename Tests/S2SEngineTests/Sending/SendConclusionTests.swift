@@ -1,3 +1,4 @@
+import Logging
 import S2SProtocol
 import Testing
 @testable import S2SEngine

@@ -1,3 +1,4 @@
+import S2SCore
 import S2SProtocol
 import Testing
 @testable import S2SEngine

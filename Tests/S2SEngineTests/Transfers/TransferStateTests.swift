@@ -1,3 +1,4 @@
+import S2SCore
 import S2SProtocol
 import Synchronization
 import Testing

@@ -1,3 +1,4 @@
+import S2SCore
 import Foundation
 import Testing
 @testable import S2SEngine
