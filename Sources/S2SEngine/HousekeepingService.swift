@@ -65,10 +65,7 @@ struct HousekeepingService: Service {
             let expiredNames = Set(expired.map(\.partialAreaName))
             let cutoffSeconds = Int64(clamping: cutoff / 1_000_000)
             do {
-                let user = try UserContext.lookup(uid: endpoint.owner)
-                let directory = endpoint.directory
-                let removed = try await user.receive { () throws(ReceiveError) -> Int in
-                    let endpointDirectory = try ReceiveDirectory(opening: directory)
+                let removed = try await endpoint.withDirectoryAsOwner { endpointDirectory throws(ReceiveError) -> Int in
                     var removed = 0
                     for area in try endpointDirectory.partialAreas() {
                         let orphan = !known.contains(area.name) && area.mtime.seconds < cutoffSeconds

@@ -57,7 +57,7 @@ final class ConnectionGate: Sendable {
             return false
         }
         guard admitted else {
-            Self.reset(channel)
+            SessionTimerHandler.reset(channel)
             return nil
         }
         let ticket = HandshakeTicket(source: source) { [self] in
@@ -107,16 +107,5 @@ final class ConnectionGate: Sendable {
             return Array(state.open.values)
         }
         for channel in channels { channel.close(promise: nil) }
-    }
-
-    /// Closes `channel` with an RST where the socket allows it, else with a FIN.
-    private static func reset(_ channel: any Channel) {
-        guard let options = channel as? any SocketOptionProvider else {
-            channel.close(promise: nil)
-            return
-        }
-        options.setSoLinger(NIOLinger(l_onoff: 1, l_linger: 0)).whenComplete { _ in
-            channel.close(promise: nil)
-        }
     }
 }

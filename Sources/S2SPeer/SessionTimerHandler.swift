@@ -4,9 +4,9 @@ import S2SProtocol
 /// The connection's timers (docs/protocol.md, "Timeouts and keepalive"), run on its event loop:
 ///
 /// - handshake: from the moment the channel is active until ``TransportStart``; on expiry the
-///   connection is closed without a word.
+///   connection is reset without a word.
 /// - preamble (receiver, optional): from ``ReadingStarted`` until the first unit (the 37-byte
-///   preamble) has come through ``NoiseFrameDecoder``; on expiry the connection is closed without
+///   preamble) has come through ``NoiseFrameDecoder``; on expiry the connection is reset without
 ///   a word. Shorter than the handshake timeout, so that a silent connection holds
 ///   a handshake slot only briefly (``HandshakeAdmission``).
 /// - idle: after the handshake, reset by every *complete* frame (this handler sits after
@@ -175,12 +175,29 @@ final class SessionTimerHandler: ChannelDuplexHandler {
         expired = true
         cancelAll()
         context.fireErrorCaught(PeerError.timeout(timer))
-        if timer == .idle, context.channel.isActive {
-            let cancel = context.channel.allocator.buffer(bytes: Record.cancel(.timeout).encoded())
-            let channel = context.channel
+        let channel = context.channel
+        switch timer {
+        case .idle where channel.isActive:
+            let cancel = channel.allocator.buffer(bytes: Record.cancel(.timeout).encoded())
             context.writeAndFlush(wrapOutboundOut(cancel)).whenComplete { _ in channel.close(promise: nil) }
-        } else {
+        case .handshake, .preamble:
+            // Reset, not closed: running out of time is no verdict on the endpoint, and a sender
+            // takes an orderly close during the handshake for "no such endpoint" (docs/protocol.md,
+            // "Concurrent handshakes") while it retries after a reset.
+            Self.reset(channel)
+        default:
             context.close(promise: nil)
+        }
+    }
+
+    /// Closes `channel` with an RST where the socket allows it (`SO_LINGER` 0), else with a FIN.
+    static func reset(_ channel: any Channel) {
+        guard let options = channel as? any SocketOptionProvider else {
+            channel.close(promise: nil)
+            return
+        }
+        options.setSoLinger(NIOLinger(l_onoff: 1, l_linger: 0)).whenComplete { _ in
+            channel.close(promise: nil)
         }
     }
 

@@ -70,14 +70,15 @@ final class TestServer: Sendable {
         }
     }
 
-    /// Starts a server with `limits`, runs `body`, then stops the server and checks that no
-    /// connection is left.
+    /// Starts a server with `limits` (whose endpoint lookup takes `lookupDelay`), runs `body`, then
+    /// stops the server and checks that no connection is left.
     static func with(
         limits: ProtocolLimits = .patient,
         maxConcurrentHandshakes: Int = 8,
         admission: HandshakeAdmission.Policy? = nil,
         handler: @escaping @Sendable (SecureChannel) async throws -> Void = TestServer.echo,
         inheritedSocket: NIOBSDSocket.Handle? = nil,
+        lookupDelay: Duration = .zero,
         _ body: (TestServer) async throws -> Void
     ) async throws {
         let server: PeerServer
@@ -95,7 +96,8 @@ final class TestServer: Sendable {
             group.addTask {
                 try await server.run(
                     lookup: { selector in
-                        selector.matches(endpointKey: endpoint.key.publicKey) ? endpoint : nil
+                        if lookupDelay > .zero { try? await Task.sleep(for: lookupDelay) }
+                        return selector.matches(endpointKey: endpoint.key.publicKey) ? endpoint : nil
                     },
                     onError: { error in test.errors.withLock { $0.append(error) } },
                     handler: handler)

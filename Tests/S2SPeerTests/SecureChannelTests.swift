@@ -170,6 +170,22 @@ struct SecureChannelTests {
         }
     }
 
+    /// A receiver that runs out of time in the handshake (here its endpoint lookup is slow) resets
+    /// the connection: to the sender a passing failure to retry, never the orderly close that an
+    /// unknown endpoint gets and that a sender counts toward "no such endpoint".
+    @Test func aReceiverThatRunsOutOfTimeResetsTheHandshake() async throws {
+        try await TestServer.with(limits: ProtocolLimits(handshakeTimeout: .milliseconds(500)), lookupDelay: .seconds(2)) { server in
+            await #expect {
+                try await SecureChannel.connect(to: server.address, endpointKey: server.endpointKey, limits: .patient) { _ in }
+            } throws: { error in
+                guard case .network(let reason) = error as? PeerError else { return false }
+                return reason.contains("reset")
+            }
+            try await server.waitForIdle()
+            #expect(server.server.statistics.failedHandshakes == 1)
+        }
+    }
+
     /// A quiet sender is kept alive by its keepalives; the server's idle timer does not fire. The
     /// quiet spell is longer than the idle timeout, and keepalives come 20 times per idle timeout,
     /// so a slow, loaded machine cannot starve them into a false timeout.

@@ -12,10 +12,8 @@ extension ReceiveContext {
         guard let (endpointNumber, token) = await transfers.takePaused(transfer) else { return false }
         if let endpoint = await endpoints.current(endpointNumber) {
             do {
-                let user = try UserContext.lookup(uid: endpoint.owner)
-                let directory = endpoint.directory
-                try await user.receive { () throws(ReceiveError) in
-                    try ReceiveDirectory(opening: directory).removePartialArea(token.partialAreaName)
+                try await endpoint.withDirectoryAsOwner { directory throws(ReceiveError) in
+                    try directory.removePartialArea(token.partialAreaName)
                 }
             } catch {
                 logger.warning(

@@ -15,3 +15,14 @@ extension UserContext {
         return try outcome.get()
     }
 }
+
+extension Endpoint {
+    /// Runs `body` on the endpoint's directory, opened by its owner on a thread acting as them:
+    /// how partial data is listed and removed outside a session (the sweep, a cancelled pause),
+    /// never as the daemon's own user.
+    func withDirectoryAsOwner<T: Sendable>(_ body: @escaping @Sendable (ReceiveDirectory) throws(ReceiveError) -> T) async throws -> T {
+        let user = try UserContext.lookup(uid: owner)
+        let directory = self.directory
+        return try await user.receive { () throws(ReceiveError) -> T in try body(try ReceiveDirectory(opening: directory)) }
+    }
+}
