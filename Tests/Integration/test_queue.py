@@ -306,10 +306,13 @@ def test_fifty_sends_with_a_limit_of_three_start_in_priority_order(queue_pair, m
             for i in range(len(mine)):
                 for j in range(i + 3, len(mine)):
                     assert key[mine[i]] <= key[mine[j]], (e, i, j, [key[p] for p in mine])
-        # Across endpoints, a lower priority goes first only while the higher one's endpoint is
-        # full: the first ten to start are among the fifteen highest.
-        best = sorted(paths[3:], key=key.get)[:15]
-        assert set(later[:10]) <= set(best), ([key[p] for p in later[:10]], [key[p] for p in best])
+        # Across endpoints: the slots the blockers free go to the best sends whose endpoint has
+        # room, so each endpoint's highest is among the first four to start. (How far down one
+        # endpoint's list goes while the other's two are running depends on when those finish,
+        # which a loaded machine decides: no stronger order across endpoints holds.)
+        for e in (0, 1):
+            best = min((p for p in paths[3:] if endpoint_of[p] == e), key=key.get)
+            assert best in later[:4], (e, key[best], [key[p] for p in later[:4]])
         for group in (blockers, small):
             for i, f in enumerate(group):
                 assert sha256(inboxes[i % 2] / f.name) == sha256(f)
