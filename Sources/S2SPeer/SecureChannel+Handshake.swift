@@ -228,7 +228,17 @@ extension SecureChannel {
         var frame = channel.allocator.buffer(capacity: 2 + message2.count)
         frame.writeInteger(UInt16(message2.count))
         frame.writeBytes(message2)
-        try await write(frame, to: outbound, during: "sending handshake message 2")
+        do {
+            try await write(frame, to: outbound, during: "sending handshake message 2")
+        } catch .closed(let reason) {
+            // The connection may have ended on this side's timer while the endpoint was looked
+            // up (the inbound stream ended with that error): say so, as a close and not as a
+            // timeout, for the sender had done its part and earns no penalty (`PeerServer`).
+            if case .timeout? = await Self.endingError(of: frames) {
+                throw .closed("handshake timeout: this side did not answer handshake message 1 in time")
+            }
+            throw .closed(reason)
+        }
         try await startTransport(channel: channel, sendCipher: ciphers.send)
         guard let peerHello else {
             // Another version: the handshake is complete, so the sender can read why we close.
@@ -280,6 +290,16 @@ extension SecureChannel {
             if isReset(error) { throw .network("\(context): the peer reset the connection") }
             throw .closed("\(context): \(error)")
         }
+    }
+
+    /// The error a closed connection's inbound stream ended with, if any (read to its end).
+    private static func endingError(of frames: InboundFrames) async -> PeerError? {
+        do {
+            while try await frames.next() != nil {}
+        } catch {
+            return error as? PeerError
+        }
+        return nil
     }
 
     /// Whether `error` is the socket's report of a reset (TCP RST). A receiver resets a connection

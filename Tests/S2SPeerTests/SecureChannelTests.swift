@@ -183,6 +183,8 @@ struct SecureChannelTests {
             }
             try await server.waitForIdle()
             #expect(server.server.statistics.failedHandshakes == 1)
+            // The receiver's log says why, and the sender, who had done its part, earns no penalty.
+            #expect(server.errors.withLock { $0 } == [.closed("handshake timeout: this side did not answer handshake message 1 in time")])
         }
     }
 
