@@ -361,7 +361,7 @@ def test_a_destination_that_is_down_is_retried_with_growing_delays(queue_pair, m
 
 def test_a_senders_handshake_timeout_is_its_setting(queue_pair, mkdir, user_a, user_b):
     """PeerHandshakeTimeout= bounds the handshakes a daemon starts, not only those it answers:
-    against a listener that accepts and never says a word, the sender closes each attempt after
+    against a listener that accepts and never says a word, the sender resets each attempt after
     its configured 2 s (the default is 10 s), and the send waits for its next attempt."""
     receiver, sender = queue_pair(sender_conf="PeerHandshakeTimeout=2s")
     from s2sit import random_valid_id
@@ -378,7 +378,10 @@ def test_a_senders_handshake_timeout_is_its_setting(queue_pair, mkdir, user_a, u
         conn, _ = silent.accept()
         accepted = time.monotonic()
         conn.settimeout(60)
-        while conn.recv(4096):  # the preamble and handshake message 1, then the sender's close
+        try:
+            while conn.recv(4096):  # the preamble and handshake message 1, then the sender's reset
+                pass
+        except ConnectionResetError:  # a handshake that runs out of time is reset (docs/protocol.md)
             pass
         held = time.monotonic() - accepted
         conn.close()
