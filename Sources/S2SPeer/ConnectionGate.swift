@@ -57,7 +57,7 @@ final class ConnectionGate: Sendable {
             return false
         }
         guard admitted else {
-            SessionTimerHandler.reset(channel)
+            channel.closeWithReset()
             return nil
         }
         let ticket = HandshakeTicket(source: source) { [self] in

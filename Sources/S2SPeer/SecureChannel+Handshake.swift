@@ -166,7 +166,9 @@ extension SecureChannel {
                 "the receiver closed the connection (wrong endpoint ID, no such endpoint, or it refused the handshake)")
         } catch .network(let reason) {
             // A reset, not a close: the receiver was busy (docs/protocol.md, "Concurrent handshakes").
-            throw .network("\(reason) (it refuses new connections while too many handshakes are unfinished; try again later)")
+            throw .network(
+                "\(reason) (the receiver was busy: it resets connections while too many handshakes are unfinished, "
+                    + "or one that runs out of time; try again later)")
         }
         let peerHello: Hello
         let ciphers: (send: CipherState, receive: CipherState)
@@ -303,8 +305,8 @@ extension SecureChannel {
     }
 
     /// Whether `error` is the socket's report of a reset (TCP RST). A receiver resets a connection
-    /// it refuses for load before reading it, and closes with a FIN one it refuses for its
-    /// preamble, so a sender can tell a passing refusal (``PeerError/network(_:)``) from an unknown
+    /// it refuses for load before reading it, or whose handshake ran out of time, and closes with
+    /// a FIN one it refuses for its preamble, so a sender can tell a passing refusal (``PeerError/network(_:)``) from an unknown
     /// endpoint (``PeerError/handshakeFailed(_:)``).
     private static func isReset(_ error: any Error) -> Bool {
         guard let error = error as? IOError else { return false }

@@ -184,22 +184,12 @@ final class SessionTimerHandler: ChannelDuplexHandler {
             // Reset, not closed: running out of time is no verdict on the endpoint, and a sender
             // takes an orderly close during the handshake for "no such endpoint" (docs/protocol.md,
             // "Concurrent handshakes") while it retries after a reset.
-            Self.reset(channel)
+            channel.closeWithReset()
         default:
             context.close(promise: nil)
         }
     }
 
-    /// Closes `channel` with an RST where the socket allows it (`SO_LINGER` 0), else with a FIN.
-    static func reset(_ channel: any Channel) {
-        guard let options = channel as? any SocketOptionProvider else {
-            channel.close(promise: nil)
-            return
-        }
-        options.setSoLinger(NIOLinger(l_onoff: 1, l_linger: 0)).whenComplete { _ in
-            channel.close(promise: nil)
-        }
-    }
 
     private func cancelAll() {
         handshakeTimer?.cancel()

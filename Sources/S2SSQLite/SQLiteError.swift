@@ -22,8 +22,5 @@ package struct SQLiteError: Error, CustomStringConvertible, Equatable {
         self.init(code: extended, message: text, context: context)
     }
 
-    /// The primary result code (`SQLITE_BUSY`, `SQLITE_CORRUPT`...).
-    package var primaryCode: Int32 { code & 0xFF }
-
     package var description: String { "\(context): \(message) (SQLite error \(code))" }
 }

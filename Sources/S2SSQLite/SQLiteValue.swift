@@ -59,17 +59,6 @@ extension Bool: SQLiteBindable, SQLiteColumnValue {
     }
 }
 
-extension Double: SQLiteBindable, SQLiteColumnValue {
-    package var sqliteValue: SQLiteValue { .real(self) }
-    package init(sqliteValue: SQLiteValue) throws(SQLiteError) {
-        switch sqliteValue {
-        case .real(let value): self = value
-        case .integer(let value): self = Double(value)
-        default: throw Self.mismatch(sqliteValue)
-        }
-    }
-}
-
 extension String: SQLiteBindable, SQLiteColumnValue {
     package var sqliteValue: SQLiteValue { .text(self) }
     package init(sqliteValue: SQLiteValue) throws(SQLiteError) {

@@ -357,7 +357,6 @@ final class SendSession: Sendable {
         }
     }
 
-    /// What a failed send or receive means: the user's cancel, or a lost connection.
     /// What an error that ended the attempt means: the user's cancel or pause (which closed the
     /// connection), or a lost connection.
     private func ending(after error: any Error) -> SendEnding {
