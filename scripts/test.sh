@@ -100,7 +100,19 @@ fi
 # A failed step whose tests could not be counted (a crash, a build error) still counts as one.
 if ((failed_steps > 0 && failed == 0)); then failed=$failed_steps; fi
 
+# What failed, by name, where CI's short tail of the output shows it.
+failures() {
+    {
+        nocolor "$logs/unit.log" | grep -E '✘ Test .*(recorded an issue|failed after)|error: .*XCT|Test Case .* failed'
+        nocolor "$logs/integration.log" | grep -E '^(FAILED|ERROR) '
+        nocolor "$logs/boot.log" | grep -E '^ *FAIL'
+    } 2>/dev/null | grep -v -E '✘ Test run with' | cut -c1-300 | head -40
+}
+
 printf '\n==> summary\n'
+if ((failed_steps > 0)); then
+    failures | sed 's/^/  | /'
+fi
 printf '  %s\n' "${steps[@]}"
 printf 'summary: %d passed, %d failed\n' "$passed" "$failed"
 ((failed_steps == 0))

@@ -75,7 +75,9 @@ struct HostileClientTests {
                 return await RawClient.readToEnd(&inbound)
             }
             #expect(outcome.ended)
-            #expect(outcome.elapsed < .seconds(6), "cut off at once, not by the idle timer")
+            // The error says why it ended; the bound, below the idle timer (12 s), that it did
+            // not wait for the body.
+            #expect(outcome.elapsed < .seconds(11), "cut off at once, not by the idle timer")
             try await server.waitForIdle()
             #expect(server.errors.withLock { $0 } == [.frameTooLarge(length: 65535, limit: 8192 + 16)])
             try await server.goodClientWorks()
@@ -175,7 +177,11 @@ struct HostileClientTests {
                     #expect(outcome.ended)
                 } catch let error as IOError where error.errnoCode == ECONNRESET {
                 }
-                #expect(ContinuousClock.now - started < .seconds(5), "closed at once, not by the handshake timer")
+                // Closed by the bound, not by a handshake timer: the first connection, older and
+                // on the same timer, is still waiting for it. (A loaded machine can take seconds
+                // to get here, so the order is what is checked, with a bound below the timer.)
+                #expect(server.errors.withLock { $0 }.contains(.timeout(.handshake)) == false)
+                #expect(ContinuousClock.now - started < .seconds(9), "before the handshake timer (10 s)")
                 _ = await RawClient.readToEnd(&firstInbound)
             }
             try await server.waitForIdle()

@@ -174,7 +174,7 @@ struct SecureChannelTests {
     /// the connection: to the sender a passing failure to retry, never the orderly close that an
     /// unknown endpoint gets and that a sender counts toward "no such endpoint".
     @Test func aReceiverThatRunsOutOfTimeResetsTheHandshake() async throws {
-        try await TestServer.with(limits: ProtocolLimits(handshakeTimeout: .milliseconds(500)), lookupDelay: .seconds(2)) { server in
+        try await TestServer.with(limits: ProtocolLimits(handshakeTimeout: .seconds(2)), lookupDelay: .seconds(5)) { server in
             await #expect {
                 try await SecureChannel.connect(to: server.address, endpointKey: server.endpointKey, limits: .patient) { _ in }
             } throws: { error in
@@ -208,7 +208,7 @@ struct SecureChannelTests {
 
     /// A receiver that goes silent (no keepalives) is cut off by the sender's idle timer.
     @Test func senderIdleTimeout() async throws {
-        let silent: @Sendable (SecureChannel) async throws -> Void = { _ in try? await Task.sleep(for: .milliseconds(1500)) }
+        let silent: @Sendable (SecureChannel) async throws -> Void = { _ in try? await Task.sleep(for: .seconds(5)) }
         let serverLimits = ProtocolLimits(keepaliveInterval: .seconds(60))
         let clientLimits = ProtocolLimits(idleTimeout: .milliseconds(300))
         try await TestServer.with(limits: serverLimits, handler: silent) { server in
