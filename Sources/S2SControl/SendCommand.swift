@@ -84,6 +84,11 @@ struct SendCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("The most attempts (0: no limit but --retry-for).", valueName: "n"))
     var maxAttempts: UInt32?
 
+    @Option(help: ArgumentHelp(
+        "TCP connections for this transfer on the direct route, from 1 to 16, or auto (the daemon's Streams=, by default more on a long round trip, one on a LAN).",
+        valueName: "n"))
+    var streams: String?
+
     @Flag(help: "Print the transfer's object path and return at once; the daemon carries on.")
     var noWait = false
 
@@ -104,6 +109,16 @@ struct SendCommand: AsyncParsableCommand {
             }
         }
         if let rate { _ = try Self.parseRate(rate, option: "--rate") }
+        if let streams { _ = try Self.parseStreams(streams) }
+    }
+
+    /// `--streams`: 0 (auto: the daemon's setting) or a count from 1 to 16.
+    static func parseStreams(_ text: String) throws -> UInt32 {
+        if text.lowercased() == "auto" { return 0 }
+        guard let count = UInt32(text), (1...16).contains(count) else {
+            throw ValidationError("--streams must be auto or a number from 1 to 16")
+        }
+        return count
     }
 
     /// A rate as the command line gives it, or a usage error that says what was expected.
@@ -139,6 +154,7 @@ struct SendCommand: AsyncParsableCommand {
         if let maxAttempts { options[DaemonAPI.SendOption.maxAttempts] = .uint32(maxAttempts) }
         if let rate { options[DaemonAPI.SendOption.rateLimit] = .uint64(try Self.parseRate(rate, option: "--rate")) }
         if removeSource { options[DaemonAPI.SendOption.removeSource] = .boolean(true) }
+        if let streams { options[DaemonAPI.SendOption.streams] = .uint32(try Self.parseStreams(streams)) }
 
         let client = try await root.busOptions.client()
         let events = noWait ? nil : try await client.subscribedEvents()

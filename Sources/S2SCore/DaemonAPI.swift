@@ -34,8 +34,11 @@ public enum DaemonAPI {
         public static let retryFor = "RetryFor"
         /// Uint32: the most attempts; 0: no limit but RetryFor.
         public static let maxAttempts = "MaxAttempts"
+        /// Uint32 from 1 to 16: TCP connections for this transfer on the direct route; 0: the
+        /// daemon's `Streams=` (automatic by default).
+        public static let streams = "Streams"
 
-        public static let all = [checksum, followSymlinks, priority, retryFor, maxAttempts, rateLimit, removeSource]
+        public static let all = [checksum, followSymlinks, priority, retryFor, maxAttempts, rateLimit, removeSource, streams]
     }
 }
 

@@ -38,6 +38,9 @@ public struct Configuration: Sendable, Equatable {
     /// The TCP congestion control every peer connection asks for (`CongestionControl=`); nil:
     /// the system default. BBR keeps long, lossy paths full where CUBIC collapses.
     public var congestionControl: String? = PeerTransport.defaultCongestionControl
+    /// TCP connections per outgoing transfer on the direct route (`Streams=`); nil: automatic
+    /// (``StreamCount``).
+    public var streams: Int?
     /// Bytes that must stay free on an endpoint's file system after a transfer is accepted.
     public var freeSpaceReserve: UInt64 = 64 << 20
     /// Bytes per second over all outgoing transfers (`MaxUploadRate=`) and over all incoming ones
@@ -214,6 +217,12 @@ public struct Configuration: Sendable, Equatable {
                 throw SettingError(reason: "CongestionControl must be an algorithm name (bbr, cubic, …) or system, not \"\(value)\"")
             }
             congestionControl = name == "system" ? nil : name
+        case "Streams":
+            do {
+                streams = try StreamCount.parse(value)
+            } catch {
+                throw SettingError(reason: "Streams: \(error.reason)")
+            }
         case "FreeSpaceReserve":
             do {
                 freeSpaceReserve = try Units.parseSize(value)

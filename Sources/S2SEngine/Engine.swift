@@ -73,7 +73,7 @@ package final class Engine: Sendable {
             servers: listeners,
             context: ReceiveContext(
                 endpoints: endpoints, transfers: transfers, resume: resumeStore, configuration: configuration, limits: limits,
-                logger: logger))
+                stripes: StripeBoard(), logger: logger))
         relayService = RelayService(relays: configuration.relays, context: peers.context, board: relayBoard)
         services = [
             peers, relayService, transferService, SendQueueService(queue: queue),

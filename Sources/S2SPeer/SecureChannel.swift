@@ -93,15 +93,56 @@ public actor SecureChannel {
         try await write(record.get())
     }
 
-    /// The plaintext of a DATA record, checked against the empty and the peer's maximum record.
-    private nonisolated func dataRecord(entry: UInt32, offset: UInt64, bytes: UnsafeRawBufferPointer) throws(PeerError)
-        -> ByteBuffer
-    {
+    /// The most data bytes one DATA record inside SEQ may carry to this peer.
+    public nonisolated var maxSequencedDataLength: Int {
+        maxDataLength - Record.sequenceHeaderLength
+    }
+
+    /// The plaintext of SEQ `sequence` around a DATA record, for ``StripedOutbound``: built here,
+    /// written on whichever of the session's connections has room.
+    public nonisolated func sequencedDataRecord(
+        sequence: UInt64, entry: UInt32, offset: UInt64, bytes: UnsafeRawBufferPointer
+    ) throws(PeerError) -> ByteBuffer {
+        try dataRecord(entry: entry, offset: offset, bytes: bytes, sequence: sequence)
+    }
+
+    /// The plaintext of `record`, checked against the peer's maximum record.
+    public nonisolated func plaintext(_ record: Record) throws(PeerError) -> ByteBuffer {
+        let size = record.encodedLength
+        let limit = peerHello.effectiveMaxRecordSize
+        guard size <= limit else { throw .recordTooLarge(size: size, limit: limit) }
+        var bytes: [UInt8] = []
+        record.encode(into: &bytes)
+        return channel.allocator.buffer(bytes: bytes)
+    }
+
+    /// Writes a record's plaintext built by ``plaintext(_:)`` or
+    /// ``sequencedDataRecord(sequence:entry:offset:bytes:)`` (of this or another connection of
+    /// the session: the peer's HELLO is the same).
+    public nonisolated func write(plaintext: ByteBuffer) async throws(PeerError) {
+        try await write(plaintext)
+    }
+
+    /// Waits until a record of `count` bytes can be written without waiting.
+    public nonisolated func waitForRoom(_ count: Int) async throws(PeerError) {
+        try await window.waitForRoom(count)
+    }
+
+    /// The plaintext of a DATA record (inside SEQ `sequence`, if given), checked against the empty
+    /// and the peer's maximum record.
+    private nonisolated func dataRecord(
+        entry: UInt32, offset: UInt64, bytes: UnsafeRawBufferPointer, sequence: UInt64? = nil
+    ) throws(PeerError) -> ByteBuffer {
         guard !bytes.isEmpty else { throw .protocolError(.emptyData) }
-        let size = Record.dataHeaderLength + bytes.count
+        let header = sequence == nil ? 0 : Record.sequenceHeaderLength
+        let size = header + Record.dataHeaderLength + bytes.count
         let limit = peerHello.effectiveMaxRecordSize
         guard size <= limit else { throw .recordTooLarge(size: size, limit: limit) }
         var buffer = channel.allocator.buffer(capacity: size)
+        if let sequence {
+            buffer.writeInteger(RecordType.sequenced.rawValue)
+            buffer.writeInteger(sequence)
+        }
         buffer.writeInteger(RecordType.data.rawValue)
         buffer.writeInteger(entry)
         buffer.writeInteger(offset)

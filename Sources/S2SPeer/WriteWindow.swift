@@ -56,6 +56,12 @@ final class WriteWindow: Sendable {
         }
     }
 
+    /// Waits until `count` bytes would be admitted (or a write failed, which throws).
+    func waitForRoom(_ count: Int) async throws(PeerError) {
+        try await acquire(count)
+        release(count, failure: nil)
+    }
+
     /// Writes `buffer` to `channel` within the window (and flushes it).
     func write(_ buffer: ByteBuffer, to channel: any Channel) async throws(PeerError) {
         let count = buffer.readableBytes

@@ -33,8 +33,11 @@ public struct Hello: Sendable, Hashable {
         /// 0x0001: this side understands CANCEL(paused) (``CancelCode/paused``): a sender that
         /// stops for now says so, and its receiver shows the transfer as paused.
         public static let pause: UInt16 = 0x0001
+        /// 0x0002: this side can stripe a session over several connections (SEQ, STRIPES, JOIN,
+        /// JOINED; docs/protocol.md, "Striped sessions").
+        public static let stripes: UInt16 = 0x0002
         /// Every feature this implementation sets in its HELLO.
-        public static let all: UInt16 = pause
+        public static let all: UInt16 = pause | stripes
     }
 
     /// Whether the author of this HELLO set `feature`.

@@ -26,6 +26,8 @@ public enum ProtocolError: Error, Sendable, Hashable, CustomStringConvertible {
     case recordTooLarge(size: Int, limit: Int)
     /// A record type byte that version 1 does not define.
     case unknownRecordType(UInt8)
+    /// SEQ around a record that a striped session does not sequence (SEQ itself among them).
+    case notSequenceable(RecordType)
     /// A record ends before all its fixed fields.
     case truncatedRecord(RecordType)
     /// A record has bytes after its last field.
@@ -107,6 +109,10 @@ public enum ProtocolError: Error, Sendable, Hashable, CustomStringConvertible {
     case wrongEntry(expected: UInt32?, actual: UInt32)
     /// DATA at another offset than where the previous data (or the resume offset) ended.
     case wrongOffset(entry: UInt32, expected: UInt64, actual: UInt64)
+    /// A SEQ whose number is not the next of the session's order (a gap, a repeat).
+    case wrongSequence(expected: UInt64, actual: UInt64)
+    /// A sender's record after ACCEPT in SEQ where the first was bare, or bare where it was in SEQ.
+    case sequencingChanged(RecordType)
     /// DATA that runs past the entry's size.
     case dataBeyondSize(entry: UInt32)
     /// FILE_END before all the entry's bytes were sent.
@@ -135,6 +141,7 @@ public enum ProtocolError: Error, Sendable, Hashable, CustomStringConvertible {
         case .emptyRecord: "empty record"
         case .recordTooLarge(let size, let limit): "record of \(size) bytes exceeds the limit of \(limit)"
         case .unknownRecordType(let type): "unknown record type 0x\(String(type, radix: 16))"
+        case .notSequenceable(let type): "\(type) inside SEQ"
         case .truncatedRecord(let type): "truncated \(type) record"
         case .trailingBytes(let type, let count): "\(count) trailing bytes after a \(type) record"
         case .unknownValue(let field, let value): "unknown \(field) \(value)"
@@ -174,6 +181,8 @@ public enum ProtocolError: Error, Sendable, Hashable, CustomStringConvertible {
             "record for entry \(actual), expected \(expected.map { "entry \($0)" } ?? "none")"
         case .wrongOffset(let entry, let expected, let actual):
             "DATA for entry \(entry) at offset \(actual), expected \(expected)"
+        case .wrongSequence(let expected, let actual): "SEQ \(actual) where \(expected) was next"
+        case .sequencingChanged(let type): "\(type) in SEQ and bare in one session"
         case .dataBeyondSize(let entry): "DATA beyond the size of entry \(entry)"
         case .fileIncomplete(let entry, let received, let size):
             "FILE_END for entry \(entry) after \(received) of \(size) bytes"

@@ -94,9 +94,23 @@ extension Record {
                 throw .unknownValue(field: "cancel code", value: UInt64(value))
             }
             record = .cancel(code)
+        case .sequenced:
+            let sequence = try reader.u64()
+            let rest = reader.rest()
+            // Checked before decoding, so that nested SEQs cannot recurse.
+            if rest.first == RecordType.sequenced.rawValue { throw .notSequenceable(.sequenced) }
+            let inner = try decode(rest, limits: limits)
+            guard inner.isSequenced else { throw .notSequenceable(inner.type) }
+            record = .sequenced(sequence: sequence, inner)
+        case .join:
+            record = .join(StripeSecret(unchecked: Array(try reader.take(StripeSecret.length))))
+        case .stripes:
+            let extra = try reader.u8()
+            record = .stripes(extra: extra, secret: StripeSecret(unchecked: Array(try reader.take(StripeSecret.length))))
         case .offerEnd: record = .offerEnd
         case .done: record = .done
         case .doneAck: record = .doneAck
+        case .joined: record = .joined
         case .keepalive: record = .keepalive
         }
         try reader.finish()

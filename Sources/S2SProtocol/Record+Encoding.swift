@@ -6,6 +6,8 @@ extension Record {
     public static let entryHeaderLength = 1 + 1 + 2 + 8 + 4 + 8 + 2
     /// Length of a DATA record without its data: type, entry u32, offset u64.
     public static let dataHeaderLength = 1 + 4 + 8
+    /// Length of SEQ without its record: type, sequence number u64.
+    public static let sequenceHeaderLength = 1 + 8
     /// Length of ACCEPT without its resume pairs: type, resume count u32.
     public static let acceptHeaderLength = 1 + 4
 
@@ -19,7 +21,10 @@ extension Record {
         switch self {
         case .offerBegin: Self.offerBeginLength
         case .entry(let entry): Self.entryHeaderLength + entry.path.byteCount
-        case .offerEnd, .done, .doneAck, .keepalive: 1
+        case .offerEnd, .done, .doneAck, .keepalive, .joined: 1
+        case .sequenced(_, let record): Self.sequenceHeaderLength + record.encodedLength
+        case .join: 1 + StripeSecret.length
+        case .stripes: 2 + StripeSecret.length
         case .data(_, _, let bytes): Self.dataHeaderLength + bytes.count
         case .fileEnd(_, let digest): 5 + digest.count
         case .fileAbort: 5
@@ -77,7 +82,17 @@ extension Record {
         case .cancel(let code):
             buffer.append(type.rawValue)
             buffer.append(code.rawValue)
-        case .offerEnd, .done, .doneAck, .keepalive:
+        case .sequenced(let sequence, let record):
+            Self.appendSequenceHeader(sequence, to: &buffer)
+            record.encode(into: &buffer)
+        case .join(let secret):
+            buffer.append(type.rawValue)
+            buffer.append(contentsOf: secret.bytes)
+        case .stripes(let extra, let secret):
+            buffer.append(type.rawValue)
+            buffer.append(extra)
+            buffer.append(contentsOf: secret.bytes)
+        case .offerEnd, .done, .doneAck, .keepalive, .joined:
             buffer.append(type.rawValue)
         }
     }
@@ -96,6 +111,12 @@ extension Record {
         buffer.append(RecordType.data.rawValue)
         buffer.appendBigEndian(entry)
         buffer.appendBigEndian(offset)
+    }
+
+    /// Appends the 9-byte header of a SEQ record; the sequenced record follows it.
+    public static func appendSequenceHeader(_ sequence: UInt64, to buffer: inout [UInt8]) {
+        buffer.append(RecordType.sequenced.rawValue)
+        buffer.appendBigEndian(sequence)
     }
 
     /// `resume` (sorted by entry index) as one ACCEPT and as many ACCEPT_MORE records as it takes

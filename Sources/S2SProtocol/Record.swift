@@ -24,6 +24,12 @@ public enum Record: Sendable, Hashable {
     case fileAbort(entry: UInt32)
     /// Every file has had its FILE_END or FILE_ABORT.
     case done
+    /// A striped session's record (DATA, FILE_END, FILE_ABORT or DONE) with its place `sequence`
+    /// in the session's one order across all its connections (docs/protocol.md, "Striped
+    /// sessions").
+    indirect case sequenced(sequence: UInt64, Record)
+    /// The first record of a further connection: joins the session whose STRIPES gave `secret`.
+    case join(StripeSecret)
 
     // Receiver -> sender.
 
@@ -38,6 +44,11 @@ public enum Record: Sendable, Hashable {
     case fileResult(entry: UInt32, FileResultCode)
     /// After DONE and every FILE_RESULT: the transfer is finished.
     case doneAck
+    /// After ACCEPT, to a sender that can stripe: up to `extra` further connections may join this
+    /// session with `secret`.
+    case stripes(extra: UInt8, secret: StripeSecret)
+    /// The answer to JOIN: this connection is now a stripe of the session.
+    case joined
 
     // Either side.
 
@@ -45,6 +56,21 @@ public enum Record: Sendable, Hashable {
     case cancel(CancelCode)
     /// Nothing; keeps an idle connection alive.
     case keepalive
+
+    /// Whether a striped session carries this record in SEQ: what the sender sends once the offer
+    /// is accepted.
+    public var isSequenced: Bool {
+        switch self {
+        case .data, .fileEnd, .fileAbort, .done: true
+        default: false
+        }
+    }
+
+    /// The record inside SEQ, or this record.
+    public var unsequenced: Record {
+        if case .sequenced(_, let record) = self { return record }
+        return self
+    }
 
     /// The type byte.
     public var type: RecordType {
@@ -56,11 +82,15 @@ public enum Record: Sendable, Hashable {
         case .fileEnd: .fileEnd
         case .fileAbort: .fileAbort
         case .done: .done
+        case .sequenced: .sequenced
+        case .join: .join
         case .accept: .accept
         case .acceptMore: .acceptMore
         case .refuse: .refuse
         case .fileResult: .fileResult
         case .doneAck: .doneAck
+        case .stripes: .stripes
+        case .joined: .joined
         case .cancel: .cancel
         case .keepalive: .keepalive
         }

@@ -9,11 +9,15 @@ public enum RecordType: UInt8, Sendable, Hashable, CaseIterable, CustomStringCon
     case fileEnd = 0x14
     case fileAbort = 0x15
     case done = 0x16
+    case sequenced = 0x17
+    case join = 0x18
     case accept = 0x20
     case acceptMore = 0x21
     case refuse = 0x22
     case fileResult = 0x23
     case doneAck = 0x24
+    case stripes = 0x25
+    case joined = 0x26
     case cancel = 0x30
     case keepalive = 0x31
 
@@ -36,11 +40,15 @@ public enum RecordType: UInt8, Sendable, Hashable, CaseIterable, CustomStringCon
         case .fileEnd: "FILE_END"
         case .fileAbort: "FILE_ABORT"
         case .done: "DONE"
+        case .sequenced: "SEQ"
+        case .join: "JOIN"
         case .accept: "ACCEPT"
         case .acceptMore: "ACCEPT_MORE"
         case .refuse: "REFUSE"
         case .fileResult: "FILE_RESULT"
         case .doneAck: "DONE_ACK"
+        case .stripes: "STRIPES"
+        case .joined: "JOINED"
         case .cancel: "CANCEL"
         case .keepalive: "KEEPALIVE"
         }

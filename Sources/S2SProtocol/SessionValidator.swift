@@ -98,6 +98,11 @@ public struct SessionValidator: Sendable {
     private var lastResumeIndex: Int64 = -1
     private var cursor = 0
     private var current: CurrentFile?
+    /// Whether the sender carries its transfer records in SEQ (decided by its first one after
+    /// ACCEPT; docs/protocol.md, "Striped sessions"), and the sequence number the next must have.
+    private var sequencing: Bool?
+    private var nextSequence: UInt64 = 0
+    private var stripesOffered = false
     private var pendingFiles = 0
     private var awaitingResults: [UInt32] = []
     private var resultHead = 0
@@ -151,7 +156,32 @@ public struct SessionValidator: Sendable {
         guard phase != .ended else { throw .sessionEnded(.data) }
         guard role == .sender else { throw .unexpectedRecord(.data, phase: phase) }
         guard count > 0 else { throw .emptyData }
+        try checkSequence(nil, inner: .data)
         try data(entry: entry, offset: offset, count: count)
+    }
+
+    /// ``sendingData(entry:offset:count:)`` for a DATA record inside SEQ `sequence`.
+    public mutating func sendingSequencedData(sequence: UInt64, entry: UInt32, offset: UInt64, count: Int) throws(ProtocolError) {
+        guard phase != .ended else { throw .sessionEnded(.sequenced) }
+        guard role == .sender else { throw .unexpectedRecord(.sequenced, phase: phase) }
+        guard count > 0 else { throw .emptyData }
+        try checkSequence(sequence, inner: .data)
+        try data(entry: entry, offset: offset, count: count)
+    }
+
+    /// Whether the sender's records after ACCEPT come in SEQ; nil until the first of them.
+    public var isSequenced: Bool? { sequencing }
+
+    /// A sender's transfer record: in SEQ (`sequence`) or bare (nil), as its first one decided,
+    /// and in SEQ with consecutive numbers from 0.
+    private mutating func checkSequence(_ sequence: UInt64?, inner: RecordType) throws(ProtocolError) {
+        guard phase == .transferring else { throw .unexpectedRecord(sequence == nil ? inner : .sequenced, phase: phase) }
+        let sequenced = sequence != nil
+        if sequencing == nil { sequencing = sequenced }
+        guard sequencing == sequenced else { throw .sequencingChanged(inner) }
+        guard let sequence else { return }
+        guard sequence == nextSequence else { throw .wrongSequence(expected: nextSequence, actual: sequence) }
+        nextSequence += 1
     }
 
     private mutating func data(entry index: UInt32, offset: UInt64, count: Int) throws(ProtocolError) {
@@ -165,14 +195,27 @@ public struct SessionValidator: Sendable {
         cursor = Int(index) + 1
     }
 
-    private mutating func apply(_ record: Record, from party: ProtocolRole) throws(ProtocolError) {
+    /// - Parameter inSequence: `record` came inside a SEQ that was already checked.
+    private mutating func apply(_ record: Record, from party: ProtocolRole, inSequence: Bool = false) throws(ProtocolError) {
         guard phase != .ended else { throw .sessionEnded(record.type) }
         if let only = record.type.sentBy, only != party {
             throw .unexpectedRecord(record.type, phase: phase)
         }
+        if record.isSequenced, party == .sender, !inSequence {
+            try checkSequence(nil, inner: record.type)
+        }
         switch record {
         case .keepalive:
             return
+        case .sequenced(let number, let inner):
+            try checkSequence(number, inner: inner.type)
+            try apply(inner, from: party, inSequence: true)
+        case .stripes:
+            try expect(phase == .transferring && !stripesOffered, record)
+            stripesOffered = true
+        case .join, .joined:
+            // A stripe's own records: never part of the session it joins.
+            throw .unexpectedRecord(record.type, phase: phase)
         case .cancel(let code):
             end(.cancelled(code, by: party))
         case .refuse(let code):

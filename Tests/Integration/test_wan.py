@@ -1,12 +1,15 @@
 """Two daemons across an emulated long, lossy link (Tests/Integration/wan/wan-link.sh: network
 namespaces, a router that delays and drops): every peer connection asks for BBR whatever the
 system default (issue 16), CongestionControl=system keeps the default, a send held back by the
-send buffer's maximum says so in the journal, and files arrive whole.
+send buffer's maximum says so in the journal, and files arrive whole. A striped send (several
+connections for one transfer) arrives identical, resumes after one of its connections is cut,
+and is cancelled cleanly from either side.
 The link is short here (10 ms round trip, 0.2 % loss) so that the test stays fast; the long
 runs are `make bench-wan`."""
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import time
@@ -14,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Bus, run
-from test_transfer import Side, random_file, sha256
+from conftest import Bus, make_dir, run
+from test_transfer import Side, random_file, sha256, visible, wait_for
 
 WAN = Path(__file__).parent / "wan" / "wan-link.sh"
 # The suite's own namespaces (wan-link.sh's WAN_PREFIX), so that `make bench-wan` (wanA, wanB)
@@ -117,7 +120,9 @@ def test_a_send_held_back_by_the_send_buffer_maximum_says_so(wan_link, scratch, 
         r = receiver.ctl("endpoint", "new", str(inbox), user=user_b)
         assert r.rc == 0, r
         src = random_file(mkdir("out", owner=user_a) / "f.bin", 8 << 20, owner=user_a)
-        r = sender.ctl("send", str(src), f"{r.out.strip()}@{RECEIVER_ADDRESS}:{port}", user=user_a, timeout=120)
+        # One connection: the report is of the session's first connection.
+        r = sender.ctl("send", "--streams", "1", str(src), f"{r.out.strip()}@{RECEIVER_ADDRESS}:{port}", user=user_a,
+                       timeout=120)
         assert r.rc == 0, r
         assert sha256(inbox / "f.bin") == sha256(src)
         lines = [line for line in sender.daemon.log().splitlines() if "send buffer maximum" in line]
@@ -130,3 +135,117 @@ def test_a_send_held_back_by_the_send_buffer_maximum_says_so(wan_link, scratch, 
         rbus.close()
         sbus.close()
         run(["ip", "netns", "exec", SENDER_NS, "sysctl", "-qw", f"{key}={' '.join(before)}"])
+
+
+def peer_connections(ns: str, peer: str, port: int | None = None) -> list[str]:
+    """The established TCP connections in NS to PEER (to its PORT, if given), one `ss` line each."""
+    selector = ["dst", peer] + (["dport", "=", f":{port}"] if port else [])
+    r = run(["ip", "netns", "exec", ns, "ss", "-tinH", "state", "established", *selector])
+    assert r.rc == 0, r
+    return [line for line in r.out.splitlines() if line.strip() and not line.startswith(("\t", " "))]
+
+
+@pytest.fixture
+def wan_pair(wan_link, scratch, daemon_factory):
+    """(receiver, sender) across the link; the receiver listens on RECEIVER_ADDRESS."""
+    rbus, sbus = Bus(scratch), Bus(scratch)
+    port = 7740
+    receiver = Side(rbus, daemon_factory(target_bus=rbus, wrapper=["ip", "netns", "exec", RECEIVER_NS],
+                                         args=["--listen", f"{RECEIVER_ADDRESS}:{port}"]), port)
+    sender = Side(sbus, daemon_factory(target_bus=sbus, wrapper=["ip", "netns", "exec", SENDER_NS]), None)
+    try:
+        yield receiver, sender
+    finally:
+        rbus.close()
+        sbus.close()
+
+
+def striped_send(receiver, sender, inbox, source, user_a, user_b, *options):
+    r = receiver.ctl("endpoint", "new", str(inbox), user=user_b)
+    assert r.rc == 0, r
+    dest = f"{r.out.strip()}@{RECEIVER_ADDRESS}:{receiver.port}"
+    proc = sender.popen("send", "--json", "--streams", "4", *options, str(source), dest, user=user_a)
+    try:
+        wait_for(lambda: len(peer_connections(SENDER_NS, RECEIVER_ADDRESS, receiver.port)) >= 4 or proc.poll() is not None,
+                 timeout=60, what="four connections")
+    except BaseException:
+        proc.kill()
+        raise
+    return proc
+
+
+def test_a_striped_send_arrives_whole_over_several_connections(wan_pair, mkdir, user_a, user_b):
+    """A tree (an empty file, small ones, a large one) sent with --streams 4: four connections
+    carry it, each with BBR, and it arrives identical."""
+    receiver, sender = wan_pair
+    inbox = mkdir("in", owner=user_b)
+    top = make_dir(mkdir("out", owner=user_a) / "tree", user_a)
+    random_file(top / "empty", 0, owner=user_a)
+    for i in range(20):
+        random_file(top / f"small-{i:02}", 1000 + i * 4099, owner=user_a)
+    random_file(top / "large", 24 << 20, owner=user_a)
+    proc = striped_send(receiver, sender, inbox, top, user_a, user_b, "--rate", "8M")
+    connections = peer_connections(SENDER_NS, RECEIVER_ADDRESS, receiver.port)
+    out, err = proc.communicate(timeout=180)
+    assert proc.returncode == 0, err
+    assert len(connections) == 4, connections
+    assert all("bbr" in c for c in peer_connections(SENDER_NS, RECEIVER_ADDRESS) or ["bbr"])
+    for f in sorted(top.iterdir()):
+        assert sha256(inbox / "tree" / f.name) == sha256(f), f.name
+    finished = [line for line in receiver.daemon.log().splitlines() if "incoming transfer finished" in line]
+    assert len(finished) == 1 and "connections=4" in finished[0], receiver.daemon.log()[-3000:]
+    assert "striping the transfer" in sender.daemon.log()
+
+
+def test_a_striped_send_resumes_after_one_connection_is_cut(wan_pair, mkdir, user_a, user_b):
+    """One of the four connections is reset mid-transfer: the attempt ends, the queue's retry
+    resumes from what the receiver made durable, and the file arrives identical."""
+    receiver, sender = wan_pair
+    inbox = mkdir("in", owner=user_b)
+    source = random_file(mkdir("out", owner=user_a) / "f.bin", 40 << 20, owner=user_a)
+    proc = striped_send(receiver, sender, inbox, source, user_a, user_b, "--rate", "6M")
+    try:
+        wait_for(lambda: any(t["bytesDone"] > 12 << 20 for t in receiver.transfers(user_b)), timeout=60,
+                 what="12 MiB received")
+        victim = peer_connections(SENDER_NS, RECEIVER_ADDRESS, receiver.port)[-1].split()
+        local_port = victim[2].rsplit(":", 1)[1]
+        r = run(["ip", "netns", "exec", SENDER_NS, "ss", "-K", "dst", RECEIVER_ADDRESS, "sport", "=", f":{local_port}"])
+        assert r.rc == 0, r
+        out, err = proc.communicate(timeout=180)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err
+    info = json.loads(out)
+    assert info["bytesResumed"] > 0, info
+    assert sha256(inbox / "f.bin") == sha256(source)
+
+
+@pytest.mark.parametrize("side", ["sender", "receiver"])
+def test_a_striped_send_is_cancelled_cleanly_from_either_side(wan_pair, mkdir, user_a, user_b, side):
+    """Cancelled by either user while four connections carry it: cancelled on both sides, the
+    partial data gone, and no connection left open."""
+    receiver, sender = wan_pair
+    inbox = mkdir("in", owner=user_b)
+    source = random_file(mkdir("out", owner=user_a) / "f.bin", 40 << 20, owner=user_a)
+    proc = striped_send(receiver, sender, inbox, source, user_a, user_b, "--rate", "4M")
+    try:
+        who, user = (sender, user_a) if side == "sender" else (receiver, user_b)
+        running = wait_for(lambda: [t for t in who.transfers(user) if t["state"] in ("sending", "receiving")
+                                    and t["bytesDone"] > 4 << 20], what="a running transfer")
+        r = who.ctl("cancel", str(running[0]["number"]), user=user)
+        assert r.rc == 0, r
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 1, err
+    for s, user in ((sender, user_a), (receiver, user_b)):
+        t = wait_for(lambda: [t for t in s.transfers(user) if t["state"] not in ("sending", "receiving", "verifying",
+                                                                                    "connecting")],
+                     what="the transfer to end")[0]
+        assert t["state"] == "cancelled", t
+    wait_for(lambda: not (inbox / ".s2s-partial").exists(), what="the partial area to go")
+    assert "f.bin" not in visible(inbox)
+    wait_for(lambda: not peer_connections(SENDER_NS, RECEIVER_ADDRESS, receiver.port), timeout=30,
+             what="every connection closed")

@@ -49,6 +49,11 @@ extension SendOptions {
                     throw .invalidArgument("option MaxAttempts must be a uint32 (u); 0: no limit")
                 }
                 maxAttempts = attempts == 0 ? nil : attempts
+            case DaemonAPI.SendOption.streams:
+                guard let number = Self.integer(value), (0...Int64(StreamCount.most)).contains(number) else {
+                    throw .invalidArgument("option Streams must be a whole number from 1 to \(StreamCount.most), or 0 for the daemon's Streams=")
+                }
+                streams = number == 0 ? nil : Int(number)
             default:
                 throw .invalidArgument(
                     "unknown option \"\(key)\"; known options are \(DaemonAPI.SendOption.all.joined(separator: ", "))")

@@ -9,5 +9,7 @@ struct ReceiveContext: Sendable {
     /// MaxIncomingTransfers, MaxIncomingTransfersPerEndpoint and FreeSpaceReserve as they are now
     /// (an administrator may change them while the daemon runs).
     let limits: LiveLimits
+    /// The striped sessions under way, for the connections that join them.
+    let stripes: StripeBoard
     let logger: Logger
 }

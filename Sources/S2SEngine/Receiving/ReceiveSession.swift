@@ -35,6 +35,14 @@ final class ReceiveSession {
     private var sink: ReceiveSink?
     private var transfer: Transfer?
 
+    /// Set once STRIPES was sent: the session's further connections; started by the first record
+    /// in SEQ (docs/protocol.md, "Striped sessions").
+    private var merger: StripeMerger?
+    private var merging = false
+
+    /// The further connections one session accepts (the sender's `Streams=` goes up to 16).
+    static let maxExtraStripes = 15
+
     /// Whether this session holds its token's claim (`ResumeStore.claim`).
     private var claimedToken = false
     /// A file whose data is being discarded after a write error, with the result it will get.
@@ -56,6 +64,11 @@ final class ReceiveSession {
         case lost(String)
     }
 
+    /// The connection is not a session of its own: its first record asked to join a striped one.
+    private struct JoinRequest: Error {
+        let secret: StripeSecret
+    }
+
     /// - Parameter route: the `Route` the transfer shows: "direct" or "relay".
     init(channel: SecureChannel, endpoint: Endpoint, context: ReceiveContext, route: String = "direct") {
         self.route = route
@@ -73,17 +86,37 @@ final class ReceiveSession {
     func run() async {
         let outcome: Ending?
         do {
-            try await admit()
             try await readOffer()
             try await accept()
             try await receiveFiles()
             outcome = nil
         } catch let ending as Ending {
             outcome = ending
+        } catch let join as JoinRequest {
+            await joinStripe(join.secret)
+            return
         } catch {
             outcome = .lost("\(error)")
         }
         await finish(outcome)
+    }
+
+    /// Serves a connection whose first record was JOIN: it becomes a further connection of the
+    /// striped session that gave out `secret` for this endpoint, read until that session ends.
+    private func joinStripe(_ secret: StripeSecret) async {
+        guard let merger = context.stripes.merger(for: secret, endpoint: endpoint.number), merger.admit(channel) else {
+            logger.info("a connection asked to join a striped session that is not under way here, or that has all its connections")
+            await channel.close()
+            return
+        }
+        do {
+            try await channel.send(.joined)
+            logger.debug("a connection joined a striped session")
+            await merger.feedStripe(channel)
+        } catch {
+            logger.debug("a joining connection failed", metadata: ["error": "\(error)"])
+        }
+        await channel.close()
     }
 
     // MARK: Steps
@@ -115,8 +148,14 @@ final class ReceiveSession {
         }
         defer { timer.cancel() }
         do {
+            var first = true
             while true {
-                let record = try await receiveChecked()
+                let record = try await receiveChecked(allowJoin: first)
+                if first {
+                    first = false
+                    // Limits that apply before the offer, once the connection said it is one.
+                    try await admit()
+                }
                 switch record {
                 case .offerBegin(let token, let digest, _, _):
                     self.token = token
@@ -210,6 +249,12 @@ final class ReceiveSession {
         for record in Record.acceptRecords(resume: plan.resumePoints, maxRecordSize: channel.peerHello.effectiveMaxRecordSize) {
             try await sendChecked(record)
         }
+        if channel.peerHello.has(Hello.Feature.stripes) {
+            let merger = StripeMerger(extra: Self.maxExtraStripes, gapTimeout: channel.limits.idleTimeout)
+            context.stripes.register(merger, endpoint: endpoint.number)
+            self.merger = merger
+            try await sendChecked(.stripes(extra: UInt8(merger.extra), secret: merger.secret))
+        }
     }
 
     /// Records the accepted offer (what a retry may resume) and the files found published before
@@ -280,7 +325,7 @@ final class ReceiveSession {
     private func receiveFiles() async throws {
         while true {
             let record = try await receiveChecked()
-            switch record {
+            switch record.unsequenced {
             case .data(let index, let offset, let bytes):
                 try await write(index: index, offset: offset, bytes: bytes)
             case .fileEnd(let index, let digest):
@@ -508,11 +553,17 @@ final class ReceiveSession {
 
     /// The next record, checked by the session rules. A violation before ACCEPT is refused with its
     /// code; after it, answered with CANCEL(protocol error). The sender's CANCEL ends the session.
-    private func receiveChecked() async throws -> Record {
+    ///
+    /// - Parameter allowJoin: a JOIN is allowed (the connection's first record) and thrown as
+    ///   ``JoinRequest``.
+    private func receiveChecked(allowJoin: Bool = false) async throws -> Record {
         let record: Record
         do {
-            record = try await channel.receive()
+            record = try await nextRecord()
+            if allowJoin, case .join(let secret) = record { throw JoinRequest(secret: secret) }
             try validator.received(record)
+        } catch let join as JoinRequest {
+            throw join
         } catch let error as ProtocolError {
             throw protocolViolation(error)
         } catch PeerError.protocolError(let error) {
@@ -529,6 +580,19 @@ final class ReceiveSession {
         }
         if case .cancel(let code) = record { throw Ending.cancelledBySender(code) }
         return record
+    }
+
+    /// The next record from the main connection, or, once the sender's first record after ACCEPT
+    /// came in SEQ, from all the session's connections in SEQ order.
+    private func nextRecord() async throws -> Record {
+        if merging, let merger { return try await merger.next() }
+        let record = try await channel.receive()
+        guard let merger, case .sequenced = record, validator.phase == .transferring, validator.isSequenced == nil else {
+            return record
+        }
+        merging = true
+        merger.start(main: channel, first: record)
+        return try await merger.next()
     }
 
     private func protocolViolation(_ error: ProtocolError) -> Ending {
@@ -557,7 +621,7 @@ final class ReceiveSession {
                 try? context.resume.complete(endpoint: endpoint.number, token: token, now: Clock.nowMicroseconds)
             }
             await removePartialArea()
-            logger.info("incoming transfer finished", metadata: ["failed_files": "\(failures)"])
+            logger.info("incoming transfer finished", metadata: ["failed_files": "\(failures)", "connections": "\(merger?.connections ?? 1)"])
         case .refused(let code, let reason):
             try? await channel.send(.refuse(code))
             logger.notice("incoming offer refused", metadata: ["code": "\(code)", "reason": "\(reason)"])
@@ -590,6 +654,10 @@ final class ReceiveSession {
             await conclude(state: .failed, error: "interrupted: \(reason); the sender can retry and resume")
         }
         await channel.close()
+        if let merger {
+            await merger.end()
+            context.stripes.remove(merger)
+        }
         user?.stop()
         if claimedToken, let token { context.resume.release(endpoint: endpoint.number, token: token) }
     }

@@ -59,7 +59,8 @@ struct SendAttempt: Sendable {
         let session = SendSession(
             transfer: transfer, tree: tree, destination: destination, token: token, digest: options.digest, followSymlinks: follow,
             user: user, logger: logger, relays: configuration.relays, relayDeadline: configuration.relayWaitTimeout,
-            timeouts: configuration.peerLimits, unchangedSinceFirstOffer: unchanged)
+            timeouts: configuration.peerLimits, unchangedSinceFirstOffer: unchanged,
+            streams: options.streams ?? configuration.streams)
         return await session.run()
     }
 }

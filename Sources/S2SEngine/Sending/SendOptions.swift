@@ -19,6 +19,8 @@ package struct SendOptions: Sendable, Equatable, Codable {
     package var retryFor: UInt64?
     /// The most attempts; nil or 0: no limit but the deadline.
     package var maxAttempts: UInt32?
+    /// TCP connections for this transfer (1 to ``StreamCount/most``); nil: the daemon's `Streams=`.
+    package var streams: Int?
 
     /// The range of `Priority`.
     package static let priorities: ClosedRange<Int32> = -100...100
@@ -30,7 +32,7 @@ package struct SendOptions: Sendable, Equatable, Codable {
     // MARK: JSON
 
     private enum CodingKeys: String, CodingKey {
-        case digest, followSymlinks, priority, retryFor, maxAttempts, rateLimit, removeSource
+        case digest, followSymlinks, priority, retryFor, maxAttempts, rateLimit, removeSource, streams
     }
 
     package init(from decoder: any Decoder) throws {
@@ -47,6 +49,7 @@ package struct SendOptions: Sendable, Equatable, Codable {
         maxAttempts = try container.decodeIfPresent(UInt32.self, forKey: .maxAttempts)
         rateLimit = try container.decodeIfPresent(UInt64.self, forKey: .rateLimit) ?? 0
         removeSource = try container.decodeIfPresent(Bool.self, forKey: .removeSource) ?? false
+        streams = try container.decodeIfPresent(Int.self, forKey: .streams).map { min(max($0, 1), StreamCount.most) }
     }
 
     package func encode(to encoder: any Encoder) throws {
@@ -58,5 +61,6 @@ package struct SendOptions: Sendable, Equatable, Codable {
         try container.encodeIfPresent(maxAttempts, forKey: .maxAttempts)
         try container.encode(rateLimit, forKey: .rateLimit)
         try container.encode(removeSource, forKey: .removeSource)
+        try container.encodeIfPresent(streams, forKey: .streams)
     }
 }

@@ -35,13 +35,16 @@ final class SendSession: Sendable {
     /// Move mode: the source files that are as they were when this send first offered them
     /// (`SendTokenStore.unchangedSinceFirstOffer`).
     private let unchangedSinceFirstOffer: Set<String>
+    /// TCP connections wanted on the direct route; nil: ``StreamCount/automatic(roundTripMicroseconds:)``.
+    private let streams: Int?
 
     init(
         transfer: Transfer, tree: SourceTree, destination: Destination, token: TransferToken,
         digest: DigestAlgorithm, followSymlinks: Bool, user: UserContext, logger: Logger,
         relays: [RelayAddress] = [], relayDeadline: Duration = SecureChannel.defaultRelayDeadline,
-        timeouts: ProtocolLimits = .default, unchangedSinceFirstOffer: Set<String> = []
+        timeouts: ProtocolLimits = .default, unchangedSinceFirstOffer: Set<String> = [], streams: Int? = nil
     ) {
+        self.streams = streams
         self.timeouts = timeouts
         self.unchangedSinceFirstOffer = unchangedSinceFirstOffer
         self.relays = relays
@@ -64,6 +67,19 @@ final class SendSession: Sendable {
         let failures = Mutex<[String]>([])
         /// Whether the handshake completed.
         let connected = Mutex(false)
+        /// Set when the session is striped: where its records go, and the next SEQ number.
+        let striping = Mutex<(outbound: StripedOutbound, next: UInt64)?>(nil)
+
+        var outbound: StripedOutbound? { striping.withLock { $0?.outbound } }
+
+        /// The next SEQ number (taken).
+        func takeSequence() -> UInt64 {
+            striping.withLock { striping in
+                let next = striping?.next ?? 0
+                striping?.next += 1
+                return next
+            }
+        }
         init() {
             // The sender's limits bound only what it offers itself.
             validator = Mutex(SessionValidator(
@@ -216,11 +232,32 @@ final class SendSession: Sendable {
         logger.info(
             "sending", metadata: ["files": "\(tree.fileCount)", "bytes": "\(tree.totalBytes)", "resumed_bytes": "\(resumedBytes)",
                                   "complete_files": "\(complete)"])
+        let streams = await streamCount(channel)
+        let (invitations, invite) = AsyncStream.makeStream(of: (extra: UInt8, secret: StripeSecret).self)
+        if streams > 1 {
+            shared.striping.withLock { $0 = (StripedOutbound(), 0) }
+            logger.info("striping the transfer", metadata: ["streams": "\(streams)"])
+        }
+        let outbound = shared.outbound
         try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await self.readResults(channel, shared, worker: worker) }
+            group.addTask {
+                defer { invite.finish() }
+                do {
+                    try await self.readResults(channel, shared, worker: worker, invite: invite)
+                } catch {
+                    outbound?.fail(.closed("the session ended"))
+                    throw error
+                }
+            }
+            if let outbound {
+                group.addTask { try await outbound.carry(on: channel) }
+                group.addTask { await self.openStripes(streams - 1, invitations, outbound: outbound) }
+            }
             do {
                 try await sendFiles(channel, shared, plan: plan, worker: worker)
+                outbound?.finish()
             } catch SendEnding.lost(let reason) {
+                outbound?.fail(.closed("the session ended"))
                 // A receiver that cancels closes its side after CANCEL: the reader may still
                 // have that record to read, and it says more than the failed write.
                 do {
@@ -229,9 +266,88 @@ final class SendSession: Sendable {
                     if case .cancelledByReceiver = ending { throw ending }
                 }
                 throw SendEnding.lost(reason)
+            } catch {
+                outbound?.fail(.closed("the session ended"))
+                throw error
             }
             transfer.update { $0.state = .verifying; $0.currentFile = "" }
-            try await group.waitForAll()
+            do {
+                try await group.waitForAll()
+            } catch {
+                outbound?.fail(.closed("the session ended"))
+                throw error
+            }
+        }
+    }
+
+    /// How many connections this session uses: the configured count, or the automatic one for the
+    /// first connection's round trip; one on the relay route (whose stripes are not implemented
+    /// yet) and toward a receiver that cannot stripe.
+    private func streamCount(_ channel: SecureChannel) async -> Int {
+        guard case .direct = destination.route, channel.peerHello.has(Hello.Feature.stripes) else { return 1 }
+        if let streams { return streams }
+        guard let report = await channel.pathReport() else { return 1 }
+        return StreamCount.automatic(roundTripMicroseconds: report.roundTrip)
+    }
+
+    /// Opens up to `wanted` further connections once the receiver's STRIPES invites them, each
+    /// joining the session and carrying records from `outbound` until the session's end. A
+    /// connection that cannot join costs nothing but itself; one that fails after joining fails
+    /// the session (its records are lost; the retry resumes).
+    private func openStripes(
+        _ wanted: Int, _ invitations: AsyncStream<(extra: UInt8, secret: StripeSecret)>, outbound: StripedOutbound
+    ) async {
+        guard case .direct(let host, let port) = destination.route,
+            let invitation = await invitations.first(where: { _ in true })
+        else { return }
+        let publicKey = destination.id.publicKey
+        let count = min(wanted, Int(invitation.extra))
+        let timeouts = self.timeouts
+        let logger = self.logger
+        await withDiscardingTaskGroup { group in
+            for _ in 0..<count {
+                group.addTask {
+                    do {
+                        let key = try Curve25519.KeyAgreement.PublicKey(rawRepresentation: publicKey)
+                        try await SecureChannel.connect(host: host, port: port, endpointKey: key, limits: timeouts) { stripe in
+                            try await Self.carry(outbound, on: stripe, secret: invitation.secret)
+                        }
+                    } catch {
+                        logger.info("a further connection did not join the transfer", metadata: ["error": "\(error)"])
+                    }
+                }
+            }
+        }
+    }
+
+    /// One further connection: JOIN, JOINED, then records until the session ends.
+    private static func carry(_ outbound: StripedOutbound, on stripe: SecureChannel, secret: StripeSecret) async throws {
+        try await stripe.send(.join(secret))
+        var answer = try await stripe.receive()
+        while answer == .keepalive { answer = try await stripe.receive() }
+        guard answer == .joined else { throw PeerError.protocolError(.unexpectedRecord(answer.type, phase: .transferring)) }
+        try await withThrowingDiscardingTaskGroup { group in
+            group.addTask {
+                // The receiver sends nothing here but keepalives, and closes at the session's end.
+                while true {
+                    let record: Record
+                    do {
+                        record = try await stripe.receive()
+                    } catch PeerError.closed {
+                        return
+                    }
+                    guard record == .keepalive else {
+                        outbound.fail(.protocolError(.unexpectedRecord(record.type, phase: .transferring)))
+                        return
+                    }
+                }
+            }
+            do {
+                try await outbound.carry(on: stripe)
+            } catch {
+                // carry failed the session already.
+            }
+            await stripe.close()
         }
     }
 
@@ -240,7 +356,8 @@ final class SendSession: Sendable {
     ) async throws {
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: Self.readSize, alignment: 4096)
         defer { buffer.deallocate() }
-        let chunk = channel.maxDataLength
+        let outbound = shared.outbound
+        let chunk = outbound == nil ? channel.maxDataLength : channel.maxSequencedDataLength
         for (position, source) in tree.sources.enumerated() {
             guard let source else { continue }
             let index = UInt32(position)
@@ -271,12 +388,22 @@ final class SendSession: Sendable {
                 while sent < got {
                     let piece = UnsafeRawBufferPointer(rebasing: bytes[sent..<min(sent + chunk, got)])
                     let at = offset + UInt64(sent)
-                    try checked(shared) { (validator: inout SessionValidator) throws(ProtocolError) in
-                        try validator.sendingData(entry: index, offset: at, count: piece.count)
-                    }
                     try await transfer.throttle.take(piece.count)
                     do {
-                        try await channel.sendData(entry: index, offset: at, bytes: piece)
+                        if let outbound {
+                            let sequence = shared.takeSequence()
+                            try checked(shared) { (validator: inout SessionValidator) throws(ProtocolError) in
+                                try validator.sendingSequencedData(sequence: sequence, entry: index, offset: at, count: piece.count)
+                            }
+                            try await outbound.enqueue(channel.sequencedDataRecord(sequence: sequence, entry: index, offset: at, bytes: piece))
+                        } else {
+                            try checked(shared) { (validator: inout SessionValidator) throws(ProtocolError) in
+                                try validator.sendingData(entry: index, offset: at, count: piece.count)
+                            }
+                            try await channel.sendData(entry: index, offset: at, bytes: piece)
+                        }
+                    } catch let ending as SendEnding {
+                        throw ending
                     } catch {
                         throw ending(after: error)
                     }
@@ -322,9 +449,14 @@ final class SendSession: Sendable {
     }
 
     /// Reads FILE_RESULTs until DONE_ACK; in move mode, removes each source the receiver confirmed.
-    private func readResults(_ channel: SecureChannel, _ shared: Shared, worker: UserWorker) async throws {
+    private func readResults(
+        _ channel: SecureChannel, _ shared: Shared, worker: UserWorker,
+        invite: AsyncStream<(extra: UInt8, secret: StripeSecret)>.Continuation
+    ) async throws {
         while true {
             switch try await receive(channel, shared) {
+            case .stripes(let extra, let secret):
+                invite.yield((extra, secret))
             case .fileResult(let index, let code):
                 let entry = tree.entries[Int(index)]
                 if code == .ok {
@@ -348,7 +480,19 @@ final class SendSession: Sendable {
 
     // MARK: The channel
 
+    /// Sends `record`: on the main connection, or, in a striped session, in SEQ on whichever
+    /// connection takes it (the records after ACCEPT).
     private func send(_ record: Record, _ channel: SecureChannel, _ shared: Shared) async throws {
+        if record.isSequenced, let outbound = shared.outbound {
+            let sequenced = Record.sequenced(sequence: shared.takeSequence(), record)
+            try checked(shared) { (validator: inout SessionValidator) throws(ProtocolError) in try validator.sending(sequenced) }
+            do {
+                try await outbound.enqueue(channel.plaintext(sequenced))
+            } catch {
+                throw ending(after: error)
+            }
+            return
+        }
         try checked(shared) { (validator: inout SessionValidator) throws(ProtocolError) in try validator.sending(record) }
         do {
             try await channel.send(record)
