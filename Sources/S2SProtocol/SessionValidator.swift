@@ -211,7 +211,8 @@ public struct SessionValidator: Sendable {
             try checkSequence(number, inner: inner.type)
             try apply(inner, from: party, inSequence: true)
         case .stripes:
-            try expect(phase == .transferring && !stripesOffered, record)
+            // Sent right after ACCEPT; a sender with nothing left to send may have sent DONE by then.
+            try expect((phase == .transferring || phase == .finishing) && !stripesOffered, record)
             stripesOffered = true
         case .join, .joined:
             // A stripe's own records: never part of the session it joins.

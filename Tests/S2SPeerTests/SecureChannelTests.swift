@@ -29,6 +29,10 @@ struct SecureChannelTests {
             .doneAck,
             .cancel(.cancelled),
             .keepalive,
+            .sequenced(sequence: 7, .fileAbort(entry: 3)),
+            .join(StripeSecret.random()),
+            .stripes(extra: 3, secret: StripeSecret.random()),
+            .joined,
         ]
         if let entry { records.insert(.entry(entry), at: 1) }
         return records

@@ -53,6 +53,11 @@ enum Fixtures {
         .doneAck,
         .cancel(.cancelled),
         .keepalive,
+        .sequenced(sequence: 0, .data(entry: 1, offset: 0, bytes: Array("hello".utf8)[...])),
+        .sequenced(sequence: .max, .done),
+        .join(StripeSecret(unchecked: Array(0..<16))),
+        .stripes(extra: 15, secret: StripeSecret(unchecked: Array(repeating: 0xEE, count: 16))),
+        .joined,
     ]
 }
 

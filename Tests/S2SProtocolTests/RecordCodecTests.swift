@@ -28,9 +28,44 @@ struct RecordCodecTests {
     }
 
     @Test func typeDirections() {
-        #expect(RecordType.allCases.filter { $0.sentBy == .sender }.count == 7)
-        #expect(RecordType.allCases.filter { $0.sentBy == .receiver }.count == 5)
+        #expect(RecordType.allCases.filter { $0.sentBy == .sender }.count == 9)
+        #expect(RecordType.allCases.filter { $0.sentBy == .receiver }.count == 7)
         #expect(RecordType.allCases.filter { $0.sentBy == nil } == [.cancel, .keepalive])
+    }
+
+    /// SEQ carries exactly the records a striped session sequences, never itself (checked before
+    /// the inner record is decoded, so nesting cannot recurse), and its bounds are the inner one's.
+    @Test func sequencedRecords() throws {
+        let seq = Fixtures.hex("17 0000000000000005")
+        #expect(try decode(seq + [0x16]) == .sequenced(sequence: 5, .done))
+        #expect(try decode(seq + Fixtures.hex("15 00000003")) == .sequenced(sequence: 5, .fileAbort(entry: 3)))
+        for inner in [Record.offerEnd, .keepalive, .cancel(.cancelled), .doneAck, .joined] {
+            #expect(throws: ProtocolError.notSequenceable(inner.type)) { try decode(seq + inner.encoded()) }
+        }
+        // A deep nest is refused at its first level.
+        let nested: [UInt8] = Array(repeating: seq, count: 5000).joined() + [0x16]
+        #expect(throws: ProtocolError.notSequenceable(.sequenced)) { try decode(nested) }
+        #expect(throws: ProtocolError.emptyRecord) { try decode(seq) }
+        #expect(throws: ProtocolError.truncatedRecord(.sequenced)) { try decode(Fixtures.hex("17 00000000")) }
+        #expect(throws: ProtocolError.emptyData) { try decode(seq + Fixtures.hex("13 00000001 0000000000000000")) }
+        // The inner DATA's limit is the record's: SEQ's 9 bytes count.
+        let limits = ProtocolLimits(maxRecordSize: 8192)
+        let full = seq + Fixtures.hex("13 00000001 0000000000000000") + [UInt8](repeating: 1, count: 8192 - 9 - 13)
+        #expect(try decode(full, limits) == .sequenced(sequence: 5, .data(entry: 1, offset: 0, bytes: full[22...])))
+        #expect(throws: ProtocolError.recordTooLarge(size: 8193, limit: 8192)) { try decode(full + [1], limits) }
+    }
+
+    @Test func stripeRecords() throws {
+        let secret = [UInt8](repeating: 0x5A, count: 16)
+        #expect(try decode([0x18] + secret) == .join(StripeSecret(unchecked: secret)))
+        #expect(try decode([0x25, 3] + secret) == .stripes(extra: 3, secret: StripeSecret(unchecked: secret)))
+        #expect(try decode([0x26]) == .joined)
+        #expect(throws: ProtocolError.truncatedRecord(.join)) { try decode([0x18] + secret.dropLast()) }
+        #expect(throws: ProtocolError.trailingBytes(.join, count: 1)) { try decode([0x18] + secret + [0]) }
+        #expect(throws: ProtocolError.truncatedRecord(.stripes)) { try decode([0x25, 3] + secret.dropLast()) }
+        #expect(throws: ProtocolError.trailingBytes(.joined, count: 1)) { try decode([0x26, 0]) }
+        // The secret never reaches a log through its description.
+        #expect("\(StripeSecret(unchecked: secret))" == "stripe secret")
     }
 
     /// The records of docs/protocol.md's worked example, byte for byte.
@@ -108,6 +143,8 @@ struct RecordCodecTests {
             let fixed: Int =
                 switch record.type {
                 case .data: Record.dataHeaderLength
+                // Past its own header, SEQ's record is cut by the inner record's rules.
+                case .sequenced: Record.sequenceHeaderLength
                 case .fileEnd: 5
                 case .accept: Record.acceptHeaderLength
                 case .acceptMore: 1
@@ -138,6 +175,9 @@ struct RecordCodecTests {
                 // DATA's bytes run to the end of the record: a longer record is other data, or
                 // runs past 2^63-1.
                 if let decoded = try? decode(bytes) { #expect(decoded != record) }
+            case .sequenced:
+                // The inner record's rule: other data, or its own trailing bytes.
+                #expect((try? decode(bytes)) != record)
             case .fileEnd:
                 #expect(throws: ProtocolError.badDigestLength(bytes.count - 5)) { try decode(bytes) }
             case .accept:
@@ -372,8 +412,9 @@ struct RecordCodecTests {
 
     @Test func helloPayload() throws {
         let hello = Hello(limits: .default)
-        // Flags: every feature this implementation has (0x0001, pause).
-        #expect(hello.encoded() == Fixtures.hex("0001 0001 0000ffef"))
+        // Flags: every feature this implementation has (0x0001 pause, 0x0002 stripes).
+        #expect(hello.encoded() == Fixtures.hex("0001 0003 0000ffef"))
+        #expect(hello.has(Hello.Feature.stripes))
         #expect(hello.has(Hello.Feature.pause) && !Hello(maxRecordSize: 8192).has(Hello.Feature.pause))
         #expect(try Hello.decode(hello.encoded()) == hello)
         #expect(hello.effectiveMaxRecordSize == 65519)

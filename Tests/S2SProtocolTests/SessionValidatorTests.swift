@@ -95,6 +95,88 @@ struct SessionValidatorTests {
         #expect(throws: ProtocolError.sessionEnded(.cancel)) { try pair.receiver.sending(.cancel(.cancelled)) }
     }
 
+    /// The full session striped: STRIPES after ACCEPT, then every sender record but KEEPALIVE in
+    /// SEQ, numbered from 0 without a gap; the validators see the merged order.
+    static var stripedSession: [Step] {
+        var sequence: UInt64 = 0
+        return Self.fullSession.map { step in
+            guard step.from == .sender, step.record.isSequenced else { return step }
+            defer { sequence += 1 }
+            return (.sender, .sequenced(sequence: sequence, step.record))
+        }.flatMap { step -> [Step] in
+            if case .accept = step.record { return [step, (.receiver, .stripes(extra: 3, secret: StripeSecret(unchecked: Array(0..<16))))] }
+            return [step]
+        }
+    }
+
+    @Test func stripedSessionIsLegal() throws {
+        var pair = Pair()
+        try pair.run(Self.stripedSession)
+        #expect(pair.sender.outcome == .done && pair.receiver.outcome == .done)
+        #expect(pair.receiver.isSequenced == true)
+    }
+
+    /// A sender with nothing to send (every file COMPLETE) sends DONE at once: the STRIPES the
+    /// receiver sent right after ACCEPT arrives after it.
+    @Test func stripesAfterAnImmediateDone() throws {
+        var pair = Pair()
+        try pair.run(Self.offer([.directory(Fixtures.path("d"))]) + [(.receiver, .accept(resumeCount: 0, resume: []))])
+        try pair.sender.sending(.sequenced(sequence: 0, .done))
+        try pair.receiver.sending(.stripes(extra: 1, secret: StripeSecret(unchecked: Array(0..<16))))
+        try pair.sender.received(.stripes(extra: 1, secret: StripeSecret(unchecked: Array(0..<16))))
+        try pair.receiver.received(.sequenced(sequence: 0, .done))
+        try pair.feed(.receiver, .doneAck)
+        #expect(pair.sender.outcome == .done)
+    }
+
+    @Test func stripedSessionRules() throws {
+        let accepted = Self.offer() + [(ProtocolRole.receiver, Record.accept(resumeCount: 0, resume: []))]
+        let data = { (offset: UInt64, bytes: [UInt8]) in Record.data(entry: 1, offset: offset, bytes: bytes[...]) }
+        // A gap, a repeat.
+        var pair = Pair()
+        try pair.run(accepted)
+        try pair.feed(.sender, .sequenced(sequence: 0, data(0, [1, 2])))
+        #expect(throws: ProtocolError.wrongSequence(expected: 1, actual: 2)) {
+            try pair.receiver.received(.sequenced(sequence: 2, data(2, [3])))
+        }
+        #expect(throws: ProtocolError.wrongSequence(expected: 1, actual: 0)) {
+            try pair.receiver.received(.sequenced(sequence: 0, data(2, [3])))
+        }
+        // Bare after SEQ, SEQ after bare.
+        #expect(throws: ProtocolError.sequencingChanged(.data)) { try pair.receiver.received(data(2, [3])) }
+        #expect(throws: ProtocolError.sequencingChanged(.data)) {
+            try pair.sender.sendingData(entry: 1, offset: 2, count: 1)
+        }
+        pair = Pair()
+        try pair.run(accepted)
+        try pair.feed(.sender, data(0, [1, 2]))
+        #expect(throws: ProtocolError.sequencingChanged(.data)) {
+            try pair.receiver.received(.sequenced(sequence: 0, data(2, [3])))
+        }
+        #expect(throws: ProtocolError.sequencingChanged(.data)) {
+            try pair.sender.sendingSequencedData(sequence: 0, entry: 1, offset: 2, count: 1)
+        }
+        // SEQ before ACCEPT; STRIPES twice, or before ACCEPT; JOIN and JOINED never belong to a session.
+        pair = Pair()
+        try pair.run(Self.offer())
+        #expect(throws: ProtocolError.unexpectedRecord(.sequenced, phase: .awaitingAnswer)) {
+            try pair.receiver.received(.sequenced(sequence: 0, .done))
+        }
+        let stripes = Record.stripes(extra: 1, secret: StripeSecret(unchecked: Array(0..<16)))
+        #expect(throws: ProtocolError.unexpectedRecord(.stripes, phase: .awaitingAnswer)) { try pair.sender.received(stripes) }
+        try pair.feed(.receiver, .accept(resumeCount: 0, resume: []))
+        try pair.feed(.receiver, stripes)
+        #expect(throws: ProtocolError.unexpectedRecord(.stripes, phase: .transferring)) { try pair.sender.received(stripes) }
+        #expect(throws: ProtocolError.unexpectedRecord(.join, phase: .transferring)) {
+            try pair.receiver.received(.join(StripeSecret(unchecked: Array(0..<16))))
+        }
+        #expect(throws: ProtocolError.unexpectedRecord(.joined, phase: .transferring)) { try pair.sender.received(.joined) }
+        // The rules inside SEQ are the session's: DATA at the wrong offset.
+        #expect(throws: ProtocolError.wrongOffset(entry: 1, expected: 0, actual: 1)) {
+            try pair.receiver.received(.sequenced(sequence: 0, data(1, [3])))
+        }
+    }
+
     @Test func phasesInOrder() throws {
         var pair = Pair()
         var phases: [SessionValidator.Phase] = []
