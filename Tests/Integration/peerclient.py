@@ -47,11 +47,15 @@ COMPLETE = 0xFFFF_FFFF_FFFF_FFFF
 OFFER_BEGIN, ENTRY, OFFER_END, DATA, FILE_END, FILE_ABORT, DONE = 0x10, 0x11, 0x12, 0x13, 0x14, 0x15, 0x16
 ACCEPT, ACCEPT_MORE, REFUSE, FILE_RESULT, DONE_ACK = 0x20, 0x21, 0x22, 0x23, 0x24
 CANCEL, KEEPALIVE = 0x30, 0x31
+SEQ, JOIN, STRIPES, JOINED = 0x17, 0x18, 0x25, 0x26     # striped sessions
 RECORD_NAMES = {
     OFFER_BEGIN: "OFFER_BEGIN", ENTRY: "ENTRY", OFFER_END: "OFFER_END", DATA: "DATA", FILE_END: "FILE_END",
     FILE_ABORT: "FILE_ABORT", DONE: "DONE", ACCEPT: "ACCEPT", ACCEPT_MORE: "ACCEPT_MORE", REFUSE: "REFUSE",
     FILE_RESULT: "FILE_RESULT", DONE_ACK: "DONE_ACK", CANCEL: "CANCEL", KEEPALIVE: "KEEPALIVE",
+    SEQ: "SEQ", JOIN: "JOIN", STRIPES: "STRIPES", JOINED: "JOINED",
 }
+# HELLO flags
+FLAG_PAUSE, FLAG_STRIPES = 0x0001, 0x0002
 
 KIND_FILE, KIND_DIR = 1, 2
 DIGEST_XXH3, DIGEST_SHA256 = 1, 2
@@ -258,6 +262,15 @@ def cancel(code: int = CANCEL_USER) -> bytes:
 
 def keepalive() -> bytes:
     return bytes([KEEPALIVE])
+
+
+def seq(number: int, record: bytes) -> bytes:
+    """SEQ: RECORD (DATA, FILE_END, FILE_ABORT or DONE) with its place in a striped session."""
+    return struct.pack(">BQ", SEQ, number) + record
+
+
+def join(secret: bytes) -> bytes:
+    return bytes([JOIN]) + secret
 
 
 def decode_pairs(raw: bytes) -> list[tuple[int, int]]:

@@ -1187,3 +1187,156 @@ def test_protocol_violation_after_accept_is_cancelled(rx, records):
         results = assert_cancelled(c)
     assert results.get(0) in (None, pc.RESULT_OK), results
     assert_safe(rx, may=STD_MAY, must=confirmed(results, STD_ITEMS))
+
+
+# ============================================================================================
+# Striped sessions (docs/protocol.md, "Striped sessions"), by a sender written from the spec
+
+def striped_session(rx: Receiver, items, token: bytes | None = None) -> tuple[PeerClient, int, bytes]:
+    """A session whose HELLO sets the stripes flag, offered ITEMS and accepted: the connection,
+    and STRIPES' extra count and secret."""
+    c = striped_connection(rx)
+    c.offer(items, token or os.urandom(16))
+    result = SessionResult()
+    assert c.read_answer(result), f"a correct offer was not accepted: {result}"
+    kind, payload = c.recv_record()
+    assert kind == pc.STRIPES and len(payload) == 17, pc.describe((kind, payload))
+    return c, payload[0], payload[1:]
+
+
+def striped_connection(rx: Receiver) -> PeerClient:
+    c = rx.open()
+    c.send_preamble(rx.key)
+    c.handshake(payload=pc.hello(flags=pc.FLAG_STRIPES))
+    return c
+
+
+def joined(rx: Receiver, secret: bytes) -> PeerClient:
+    s = striped_connection(rx)
+    s.send_record(pc.join(secret))
+    assert s.expect(pc.JOINED) == b""
+    return s
+
+
+def results_until_done_ack(c: PeerClient) -> dict:
+    results = {}
+    while True:
+        kind, payload = c.recv_record()
+        if kind == pc.DONE_ACK:
+            return results
+        assert kind == FILE_RESULT, pc.describe((kind, payload))
+        index, code = struct.unpack(">IB", payload)
+        results[index] = code
+
+
+def test_a_striped_session_is_merged_back_in_order(rx):
+    """Three connections carry one transfer's records in SEQ, each connection's share sent whole
+    before the next connection's (so the receiver must hold them back and merge): the files
+    arrive whole, and the FILE_RESULTs and DONE_ACK come on the first connection."""
+    items = [Item(b"a", blob(300_000, 3)), Item(b"d"), Item(b"d/b", blob(5000, 4)), Item(b"e", b"")]
+    c, extra, secret = striped_session(rx, items)
+    assert extra >= 2
+    with c, joined(rx, secret) as s1, joined(rx, secret) as s2:
+        a = items[0].content
+        records = [pc.data(0, o, a[o:o + 40_000]) for o in range(0, len(a), 40_000)]
+        records += [pc.file_end(0, sha256(a)), pc.data(2, 0, items[2].content), pc.file_end(2, sha256(items[2].content)),
+                    pc.file_end(3, sha256(b"")), pc.done()]
+        numbered = [pc.seq(i, r) for i, r in enumerate(records)]
+        for conn, share in ((s2, 2), (s1, 1), (c, 0)):
+            conn.send_records([r for i, r in enumerate(numbered) if i % 3 == share])
+        assert results_until_done_ack(c) == {0: pc.RESULT_OK, 2: pc.RESULT_OK, 3: pc.RESULT_OK}
+    assert_safe(rx, must={"a", "d", "d/b", "e"},
+                may={"a": items[0].content, "d": "dir", "d/b": items[2].content, "e": b""})
+
+
+def test_a_join_with_an_unknown_secret_is_closed_without_a_word(rx):
+    """JOIN with a secret no session gave (or after its session ended): closed, nothing sent; the
+    session it did not join is not disturbed."""
+    items = [Item(b"f", b"fine")]
+    c, _, secret = striped_session(rx, items)
+    with c:
+        stranger = striped_connection(rx)
+        stranger.send_record(pc.join(os.urandom(16)))
+        assert stranger.read_until_closed() == []
+        c.send_records([pc.seq(0, pc.data(0, 0, b"fine")), pc.seq(1, pc.file_end(0, sha256(b"fine"))), pc.seq(2, pc.done())])
+        assert results_until_done_ack(c) == {0: pc.RESULT_OK}
+    late = striped_connection(rx)
+    late.send_record(pc.join(secret))
+    assert late.read_until_closed() == [], "a finished session's secret joins nothing"
+    assert_safe(rx, must={"f"}, may={"f": b"fine"})
+
+
+def test_joins_beyond_stripes_extra_are_refused(rx):
+    """STRIPES says how many further connections may join; one more is closed without JOINED."""
+    c, extra, secret = striped_session(rx, [Item(b"f", b"x")])
+    stripes = [joined(rx, secret) for _ in range(extra)]
+    try:
+        one_more = striped_connection(rx)
+        one_more.send_record(pc.join(secret))
+        assert one_more.read_until_closed() == []
+    finally:
+        for s in stripes:
+            s.close()
+        c.close()
+    assert_unharmed(rx)
+
+
+STRIPED_VIOLATIONS = {
+    # A number twice, on two connections.
+    "seq-twice": lambda c, s: (c.send_record(pc.seq(0, pc.data(0, 0, F[:10]))),
+                               s.send_record(pc.seq(0, pc.data(0, 0, F[:10])))),
+    # A bare record after SEQ.
+    "bare-after-seq": lambda c, s: c.send_records([pc.seq(0, pc.data(0, 0, F[:10])), pc.data(0, 10, F[10:20])]),
+    # SEQ around a record that is never sequenced, and SEQ in SEQ.
+    "seq-around-offer-end": lambda c, s: c.send_record(pc.seq(0, pc.offer_end())),
+    "seq-in-seq": lambda c, s: c.send_record(pc.seq(0, pc.seq(0, pc.done()))),
+    # A further connection that sends anything but SEQ, once the session is sequenced (until
+    # then its records are not read: a session that stays bare never looks at them).
+    "stripe-sends-cancel": lambda c, s: (c.send_record(pc.seq(0, pc.data(0, 0, F[:10]))), s.send_record(pc.cancel())),
+    # A second JOIN on a joined connection.
+    "stripe-joins-again": lambda c, s: (c.send_record(pc.seq(0, pc.data(0, 0, F[:10]))),
+                                        s.send_record(pc.join(os.urandom(16)))),
+}
+
+
+@pytest.mark.parametrize("attack", STRIPED_VIOLATIONS.values(), ids=STRIPED_VIOLATIONS.keys())
+def test_striped_protocol_violations_are_cancelled(rx, attack):
+    """Hostile, in a striped session: a repeated number, bare and SEQ mixed, SEQ around what it
+    may not carry, a further connection that breaks its rules. Must: CANCEL(2) on the first
+    connection, every connection closed, nothing half-written visible."""
+    items = [Item(b"f", F)]
+    c, _, secret = striped_session(rx, items)
+    with c, joined(rx, secret) as s:
+        try:
+            attack(c, s)
+        except OSError:
+            pass
+        assert_cancelled(c)
+        s.read_until_closed()
+    assert_safe(rx, may={})
+
+
+def test_a_gap_no_connection_fills_ends_the_session(idle_rx):
+    """The first connection sends SEQ 2, a further one SEQ 1, and SEQ 0 never comes, while the
+    first connection keeps sending keepalives: the receiver ends the session after its idle
+    timeout, keeps nothing visible, and says why in its log."""
+    rx, timeout = idle_rx
+    c, _, secret = striped_session(rx, [Item(b"f", F)])
+    with c, joined(rx, secret) as s:
+        s.send_record(pc.seq(1, pc.data(0, 0, F[:10])))
+        c.send_record(pc.seq(2, pc.data(0, 10, F[10:20])))
+        started = time.monotonic()
+        closed = False
+        while time.monotonic() - started < timeout + 10:
+            try:
+                c.send_record(pc.keepalive())
+                c.recv_record(timeout=1)
+            except TimeoutError:
+                continue
+            except (pc.PeerClosed, OSError):
+                closed = True
+                break
+        assert closed, "the session still runs"
+        assert time.monotonic() - started >= timeout - 0.5
+    wait_for(lambda: "did not come within" in rx.daemon.log(), what="the gap in the log")
+    assert_safe(rx, may={})
