@@ -530,6 +530,25 @@ def relay_token(endpoint_id: str) -> str:
     return hashlib.sha256(b"s2s relay token v1" + assert_valid_id(endpoint_id)).hexdigest()
 
 
+def test_a_striped_send_pairs_each_connection_under_its_own_token(relay_pair, mkdir, user_a, user_b):
+    """send --streams 4 by the plain ID: the receiver's session, once accepted, waits at the relay
+    under three tokens derived from its secret, the sender's three further connections pair
+    there, the file arrives identical over four connections, and afterwards the receiver holds
+    only its endpoint's one waiting connection again."""
+    receiver, sender, relay = relay_pair
+    inbox = mkdir("in", owner=user_b)
+    source = random_file(mkdir("out", owner=user_a) / "f.bin", 24 << 20, owner=user_a)
+    endpoint = plain_endpoint(receiver, inbox, user_b)
+    wait_for(lambda: len(tcp_ports(receiver.daemon.pid)) == 1, timeout=10, what="the waiting connection")
+    r = sender.ctl("send", "--streams", "4", str(source), endpoint, user=user_a, timeout=120)
+    assert r.rc == 0, (r, receiver.daemon.log()[-3000:], sender.daemon.log()[-3000:])
+    assert sha256(inbox / "f.bin") == sha256(source)
+    finished = [line for line in receiver.daemon.log().splitlines() if "incoming transfer finished" in line]
+    assert len(finished) == 1 and "connections=4" in finished[0], receiver.daemon.log()[-3000:]
+    wait_for(lambda: len(tcp_ports(receiver.daemon.pid)) == 1, timeout=15,
+             what="only the endpoint's waiting connection")
+
+
 def test_silent_senders_at_the_relay_cost_little(relay_pair, mkdir, user_a, user_b):
     """Whoever knows the token (the relay) pairs silent 'senders' with an endpoint one after
     another: the receiver takes at most 4 into the handshake at once and opens no further waiting

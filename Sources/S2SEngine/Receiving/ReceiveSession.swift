@@ -42,6 +42,9 @@ final class ReceiveSession {
 
     /// The further connections one session accepts (the sender's `Streams=` goes up to 16).
     static let maxExtraStripes = 15
+    /// On the relay route, where each further connection waits at the relay from the start (and
+    /// costs the relay its copying): four connections in all, the automatic count.
+    static let maxExtraRelayedStripes = 3
 
     /// Whether this session holds its token's claim (`ResumeStore.claim`).
     private var claimedToken = false
@@ -250,9 +253,15 @@ final class ReceiveSession {
             try await sendChecked(record)
         }
         if channel.peerHello.has(Hello.Feature.stripes) {
-            let merger = StripeMerger(extra: Self.maxExtraStripes, gapTimeout: channel.limits.idleTimeout)
+            let relayed = route == "relay"
+            let merger = StripeMerger(
+                extra: relayed ? Self.maxExtraRelayedStripes : Self.maxExtraStripes, gapTimeout: channel.limits.idleTimeout)
             context.stripes.register(merger, endpoint: endpoint.number)
             self.merger = merger
+            if relayed {
+                let context = self.context
+                merger.keep { await context.waitAtRelays(for: merger) }
+            }
             try await sendChecked(.stripes(extra: UInt8(merger.extra), secret: merger.secret))
         }
     }

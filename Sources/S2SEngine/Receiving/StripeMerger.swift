@@ -57,6 +57,8 @@ final class StripeMerger: Sendable {
 
     private let state = Mutex(State())
     private let mainFeed = Mutex<Task<Void, Never>?>(nil)
+    /// Work that lives as long as the session, e.g. its connections waiting at a relay.
+    private let helpers = Mutex<[Task<Void, Never>]>([])
 
     init(secret: StripeSecret = .random(), extra: Int, gapTimeout: Duration) {
         self.secret = secret
@@ -101,6 +103,16 @@ final class StripeMerger: Sendable {
         }
     }
 
+    /// Runs `work` until the session ends: ``end()`` cancels it and waits for it.
+    func keep(_ work: @escaping @Sendable () async -> Void) {
+        let task = Task { await work() }
+        let ended = helpers.withLock { helpers in
+            helpers.append(task)
+            return state.withLock { $0.ended }
+        }
+        if ended { task.cancel() }
+    }
+
     /// Ends the merger: feeds stop, the further connections close (the main one is the session's
     /// to close, before this). Returns once every feed it started has stopped.
     func end() async {
@@ -118,6 +130,10 @@ final class StripeMerger: Sendable {
             for stripe in stripes { group.addTask { await stripe.close() } }
         }
         await mainFeed.withLock { $0 }?.value
+        for helper in helpers.withLock({ $0 }) {
+            helper.cancel()
+            await helper.value
+        }
     }
 
     /// The session's connections so far: the main one and those that joined.

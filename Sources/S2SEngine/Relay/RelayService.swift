@@ -1,5 +1,4 @@
 import S2SCore
-import Crypto
 import Logging
 import NIOCore
 import S2SPeer
@@ -72,7 +71,7 @@ final class RelayService: Service, Sendable {
                         self.unserved.withLock { _ = $0.removeValue(forKey: ObjectIdentifier(connection.channel)) }
                         self.sessions.withLock { $0 += 1 }
                         group.addTask {
-                            await self.serve(connection, handshakeDone: handshakeDone)
+                            await self.context.serveRelayed(connection, handshakeDone: handshakeDone)
                             handshakeDone()
                             self.sessions.withLock { $0 -= 1 }
                         }
@@ -121,31 +120,6 @@ final class RelayService: Service, Sendable {
                 started.append(waiter)
             }
             return started
-        }
-    }
-
-    /// The receiver's side of a paired connection: the same as a direct connection's (the preamble
-    /// selects the endpoint, the Noise handshake proves its key), never the peer's address, which
-    /// is the relay's anyway.
-    private func serve(_ connection: NIOAsyncChannel<ByteBuffer, ByteBuffer>, handshakeDone: @Sendable () -> Void) async {
-        let context = self.context
-        do {
-            try await SecureChannel.accept(
-                connection,
-                lookup: { selector in
-                    await context.endpoints.endpoint(matching: selector, now: Clock.nowMicroseconds).flatMap { endpoint in
-                        try? Curve25519.KeyAgreement.PrivateKey(rawRepresentation: endpoint.privateKey)
-                    }
-                },
-                limits: context.configuration.peerLimits,
-                onHandshake: handshakeDone
-            ) { channel in
-                let key = Array(channel.endpointKey.rawRepresentation)
-                guard let endpoint = await context.endpoints.endpoint(publicKey: key) else { return }
-                await ReceiveSession(channel: channel, endpoint: endpoint, context: context, route: "relay").run()
-            }
-        } catch {
-            context.logger.debug("relayed peer connection failed", metadata: ["error": "\(error)"])
         }
     }
 }

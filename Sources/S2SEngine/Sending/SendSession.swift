@@ -281,36 +281,43 @@ final class SendSession: Sendable {
     }
 
     /// How many connections this session uses: the configured count, or the automatic one for the
-    /// first connection's round trip; one on the relay route (whose stripes are not implemented
-    /// yet) and toward a receiver that cannot stripe.
+    /// first connection's round trip; one toward a receiver that cannot stripe.
     private func streamCount(_ channel: SecureChannel) async -> Int {
-        guard case .direct = destination.route, channel.peerHello.has(Hello.Feature.stripes) else { return 1 }
+        guard channel.peerHello.has(Hello.Feature.stripes) else { return 1 }
         if let streams { return streams }
         guard let report = await channel.pathReport() else { return 1 }
         return StreamCount.automatic(roundTripMicroseconds: report.roundTrip)
     }
 
-    /// Opens up to `wanted` further connections once the receiver's STRIPES invites them, each
-    /// joining the session and carrying records from `outbound` until the session's end. A
+    /// Opens up to `wanted` further connections once the receiver's STRIPES invites them (straight
+    /// to the receiver, or through the relay under each one's own token), each joining the
+    /// session and carrying records from `outbound` until the session's end. A
     /// connection that cannot join costs nothing but itself; one that fails after joining fails
     /// the session (its records are lost; the retry resumes).
     private func openStripes(
         _ wanted: Int, _ invitations: AsyncStream<(extra: UInt8, secret: StripeSecret)>, outbound: StripedOutbound
     ) async {
-        guard case .direct(let host, let port) = destination.route,
-            let invitation = await invitations.first(where: { _ in true })
-        else { return }
+        guard let invitation = await invitations.first(where: { _ in true }) else { return }
         let publicKey = destination.id.publicKey
         let count = min(wanted, Int(invitation.extra))
-        let timeouts = self.timeouts
-        let logger = self.logger
+        let (route, relays, relayDeadline, timeouts, logger) = (destination.route, relays, relayDeadline, timeouts, logger)
         await withDiscardingTaskGroup { group in
-            for _ in 0..<count {
+            for index in 1...max(count, 1) where count > 0 {
                 group.addTask {
                     do {
                         let key = try Curve25519.KeyAgreement.PublicKey(rawRepresentation: publicKey)
-                        try await SecureChannel.connect(host: host, port: port, endpointKey: key, limits: timeouts) { stripe in
+                        let join: (SecureChannel) async throws -> Void = { stripe in
                             try await Self.carry(outbound, on: stripe, secret: invitation.secret)
+                        }
+                        switch route {
+                        case .direct(let host, let port):
+                            try await SecureChannel.connect(host: host, port: port, endpointKey: key, limits: timeouts, join)
+                        case .relay:
+                            // Each pairs at the relay under its own token (the relay pairs one
+                            // sender with one receiver per token).
+                            try await SecureChannel.connect(
+                                viaRelays: relays, endpointKey: key, token: RelayToken(stripe: invitation.secret, index: UInt8(index)),
+                                limits: timeouts, deadline: relayDeadline, join)
                         }
                     } catch {
                         logger.info("a further connection did not join the transfer", metadata: ["error": "\(error)"])

@@ -1,4 +1,5 @@
 public import Crypto
+public import S2SProtocol
 
 /// What an endpoint is called on a transit relay (docs/protocol.md, "Relay route"): the relay
 /// pairs the connections that present the same token, so both sides derive it from the endpoint
@@ -18,6 +19,17 @@ public struct RelayToken: Sendable, Hashable, CustomStringConvertible {
         var hash = SHA256()
         hash.update(data: Self.label)
         hash.update(data: publicKey)
+        bytes = Array(hash.finalize())
+    }
+
+    /// The token under which the `index`th further connection of a striped session (docs/protocol.md,
+    /// "Striped sessions") pairs at a relay: SHA-256("s2s relay stripe v1" ‖ secret ‖ index), so
+    /// that only its sender and receiver, who share the session's secret, can name it.
+    public init(stripe secret: StripeSecret, index: UInt8) {
+        var hash = SHA256()
+        hash.update(data: Array("s2s relay stripe v1".utf8))
+        hash.update(data: secret.bytes)
+        hash.update(data: [index])
         bytes = Array(hash.finalize())
     }
 

@@ -7,8 +7,8 @@ extension SecureChannel {
     /// The longest a sender waits by default for a receiver at the relay.
     public static let defaultRelayDeadline: Duration = .seconds(30)
 
-    /// Sender side on the relay route: connects to the relay that rendezvous hashing of the
-    /// endpoint's ``RelayToken`` chooses among `relays` (the receiver waits at the same one), waits
+    /// Sender side on the relay route: connects to the relay that rendezvous hashing of `token`
+    /// (by default the endpoint's ``RelayToken``) chooses among `relays` (the receiver waits at the same one), waits
     /// to be paired, then runs the handshake and `body` as ``connect(to:endpointKey:hello:limits:group:_:)``.
     ///
     /// Until `body` starts, every failure is retried with a short backoff until `deadline` has
@@ -19,13 +19,14 @@ extension SecureChannel {
     public static func connect<Result: Sendable>(
         viaRelays relays: [RelayAddress],
         endpointKey: Curve25519.KeyAgreement.PublicKey,
+        token: RelayToken? = nil,
         hello: Hello? = nil,
         limits: ProtocolLimits = .default,
         deadline: Duration = defaultRelayDeadline,
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
         _ body: (SecureChannel) async throws -> Result
     ) async throws -> Result {
-        let token = RelayToken(endpointKey: endpointKey)
+        let token = token ?? RelayToken(endpointKey: endpointKey)
         guard let relay = RelayRendezvous.choose(relays, for: token) else {
             throw RelayError.badAddress("no relay is configured")
         }

@@ -1,0 +1,59 @@
+import Crypto
+import Logging
+import NIOCore
+import S2SPeer
+import S2SProtocol
+
+extension ReceiveContext {
+    /// The receiver's side of a connection a relay paired: the same as a direct connection's (the
+    /// preamble selects the endpoint, the Noise handshake proves its key), never the peer's
+    /// address, which is the relay's anyway. `handshakeDone` is called once the handshake is over,
+    /// either way.
+    func serveRelayed(_ connection: NIOAsyncChannel<ByteBuffer, ByteBuffer>, handshakeDone: @Sendable () -> Void) async {
+        let context = self
+        do {
+            try await SecureChannel.accept(
+                connection,
+                lookup: { selector in
+                    await context.endpoints.endpoint(matching: selector, now: Clock.nowMicroseconds).flatMap { endpoint in
+                        try? Curve25519.KeyAgreement.PrivateKey(rawRepresentation: endpoint.privateKey)
+                    }
+                },
+                limits: configuration.peerLimits,
+                onHandshake: handshakeDone
+            ) { channel in
+                let key = Array(channel.endpointKey.rawRepresentation)
+                guard let endpoint = await context.endpoints.endpoint(publicKey: key) else { return }
+                await ReceiveSession(channel: channel, endpoint: endpoint, context: context, route: "relay").run()
+            }
+        } catch {
+            logger.debug("relayed peer connection failed", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// For a striped session that came through a relay: one connection waiting at the relay for
+    /// each further connection the session allows, under the tokens derived from its secret
+    /// (`RelayToken(stripe:index:)`), each served like any relayed connection once paired (its
+    /// JOIN then finds the session). Runs until cancelled (the session's end).
+    func waitAtRelays(for merger: StripeMerger) async {
+        let relays = configuration.relays
+        let limits = configuration.peerLimits
+        await withDiscardingTaskGroup { group in
+            for index in 1...max(merger.extra, 1) {
+                let token = RelayToken(stripe: merger.secret, index: UInt8(truncatingIfNeeded: index))
+                guard let relay = RelayRendezvous.choose(relays, for: token) else { return }
+                group.addTask {
+                    do {
+                        let connection = try await RelayConnector.connect(
+                            to: relay, token: token, side: .receiver, limits: limits, pairingTimeout: nil)
+                        await serveRelayed(connection, handshakeDone: {})
+                    } catch {
+                        if !Task.isCancelled {
+                            logger.info("a striped session's waiting connection at the relay failed", metadata: ["error": "\(error)"])
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
