@@ -34,7 +34,7 @@ public enum DaemonAPI {
         public static let retryFor = "RetryFor"
         /// Uint32: the most attempts; 0: no limit but RetryFor.
         public static let maxAttempts = "MaxAttempts"
-        /// Uint32 from 1 to 16: TCP connections for this transfer on the direct route; 0: the
+        /// Uint32 from 1 to 16: TCP connections for this transfer (through a relay at most 4); 0: the
         /// daemon's `Streams=` (automatic by default).
         public static let streams = "Streams"
 

@@ -38,7 +38,7 @@ public struct Configuration: Sendable, Equatable {
     /// The TCP congestion control every peer connection asks for (`CongestionControl=`); nil:
     /// the system default. BBR keeps long, lossy paths full where CUBIC collapses.
     public var congestionControl: String? = PeerTransport.defaultCongestionControl
-    /// TCP connections per outgoing transfer on the direct route (`Streams=`); nil: automatic
+    /// TCP connections per outgoing transfer (`Streams=`); nil: automatic
     /// (``StreamCount``).
     public var streams: Int?
     /// Bytes that must stay free on an endpoint's file system after a transfer is accepted.

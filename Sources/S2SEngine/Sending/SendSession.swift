@@ -35,7 +35,7 @@ final class SendSession: Sendable {
     /// Move mode: the source files that are as they were when this send first offered them
     /// (`SendTokenStore.unchangedSinceFirstOffer`).
     private let unchangedSinceFirstOffer: Set<String>
-    /// TCP connections wanted on the direct route; nil: ``StreamCount/automatic(roundTripMicroseconds:)``.
+    /// TCP connections wanted; nil: ``StreamCount/automatic(roundTripMicroseconds:)``.
     private let streams: Int?
 
     init(

@@ -1,10 +1,10 @@
-/// How many TCP connections one transfer uses on the direct route (docs/protocol.md, "Striped
-/// sessions"; `Streams=`, `s2sctl send --streams`).
+/// How many TCP connections one transfer uses (docs/protocol.md, "Striped sessions"; `Streams=`,
+/// `s2sctl send --streams`); the receiver may allow fewer (through a relay, 4 in all).
 ///
 /// One connection fills a LAN; across a long path, one TCP connection's window and each loss's
-/// recovery hold it far below the link, and several connections in parallel make up for it
-/// (docs/systemd.md, "Long paths"). Automatic: ``longPathStreams`` once the round trip of the session's first
-/// connection is at least ``longPath``, one below.
+/// recovery hold it far below the link, and several connections in parallel make up for it.
+/// Automatic: ``longPathStreams`` once the round trip of the session's first connection is at
+/// least ``longPath``, one below.
 package enum StreamCount {
     /// The most connections a transfer may use (the receiver's limit: ``ReceiveSession/maxExtraStripes`` + 1).
     package static let most = 16
