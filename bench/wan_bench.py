@@ -12,7 +12,10 @@ What it measures
     default 1G) on a tmpfs is then copied with:
       s2s           s2sctl send FILE ID@198.18.1.1:7730 between two s2sd daemons (receiver in
                     wanB, sender in wanA; each on a private D-Bus bus, a unix socket path that
-                    works across namespaces); the daemons ask for BBR on their peer sockets
+                    works across namespaces); the daemons ask for BBR on their peer sockets;
+                    Streams=auto (4 connections from a 10 ms round trip)
+      s2s-1         the same daemons, send --streams 1: one connection, to show what striping
+                    gives
       s2s-system    the same with CongestionControl=system in both daemons' s2sd.conf: the
                     namespace default (cubic), to show what BBR gives
       scp           scp from wanA to an sshd this script starts in wanB (its own config and keys);
@@ -70,7 +73,7 @@ ALLOWED_CC = "/proc/sys/net/ipv4/tcp_allowed_congestion_control"
 NAMESPACE_DEFAULT_CC = "cubic"
 GB = 10 ** 9
 S2S_PORT, S2S_SYSTEM_PORT, SSH_PORT, IPERF_PORT = 7730, 7731, 2222, 5201
-TOOLS = ("s2s", "s2s-system", "scp", "iperf3")
+TOOLS = ("s2s", "s2s-1", "s2s-system", "scp", "iperf3")
 PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
@@ -464,8 +467,9 @@ def finish_copy(outcome, size, cpu, congestion, watch, extra=None):
 class S2SWan:
     """s2sctl send FILE ID@198.18.1.1:PORT from the sender daemon (in wanA) to the receiver (wanB)."""
 
-    def __init__(self, key, label, sender, receiver):
+    def __init__(self, key, label, sender, receiver, send_args=()):
         self.key, self.label, self.sender, self.receiver = key, label, sender, receiver
+        self.send_args = list(send_args)
         self.endpoints = {}
 
     def endpoint(self, dest):
@@ -476,7 +480,7 @@ class S2SWan:
 
     def measure(self, workload, dest, log_path, budget, emulator):
         target = f"{self.endpoint(dest)}@{RECEIVER_ADDRESS}:{self.receiver.port}"
-        command = [self.sender.s2sctl, "--user", "send", "--retry-for", "0", workload.source, target]
+        command = [self.sender.s2sctl, "--user", "send", "--retry-for", "0", *self.send_args, workload.source, target]
         pids = {"sender": self.sender.pid, "receiver": self.receiver.pid}
         with Watch(pids, emulator) as watch:
             seen = sample_later(2, lambda: congestion_controls(self.receiver.port))
@@ -615,14 +619,18 @@ def start_servers(stack, args, workdir):
     for key, label, port, config in (("s2s", "s2s", S2S_PORT, None),
                                      ("s2s-system", "s2s, CongestionControl=system", S2S_SYSTEM_PORT,
                                       "[Daemon]\nCongestionControl=system\n")):
-        if key not in args.only:
+        uses = [k for k in ((key, "s2s-1") if key == "s2s" else (key,)) if k in args.only]
+        if not uses:
             continue
         pair = (NamespacedDaemon(f"{key}-sender", args.bin_dir, workdir, SENDER_NS, "127.0.0.1", port, config),
                 NamespacedDaemon(f"{key}-receiver", args.bin_dir, workdir, RECEIVER_NS, RECEIVER_ADDRESS, port, config))
         for daemon in pair:
             stack.callback(daemon.stop)
             daemon.start(args.s2sd_arg)
-        tools.append(S2SWan(key, label, *pair))
+        if key in uses:
+            tools.append(S2SWan(key, label, *pair))
+        if "s2s-1" in uses:
+            tools.append(S2SWan("s2s-1", "s2s, one stream", *pair, send_args=["--streams", "1"]))
     if "scp" in args.only:
         sshd = NamespacedSSHD(workdir)
         stack.callback(sshd.stop)
@@ -728,15 +736,16 @@ def congestion(settings, key):
 
 
 def table_rows(settings):
-    header = ("link (RTT, loss each way)", "s2s", "s2s system cc", "scp", "iperf3 bbr x4", "s2s/iperf3",
-              "s2s/scp", "s2s/system cc", "s2s CPU s/GB", "load 1 min", "busy", "emulator cores")
+    header = ("link (RTT, loss each way)", "s2s", "s2s 1 stream", "s2s system cc", "scp", "iperf3 bbr x4", "s2s/iperf3",
+              "s2s/scp", "s2s/1 stream", "s2s/system cc", "s2s CPU s/GB", "load 1 min", "busy", "emulator cores")
     rows = [header]
     for s in settings:
         t = s.tools.get
         busy = [c.machine_busy for r in s.tools.values() for c in r.copies]
         emu = [c.emulator_cpu / c.seconds for r in s.tools.values() for c in r.copies if c.seconds]
-        rows.append((s.setting.label, cell(t("s2s")), cell(t("s2s-system")), cell(t("scp")), cell(t("iperf3")),
-                     ratio(t("s2s"), t("iperf3")), ratio(t("s2s"), t("scp")), ratio(t("s2s"), t("s2s-system")),
+        rows.append((s.setting.label, cell(t("s2s")), cell(t("s2s-1")), cell(t("s2s-system")), cell(t("scp")),
+                     cell(t("iperf3")), ratio(t("s2s"), t("iperf3")), ratio(t("s2s"), t("scp")), ratio(t("s2s"), t("s2s-1")),
+                     ratio(t("s2s"), t("s2s-system")),
                      s2s_cpu(t("s2s")),
                      f"{s.load_before[0]:.1f} -> {s.load_after[0]:.1f}",
                      f"{statistics.mean(busy):.0%}" if busy else "-",
@@ -847,7 +856,7 @@ def check_ready(args):
     for program, package in (("ip", "iproute2"), ("iptables", "iptables"), ("ping", "iputils-ping"), ("gcc", "gcc"),
                              ("ss", "iproute2")):
         common.require_program(program, package)
-    if {"s2s", "s2s-system"} & set(args.only):
+    if {"s2s", "s2s-1", "s2s-system"} & set(args.only):
         reason = common.s2s_unavailable(args.bin_dir)
         if reason:
             raise BenchError(f"s2s: {reason}")
