@@ -3,16 +3,22 @@
 ///
 /// One connection fills a LAN; across a long path, one TCP connection's window and each loss's
 /// recovery hold it far below the link, and several connections in parallel make up for it.
-/// Automatic: ``longPathStreams`` once the round trip of the session's first connection is at
-/// least ``longPath``, one below.
+/// Automatic, from the round trip of the session's first connection: one below ``longPath``; from
+/// there one per ``roundTripPerStream`` of round trip, at least ``longPathStreams`` and at most
+/// ``mostAutomatic``. With Debian's default buffer maxima one BBR connection carried about 1.5 MB
+/// per round trip (29 MB/s at 50 ms, 10 MB/s at 150 ms, 0.5 % loss; `make bench-wan`): so 4 at
+/// 50 ms and 8 from 100 ms.
 package enum StreamCount {
     /// The most connections a transfer may use (the receiver's limit: ``ReceiveSession/maxExtraStripes`` + 1).
     package static let most = 16
     /// The round trip from which the automatic count stripes.
     static let longPath: Duration = .milliseconds(10)
-    /// The automatic count on a long path: four connections carried a 50 ms, 0.5 %-loss link at
-    /// 97 MB/s where one carried 67 (iperf3 with BBR, `make bench-wan`).
+    /// The fewest connections the automatic count uses on a long path.
     static let longPathStreams = 4
+    /// Round trip per automatic connection.
+    static let roundTripPerStream: Duration = .microseconds(12_500)
+    /// The most connections the automatic count uses.
+    static let mostAutomatic = 8
 
     struct ParseError: Error {
         let reason: String
@@ -29,6 +35,9 @@ package enum StreamCount {
 
     /// The automatic count for a path whose round trip is `roundTripMicroseconds`.
     static func automatic(roundTripMicroseconds: UInt32) -> Int {
-        Duration.microseconds(roundTripMicroseconds) >= longPath ? longPathStreams : 1
+        let roundTrip = Duration.microseconds(roundTripMicroseconds)
+        guard roundTrip >= longPath else { return 1 }
+        let perRoundTrip = Int((roundTrip / roundTripPerStream).rounded(.up))
+        return min(max(perRoundTrip, longPathStreams), mostAutomatic)
     }
 }

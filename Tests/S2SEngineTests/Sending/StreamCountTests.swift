@@ -1,0 +1,37 @@
+import Foundation
+import Testing
+@testable import S2SEngine
+
+/// `Streams=` and `--streams`, and the automatic count by round trip.
+struct StreamCountTests {
+    @Test func parsing() throws {
+        #expect(try StreamCount.parse("auto") == nil)
+        #expect(try StreamCount.parse("AUTO") == nil)
+        #expect(try StreamCount.parse("1") == 1)
+        #expect(try StreamCount.parse("16") == 16)
+        for bad in ["0", "17", "-1", "", "four", "4.0", " 4"] {
+            #expect(throws: StreamCount.ParseError.self, "\(bad)") { try StreamCount.parse(bad) }
+        }
+    }
+
+    /// One on a LAN, four on a long path, one more per 12.5 ms of round trip, at most eight.
+    @Test func automaticByRoundTrip() {
+        let milliseconds: [(UInt32, Int)] = [
+            (0, 1), (1, 1), (9, 1), (10, 4), (30, 4), (50, 4), (51, 5), (60, 5), (100, 8), (150, 8), (2000, 8),
+        ]
+        for (rtt, streams) in milliseconds {
+            #expect(StreamCount.automatic(roundTripMicroseconds: rtt * 1000) == streams, "\(rtt) ms")
+        }
+        #expect(StreamCount.automatic(roundTripMicroseconds: .max) == 8)
+    }
+
+    /// A stored send keeps its count, within 1 ... 16, and an older one without it is automatic.
+    @Test func sendOptionsCarryTheCount() throws {
+        var options = SendOptions()
+        options.streams = 6
+        let decoded = try JSONDecoder().decode(SendOptions.self, from: JSONEncoder().encode(options))
+        #expect(decoded.streams == 6)
+        #expect(try JSONDecoder().decode(SendOptions.self, from: Data("{}".utf8)).streams == nil)
+        #expect(try JSONDecoder().decode(SendOptions.self, from: Data(#"{"streams": 99}"#.utf8)).streams == 16)
+    }
+}
