@@ -249,22 +249,13 @@ def test_progress_is_seen_on_both_sides(pair, mkdir, user_a, user_b):
             assert added["endpoint"].startswith("/org/s2s/Daemon1/endpoint/")
 
 
-@pytest.mark.parametrize("side", ["sender", "receiver"])
-def test_cancel_from_either_side(pair, mkdir, user_a, user_b, side):
-    """A transfer cancelled by either user ends as cancelled on both sides; nothing partial is
-    visible; files confirmed before stay."""
-    receiver, sender = pair
-    inbox = mkdir("in", owner=user_b)
-    outbox = mkdir("out", owner=user_a)
-    top = make_dir(outbox / "batch", user_a)
-    random_file(top / "a-small", 1000, owner=user_a)
-    random_file(top / "b-big", 2 << 30, owner=user_a)
-    dest = new_endpoint(receiver, inbox, user_b)
-    proc = sender.popen("send", str(top), dest, user=user_a)
+def cancel_mid_transfer(receiver: Side, sender: Side, user_a, user_b, side: str, proc: subprocess.Popen, after: int):
+    """Once the send PROC has moved AFTER bytes, its user on SIDE cancels it: s2sctl send fails
+    saying so, and the transfer ends cancelled on both sides."""
     try:
         who, user = (sender, user_a) if side == "sender" else (receiver, user_b)
         running = wait_for(lambda: [t for t in who.transfers(user) if t["state"] in ("sending", "receiving")
-                                    and t["bytesDone"] > 1 << 20], what="a running transfer")
+                                    and t["bytesDone"] > after], what="a running transfer")
         r = who.ctl("cancel", str(running[0]["number"]), user=user)
         assert r.rc == 0, r
         out, err = proc.communicate(timeout=60)
@@ -278,6 +269,21 @@ def test_cancel_from_either_side(pair, mkdir, user_a, user_b, side):
                                                                                     "connecting")],
                      what="the transfer to end")[0]
         assert t["state"] == "cancelled", t
+
+
+@pytest.mark.parametrize("side", ["sender", "receiver"])
+def test_cancel_from_either_side(pair, mkdir, user_a, user_b, side):
+    """A transfer cancelled by either user ends as cancelled on both sides; nothing partial is
+    visible; files confirmed before stay."""
+    receiver, sender = pair
+    inbox = mkdir("in", owner=user_b)
+    outbox = mkdir("out", owner=user_a)
+    top = make_dir(outbox / "batch", user_a)
+    random_file(top / "a-small", 1000, owner=user_a)
+    random_file(top / "b-big", 2 << 30, owner=user_a)
+    dest = new_endpoint(receiver, inbox, user_b)
+    proc = sender.popen("send", str(top), dest, user=user_a)
+    cancel_mid_transfer(receiver, sender, user_a, user_b, side, proc, after=1 << 20)
     assert "batch/b-big" not in visible(inbox)
     wait_for(lambda: not (inbox / ".s2s-partial").exists(), what="the partial area to go")
     # The cancelled one is not resumed: a new send starts over.
