@@ -657,9 +657,10 @@ class S2STool:
     listening port (`ID@127.0.0.1:PORT`), or with relay=True by the plain ID, through the relay
     both daemons were started with."""
 
-    def __init__(self, sender, receiver, key="s2s", label="s2s", relay=False):
+    def __init__(self, sender, receiver, key="s2s", label="s2s", relay=False, send_args=()):
         self.sender, self.receiver = sender, receiver
         self.key, self.label, self.relay = key, label, relay
+        self.send_args = list(send_args)
         self.endpoints = {}  # destination directory: endpoint ID
 
     def endpoint(self, dest):
@@ -686,7 +687,7 @@ class S2STool:
     def measure(self, workload, dest, log_path, timeout):
         self._check_daemons()
         target = self.endpoint(dest) if self.relay else f"{self.endpoint(dest)}@127.0.0.1:{self.receiver.port}"
-        command = [self.sender.s2sctl, "--user", "send", workload.source, target]
+        command = [self.sender.s2sctl, "--user", "send", *self.send_args, workload.source, target]
         daemons = {"sender": self.sender.pid, "receiver": self.receiver.pid}
         before = {side: cpu_seconds(pid) for side, pid in daemons.items()}
         with PeakRSS(list(daemons.values())) as rss:

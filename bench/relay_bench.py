@@ -2,8 +2,9 @@
 """Benchmark s2s's relay route against magic-wormhole through the same transit relay, in one run.
 
 What it measures
-    One file of random data (--size, default 2G) copied from a tmpfs to a tmpfs with three tools:
+    One file of random data (--size, default 2G) copied from a tmpfs to a tmpfs with four tools:
       s2s-relay   s2sctl send FILE ID: the plain ID, so the two s2sd daemons meet at the relay
+      s2s-relay-4 the same with send --streams 4: four connections, each paired under its own token
       wormhole    wormhole send / receive --no-listen on both sides: the file goes through the relay
       s2s-direct  s2sctl send FILE ID@127.0.0.1:PORT between the same two daemons, for scale
     The relay is an unmodified `twistd transitrelay` (magic-wormhole-transit-relay); wormhole's
@@ -238,6 +239,8 @@ def main(argv):
             daemon.start(["--relay", relay.address, *args.s2sd_arg])
         tools = [
             RelayWitness(common.S2STool(sender, receiver, "s2s-relay", "s2s, relay route", relay=True), relay, True),
+            RelayWitness(common.S2STool(sender, receiver, "s2s-relay-4", "s2s, relay route, 4 streams", relay=True,
+                                        send_args=["--streams", "4"]), relay, True),
             RelayWitness(WormholeTool(mailbox, relay), relay, True),
             RelayWitness(common.S2STool(sender, receiver, "s2s-direct", "s2s, direct"), relay, False),
         ]
