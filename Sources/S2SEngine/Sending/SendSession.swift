@@ -67,6 +67,9 @@ final class SendSession: Sendable {
         let failures = Mutex<[String]>([])
         /// Whether the handshake completed.
         let connected = Mutex(false)
+        /// The receiver's CANCEL, once read: it explains the session's end better than a
+        /// connection that failed at the same time.
+        let receiverCancel = Mutex<CancelCode?>(nil)
         /// Set when the session is striped: where its records go, and the next SEQ number.
         let striping = Mutex<(outbound: StripedOutbound, next: UInt64)?>(nil)
 
@@ -259,12 +262,10 @@ final class SendSession: Sendable {
             } catch SendEnding.lost(let reason) {
                 outbound?.fail(.closed("the session ended"))
                 // A receiver that cancels closes its side after CANCEL: the reader may still
-                // have that record to read, and it says more than the failed write.
-                do {
-                    try await group.next()
-                } catch let ending as SendEnding {
-                    if case .cancelledByReceiver = ending { throw ending }
-                }
+                // have that record to read, and it says more than the failed write. Every
+                // child ends now: the connections are failing and the queue is failed.
+                try? await group.waitForAll()
+                if let code = shared.receiverCancel.withLock({ $0 }) { throw SendEnding.cancelledByReceiver(code) }
                 throw SendEnding.lost(reason)
             } catch {
                 outbound?.fail(.closed("the session ended"))
@@ -275,6 +276,8 @@ final class SendSession: Sendable {
                 try await group.waitForAll()
             } catch {
                 outbound?.fail(.closed("the session ended"))
+                // Of a striped session's connections, another may have failed first.
+                if let code = shared.receiverCancel.withLock({ $0 }) { throw SendEnding.cancelledByReceiver(code) }
                 throw error
             }
         }
@@ -545,7 +548,10 @@ final class SendSession: Sendable {
             try? await channel.send(.cancel(.protocolError))
             throw SendEnding.cancelledHere(.protocolError, "the receiver broke the protocol: \(error)")
         }
-        if case .cancel(let code) = record { throw SendEnding.cancelledByReceiver(code) }
+        if case .cancel(let code) = record {
+            shared.receiverCancel.withLock { $0 = code }
+            throw SendEnding.cancelledByReceiver(code)
+        }
         return record
     }
 
