@@ -216,6 +216,14 @@ public actor SecureChannel {
 
     // MARK: Closing
 
+    /// Half-closes this direction once everything written is out, and nothing more: ``receive()``
+    /// goes on reading what the peer still sends, up to its end of stream. Tells the peer at once,
+    /// and reliably, that this side has ended the session, while this side may still learn why the
+    /// peer ended it (a CANCEL already on its way).
+    public func finishSending() {
+        outbound.finish()
+    }
+
     /// Ends the session as docs/protocol.md ("Closing a connection") says: stops sending,
     /// half-closes this direction once everything written is out, reads and discards what still
     /// arrives until the peer's end of stream or for at most ``drainTimeout``, then closes.

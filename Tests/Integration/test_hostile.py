@@ -1316,19 +1316,37 @@ def test_striped_protocol_violations_are_cancelled(rx, attack):
     assert_safe(rx, may={})
 
 
+def test_a_gap_that_no_open_connection_can_fill_ends_the_session_at_once(rx):
+    """The first connection sends SEQ 1 and waits; the further connection, which would carry SEQ
+    0, ends cleanly without it (as a sender's connections do when its session failed on another):
+    no connection left can carry SEQ 0, so the receiver ends the session at once, long before the
+    60 s idle timeout, and says why."""
+    c, _, secret = striped_session(rx, [Item(b"f", F)])
+    with c:
+        s = joined(rx, secret)
+        c.send_record(pc.seq(1, pc.data(0, 10, F[10:20])))
+        s.shutdown_write()
+        assert c.read_until_closed(timeout=10) == []
+        s.close()
+    wait_for(lambda: "cannot come" in rx.daemon.log(), what="the stuck session in the log")
+    assert_safe(rx, may={})
+
+
 def test_a_gap_no_connection_fills_ends_the_session(idle_rx):
     """The first connection sends SEQ 2, a further one SEQ 1, and SEQ 0 never comes, while the
-    first connection keeps sending keepalives: the receiver ends the session after its idle
-    timeout, keeps nothing visible, and says why in its log."""
+    first connection and a second further one (which could still carry SEQ 0) keep sending
+    keepalives: the receiver ends the session after its idle timeout, keeps nothing visible, and
+    says why in its log."""
     rx, timeout = idle_rx
     c, _, secret = striped_session(rx, [Item(b"f", F)])
-    with c, joined(rx, secret) as s:
+    with c, joined(rx, secret) as s, joined(rx, secret) as idle:
         s.send_record(pc.seq(1, pc.data(0, 0, F[:10])))
         c.send_record(pc.seq(2, pc.data(0, 10, F[10:20])))
         started = time.monotonic()
         closed = False
         while time.monotonic() - started < timeout + 10:
             try:
+                idle.send_record(pc.keepalive())
                 c.send_record(pc.keepalive())
                 c.recv_record(timeout=1)
             except TimeoutError:

@@ -35,7 +35,18 @@ final class StripeMerger: Sendable {
         var failure: (any Error)?
         var ended = false
         var stripes: [SecureChannel] = []
+        /// Further connections whose feed has ended (their clean end of stream).
+        var endedStripes = 0
         var gapTimer: Task<Void, Never>?
+
+        /// Whether the next record can no longer come: every connection that may still carry
+        /// one (the main connection and the further ones not ended) holds a later record and
+        /// reads nothing more until the session takes it. The sender gives a record only to a
+        /// connection that has joined, so no connection still to come can carry the next one.
+        var isStuck: Bool {
+            guard failure == nil, !ended, control == nil, heads[next] == nil else { return false }
+            return heads.count == 1 + stripes.count - endedStripes
+        }
 
         /// What the waiting session can take now, if anything; wakes the feed it came from.
         mutating func takeReady() -> (Handover, CheckedContinuation<Void, any Error>?)? {
@@ -157,7 +168,15 @@ final class StripeMerger: Sendable {
             try await feed(channel, isMain: false)
         } catch {
             fail(error)
+            return
         }
+        // Its clean end: the sender had nothing more for it, or it ended the session and closed
+        // its connections (its reset of a failed one may not arrive), which the others show.
+        let stuck = state.withLock { state in
+            state.endedStripes += 1
+            return state.isStuck
+        }
+        if stuck { failStuck() }
     }
 
     // MARK: Feeds
@@ -186,7 +205,7 @@ final class StripeMerger: Sendable {
     /// Hands `record` to the session, waiting until the session takes it.
     private func deliver(_ record: Record) async throws {
         try await withCheckedThrowingContinuation { (feed: CheckedContinuation<Void, any Error>) in
-            enum Step { case handed(CheckedContinuation<Handover, Never>), parked, refused(any Error) }
+            enum Step { case handed(CheckedContinuation<Handover, Never>), parked, stuck, refused(any Error) }
             let step: Step = state.withLock { state in
                 if state.ended { return .refused(CancellationError()) }
                 if let failure = state.failure { return .refused(failure) }
@@ -214,7 +233,7 @@ final class StripeMerger: Sendable {
                 }
                 state.heads[number] = (record, feed)
                 if state.session != nil { armGapTimer(&state) }
-                return .parked
+                return state.isStuck ? .stuck : .parked
             }
             switch step {
             case .handed(let session):
@@ -222,6 +241,8 @@ final class StripeMerger: Sendable {
                 session.resume(returning: .record(record))
             case .parked:
                 break
+            case .stuck:
+                failStuck()
             case .refused(let error):
                 feed.resume(throwing: error)
                 wakeSession()
@@ -239,6 +260,13 @@ final class StripeMerger: Sendable {
         }
         for feed in waiting { feed.resume(throwing: CancellationError()) }
         wakeSession()
+    }
+
+    /// Fails the session whose next record no connection can carry any more (``State/isStuck``):
+    /// at once, rather than after the gap timeout.
+    private func failStuck() {
+        let expected = state.withLock { $0.next }
+        fail(PeerError.closed("record \(expected) of the striped session cannot come: every connection that could carry it has ended"))
     }
 
     private func wakeSession() {

@@ -261,9 +261,13 @@ final class SendSession: Sendable {
                 outbound?.finish()
             } catch SendEnding.lost(let reason) {
                 outbound?.fail(.closed("the session ended"))
-                // A receiver that cancels closes its side after CANCEL: the reader may still
-                // have that record to read, and it says more than the failed write. Every
-                // child ends now: the connections are failing and the queue is failed.
+                // The receiver must learn that the session ended even when the connection that
+                // failed was a further one, whose loss it may not see (a reset lost on the way,
+                // or the orderly close of the others): this side's end of stream on the main
+                // connection tells it. The reader then reads on to the receiver's end of stream:
+                // a receiver that cancelled sent CANCEL before it, which says more than the
+                // failed write.
+                await channel.finishSending()
                 try? await group.waitForAll()
                 if let code = shared.receiverCancel.withLock({ $0 }) { throw SendEnding.cancelledByReceiver(code) }
                 throw SendEnding.lost(reason)
