@@ -71,12 +71,7 @@ public actor SecureChannel {
     /// Sends one record. Throws ``PeerError/recordTooLarge(size:limit:)`` for a record above the
     /// peer's advertised maximum, ``PeerError/closed(_:)`` once the connection is gone.
     public nonisolated func send(_ record: Record) async throws(PeerError) {
-        let size = record.encodedLength
-        let limit = peerHello.effectiveMaxRecordSize
-        guard size <= limit else { throw .recordTooLarge(size: size, limit: limit) }
-        var plaintext: [UInt8] = []
-        record.encode(into: &plaintext)
-        try await write(channel.allocator.buffer(bytes: plaintext))
+        try await write(plaintext(record))
     }
 
     /// Sends a DATA record for `entry` at `offset` carrying `bytes` (1 ... ``maxDataLength``), copying
@@ -98,14 +93,6 @@ public actor SecureChannel {
         maxDataLength - Record.sequenceHeaderLength
     }
 
-    /// The plaintext of SEQ `sequence` around a DATA record, for ``StripedOutbound``: built here,
-    /// written on whichever of the session's connections has room.
-    public nonisolated func sequencedDataRecord(
-        sequence: UInt64, entry: UInt32, offset: UInt64, bytes: UnsafeRawBufferPointer
-    ) throws(PeerError) -> ByteBuffer {
-        try dataRecord(entry: entry, offset: offset, bytes: bytes, sequence: sequence)
-    }
-
     /// The plaintext of `record`, checked against the peer's maximum record.
     public nonisolated func plaintext(_ record: Record) throws(PeerError) -> ByteBuffer {
         let size = record.encodedLength
@@ -117,7 +104,7 @@ public actor SecureChannel {
     }
 
     /// Writes a record's plaintext built by ``plaintext(_:)`` or
-    /// ``sequencedDataRecord(sequence:entry:offset:bytes:)`` (of this or another connection of
+    /// ``dataRecord(entry:offset:bytes:sequence:)`` (of this or another connection of
     /// the session: the peer's HELLO is the same).
     public nonisolated func write(plaintext: ByteBuffer) async throws(PeerError) {
         try await write(plaintext)
@@ -129,8 +116,9 @@ public actor SecureChannel {
     }
 
     /// The plaintext of a DATA record (inside SEQ `sequence`, if given), checked against the empty
-    /// and the peer's maximum record.
-    private nonisolated func dataRecord(
+    /// and the peer's maximum record; for ``StripedOutbound`` in a striped session, which writes it
+    /// on whichever of the session's connections has room.
+    public nonisolated func dataRecord(
         entry: UInt32, offset: UInt64, bytes: UnsafeRawBufferPointer, sequence: UInt64? = nil
     ) throws(PeerError) -> ByteBuffer {
         guard !bytes.isEmpty else { throw .protocolError(.emptyData) }

@@ -83,7 +83,8 @@ extension Record {
             buffer.append(type.rawValue)
             buffer.append(code.rawValue)
         case .sequenced(let sequence, let record):
-            Self.appendSequenceHeader(sequence, to: &buffer)
+            buffer.append(type.rawValue)
+            buffer.appendBigEndian(sequence)
             record.encode(into: &buffer)
         case .join(let secret):
             buffer.append(type.rawValue)
@@ -111,12 +112,6 @@ extension Record {
         buffer.append(RecordType.data.rawValue)
         buffer.appendBigEndian(entry)
         buffer.appendBigEndian(offset)
-    }
-
-    /// Appends the 9-byte header of a SEQ record; the sequenced record follows it.
-    public static func appendSequenceHeader(_ sequence: UInt64, to buffer: inout [UInt8]) {
-        buffer.append(RecordType.sequenced.rawValue)
-        buffer.appendBigEndian(sequence)
     }
 
     /// `resume` (sorted by entry index) as one ACCEPT and as many ACCEPT_MORE records as it takes

@@ -150,20 +150,12 @@ public struct SessionValidator: Sendable {
         try apply(record, from: role)
     }
 
-    /// ``sending(_:)`` for a DATA record of `count` bytes that is sealed straight from a buffer,
-    /// without building a ``Record``.
-    public mutating func sendingData(entry: UInt32, offset: UInt64, count: Int) throws(ProtocolError) {
-        guard phase != .ended else { throw .sessionEnded(.data) }
-        guard role == .sender else { throw .unexpectedRecord(.data, phase: phase) }
-        guard count > 0 else { throw .emptyData }
-        try checkSequence(nil, inner: .data)
-        try data(entry: entry, offset: offset, count: count)
-    }
-
-    /// ``sendingData(entry:offset:count:)`` for a DATA record inside SEQ `sequence`.
-    public mutating func sendingSequencedData(sequence: UInt64, entry: UInt32, offset: UInt64, count: Int) throws(ProtocolError) {
-        guard phase != .ended else { throw .sessionEnded(.sequenced) }
-        guard role == .sender else { throw .unexpectedRecord(.sequenced, phase: phase) }
+    /// ``sending(_:)`` for a DATA record of `count` bytes (inside SEQ `sequence`, if given) that
+    /// is sealed straight from a buffer, without building a ``Record``.
+    public mutating func sendingData(entry: UInt32, offset: UInt64, count: Int, sequence: UInt64? = nil) throws(ProtocolError) {
+        let type: RecordType = sequence == nil ? .data : .sequenced
+        guard phase != .ended else { throw .sessionEnded(type) }
+        guard role == .sender else { throw .unexpectedRecord(type, phase: phase) }
         guard count > 0 else { throw .emptyData }
         try checkSequence(sequence, inner: .data)
         try data(entry: entry, offset: offset, count: count)

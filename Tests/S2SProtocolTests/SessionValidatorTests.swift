@@ -154,7 +154,7 @@ struct SessionValidatorTests {
             try pair.receiver.received(.sequenced(sequence: 0, data(2, [3])))
         }
         #expect(throws: ProtocolError.sequencingChanged(.data)) {
-            try pair.sender.sendingSequencedData(sequence: 0, entry: 1, offset: 2, count: 1)
+            try pair.sender.sendingData(entry: 1, offset: 2, count: 1, sequence: 0)
         }
         // SEQ before ACCEPT; STRIPES twice, or before ACCEPT; JOIN and JOINED never belong to a session.
         pair = Pair()

@@ -39,7 +39,7 @@ extension ReceiveContext {
         let relays = configuration.relays
         let limits = configuration.peerLimits
         await withDiscardingTaskGroup { group in
-            for index in 1...max(merger.extra, 1) {
+            for index in stride(from: 1, through: merger.extra, by: 1) {
                 let token = RelayToken(stripe: merger.secret, index: UInt8(truncatingIfNeeded: index))
                 guard let relay = RelayRendezvous.choose(relays, for: token) else { return }
                 group.addTask {

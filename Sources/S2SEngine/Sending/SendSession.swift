@@ -309,7 +309,7 @@ final class SendSession: Sendable {
         let count = min(wanted, Int(invitation.extra))
         let (route, relays, relayDeadline, timeouts, logger) = (destination.route, relays, relayDeadline, timeouts, logger)
         await withDiscardingTaskGroup { group in
-            for index in 1...max(count, 1) where count > 0 {
+            for index in stride(from: 1, through: count, by: 1) {
                 group.addTask {
                     do {
                         let key = try Curve25519.KeyAgreement.PublicKey(rawRepresentation: publicKey)
@@ -402,22 +402,18 @@ final class SendSession: Sendable {
                 while sent < got {
                     let piece = UnsafeRawBufferPointer(rebasing: bytes[sent..<min(sent + chunk, got)])
                     let at = offset + UInt64(sent)
+                    let sequence = outbound == nil ? nil : shared.takeSequence()
+                    try checked(shared) { (validator: inout SessionValidator) throws(ProtocolError) in
+                        try validator.sendingData(entry: index, offset: at, count: piece.count, sequence: sequence)
+                    }
                     try await transfer.throttle.take(piece.count)
                     do {
+                        let record = try channel.dataRecord(entry: index, offset: at, bytes: piece, sequence: sequence)
                         if let outbound {
-                            let sequence = shared.takeSequence()
-                            try checked(shared) { (validator: inout SessionValidator) throws(ProtocolError) in
-                                try validator.sendingSequencedData(sequence: sequence, entry: index, offset: at, count: piece.count)
-                            }
-                            try await outbound.enqueue(channel.sequencedDataRecord(sequence: sequence, entry: index, offset: at, bytes: piece))
+                            try await outbound.enqueue(record)
                         } else {
-                            try checked(shared) { (validator: inout SessionValidator) throws(ProtocolError) in
-                                try validator.sendingData(entry: index, offset: at, count: piece.count)
-                            }
-                            try await channel.sendData(entry: index, offset: at, bytes: piece)
+                            try await channel.write(plaintext: record)
                         }
-                    } catch let ending as SendEnding {
-                        throw ending
                     } catch {
                         throw ending(after: error)
                     }
