@@ -16,6 +16,10 @@ What it measures
                     Streams=auto (4 connections from a 10 ms round trip)
       s2s-1         the same daemons, send --streams 1: one connection, to show what striping
                     gives
+      s2s-lo        two more s2sd daemons, both in wanA, sending over 127.0.0.1 (no link, no
+                    emulator): the CPU per GB that the same build, file and machine cost without
+                    the WAN, measured in the same run (this VM's first writes to fresh memory
+                    cost several times its later ones, so figures of another run do not compare)
       s2s-system    the same with CongestionControl=system in both daemons' s2sd.conf: the
                     namespace default (cubic), to show what BBR gives
       scp           scp from wanA to an sshd this script starts in wanB (its own config and keys);
@@ -72,8 +76,8 @@ SENDER_ADDRESS, RECEIVER_ADDRESS = "198.18.0.1", "198.18.1.1"
 ALLOWED_CC = "/proc/sys/net/ipv4/tcp_allowed_congestion_control"
 NAMESPACE_DEFAULT_CC = "cubic"
 GB = 10 ** 9
-S2S_PORT, S2S_SYSTEM_PORT, SSH_PORT, IPERF_PORT = 7730, 7731, 2222, 5201
-TOOLS = ("s2s", "s2s-1", "s2s-system", "scp", "iperf3")
+S2S_PORT, S2S_SYSTEM_PORT, S2S_LOOPBACK_PORT, SSH_PORT, IPERF_PORT = 7730, 7731, 7732, 2222, 5201
+TOOLS = ("s2s", "s2s-1", "s2s-lo", "s2s-system", "scp", "iperf3")
 PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
@@ -465,7 +469,8 @@ def finish_copy(outcome, size, cpu, congestion, watch, extra=None):
 
 
 class S2SWan:
-    """s2sctl send FILE ID@198.18.1.1:PORT from the sender daemon (in wanA) to the receiver (wanB)."""
+    """s2sctl send FILE ID@ADDRESS:PORT from the sender daemon (in wanA) to the receiver (in wanB on
+    198.18.1.1, or in wanA on 127.0.0.1 for s2s-lo)."""
 
     def __init__(self, key, label, sender, receiver, send_args=()):
         self.key, self.label, self.sender, self.receiver = key, label, sender, receiver
@@ -479,7 +484,7 @@ class S2SWan:
         return self.endpoints[dest]
 
     def measure(self, workload, dest, log_path, budget, emulator):
-        target = f"{self.endpoint(dest)}@{RECEIVER_ADDRESS}:{self.receiver.port}"
+        target = f"{self.endpoint(dest)}@{self.receiver.address}:{self.receiver.port}"
         command = [self.sender.s2sctl, "--user", "send", "--retry-for", "0", *self.send_args, workload.source, target]
         pids = {"sender": self.sender.pid, "receiver": self.receiver.pid}
         with Watch(pids, emulator) as watch:
@@ -631,6 +636,13 @@ def start_servers(stack, args, workdir):
             tools.append(S2SWan(key, label, *pair))
         if "s2s-1" in uses:
             tools.append(S2SWan("s2s-1", "s2s, one stream", *pair, send_args=["--streams", "1"]))
+    if "s2s-lo" in args.only:
+        pair = (NamespacedDaemon("s2s-lo-sender", args.bin_dir, workdir, SENDER_NS, "127.0.0.1", S2S_LOOPBACK_PORT + 1),
+                NamespacedDaemon("s2s-lo-receiver", args.bin_dir, workdir, SENDER_NS, "127.0.0.1", S2S_LOOPBACK_PORT))
+        for daemon in pair:
+            stack.callback(daemon.stop)
+            daemon.start(args.s2sd_arg)
+        tools.append(S2SWan("s2s-lo", "s2s over loopback", *pair))
     if "scp" in args.only:
         sshd = NamespacedSSHD(workdir)
         stack.callback(sshd.stop)
@@ -737,7 +749,8 @@ def congestion(settings, key):
 
 def table_rows(settings):
     header = ("link (RTT, loss each way)", "s2s", "s2s 1 stream", "s2s system cc", "scp", "iperf3 bbr x4", "s2s/iperf3",
-              "s2s/scp", "s2s/1 stream", "s2s/system cc", "s2s CPU s/GB", "load 1 min", "busy", "emulator cores")
+              "s2s/scp", "s2s/1 stream", "s2s/system cc", "s2s CPU s/GB", "loopback CPU s/GB", "load 1 min", "busy",
+              "emulator cores")
     rows = [header]
     for s in settings:
         t = s.tools.get
@@ -746,7 +759,7 @@ def table_rows(settings):
         rows.append((s.setting.label, cell(t("s2s")), cell(t("s2s-1")), cell(t("s2s-system")), cell(t("scp")),
                      cell(t("iperf3")), ratio(t("s2s"), t("iperf3")), ratio(t("s2s"), t("scp")), ratio(t("s2s"), t("s2s-1")),
                      ratio(t("s2s"), t("s2s-system")),
-                     s2s_cpu(t("s2s")),
+                     s2s_cpu(t("s2s")), s2s_cpu(t("s2s-lo")),
                      f"{s.load_before[0]:.1f} -> {s.load_after[0]:.1f}",
                      f"{statistics.mean(busy):.0%}" if busy else "-",
                      f"{max(emu):.2f}" if emu else "-"))
@@ -856,7 +869,7 @@ def check_ready(args):
     for program, package in (("ip", "iproute2"), ("iptables", "iptables"), ("ping", "iputils-ping"), ("gcc", "gcc"),
                              ("ss", "iproute2")):
         common.require_program(program, package)
-    if {"s2s", "s2s-1", "s2s-system"} & set(args.only):
+    if {"s2s", "s2s-1", "s2s-lo", "s2s-system"} & set(args.only):
         reason = common.s2s_unavailable(args.bin_dir)
         if reason:
             raise BenchError(f"s2s: {reason}")

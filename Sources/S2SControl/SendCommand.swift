@@ -85,7 +85,7 @@ struct SendCommand: AsyncParsableCommand {
     var maxAttempts: UInt32?
 
     @Option(help: ArgumentHelp(
-        "TCP connections for this transfer, from 1 to 16 (through a relay at most 4), or auto (the daemon's Streams=, by default one on a LAN, 4 to 8 on a long round trip).",
+        "TCP connections for this transfer, from 1 to 16 (through a relay at most 4), or auto (the daemon's Streams=, by default one on a LAN, 4 to 8 on a long round trip, more while socket buffers hold them back).",
         valueName: "n"))
     var streams: String?
 

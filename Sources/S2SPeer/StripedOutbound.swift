@@ -74,6 +74,11 @@ public final class StripedOutbound: Sendable {
         }
     }
 
+    /// Whether ``finish()`` or ``fail(_:)`` was called: no connection joins the session any more.
+    public var isOver: Bool {
+        state.withLock { $0.finished || $0.failure != nil }
+    }
+
     /// No more records: the connections return from ``carry(on:)`` once the queue is empty.
     public func finish() {
         wakeAll { $0.finished = true }

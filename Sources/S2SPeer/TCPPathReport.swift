@@ -52,6 +52,17 @@ public struct TCPPathReport: Sendable, Equatable {
         return send >= window ? .sendBuffer(percent: send) : .receiveWindow(percent: window)
     }
 
+    /// The reports of a striped session's connections as one: the first's round trip, and the
+    /// times summed, so that a limitation is its share of all their sending time. Nil for none.
+    public static func combined(_ reports: [TCPPathReport]) -> TCPPathReport? {
+        guard let first = reports.first else { return nil }
+        return reports.dropFirst().reduce(into: first) { total, report in
+            total.busyTime += report.busyTime
+            total.receiveWindowLimited += report.receiveWindowLimited
+            total.sendBufferLimited += report.sendBufferLimited
+        }
+    }
+
     /// Linux's `struct tcp_info` (<linux/tcp.h>) up to `tcpi_sndbuf_limited` (Linux 4.10): glibc's
     /// copy of the struct stops long before, so the fields are read at their offsets in the
     /// kernel's ABI, which only ever grows at the end. An older kernel leaves the later ones 0.

@@ -103,7 +103,8 @@ def test_peer_connections_use_bbr_whatever_the_default(wan_link, scratch, daemon
 def test_a_send_held_back_by_the_send_buffer_maximum_says_so(wan_link, scratch, daemon_factory, mkdir, user_a, user_b):
     """With net.ipv4.tcp_wmem's maximum at 32 KiB in the sender's namespace, a send across the
     10 ms link spends most of its time limited by the send buffer (TCP_INFO says so): the sender's
-    journal says which setting to raise; the file still arrives whole."""
+    journal says which setting to raise; the file still arrives whole. A send with the automatic
+    stream count, held back the same way, opens more connections than the 4 it starts with."""
     key = "net.ipv4.tcp_wmem"
     r = run(["ip", "netns", "exec", SENDER_NS, "sysctl", "-n", key])
     assert r.rc == 0, r
@@ -131,6 +132,18 @@ def test_a_send_held_back_by_the_send_buffer_maximum_says_so(wan_link, scratch, 
         print(f"\nsender: {lines[0]}")
         # The receiver, whose buffers were not limited, says nothing of the kind.
         assert "maximum held" not in receiver.daemon.log()
+
+        big = random_file(mkdir("out2", owner=user_a) / "big.bin", 128 << 20, owner=user_a)
+        r = receiver.ctl("endpoint", "new", str(inbox), user=user_b)
+        assert r.rc == 0, r
+        r = sender.ctl("send", str(big), f"{r.out.strip()}@{RECEIVER_ADDRESS}:{port}", user=user_a, timeout=180)
+        assert r.rc == 0, r
+        assert sha256(inbox / "big.bin") == sha256(big)
+        assert "striping the transfer streams=4" in sender.daemon.log(), sender.daemon.log()[-3000:]
+        assert "held back by their buffers: one more" in sender.daemon.log(), sender.daemon.log()[-3000:]
+        counts = [int(c) for c in re.findall(r"incoming transfer finished connections=(\d+)", receiver.daemon.log())]
+        assert counts[-1] > 4, receiver.daemon.log()[-3000:]
+        print(f"connections at the end: {counts[-1]}")
     finally:
         rbus.close()
         sbus.close()

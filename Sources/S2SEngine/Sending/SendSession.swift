@@ -73,7 +73,20 @@ final class SendSession: Sendable {
         /// Set when the session is striped: where its records go, and the next SEQ number.
         let striping = Mutex<(outbound: StripedOutbound, next: UInt64)?>(nil)
 
+        /// The further connections carrying records now, and the `TCP_INFO` of those that ended.
+        let stripes = Mutex<(open: [ObjectIdentifier: SecureChannel], ended: [TCPPathReport])>(([:], []))
+        /// Rings when the striped session's records are all queued, or it failed.
+        let stripingEnded = Doorbell()
+
         var outbound: StripedOutbound? { striping.withLock { $0?.outbound } }
+
+        /// No more records for the further connections: all are queued (`failure` nil), or the
+        /// session failed and the queued ones are dropped.
+        func endStriping(failure: PeerError? = nil) {
+            guard let outbound else { return }
+            if let failure { outbound.fail(failure) } else { outbound.finish() }
+            stripingEnded.ring()
+        }
 
         /// The next SEQ number (taken).
         func takeSequence() -> UInt64 {
@@ -119,12 +132,12 @@ final class SendSession: Sendable {
                     let plan = try await offer(channel, shared)
                     try await sendAll(channel, shared, plan: plan, worker: worker)
                 } catch {
-                    await reportPath(of: channel)
+                    await reportPath(of: channel, shared)
                     // Let a CANCEL already written reach the peer before the connection goes.
                     await channel.close()
                     throw error
                 }
-                await reportPath(of: channel)
+                await reportPath(of: channel, shared)
                 await channel.close()
             }
         } catch let error as SendEnding {
@@ -141,8 +154,10 @@ final class SendSession: Sendable {
     /// Says in the journal when a socket buffer's maximum held the transfer back on a long link
     /// (docs/systemd.md, "Long paths"): the one thing about a slow transfer that only the kernel
     /// knows and an administrator can change.
-    private func reportPath(of channel: SecureChannel) async {
-        guard let report = await channel.pathReport(), let limitation = report.limitation else { return }
+    private func reportPath(of channel: SecureChannel, _ shared: Shared) async {
+        var reports = await [channel.pathReport()].compactMap { $0 }
+        reports += shared.stripes.withLock { $0.ended }
+        guard let report = TCPPathReport.combined(reports), let limitation = report.limitation else { return }
         let roundTrip = "\(report.roundTrip / 1000) ms"
         switch limitation {
         case .sendBuffer(let percent):
@@ -248,19 +263,21 @@ final class SendSession: Sendable {
                 do {
                     try await self.readResults(channel, shared, worker: worker, invite: invite)
                 } catch {
-                    outbound?.fail(.closed("the session ended"))
+                    shared.endStriping(failure: .closed("the session ended"))
                     throw error
                 }
             }
             if let outbound {
                 group.addTask { try await outbound.carry(on: channel) }
-                group.addTask { await self.openStripes(streams - 1, invitations, outbound: outbound) }
+                group.addTask {
+                    await self.openStripes(streams - 1, invitations, main: channel, shared: shared, outbound: outbound)
+                }
             }
             do {
                 try await sendFiles(channel, shared, plan: plan, worker: worker)
-                outbound?.finish()
+                shared.endStriping()
             } catch SendEnding.lost(let reason) {
-                outbound?.fail(.closed("the session ended"))
+                shared.endStriping(failure: .closed("the session ended"))
                 // The receiver must learn that the session ended even when the connection that
                 // failed was a further one, whose loss it may not see (a reset lost on the way,
                 // or the orderly close of the others): this side's end of stream on the main
@@ -272,14 +289,14 @@ final class SendSession: Sendable {
                 if let code = shared.receiverCancel.withLock({ $0 }) { throw SendEnding.cancelledByReceiver(code) }
                 throw SendEnding.lost(reason)
             } catch {
-                outbound?.fail(.closed("the session ended"))
+                shared.endStriping(failure: .closed("the session ended"))
                 throw error
             }
             transfer.update { $0.state = .verifying; $0.currentFile = "" }
             do {
                 try await group.waitForAll()
             } catch {
-                outbound?.fail(.closed("the session ended"))
+                shared.endStriping(failure: .closed("the session ended"))
                 // Of a striped session's connections, another may have failed first.
                 if let code = shared.receiverCancel.withLock({ $0 }) { throw SendEnding.cancelledByReceiver(code) }
                 throw error
@@ -298,48 +315,70 @@ final class SendSession: Sendable {
 
     /// Opens up to `wanted` further connections once the receiver's STRIPES invites them (straight
     /// to the receiver, or through the relay under each one's own token), each joining the
-    /// session and carrying records from `outbound` until the session's end. A
-    /// connection that cannot join costs nothing but itself; one that fails after joining fails
-    /// the session (its records are lost; the retry resumes).
+    /// session and carrying records from `outbound` until the session's end. With the automatic
+    /// count, opens one more whenever ``StreamGrowth`` says the connections are held back by their
+    /// buffers, up to ``StreamCount/mostAutomatic`` in all. A connection that cannot join costs
+    /// nothing but itself; one that fails after joining fails the session (its records are lost;
+    /// the retry resumes).
     private func openStripes(
-        _ wanted: Int, _ invitations: AsyncStream<(extra: UInt8, secret: StripeSecret)>, outbound: StripedOutbound
+        _ wanted: Int, _ invitations: AsyncStream<(extra: UInt8, secret: StripeSecret)>, main: SecureChannel, shared: Shared,
+        outbound: StripedOutbound
     ) async {
         guard let invitation = await invitations.first(where: { _ in true }) else { return }
         let publicKey = destination.id.publicKey
-        let count = min(wanted, Int(invitation.extra))
         let (route, relays, relayDeadline, timeouts, logger) = (destination.route, relays, relayDeadline, timeouts, logger)
+        let open: @Sendable (Int) async -> Void = { index in
+            do {
+                let key = try Curve25519.KeyAgreement.PublicKey(rawRepresentation: publicKey)
+                let join: (SecureChannel) async throws -> Void = { stripe in
+                    try await Self.carry(outbound, on: stripe, secret: invitation.secret, shared: shared)
+                }
+                switch route {
+                case .direct(let host, let port):
+                    try await SecureChannel.connect(host: host, port: port, endpointKey: key, limits: timeouts, join)
+                case .relay:
+                    // Each pairs at the relay under its own token (the relay pairs one sender
+                    // with one receiver per token).
+                    try await SecureChannel.connect(
+                        viaRelays: relays, endpointKey: key, token: RelayToken(stripe: invitation.secret, index: UInt8(index)),
+                        limits: timeouts, deadline: relayDeadline, join)
+                }
+            } catch {
+                logger.info("a further connection did not join the transfer", metadata: ["error": "\(error)"])
+            }
+        }
+        let extra = Int(invitation.extra)
+        let count = min(wanted, extra)
         await withDiscardingTaskGroup { group in
             for index in stride(from: 1, through: count, by: 1) {
-                group.addTask {
-                    do {
-                        let key = try Curve25519.KeyAgreement.PublicKey(rawRepresentation: publicKey)
-                        let join: (SecureChannel) async throws -> Void = { stripe in
-                            try await Self.carry(outbound, on: stripe, secret: invitation.secret)
-                        }
-                        switch route {
-                        case .direct(let host, let port):
-                            try await SecureChannel.connect(host: host, port: port, endpointKey: key, limits: timeouts, join)
-                        case .relay:
-                            // Each pairs at the relay under its own token (the relay pairs one
-                            // sender with one receiver per token).
-                            try await SecureChannel.connect(
-                                viaRelays: relays, endpointKey: key, token: RelayToken(stripe: invitation.secret, index: UInt8(index)),
-                                limits: timeouts, deadline: relayDeadline, join)
-                        }
-                    } catch {
-                        logger.info("a further connection did not join the transfer", metadata: ["error": "\(error)"])
-                    }
+                group.addTask { await open(index) }
+            }
+            guard streams == nil else { return }
+            var growth = StreamGrowth()
+            var opened = count
+            while opened < min(StreamCount.mostAutomatic - 1, extra) {
+                await shared.stripingEnded.wait(upTo: StreamGrowth.interval)
+                guard !outbound.isOver else { return }
+                var reports: [(connection: ObjectIdentifier, report: TCPPathReport)] = []
+                for channel in [main] + shared.stripes.withLock({ Array($0.open.values) }) {
+                    if let report = await channel.pathReport() { reports.append((ObjectIdentifier(channel), report)) }
                 }
+                guard growth.sample(reports) else { continue }
+                opened += 1
+                logger.info("the connections are held back by their buffers: one more", metadata: ["streams": "\(opened + 1)"])
+                group.addTask { [opened] in await open(opened) }
             }
         }
     }
 
     /// One further connection: JOIN, JOINED, then records until the session ends.
-    private static func carry(_ outbound: StripedOutbound, on stripe: SecureChannel, secret: StripeSecret) async throws {
+    private static func carry(_ outbound: StripedOutbound, on stripe: SecureChannel, secret: StripeSecret, shared: Shared) async throws {
         try await stripe.send(.join(secret))
         var answer = try await stripe.receive()
         while answer == .keepalive { answer = try await stripe.receive() }
         guard answer == .joined else { throw PeerError.protocolError(.unexpectedRecord(answer.type, phase: .transferring)) }
+        let id = ObjectIdentifier(stripe)
+        shared.stripes.withLock { $0.open[id] = stripe }
         try await withThrowingDiscardingTaskGroup { group in
             group.addTask {
                 // The receiver sends nothing here but keepalives, and closes at the session's end.
@@ -360,6 +399,11 @@ final class SendSession: Sendable {
                 try await outbound.carry(on: stripe)
             } catch {
                 // carry failed the session already.
+            }
+            let report = await stripe.pathReport()
+            shared.stripes.withLock { stripes in
+                stripes.open[id] = nil
+                if let report { stripes.ended.append(report) }
             }
             await stripe.close()
         }
