@@ -15,7 +15,13 @@ int CCryptoBoringSSL_EVP_AEAD_CTX_open(const EVP_AEAD_CTX *ctx, uint8_t *out, si
                                        const uint8_t *nonce, size_t nonce_len, const uint8_t *in, size_t in_len,
                                        const uint8_t *ad, size_t ad_len);
 
+int CCryptoBoringSSL_EVP_has_aes_hardware(void);
+
 enum { tag_length = 16 };
+
+int s2s_aead_has_aes_hardware(void) {
+    return CCryptoBoringSSL_EVP_has_aes_hardware();
+}
 
 s2s_aead_key *s2s_aead_key_new(s2s_aead_algorithm algorithm, const uint8_t *key, size_t key_len) {
     const EVP_AEAD *aead;

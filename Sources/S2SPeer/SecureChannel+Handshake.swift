@@ -19,6 +19,7 @@ extension SecureChannel {
         to address: SocketAddress,
         endpointKey: Curve25519.KeyAgreement.PublicKey,
         hello: Hello? = nil,
+        cipher: NoiseCipher = .chaChaPoly,
         limits: ProtocolLimits = .default,
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
         _ body: (SecureChannel) async throws -> Result
@@ -39,7 +40,7 @@ extension SecureChannel {
             if case .timeout = peerError(error, context: "") { throw PeerError.timeout(.handshake) }
             throw PeerError.network("connecting to \(NetworkErrorText.describe(address)): \(NetworkErrorText.describe(error))")
         }
-        return try await connect(paired: asyncChannel, endpointKey: endpointKey, hello: hello, limits: limits, body)
+        return try await connect(paired: asyncChannel, endpointKey: endpointKey, hello: hello, cipher: cipher, limits: limits, body)
     }
 
     /// Sender side on a connection that is already open and configured by
@@ -51,6 +52,7 @@ extension SecureChannel {
         paired asyncChannel: NIOAsyncChannel<ByteBuffer, ByteBuffer>,
         endpointKey: Curve25519.KeyAgreement.PublicKey,
         hello: Hello? = nil,
+        cipher: NoiseCipher = .chaChaPoly,
         limits: ProtocolLimits = .default,
         _ body: (SecureChannel) async throws -> Result
     ) async throws -> Result {
@@ -59,7 +61,7 @@ extension SecureChannel {
         return try await asyncChannel.executeThenClose { inbound, outbound in
             let secure = try await initiatorHandshake(
                 channel: asyncChannel.channel, frames: InboundFrames(inbound), outbound: outbound,
-                endpointKey: key, hello: hello, limits: limits)
+                endpointKey: key, hello: hello, cipher: cipher, limits: limits)
             return try await body(secure)
         }
     }
@@ -70,6 +72,7 @@ extension SecureChannel {
         port: Int,
         endpointKey: Curve25519.KeyAgreement.PublicKey,
         hello: Hello? = nil,
+        cipher: NoiseCipher = .chaChaPoly,
         limits: ProtocolLimits = .default,
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
         _ body: (SecureChannel) async throws -> Result
@@ -81,7 +84,7 @@ extension SecureChannel {
             throw PeerError.network("resolving \(host): \(error)")
         }
         return try await connect(
-            to: address, endpointKey: endpointKey, hello: hello, limits: limits, group: group, body)
+            to: address, endpointKey: endpointKey, hello: hello, cipher: cipher, limits: limits, group: group, body)
     }
 
     /// Receiver side: on a connection set up by ``PeerPipeline/configure(_:expectPreamble:limits:)``
@@ -115,7 +118,7 @@ extension SecureChannel {
             guard let privateKey = await lookup(selector) else { throw PeerError.unknownEndpoint }
             let secure = try await responderHandshake(
                 channel: connection.channel, frames: frames, outbound: outbound,
-                staticKey: UncheckedKey(privateKey), hello: hello, limits: limits)
+                staticKey: UncheckedKey(privateKey), hello: hello, cipher: selector.cipher, limits: limits)
             onHandshake()
             return try await body(secure)
         }
@@ -129,19 +132,20 @@ extension SecureChannel {
         outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>,
         endpointKey: UncheckedKey<Curve25519.KeyAgreement.PublicKey>,
         hello: Hello,
+        cipher: NoiseCipher,
         limits: ProtocolLimits
     ) async throws(PeerError) -> SecureChannel {
         var handshake: HandshakeState
         let message1: [UInt8]
         let selector: EndpointSelector
         do {
-            selector = try EndpointSelector(endpointKey: endpointKey.key)
+            selector = try EndpointSelector(endpointKey: endpointKey.key, cipher: cipher)
         } catch {
             throw .protocolError(error)
         }
         do {
             handshake = try HandshakeState(
-                protocolName: .s2s, role: .initiator, prologue: EndpointSelector.magic,
+                protocolName: .s2s(cipher), role: .initiator, prologue: EndpointSelector.magic(for: cipher),
                 remoteStaticKey: endpointKey.key)
             message1 = try handshake.writeMessage(payload: hello.encoded())
         } catch {
@@ -186,7 +190,7 @@ extension SecureChannel {
         try await startTransport(channel: channel, sendCipher: ciphers.send)
         return SecureChannel(
             channel: channel, frames: frames, outbound: outbound, receiveCipher: ciphers.receive,
-            peerHello: peerHello, limits: limits, endpointKey: endpointKey.key)
+            peerHello: peerHello, limits: limits, endpointKey: endpointKey.key, cipher: cipher)
     }
 
     private static func responderHandshake(
@@ -195,12 +199,13 @@ extension SecureChannel {
         outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>,
         staticKey: UncheckedKey<Curve25519.KeyAgreement.PrivateKey>,
         hello: Hello,
+        cipher: NoiseCipher,
         limits: ProtocolLimits
     ) async throws(PeerError) -> SecureChannel {
         var handshake: HandshakeState
         do {
             handshake = try HandshakeState(
-                protocolName: .s2s, role: .responder, prologue: EndpointSelector.magic,
+                protocolName: .s2s(cipher), role: .responder, prologue: EndpointSelector.magic(for: cipher),
                 staticKey: staticKey.key)
         } catch {
             throw .noise(error)
@@ -246,14 +251,14 @@ extension SecureChannel {
             // Another version: the handshake is complete, so the sender can read why we close.
             let secure = SecureChannel(
                 channel: channel, frames: frames, outbound: outbound, receiveCipher: ciphers.receive,
-                peerHello: hello, limits: limits, endpointKey: staticKey.key.publicKey)
+                peerHello: hello, limits: limits, endpointKey: staticKey.key.publicKey, cipher: cipher)
             try? await secure.send(.refuse(.version))
             await secure.close()
             throw helloError ?? .handshakeFailed("unsupported HELLO")
         }
         return SecureChannel(
             channel: channel, frames: frames, outbound: outbound, receiveCipher: ciphers.receive,
-            peerHello: peerHello, limits: limits, endpointKey: staticKey.key.publicKey)
+            peerHello: peerHello, limits: limits, endpointKey: staticKey.key.publicKey, cipher: cipher)
     }
 
     /// Whether a HELLO payload names another version than ours (and so deserves REFUSE(version)).

@@ -18,6 +18,8 @@ public actor SecureChannel {
     public nonisolated let peerHello: Hello
     /// This side's limits (what it accepts, and its timeouts).
     public nonisolated let limits: ProtocolLimits
+    /// The session's cipher, which the preamble announced.
+    public nonisolated let cipher: NoiseCipher
     /// The receiver's endpoint public key: on the sender side the one it connected to, on the
     /// receiver side the one the preamble selected.
     public nonisolated(unsafe) let endpointKey: Curve25519.KeyAgreement.PublicKey
@@ -49,8 +51,10 @@ public actor SecureChannel {
         receiveCipher: CipherState,
         peerHello: Hello,
         limits: ProtocolLimits,
-        endpointKey: Curve25519.KeyAgreement.PublicKey
+        endpointKey: Curve25519.KeyAgreement.PublicKey,
+        cipher: NoiseCipher
     ) {
+        self.cipher = cipher
         self.channel = channel
         self.remoteAddress = channel.remoteAddress
         self.frames = frames

@@ -36,8 +36,19 @@ public struct Hello: Sendable, Hashable {
         /// 0x0002: this side can stripe a session over several connections (SEQ, STRIPES, JOIN,
         /// JOINED; docs/protocol.md, "Striped sessions").
         public static let stripes: UInt16 = 0x0002
-        /// Every feature this implementation sets in its HELLO.
-        public static let all: UInt16 = pause | stripes
+        /// 0x0004: this side runs AES-GCM in hardware and takes sessions whose preamble announces
+        /// it (docs/protocol.md, "Session preamble"): a sender whose CPU does too uses it for its
+        /// later connections to this endpoint.
+        public static let aesGCM: UInt16 = 0x0004
+        /// Every feature this implementation sets in its HELLO: AES-GCM only on a CPU that runs it
+        /// in hardware.
+        public static let all: UInt16 = pause | stripes | (NoiseCipher.hasHardwareAES ? aesGCM : 0)
+    }
+
+    /// The cipher a sender uses for further connections to the author of this HELLO: AES-GCM when
+    /// both CPUs run it in hardware, ChaChaPoly otherwise.
+    public var preferredCipher: NoiseCipher {
+        has(Feature.aesGCM) && NoiseCipher.hasHardwareAES ? .aesGCM : .chaChaPoly
     }
 
     /// Whether the author of this HELLO set `feature`.

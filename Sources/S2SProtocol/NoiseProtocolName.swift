@@ -11,6 +11,11 @@ public struct NoiseProtocolName: Sendable, Hashable, CustomStringConvertible {
     /// The s2s peer protocol (DESIGN.md, decision 4).
     public static let s2s = NoiseProtocolName(pattern: .nk, cipher: .chaChaPoly, hash: .sha256)
 
+    /// The s2s peer protocol with `cipher`, which the session preamble announces.
+    public static func s2s(_ cipher: NoiseCipher) -> NoiseProtocolName {
+        NoiseProtocolName(pattern: .nk, cipher: cipher, hash: .sha256)
+    }
+
     public init(pattern: NoisePattern, cipher: NoiseCipher, hash: NoiseHash) {
         self.pattern = pattern
         self.cipher = cipher

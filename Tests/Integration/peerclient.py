@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
-from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305
 
 from s2sit import bech32m_decode
 
@@ -36,6 +36,11 @@ from s2sit import bech32m_decode
 MAGIC = b"s2s/1"
 PROLOGUE = b"s2s/1"
 PROTOCOL_NAME = b"Noise_NK_25519_ChaChaPoly_SHA256"
+# The AES-GCM suite: its preamble magic (also the prologue) and protocol name.
+AESGCM_MAGIC = b"s2s/G"
+AESGCM_PROTOCOL_NAME = b"Noise_NK_25519_AESGCM_SHA256"
+# HELLO flag: this side runs AES-GCM in hardware and takes AES-GCM sessions.
+FLAG_AESGCM = 0x0004
 PREAMBLE_LENGTH = 37
 TAG_LENGTH = 16
 MAX_RECORD = 65519            # the ceiling of a HELLO's max record
@@ -134,15 +139,17 @@ def hkdf(chaining_key: bytes, ikm: bytes, outputs: int) -> list[bytes]:
 
 
 class CipherState:
-    """ChaChaPoly with nonce = 4 zero bytes ‖ 64-bit little-endian counter."""
+    """ChaChaPoly (nonce = 4 zero bytes ‖ 64-bit little-endian counter) or, with AES, AESGCM
+    (4 zero bytes ‖ 64-bit big-endian counter)."""
 
-    def __init__(self, key: bytes | None = None):
+    def __init__(self, key: bytes | None = None, aes: bool = False):
         self.key = key
         self.n = 0
-        self._aead = ChaCha20Poly1305(key) if key else None
+        self.aes = aes
+        self._aead = (AESGCM(key) if aes else ChaCha20Poly1305(key)) if key else None
 
     def _nonce(self) -> bytes:
-        return b"\x00" * 4 + struct.pack("<Q", self.n)
+        return b"\x00" * 4 + struct.pack(">Q" if self.aes else "<Q", self.n)
 
     def encrypt(self, ad: bytes, plaintext: bytes) -> bytes:
         if self._aead is None:
@@ -163,14 +170,15 @@ class SymmetricState:
     def __init__(self, protocol_name: bytes = PROTOCOL_NAME):
         self.h = protocol_name.ljust(32, b"\x00") if len(protocol_name) <= 32 else hashlib.sha256(protocol_name).digest()
         self.ck = self.h
-        self.cipher = CipherState()
+        self.aes = b"_AESGCM_" in protocol_name
+        self.cipher = CipherState(aes=self.aes)
 
     def mix_hash(self, data: bytes):
         self.h = hashlib.sha256(self.h + data).digest()
 
     def mix_key(self, ikm: bytes):
         self.ck, temp_k = hkdf(self.ck, ikm, 2)
-        self.cipher = CipherState(temp_k[:32])
+        self.cipher = CipherState(temp_k[:32], self.aes)
 
     def encrypt_and_hash(self, plaintext: bytes) -> bytes:
         ct = self.cipher.encrypt(self.h, plaintext)
@@ -184,16 +192,16 @@ class SymmetricState:
 
     def split(self) -> tuple[CipherState, CipherState]:
         k1, k2 = hkdf(self.ck, b"", 2)
-        return CipherState(k1[:32]), CipherState(k2[:32])
+        return CipherState(k1[:32], self.aes), CipherState(k2[:32], self.aes)
 
 
 class NKInitiator:
     """Noise NK, initiator side: <- s ... -> e, es ... <- e, ee."""
 
-    def __init__(self, remote_static: bytes, prologue: bytes = PROLOGUE):
+    def __init__(self, remote_static: bytes, prologue: bytes = PROLOGUE, protocol_name: bytes = PROTOCOL_NAME):
         self.rs = remote_static
         self.e = X25519PrivateKey.generate()
-        self.ss = SymmetricState()
+        self.ss = SymmetricState(protocol_name)
         self.ss.mix_hash(prologue)
         self.ss.mix_hash(remote_static)  # pre-message: responder's static key
 
@@ -417,9 +425,9 @@ class PeerClient:
         self.send_raw(preamble(key, nonce, magic))
 
     def handshake(self, key: bytes | None = None, *, payload: bytes | None = None,
-                  prologue: bytes = PROLOGUE) -> Hello:
+                  prologue: bytes = PROLOGUE, protocol_name: bytes = PROTOCOL_NAME) -> Hello:
         """Message 1 out, message 2 in, Split. Returns the receiver's HELLO."""
-        hs = NKInitiator(key or self.key, prologue)
+        hs = NKInitiator(key or self.key, prologue, protocol_name)
         message = hs.write_message_1(hello() if payload is None else payload)
         self.send_raw(struct.pack(">H", len(message)) + message)
         reply = self.recv_frame()

@@ -451,6 +451,21 @@ def test_peerclient_delivers_a_correct_transfer(rx, algorithm):
     assert_outside_untouched(rx)
 
 
+def test_peerclient_delivers_a_correct_transfer_with_aes_gcm(rx):
+    """Not hostile: a session whose preamble announces AES-GCM (magic s2s/G) and whose handshake
+    and transport use Noise_NK_25519_AESGCM_SHA256 carries a multi-record file intact, whatever
+    the receiver's CPU (its HELLO sets flag 0x0004 only when it runs AES-GCM in hardware)."""
+    big = os.urandom(3 * 65506 + 17)
+    c = rx.open()
+    with c:
+        c.send_preamble(rx.key, magic=pc.AESGCM_MAGIC)
+        c.handshake(prologue=pc.AESGCM_MAGIC, protocol_name=pc.AESGCM_PROTOCOL_NAME)
+        result = c.send_files(pc.items_from({"aes.bin": big}))
+    assert result.ok, result
+    assert visible(rx.inbox) == {"aes.bin": big}
+    assert "cipher=AESGCM" in rx.daemon.log()
+
+
 # ============================================================================================
 # 1. Paths that try to leave the endpoint or break its rules: REFUSE(8)
 
@@ -878,8 +893,9 @@ def test_sender_cancel_mid_file_discards_partial_data(rx):
 # ============================================================================================
 # 7. Garbage instead of the preamble or the handshake: closed without a word
 
-def _message_1(key: bytes, payload: bytes | None = None, prologue: bytes = pc.PROLOGUE) -> bytes:
-    message = pc.NKInitiator(key, prologue).write_message_1(pc.hello() if payload is None else payload)
+def _message_1(key: bytes, payload: bytes | None = None, prologue: bytes = pc.PROLOGUE,
+               protocol_name: bytes = pc.PROTOCOL_NAME) -> bytes:
+    message = pc.NKInitiator(key, prologue, protocol_name).write_message_1(pc.hello() if payload is None else payload)
     return struct.pack(">H", len(message)) + message
 
 
@@ -900,6 +916,13 @@ BAD_OPENINGS = {
     "message-1-garbage": lambda k: pc.preamble(k) + b"\x00\x38" + os.urandom(56),
     "message-1-for-another-key": lambda k: pc.preamble(k) + _message_1(OTHER_KEY),
     "message-1-wrong-prologue": lambda k: pc.preamble(k) + _message_1(k, prologue=b"s2s/2"),
+    # The preamble announces one cipher, the handshake uses the other: the magic is the prologue
+    # and the cipher is in the protocol name, so neither downgrade nor mix-up gets through.
+    "aesgcm-magic-chachapoly-handshake": lambda k: pc.preamble(k, magic=pc.AESGCM_MAGIC) + _message_1(k),
+    "aesgcm-magic-chachapoly-prologue": lambda k: pc.preamble(k, magic=pc.AESGCM_MAGIC) + _message_1(
+        k, protocol_name=pc.AESGCM_PROTOCOL_NAME),
+    "chachapoly-magic-aesgcm-handshake": lambda k: pc.preamble(k) + _message_1(
+        k, prologue=pc.AESGCM_MAGIC, protocol_name=pc.AESGCM_PROTOCOL_NAME),
     "message-1-bit-flipped": lambda k: pc.preamble(k) + _flipped(_message_1(k)),
     "message-1-too-short": lambda k: pc.preamble(k) + b"\x00\x28" + os.urandom(40),
     "message-1-zero-length": lambda k: pc.preamble(k) + b"\x00\x00",

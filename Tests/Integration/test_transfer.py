@@ -7,6 +7,7 @@ import hashlib
 import itertools
 import json
 import os
+import re
 import select
 import subprocess
 import threading
@@ -159,6 +160,32 @@ def test_a_large_file_arrives_byte_for_byte(pair, mkdir, user_a, user_b, checksu
     assert not (inbox / ".s2s-partial").exists(), "the partial area is removed after a finished transfer"
     endpoint = receiver.ctl("endpoint", "list", "--json", user=user_b).json()[0]
     assert endpoint["bytesReceived"] == size and endpoint["filesReceived"] == 1
+
+
+def hardware_aes() -> bool:
+    """Whether this CPU runs AES-GCM in hardware as BoringSSL sees it (x86: AES-NI and PCLMULQDQ)."""
+    flags = next((line.split(":", 1)[1].split() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                  if line.startswith(("flags", "Features"))), [])
+    return "aes" in flags and ("pclmulqdq" in flags or "pmull" in flags)
+
+
+def test_a_second_send_to_an_endpoint_uses_aes_gcm_when_both_cpus_run_it(pair, mkdir, user_a, user_b):
+    """The first session with an endpoint announces ChaChaPoly (the sender cannot know the
+    receiver's CPU yet); the receiver's HELLO says it takes AES-GCM, so the next session announces
+    AES-GCM in its preamble. Both files arrive identical."""
+    if not hardware_aes():
+        pytest.skip("this CPU has no AES instructions: both sides keep ChaChaPoly")
+    receiver, sender = pair
+    inbox = mkdir("in", owner=user_b)
+    outbox = mkdir("out", owner=user_a)
+    dest = new_endpoint(receiver, inbox, user_b)
+    for name in ("first.bin", "second.bin"):
+        source = random_file(outbox / name, 3 << 20, owner=user_a)
+        r = sender.ctl("send", str(source), dest, user=user_a, timeout=120)
+        assert r.rc == 0, r
+        assert sha256(inbox / name) == sha256(source)
+    ciphers = re.findall(r"incoming transfer accepted .*cipher=(\w+)", receiver.daemon.log())
+    assert ciphers == ["ChaChaPoly", "AESGCM"], receiver.daemon.log()[-3000:]
 
 
 def test_a_tree_arrives_whole(pair, mkdir, user_a, user_b):

@@ -60,6 +60,26 @@ struct SecureChannelTests {
         }
     }
 
+    /// A session announced as AES-GCM in its preamble runs Noise_NK_25519_AESGCM_SHA256 on both
+    /// sides: every record goes both ways, and each side knows the session's cipher.
+    @Test func aesGCMSession() async throws {
+        try await TestServer.with(handler: { secure in
+            #expect(secure.cipher == .aesGCM)
+            try await TestServer.echo(secure)
+        }) { server in
+            try await SecureChannel.connect(
+                to: server.address, endpointKey: server.endpointKey, cipher: .aesGCM, limits: .patient
+            ) { secure in
+                #expect(secure.cipher == .aesGCM)
+                for record in Self.everyRecord {
+                    try await secure.send(record)
+                    #expect(try await secure.receive() == record)
+                }
+                await secure.close()
+            }
+        }
+    }
+
     @Test func oversizeRecordIsRefusedBeforeSending() async throws {
         try await TestServer.with { server in
             try await SecureChannel.connect(to: server.address, endpointKey: server.endpointKey, limits: .patient) { secure in

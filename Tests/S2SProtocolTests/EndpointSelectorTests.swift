@@ -17,6 +17,20 @@ struct EndpointSelectorTests {
         #expect(selector.matches(endpointKey: key))
     }
 
+    /// The magic names the cipher: `s2s/1` ChaChaPoly, `s2s/G` AES-GCM; the tag is the same.
+    @Test func magicNamesTheCipher() throws {
+        let key = try PublicKey(rawRepresentation: Array(0x20...0x3F) as [UInt8])
+        let chaCha = try EndpointSelector(endpointKey: key, nonce: Array(0xA0...0xAF))
+        let aes = try EndpointSelector(endpointKey: key, nonce: Array(0xA0...0xAF), cipher: .aesGCM)
+        #expect(Array(aes.encoded().prefix(5)) == Array("s2s/G".utf8))
+        #expect(aes.encoded().dropFirst(5) == chaCha.encoded().dropFirst(5))
+        #expect(try EndpointSelector.decode(aes.encoded()).cipher == .aesGCM)
+        #expect(try EndpointSelector.decode(chaCha.encoded()).cipher == .chaChaPoly)
+        #expect(try EndpointSelector.decode(aes.encoded()).matches(endpointKey: key))
+        #expect(EndpointSelector.magic(for: .aesGCM) == Array("s2s/G".utf8))
+        #expect(NoiseProtocolName.s2s(.aesGCM).description == "Noise_NK_25519_AESGCM_SHA256")
+    }
+
     @Test func matchesOnlyItsEndpoint() throws {
         let keys = (0..<20).map { _ in Curve25519.KeyAgreement.PrivateKey().publicKey }
         let selector = try EndpointSelector(endpointKey: keys[7])

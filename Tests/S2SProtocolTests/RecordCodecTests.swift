@@ -412,8 +412,11 @@ struct RecordCodecTests {
 
     @Test func helloPayload() throws {
         let hello = Hello(limits: .default)
-        // Flags: every feature this implementation has (0x0001 pause, 0x0002 stripes).
-        #expect(hello.encoded() == Fixtures.hex("0001 0003 0000ffef"))
+        // Flags: every feature this implementation has (0x0001 pause, 0x0002 stripes; 0x0004
+        // AES-GCM only on a CPU that runs it in hardware).
+        #expect(hello.encoded() == Fixtures.hex(NoiseCipher.hasHardwareAES ? "0001 0007 0000ffef" : "0001 0003 0000ffef"))
+        #expect(hello.preferredCipher == (NoiseCipher.hasHardwareAES ? .aesGCM : .chaChaPoly))
+        #expect(Hello(flags: Hello.Feature.pause, maxRecordSize: 8192).preferredCipher == .chaChaPoly)
         #expect(hello.has(Hello.Feature.stripes))
         #expect(hello.has(Hello.Feature.pause) && !Hello(maxRecordSize: 8192).has(Hello.Feature.pause))
         #expect(try Hello.decode(hello.encoded()) == hello)

@@ -28,6 +28,10 @@ typedef enum {
 /// A key for `algorithm` from 32 bytes, with the 16-byte tag; NULL on failure (bad length, no memory).
 s2s_aead_key *_Nullable s2s_aead_key_new(s2s_aead_algorithm algorithm, const uint8_t *_Nonnull key, size_t key_len);
 
+/// 1 when this CPU runs AES-GCM in hardware, fast and in constant time (BoringSSL's
+/// EVP_has_aes_hardware: AES-NI and carry-less multiply on x86, the crypto extensions on Arm).
+int s2s_aead_has_aes_hardware(void);
+
 /// Erases and frees the key.
 void s2s_aead_key_free(s2s_aead_key *_Nullable key);
 

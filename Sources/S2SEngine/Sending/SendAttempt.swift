@@ -11,6 +11,7 @@ struct SendAttempt: Sendable {
     let options: SendOptions
     let tokenKey: Data
     let tokens: SendTokenStore
+    let ciphers: CipherMemory
     let configuration: Configuration
     let logger: Logger
 
@@ -60,7 +61,7 @@ struct SendAttempt: Sendable {
             transfer: transfer, tree: tree, destination: destination, token: token, digest: options.digest, followSymlinks: follow,
             user: user, logger: logger, relays: configuration.relays, relayDeadline: configuration.relayWaitTimeout,
             timeouts: configuration.peerLimits, unchangedSinceFirstOffer: unchanged,
-            streams: options.streams ?? configuration.streams)
+            streams: options.streams ?? configuration.streams, ciphers: ciphers)
         return await session.run()
     }
 }

@@ -29,6 +29,8 @@ actor SendQueue {
     private let registry: TransferRegistry
     private let store: TransferStore
     private let tokens: SendTokenStore
+    /// Which endpoints take AES-GCM, learnt from their receivers' HELLOs.
+    private let ciphers = CipherMemory()
     private let service: TransferService
     private let limits: LiveLimits
     private let configuration: Configuration
@@ -202,7 +204,7 @@ actor SendQueue {
             let transfer = job.transfer
             let attempt = SendAttempt(
                 transfer: transfer, destination: job.destination, options: job.options, tokenKey: job.tokenKey, tokens: tokens,
-                configuration: configuration, logger: logger)
+                ciphers: ciphers, configuration: configuration, logger: logger)
             service.submit { [self] in
                 await registry.persist(transfer)
                 await registry.changed(transfer)

@@ -37,14 +37,18 @@ final class SendSession: Sendable {
     private let unchangedSinceFirstOffer: Set<String>
     /// TCP connections wanted; nil: ``StreamCount/automatic(roundTripMicroseconds:)``.
     private let streams: Int?
+    /// Which endpoints take AES-GCM: the first connection's cipher, and what its HELLO teaches.
+    private let ciphers: CipherMemory
 
     init(
         transfer: Transfer, tree: SourceTree, destination: Destination, token: TransferToken,
         digest: DigestAlgorithm, followSymlinks: Bool, user: UserContext, logger: Logger,
         relays: [RelayAddress] = [], relayDeadline: Duration = SecureChannel.defaultRelayDeadline,
-        timeouts: ProtocolLimits = .default, unchangedSinceFirstOffer: Set<String> = [], streams: Int? = nil
+        timeouts: ProtocolLimits = .default, unchangedSinceFirstOffer: Set<String> = [], streams: Int? = nil,
+        ciphers: CipherMemory = CipherMemory()
     ) {
         self.streams = streams
+        self.ciphers = ciphers
         self.timeouts = timeouts
         self.unchangedSinceFirstOffer = unchangedSinceFirstOffer
         self.relays = relays
@@ -116,6 +120,7 @@ final class SendSession: Sendable {
             let key = try Curve25519.KeyAgreement.PublicKey(rawRepresentation: destination.id.publicKey)
             try await connect(key: key) { channel in
                 shared.connected.withLock { $0 = true }
+                ciphers.learn(channel.peerHello, for: destination.id.publicKey)
                 transfer.onCancel { code in
                     Task {
                         // A pause (nil) keeps the receiver's data: CANCEL(paused) to a receiver
@@ -173,19 +178,32 @@ final class SendSession: Sendable {
 
     /// Opens the session on the destination's route: straight to its address, or through the
     /// relay chosen for its token (retrying until ``relayDeadline`` while no receiver is waiting).
+    /// The first connection announces AES-GCM when an earlier session learnt that the endpoint
+    /// takes it (``CipherMemory``); one that then fails before its session began forgets that.
     private func connect(
         key: Curve25519.KeyAgreement.PublicKey, _ body: (SecureChannel) async throws -> Void
     ) async throws {
-        switch destination.route {
-        case .direct(let host, let port):
-            try await SecureChannel.connect(host: host, port: port, endpointKey: key, limits: timeouts, body)
-        case .relay:
-            do {
-                try await SecureChannel.connect(
-                    viaRelays: relays, endpointKey: key, limits: timeouts, deadline: relayDeadline, body)
-            } catch let error as RelayError {
-                throw SendEnding.noReceiver("\(error)")
+        let cipher = ciphers.cipher(for: destination.id.publicKey)
+        var started = false
+        let session: (SecureChannel) async throws -> Void = { channel in
+            started = true
+            try await body(channel)
+        }
+        do {
+            switch destination.route {
+            case .direct(let host, let port):
+                try await SecureChannel.connect(host: host, port: port, endpointKey: key, cipher: cipher, limits: timeouts, session)
+            case .relay:
+                do {
+                    try await SecureChannel.connect(
+                        viaRelays: relays, endpointKey: key, cipher: cipher, limits: timeouts, deadline: relayDeadline, session)
+                } catch let error as RelayError {
+                    throw SendEnding.noReceiver("\(error)")
+                }
             }
+        } catch {
+            if !started, cipher == .aesGCM { ciphers.forget(destination.id.publicKey) }
+            throw error
         }
     }
 
@@ -327,6 +345,8 @@ final class SendSession: Sendable {
         guard let invitation = await invitations.first(where: { _ in true }) else { return }
         let publicKey = destination.id.publicKey
         let (route, relays, relayDeadline, timeouts, logger) = (destination.route, relays, relayDeadline, timeouts, logger)
+        // The receiver's HELLO on the first connection says whether it takes AES-GCM.
+        let cipher = main.peerHello.preferredCipher
         let open: @Sendable (Int) async -> Void = { index in
             do {
                 let key = try Curve25519.KeyAgreement.PublicKey(rawRepresentation: publicKey)
@@ -335,13 +355,13 @@ final class SendSession: Sendable {
                 }
                 switch route {
                 case .direct(let host, let port):
-                    try await SecureChannel.connect(host: host, port: port, endpointKey: key, limits: timeouts, join)
+                    try await SecureChannel.connect(host: host, port: port, endpointKey: key, cipher: cipher, limits: timeouts, join)
                 case .relay:
                     // Each pairs at the relay under its own token (the relay pairs one sender
                     // with one receiver per token).
                     try await SecureChannel.connect(
                         viaRelays: relays, endpointKey: key, token: RelayToken(stripe: invitation.secret, index: UInt8(index)),
-                        limits: timeouts, deadline: relayDeadline, join)
+                        cipher: cipher, limits: timeouts, deadline: relayDeadline, join)
                 }
             } catch {
                 logger.info("a further connection did not join the transfer", metadata: ["error": "\(error)"])

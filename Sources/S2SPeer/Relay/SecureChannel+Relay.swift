@@ -21,6 +21,7 @@ extension SecureChannel {
         endpointKey: Curve25519.KeyAgreement.PublicKey,
         token: RelayToken? = nil,
         hello: Hello? = nil,
+        cipher: NoiseCipher = .chaChaPoly,
         limits: ProtocolLimits = .default,
         deadline: Duration = defaultRelayDeadline,
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
@@ -51,7 +52,7 @@ extension SecureChannel {
             }
             var started = false
             do {
-                return try await connect(paired: connection, endpointKey: endpointKey, hello: hello, limits: limits) {
+                return try await connect(paired: connection, endpointKey: endpointKey, hello: hello, cipher: cipher, limits: limits) {
                     secure in
                     started = true
                     return try await body(secure)
