@@ -126,3 +126,9 @@ private func makeArray(count: Int, _ body: (UnsafeMutableRawBufferPointer) throw
     if let failure { throw failure }
     return array
 }
+
+extension NoiseCipher {
+    /// Whether this CPU runs AES-GCM in hardware (fast, and in constant time): then s2s prefers
+    /// it, toward a receiver whose CPU does too (docs/protocol.md, "Ciphers").
+    public static let hasHardwareAES = s2s_aead_has_aes_hardware() == 1
+}

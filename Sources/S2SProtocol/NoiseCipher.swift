@@ -1,5 +1,3 @@
-import CBoringAEAD
-
 /// The AEAD cipher functions of section 12 of the Noise specification, each with a 256-bit key,
 /// a 96-bit nonce built from the 64-bit counter `n`, and a 16-byte tag.
 ///
@@ -10,10 +8,6 @@ public enum NoiseCipher: String, Sendable, Hashable, CaseIterable {
     case chaChaPoly = "ChaChaPoly"
     /// AES-256-GCM; nonce = 4 zero bytes ‖ `n` big-endian.
     case aesGCM = "AESGCM"
-
-    /// Whether this CPU runs AES-GCM in hardware (fast, and in constant time): then s2s prefers
-    /// it, toward a receiver whose CPU does too (docs/protocol.md, "Session preamble").
-    public static let hasHardwareAES = s2s_aead_has_aes_hardware() == 1
 
     /// Key length in bytes.
     public static let keyLength = 32
