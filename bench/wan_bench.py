@@ -20,6 +20,11 @@ What it measures
                     emulator): the CPU per GB that the same build, file and machine cost without
                     the WAN, measured in the same run (this VM's first writes to fresh memory
                     cost several times its later ones, so figures of another run do not compare)
+      s2s-relay     two more s2sd daemons, --relay 198.18.1.1:4001, sending by the plain endpoint
+                    ID through an unmodified `twistd transitrelay` in wanB (so the sender reaches
+                    the relay across the link, as a sender far from a receiver's relay does);
+                    Streams=auto, at most 4 connections through a relay
+      s2s-relay-1   the same daemons, send --streams 1
       s2s-system    the same with CongestionControl=system in both daemons' s2sd.conf: the
                     namespace default (cubic), to show what BBR gives
       scp           scp from wanA to an sshd this script starts in wanB (its own config and keys);
@@ -76,8 +81,10 @@ SENDER_ADDRESS, RECEIVER_ADDRESS = "198.18.0.1", "198.18.1.1"
 ALLOWED_CC = "/proc/sys/net/ipv4/tcp_allowed_congestion_control"
 NAMESPACE_DEFAULT_CC = "cubic"
 GB = 10 ** 9
-S2S_PORT, S2S_SYSTEM_PORT, S2S_LOOPBACK_PORT, SSH_PORT, IPERF_PORT = 7730, 7731, 7732, 2222, 5201
-TOOLS = ("s2s", "s2s-1", "s2s-lo", "s2s-system", "scp", "iperf3")
+S2S_PORT, S2S_SYSTEM_PORT, S2S_LOOPBACK_PORT, S2S_RELAYED_PORT, RELAY_PORT, SSH_PORT, IPERF_PORT = (
+    7730, 7731, 7732, 7733, 4001, 2222, 5201)
+TOOLS = ("s2s", "s2s-1", "s2s-lo", "s2s-relay", "s2s-relay-1", "s2s-system", "scp", "iperf3")
+TWISTD = ("-c", "from twisted.scripts.twistd import run; run()")  # twistd, whatever Debian or pip named it
 PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
@@ -352,6 +359,30 @@ class NamespacedSSHD(common.LoopbackSSHD):
         return match.group(1) if match else "unknown"
 
 
+class NamespacedRelay:
+    """`twistd transitrelay` in wanB on 198.18.1.1:RELAY_PORT (magic-wormhole-transit-relay)."""
+
+    def __init__(self, workdir):
+        self.dir = os.path.join(workdir, "transitrelay")
+        self.proc = None
+
+    @property
+    def address(self):
+        return f"{RECEIVER_ADDRESS}:{RELAY_PORT}"
+
+    def start(self):
+        os.makedirs(self.dir)
+        command = in_ns(RECEIVER_NS, sys.executable, *TWISTD, "-n", "--pidfile=",
+                        f"--logfile={os.path.join(self.dir, 'twistd.log')}", "transitrelay",
+                        f"--port=tcp:{RELAY_PORT}:interface={RECEIVER_ADDRESS}")
+        with open(os.path.join(self.dir, "stderr.log"), "wb") as log:
+            self.proc = subprocess.Popen(command, cwd=self.dir, stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+        wait_listening(RECEIVER_NS, RELAY_PORT, self.proc, timeout=30)
+
+    def stop(self):
+        common.stop_process(self.proc, "transit relay")
+
+
 class Iperf3Server:
     def __init__(self, workdir):
         self.log = os.path.join(workdir, "iperf3-server.log")
@@ -472,9 +503,10 @@ class S2SWan:
     """s2sctl send FILE ID@ADDRESS:PORT from the sender daemon (in wanA) to the receiver (in wanB on
     198.18.1.1, or in wanA on 127.0.0.1 for s2s-lo)."""
 
-    def __init__(self, key, label, sender, receiver, send_args=()):
+    def __init__(self, key, label, sender, receiver, send_args=(), via_relay=False):
         self.key, self.label, self.sender, self.receiver = key, label, sender, receiver
         self.send_args = list(send_args)
+        self.via_relay = via_relay
         self.endpoints = {}
 
     def endpoint(self, dest):
@@ -484,11 +516,11 @@ class S2SWan:
         return self.endpoints[dest]
 
     def measure(self, workload, dest, log_path, budget, emulator):
-        target = f"{self.endpoint(dest)}@{self.receiver.address}:{self.receiver.port}"
+        target = self.endpoint(dest) if self.via_relay else f"{self.endpoint(dest)}@{self.receiver.address}:{self.receiver.port}"
         command = [self.sender.s2sctl, "--user", "send", "--retry-for", "0", *self.send_args, workload.source, target]
         pids = {"sender": self.sender.pid, "receiver": self.receiver.pid}
         with Watch(pids, emulator) as watch:
-            seen = sample_later(2, lambda: congestion_controls(self.receiver.port))
+            seen = sample_later(2, lambda: congestion_controls(RELAY_PORT if self.via_relay else self.receiver.port))
             outcome = run_budgeted(command, log_path, budget, lambda: received_bytes(dest),
                                    lambda proc: proc.send_signal(signal.SIGINT), env=self.sender.env)
         for daemon in (self.sender, self.receiver):
@@ -636,6 +668,22 @@ def start_servers(stack, args, workdir):
             tools.append(S2SWan(key, label, *pair))
         if "s2s-1" in uses:
             tools.append(S2SWan("s2s-1", "s2s, one stream", *pair, send_args=["--streams", "1"]))
+    relayed = [k for k in ("s2s-relay", "s2s-relay-1") if k in args.only]
+    if relayed:
+        relay = NamespacedRelay(workdir)
+        stack.callback(relay.stop)
+        relay.start()
+        pair = (NamespacedDaemon("s2s-relay-sender", args.bin_dir, workdir, SENDER_NS, "127.0.0.1", S2S_RELAYED_PORT),
+                NamespacedDaemon("s2s-relay-receiver", args.bin_dir, workdir, RECEIVER_NS, RECEIVER_ADDRESS,
+                                 S2S_RELAYED_PORT))
+        for daemon in pair:
+            stack.callback(daemon.stop)
+            daemon.start(["--relay", relay.address, *args.s2sd_arg])
+        if "s2s-relay" in relayed:
+            tools.append(S2SWan("s2s-relay", "s2s through a relay", *pair, via_relay=True))
+        if "s2s-relay-1" in relayed:
+            tools.append(S2SWan("s2s-relay-1", "s2s through a relay, one stream", *pair, send_args=["--streams", "1"],
+                                via_relay=True))
     if "s2s-lo" in args.only:
         pair = (NamespacedDaemon("s2s-lo-sender", args.bin_dir, workdir, SENDER_NS, "127.0.0.1", S2S_LOOPBACK_PORT + 1),
                 NamespacedDaemon("s2s-lo-receiver", args.bin_dir, workdir, SENDER_NS, "127.0.0.1", S2S_LOOPBACK_PORT))
@@ -748,7 +796,7 @@ def congestion(settings, key):
 
 
 def table_rows(settings):
-    header = ("link (RTT, loss each way)", "s2s", "s2s 1 stream", "s2s system cc", "scp", "iperf3 bbr x4", "s2s/iperf3",
+    header = ("link (RTT, loss each way)", "s2s", "s2s 1 stream", "relay", "relay 1 stream", "s2s system cc", "scp", "iperf3 bbr x4", "s2s/iperf3",
               "s2s/scp", "s2s/1 stream", "s2s/system cc", "s2s CPU s/GB", "loopback CPU s/GB", "load 1 min", "busy",
               "emulator cores")
     rows = [header]
@@ -756,7 +804,8 @@ def table_rows(settings):
         t = s.tools.get
         busy = [c.machine_busy for r in s.tools.values() for c in r.copies]
         emu = [c.emulator_cpu / c.seconds for r in s.tools.values() for c in r.copies if c.seconds]
-        rows.append((s.setting.label, cell(t("s2s")), cell(t("s2s-1")), cell(t("s2s-system")), cell(t("scp")),
+        rows.append((s.setting.label, cell(t("s2s")), cell(t("s2s-1")), cell(t("s2s-relay")), cell(t("s2s-relay-1")),
+                     cell(t("s2s-system")), cell(t("scp")),
                      cell(t("iperf3")), ratio(t("s2s"), t("iperf3")), ratio(t("s2s"), t("scp")), ratio(t("s2s"), t("s2s-1")),
                      ratio(t("s2s"), t("s2s-system")),
                      s2s_cpu(t("s2s")), s2s_cpu(t("s2s-lo")),
@@ -869,7 +918,7 @@ def check_ready(args):
     for program, package in (("ip", "iproute2"), ("iptables", "iptables"), ("ping", "iputils-ping"), ("gcc", "gcc"),
                              ("ss", "iproute2")):
         common.require_program(program, package)
-    if {"s2s", "s2s-1", "s2s-lo", "s2s-system"} & set(args.only):
+    if {"s2s", "s2s-1", "s2s-lo", "s2s-relay", "s2s-relay-1", "s2s-system"} & set(args.only):
         reason = common.s2s_unavailable(args.bin_dir)
         if reason:
             raise BenchError(f"s2s: {reason}")
