@@ -60,6 +60,8 @@ MIB = 1 << 20
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 PARTIAL_AREA = ".s2s-partial"  # the receiver's own directory inside an endpoint; never ours to touch
 SSHD = "/usr/sbin/sshd"
+# twistd (the transit relay, wormhole's mailbox), whatever Debian or pip named it
+TWISTD = ("-c", "from twisted.scripts.twistd import run; run()")
 TOOL_GROUPS = {
     "scp": ["scp-default", "scp-aes128-gcm"],
     "rsync": ["rsync"],

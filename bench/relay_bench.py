@@ -44,7 +44,6 @@ import bench as common  # noqa: E402  (the sibling module, found through the pat
 from bench import BenchError, CopyFailed, Measurement, parse_size  # noqa: E402
 
 INSIDE = "S2S_RELAY_BENCH_NAMESPACE"
-TWISTD = ("-c", "from twisted.scripts.twistd import run; run()")  # twistd, whatever Debian or pip named it
 
 
 def enter_private_network(argv):
@@ -72,7 +71,7 @@ class TwistdServer:
 
     def start(self):
         os.makedirs(self.dir)
-        command = [sys.executable, *TWISTD, "-n", "--pidfile=", f"--logfile={self.log}", self.plugin,
+        command = [sys.executable, *common.TWISTD, "-n", "--pidfile=", f"--logfile={self.log}", self.plugin,
                    f"--port=tcp:{self.port}:interface=127.0.0.1", *self.options]
         self.proc = subprocess.Popen(command, cwd=self.dir, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                      stderr=open(os.path.join(self.dir, "stderr.log"), "wb"))

@@ -82,9 +82,8 @@ ALLOWED_CC = "/proc/sys/net/ipv4/tcp_allowed_congestion_control"
 NAMESPACE_DEFAULT_CC = "cubic"
 GB = 10 ** 9
 S2S_PORT, S2S_SYSTEM_PORT, S2S_LOOPBACK_PORT, S2S_RELAYED_PORT, RELAY_PORT, SSH_PORT, IPERF_PORT = (
-    7730, 7731, 7732, 7733, 4001, 2222, 5201)
+    7730, 7731, 7732, 7734, 4001, 2222, 5201)  # s2s-lo's sender takes 7733
 TOOLS = ("s2s", "s2s-1", "s2s-lo", "s2s-relay", "s2s-relay-1", "s2s-system", "scp", "iperf3")
-TWISTD = ("-c", "from twisted.scripts.twistd import run; run()")  # twistd, whatever Debian or pip named it
 PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
@@ -372,7 +371,7 @@ class NamespacedRelay:
 
     def start(self):
         os.makedirs(self.dir)
-        command = in_ns(RECEIVER_NS, sys.executable, *TWISTD, "-n", "--pidfile=",
+        command = in_ns(RECEIVER_NS, sys.executable, *common.TWISTD, "-n", "--pidfile=",
                         f"--logfile={os.path.join(self.dir, 'twistd.log')}", "transitrelay",
                         f"--port=tcp:{RELAY_PORT}:interface={RECEIVER_ADDRESS}")
         with open(os.path.join(self.dir, "stderr.log"), "wb") as log:
@@ -650,6 +649,13 @@ class SettingResult:
     load_after: list
 
 
+def start_daemons(stack, daemons, arguments):
+    """Starts each daemon with arguments; each is stopped when stack unwinds."""
+    for daemon in daemons:
+        stack.callback(daemon.stop)
+        daemon.start(arguments)
+
+
 def start_servers(stack, args, workdir):
     """The servers of the tools in args.only, inside the fresh namespaces; stopped when stack unwinds."""
     tools = []
@@ -661,9 +667,7 @@ def start_servers(stack, args, workdir):
             continue
         pair = (NamespacedDaemon(f"{key}-sender", args.bin_dir, workdir, SENDER_NS, "127.0.0.1", port, config),
                 NamespacedDaemon(f"{key}-receiver", args.bin_dir, workdir, RECEIVER_NS, RECEIVER_ADDRESS, port, config))
-        for daemon in pair:
-            stack.callback(daemon.stop)
-            daemon.start(args.s2sd_arg)
+        start_daemons(stack, pair, args.s2sd_arg)
         if key in uses:
             tools.append(S2SWan(key, label, *pair))
         if "s2s-1" in uses:
@@ -676,9 +680,7 @@ def start_servers(stack, args, workdir):
         pair = (NamespacedDaemon("s2s-relay-sender", args.bin_dir, workdir, SENDER_NS, "127.0.0.1", S2S_RELAYED_PORT),
                 NamespacedDaemon("s2s-relay-receiver", args.bin_dir, workdir, RECEIVER_NS, RECEIVER_ADDRESS,
                                  S2S_RELAYED_PORT))
-        for daemon in pair:
-            stack.callback(daemon.stop)
-            daemon.start(["--relay", relay.address, *args.s2sd_arg])
+        start_daemons(stack, pair, ["--relay", relay.address, *args.s2sd_arg])
         if "s2s-relay" in relayed:
             tools.append(S2SWan("s2s-relay", "s2s through a relay", *pair, via_relay=True))
         if "s2s-relay-1" in relayed:
@@ -687,9 +689,7 @@ def start_servers(stack, args, workdir):
     if "s2s-lo" in args.only:
         pair = (NamespacedDaemon("s2s-lo-sender", args.bin_dir, workdir, SENDER_NS, "127.0.0.1", S2S_LOOPBACK_PORT + 1),
                 NamespacedDaemon("s2s-lo-receiver", args.bin_dir, workdir, SENDER_NS, "127.0.0.1", S2S_LOOPBACK_PORT))
-        for daemon in pair:
-            stack.callback(daemon.stop)
-            daemon.start(args.s2sd_arg)
+        start_daemons(stack, pair, args.s2sd_arg)
         tools.append(S2SWan("s2s-lo", "s2s over loopback", *pair))
     if "scp" in args.only:
         sshd = NamespacedSSHD(workdir)
