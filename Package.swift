@@ -66,12 +66,17 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
             swiftSettings: strictLanguage),
+        // NAT traversal: STUN (RFC 8489) and what it tells about this host's NAT.
+        .target(
+            name: "S2SNat",
+            dependencies: [.product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")],
+            swiftSettings: strictLanguage),
         // What s2s does (endpoints, sending, receiving, the queue, relays, limits, state), with no
         // front-end: it must not depend on S2SBus, S2SSystemd or S2SDaemon (docs/architecture.md).
         .target(
             name: "S2SEngine",
             dependencies: [
-                "S2SCore", "S2SProtocol", "S2SPeer", "S2SLinux", "S2SSQLite", "CXXHash",
+                "S2SCore", "S2SProtocol", "S2SPeer", "S2SNat", "S2SLinux", "S2SSQLite", "CXXHash",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -83,7 +88,7 @@ let package = Package(
         .target(
             name: "S2SDaemon",
             dependencies: [
-                "S2SEngine", "S2SBus", "S2SSystemd", "S2SCore", "S2SPeer", "S2SLinux",
+                "S2SEngine", "S2SBus", "S2SSystemd", "S2SCore", "S2SPeer", "S2SNat", "S2SLinux",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -144,8 +149,9 @@ let package = Package(
             name: "S2SPeerTests",
             dependencies: ["S2SPeer", "S2SProtocol", .product(name: "NIOEmbedded", package: "swift-nio")],
             swiftSettings: strictLanguage),
+        .testTarget(name: "S2SNatTests", dependencies: ["S2SNat", .product(name: "NIOCore", package: "swift-nio")], swiftSettings: strictLanguage),
         .testTarget(
-            name: "S2SEngineTests", dependencies: ["S2SEngine", "S2SCore", "S2SLinux", "S2SSQLite"],
+            name: "S2SEngineTests", dependencies: ["S2SEngine", "S2SCore", "S2SLinux", "S2SSQLite", "S2SNat"],
             swiftSettings: strict),
         .testTarget(name: "S2SDaemonTests", dependencies: ["S2SDaemon", "S2SEngine", "S2SBus", "S2SCore"], swiftSettings: strict),
         .testTarget(name: "S2SClientTests", dependencies: ["S2SClient", "S2SBus", "S2SCore"], swiftSettings: strict),

@@ -31,9 +31,30 @@ enum Output {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         let text = String(decoding: try encoder.encode(value), as: UTF8.self)
-        // Foundation on Linux pretty-prints an empty array as "[", a blank line and "]".
-        let compact = text.filter { !$0.isWhitespace }
-        line(compact == "[]" || compact == "{}" ? compact : text)
+        line(compactingEmptyContainers(text))
+    }
+
+    /// Foundation on Linux pretty-prints an empty array or object as "[" or "{", a blank line and
+    /// "]" or "}", at any depth: writes those as `[]` and `{}`.
+    static func compactingEmptyContainers(_ text: String) -> String {
+        var lines: [Substring] = []
+        let input = text.split(separator: "\n", omittingEmptySubsequences: false)
+        var index = 0
+        while index < input.count {
+            let current = input[index]
+            if index + 2 < input.count, current.hasSuffix("[") || current.hasSuffix("{"),
+                input[index + 1].allSatisfy(\.isWhitespace),
+                let close = input[index + 2].first(where: { !$0.isWhitespace }), close == "]" || close == "}"
+            {
+                let rest = input[index + 2].drop { $0.isWhitespace }.dropFirst()
+                lines.append(current + String(close) + rest)
+                index += 3
+            } else {
+                lines.append(current)
+                index += 1
+            }
+        }
+        return lines.joined(separator: "\n")
     }
 
     /// Compact JSON on one line (for event streams); nothing if it cannot be encoded.

@@ -21,6 +21,7 @@ public struct S2SCtl: AsyncParsableCommand {
         subcommands: [
             EndpointCommand.self, SendCommand.self, TransfersCommand.self, CancelCommand.self, PauseCommand.self,
             ResumeCommand.self, SetRateCommand.self, WatchCommand.self, StatusCommand.self, LimitsCommand.self,
+            NatCommand.self,
         ])
 
     @OptionGroup var busOptions: BusOptions

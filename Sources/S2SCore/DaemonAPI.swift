@@ -40,6 +40,28 @@ public enum DaemonAPI {
 
         public static let all = [checksum, followSymlinks, priority, retryFor, maxAttempts, rateLimit, removeSource, streams]
     }
+
+    /// Keys of `DiscoverNAT`'s reply (docs/dbus-api.md): for each transport (the `UDP` and `TCP`
+    /// prefixes) the local port the requests went from, the NAT's mapping and what each server saw.
+    public enum NatKey {
+        /// String: none, cone, symmetric, unknown or blocked.
+        public static let verdict = "NAT"
+        /// String: none, endpoint-independent, endpoint-dependent, unknown or no-reply.
+        public static let mapping = "Mapping"
+        /// Uint32.
+        public static let localPort = "LocalPort"
+        /// a(ss): each server that answered, and the address it saw.
+        public static let mapped = "Mapped"
+        /// As: what went wrong, one line each (unprefixed: what kept servers from being asked).
+        public static let errors = "Errors"
+        /// As: this host's addresses (no loopback or link-local ones).
+        public static let hostAddresses = "HostAddresses"
+        /// As: the configured servers (StunServer=).
+        public static let servers = "StunServers"
+        /// Uint64, microseconds since the epoch: when the look was taken.
+        public static let timestamp = "Timestamp"
+        public static let transports = ["UDP", "TCP"]
+    }
 }
 
 /// The daemon's own D-Bus error names.

@@ -2,6 +2,7 @@ public import Logging
 import S2SCore
 public import S2SPeer
 public import S2SProtocol
+public import S2SNat
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -33,6 +34,12 @@ public struct Configuration: Sendable, Equatable {
     /// How long a sender on the relay route waits for the receiver to be waiting at the relay
     /// (`RelayWaitTimeout=`), retrying while the relay drops it, before the send fails.
     public var relayWaitTimeout: Duration = SecureChannel.defaultRelayDeadline
+    /// STUN servers (`StunServer=`), asked only when this host's NAT is looked at (`s2sctl nat`,
+    /// a punched route). At most ``maxStunServers``.
+    public var stunServers: [StunServer] { configuredStunServers ?? StunServer.defaults }
+    /// The `StunServer=` lines; nil: none, so the defaults.
+    private var configuredStunServers: [StunServer]?
+    public static let maxStunServers = 8
     /// `HOST[:PORT]` that senders can reach this daemon at, for the `ID@HOST:PORT` form.
     public var externalAddress: String?
     /// The TCP congestion control every peer connection asks for (`CongestionControl=`); nil:
@@ -209,6 +216,25 @@ public struct Configuration: Sendable, Equatable {
             }
             guard seconds > 0, seconds <= 86_400 else { throw SettingError(reason: "RelayWaitTimeout must be from 1 second to 1 day") }
             relayWaitTimeout = .seconds(Int64(seconds))
+        case "StunServer":
+            // An empty assignment resets the list, as for Listen=; the first server replaces the
+            // defaults.
+            if value.isEmpty {
+                configuredStunServers = []
+            } else {
+                let server: StunServer
+                do {
+                    server = try StunServer(parsing: value)
+                } catch {
+                    throw SettingError(reason: "StunServer: \(error)")
+                }
+                var servers = configuredStunServers ?? []
+                guard servers.count < Self.maxStunServers else {
+                    throw SettingError(reason: "StunServer: at most \(Self.maxStunServers) servers")
+                }
+                if !servers.contains(server) { servers.append(server) }
+                configuredStunServers = servers
+            }
         case "ExternalAddress":
             externalAddress = value.isEmpty ? nil : value
         case "CongestionControl":

@@ -3,6 +3,7 @@ package import S2SCore
 package import S2SPeer
 package import ServiceLifecycle
 import S2SProtocol
+package import S2SNat
 
 /// What s2s does, without a front-end: endpoints, sending, receiving, the queue, relays, limits
 /// and state. A front-end (the daemon's D-Bus adapter today) decides who the requester is and
@@ -30,6 +31,7 @@ package final class Engine: Sendable {
     private let sink: EngineEventSink
     private let peers: PeerService
     private let relayService: RelayService
+    private let nat: NatDiscovery
     private let logger: Logger
 
     /// Opens the state database in the configuration's state directory and restores endpoints
@@ -75,6 +77,7 @@ package final class Engine: Sendable {
                 endpoints: endpoints, transfers: transfers, resume: resumeStore, configuration: configuration, limits: limits,
                 stripes: StripeBoard(), logger: logger))
         relayService = RelayService(relays: configuration.relays, context: peers.context, board: relayBoard)
+        nat = NatDiscovery(servers: configuration.stunServers)
         services = [
             peers, relayService, transferService, SendQueueService(queue: queue),
             HousekeepingService(
@@ -88,6 +91,17 @@ package final class Engine: Sendable {
     /// waiting at a relay. An idle daemon may exit only when nothing is.
     package var isBusy: Bool {
         get async { await transfers.activeCount > 0 || peers.hasConnections || relayService.isBusy }
+    }
+
+    // MARK: The network
+
+    /// What the STUN servers (`StunServer=`) say about this host's NAT, looked at now or at most
+    /// ``NatDiscovery/maxAge`` ago (every caller shares one look, so no caller can make the daemon
+    /// flood the servers).
+    package func natReport(requester: UInt32) async -> NatReport {
+        let report = await nat.report()
+        logger.debug("NAT looked at", metadata: ["requester": "\(requester)", "nat": "\(report.verdict.rawValue)"])
+        return report
     }
 
     // MARK: Endpoints

@@ -1,6 +1,7 @@
 import Logging
 import Testing
 @testable import S2SEngine
+import S2SNat
 
 struct ConfigurationTests {
     func configuration(_ text: String) throws -> Configuration {
@@ -56,6 +57,18 @@ struct ConfigurationTests {
         #expect(error?.line == line)
         #expect(error?.description.hasPrefix("test.conf:\(line): ") == true)
         #expect(error?.reason.contains(reason) == true)
+    }
+
+    @Test func stunServersReplaceTheDefaultsAndAnEmptyLineClearsThem() throws {
+        #expect(Configuration(bus: .system, environment: [:]).stunServers == StunServer.defaults)
+        let two = try configuration("[Daemon]\nStunServer=198.19.0.3\nStunServer=stun.example.net:19302\nStunServer=198.19.0.3:3478")
+        #expect(two.stunServers.map(\.description) == ["198.19.0.3:3478", "stun.example.net:19302"])
+        #expect(try configuration("[Daemon]\nStunServer=").stunServers.isEmpty)
+        #expect(try configuration("[Daemon]\nStunServer=a.example\nStunServer=\nStunServer=b.example").stunServers.map(\.host) == ["b.example"])
+        let many = (1...Configuration.maxStunServers + 1).map { "StunServer=s\($0).example\n" }.joined()
+        let error = #expect(throws: Configuration.FileError.self) { try configuration("[Daemon]\n" + many) }
+        #expect(error?.reason.contains("at most 8") == true)
+        #expect(throws: Configuration.FileError.self) { try configuration("[Daemon]\nStunServer=2001:db8::1") }
     }
 
     @Test func aMissingFileIsAnErrorOnlyWhenAskedFor() throws {

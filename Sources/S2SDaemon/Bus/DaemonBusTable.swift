@@ -47,6 +47,7 @@ enum DaemonBusTable {
             .init("SetLimits", in: [.init("limits", options)], rule: .administrator(.setLimits)) {
                 try await $0.setLimits($1, caller: $2)
             },
+            .init("DiscoverNAT", out: [.init("report", options)], rule: .anyone) { await $0.discoverNAT(caller: $2) },
         ],
         properties: [
             .init("Version", .string, changeSignal: .const) { _ in .string(S2SVersion.current) },

@@ -100,6 +100,12 @@ final class Manager: ObjectTree, Sendable {
         return []
     }
 
+    /// What the STUN servers say about this host's NAT. Anyone may ask: the engine shares one look
+    /// among all callers for a while, so asking often costs the servers nothing more.
+    func discoverNAT(caller: Caller) async -> [DBusValue] {
+        [await engine.natReport(requester: caller.uid).busValue(servers: engine.configuration.stunServers)]
+    }
+
     /// The endpoint named by the ID argument, if the rule lets the caller use it. Another user's
     /// endpoint is "not found", exactly like one that does not exist, so IDs cannot be probed.
     func endpoint(_ arguments: [DBusValue], caller: Caller, rule: Authorization.Rule) async throws -> Endpoint {
