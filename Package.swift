@@ -69,7 +69,7 @@ let package = Package(
         // NAT traversal: STUN (RFC 8489) and what it tells about this host's NAT.
         .target(
             name: "S2SNat",
-            dependencies: [.product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")],
+            dependencies: ["S2SCore", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")],
             swiftSettings: strictLanguage),
         // What s2s does (endpoints, sending, receiving, the queue, relays, limits, state), with no
         // front-end: it must not depend on S2SBus, S2SSystemd or S2SDaemon (docs/architecture.md).
@@ -149,7 +149,7 @@ let package = Package(
             name: "S2SPeerTests",
             dependencies: ["S2SPeer", "S2SProtocol", .product(name: "NIOEmbedded", package: "swift-nio")],
             swiftSettings: strictLanguage),
-        .testTarget(name: "S2SNatTests", dependencies: ["S2SNat", .product(name: "NIOCore", package: "swift-nio")], swiftSettings: strictLanguage),
+        .testTarget(name: "S2SNatTests", dependencies: ["S2SNat", "S2SCore", .product(name: "NIOCore", package: "swift-nio")], swiftSettings: strictLanguage),
         .testTarget(
             name: "S2SEngineTests", dependencies: ["S2SEngine", "S2SCore", "S2SLinux", "S2SSQLite", "S2SNat"],
             swiftSettings: strict),

@@ -31,18 +31,22 @@ public struct DaemonClient: Sendable {
     }
 
     /// Calls a method of the daemon's API and returns the reply's arguments.
-    public func call(path: ObjectPath, interface: String, member: String, _ arguments: [DBusValue] = []) async throws -> [DBusValue] {
+    /// `timeoutMilliseconds`: -1 for libdbus's default (25 s), for calls that answer at once.
+    public func call(
+        path: ObjectPath, interface: String, member: String, _ arguments: [DBusValue] = [], timeoutMilliseconds: Int32 = -1
+    ) async throws -> [DBusValue] {
         do {
             return try await connection.call(
-                destination: DaemonAPI.busName, path: path, interface: interface, member: member, arguments, autoStart: autoStart)
+                destination: DaemonAPI.busName, path: path, interface: interface, member: member, arguments,
+                timeoutMilliseconds: timeoutMilliseconds, autoStart: autoStart)
         } catch let error as BusError {
             throw DaemonCallError(busError: error, bus: bus)
         }
     }
 
     /// Calls a Manager method.
-    public func manager(_ member: String, _ arguments: [DBusValue] = []) async throws -> [DBusValue] {
-        try await call(path: Self.rootPath, interface: DaemonAPI.managerInterface, member: member, arguments)
+    public func manager(_ member: String, _ arguments: [DBusValue] = [], timeoutMilliseconds: Int32 = -1) async throws -> [DBusValue] {
+        try await call(path: Self.rootPath, interface: DaemonAPI.managerInterface, member: member, arguments, timeoutMilliseconds: timeoutMilliseconds)
     }
 
     /// Every property of an object's interface (variants unwrapped).

@@ -61,10 +61,3 @@ public struct NatSummary: Sendable, Equatable, Encodable {
         timestamp = try value(Key.timestamp, \.uint64Value)
     }
 }
-
-extension DaemonClient {
-    /// `DiscoverNAT`: may take a few seconds, while the daemon asks its STUN servers.
-    public func discoverNAT() async throws -> NatSummary {
-        try NatSummary(reply: try await manager("DiscoverNAT"))
-    }
-}

@@ -10,5 +10,5 @@ struct EndpointCommand: AsyncParsableCommand {
             the ID can send files into the directory, and nothing else: not list it, not read it, not \
             learn how much space is free. Give the ID to a sender by any channel.
             """,
-        subcommands: [EndpointNew.self, EndpointList.self, EndpointShow.self, EndpointRemove.self])
+        subcommands: [EndpointNew.self, EndpointList.self, EndpointShow.self, EndpointRemove.self, EndpointPunch.self])
 }

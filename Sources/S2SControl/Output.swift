@@ -12,6 +12,11 @@ enum Output {
         write(text + "\n", to: STDERR_FILENO)
     }
 
+    /// A question on standard error, the answer to be typed on the same line.
+    static func prompt(_ text: String) {
+        write(text, to: STDERR_FILENO)
+    }
+
     /// Writes all of `text` to `descriptor`, retrying after signals and short writes; a closed
     /// pipe (EPIPE) or another error drops the rest, as a reader that went away wants.
     static func write(_ text: String, to descriptor: Int32) {

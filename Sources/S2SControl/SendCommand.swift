@@ -19,7 +19,10 @@ struct SendCommand: AsyncParsableCommand {
             configured with (Relay=; neither side learns the other's address), or ID@HOST:PORT, \
             straight to the address of the daemon that holds it (the receiver prints it with \
             "s2sctl endpoint new" when its daemon has an external address; the port defaults to \
-            7730). Directories are sent with everything in them, empty files and \
+            7730). With --punch, DEST is the plain ID and the transfer goes through both NATs by \
+            a punched hole: s2sctl prints this side's ticket, the receiver runs "s2sctl endpoint \
+            punch ID" and gives its ticket back (type it, or pass --ticket); one attempt, one \
+            connection ("s2sctl endpoint punch --help" says more). Directories are sent with everything in them, empty files and \
             directories included. Symbolic links are skipped with a warning unless --follow-symlinks.
 
             The daemon reads the sources with your rights, never as root. The transfer is end-to-end \
@@ -92,6 +95,12 @@ struct SendCommand: AsyncParsableCommand {
     @Flag(help: "Print the transfer's object path and return at once; the daemon carries on.")
     var noWait = false
 
+    @Flag(help: "Go through both NATs by a punched hole, with tickets exchanged by hand (the receiver runs \"s2sctl endpoint punch ID\"); DEST is the plain ID.")
+    var punch = false
+
+    @Option(help: ArgumentHelp("With --punch: the receiver's ticket, instead of typing it.", valueName: "ticket"))
+    var ticket: String?
+
     func validate() throws {
         guard arguments.count >= 2 else { throw ValidationError("give at least one path and a destination (ID or ID@HOST:PORT)") }
         if let checksum, !["xxh3-128", "sha256"].contains(checksum.lowercased()) {
@@ -110,6 +119,10 @@ struct SendCommand: AsyncParsableCommand {
         }
         if let rate { _ = try Self.parseRate(rate, option: "--rate") }
         if let streams { _ = try Self.parseStreams(streams) }
+        if ticket != nil && !punch { throw ValidationError("--ticket goes with --punch") }
+        if punch, let last = arguments.last, last.contains("@") {
+            throw ValidationError("with --punch, give the plain ID: the tickets carry the addresses")
+        }
     }
 
     /// `--streams`: 0 (auto: the daemon's setting) or a count from 1 to 16.
@@ -158,7 +171,20 @@ struct SendCommand: AsyncParsableCommand {
 
         let client = try await root.busOptions.client()
         let events = noWait ? nil : try await client.subscribedEvents()
-        let receipt = try await client.send(sources: Array(sources), to: destination, options: options)
+        let receipt: DaemonClient.SendReceipt
+        if punch {
+            let prepared = try await client.preparePunch(endpointID: nil)
+            let exchange = TicketExchange(ownTicket: prepared.ticket, otherSide: "receiver's", given: ticket)
+            exchange.announce(warnings: prepared.warnings)
+            receipt = try await exchange.withOtherTicket { ticket in
+                var options = options
+                options[DaemonAPI.SendOption.punchHandle] = .string(prepared.handle)
+                options[DaemonAPI.SendOption.punchTicket] = .string(ticket)
+                return try await client.send(sources: Array(sources), to: destination, options: options)
+            }
+        } else {
+            receipt = try await client.send(sources: Array(sources), to: destination, options: options)
+        }
         let path = receipt.transfer
         for warning in receipt.warnings { Output.error("s2sctl: warning: \(warning)") }
         guard let events else {

@@ -38,7 +38,15 @@ public enum DaemonAPI {
         /// daemon's `Streams=` (automatic by default).
         public static let streams = "Streams"
 
-        public static let all = [checksum, followSymlinks, priority, retryFor, maxAttempts, rateLimit, removeSource, streams]
+        /// String: the handle `PreparePunch` gave for sending; with ``punchTicket``, the send goes by
+        /// the punched route (one attempt, one connection).
+        public static let punchHandle = "PunchHandle"
+        /// String: the receiver's punch ticket.
+        public static let punchTicket = "PunchTicket"
+
+        public static let all = [
+            checksum, followSymlinks, priority, retryFor, maxAttempts, rateLimit, removeSource, streams, punchHandle, punchTicket,
+        ]
     }
 
     /// Keys of `DiscoverNAT`'s reply (docs/dbus-api.md): for each transport (the `UDP` and `TCP`

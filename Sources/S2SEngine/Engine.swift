@@ -4,6 +4,8 @@ package import S2SPeer
 package import ServiceLifecycle
 import S2SProtocol
 package import S2SNat
+import NIOCore
+import Synchronization
 
 /// What s2s does, without a front-end: endpoints, sending, receiving, the queue, relays, limits
 /// and state. A front-end (the daemon's D-Bus adapter today) decides who the requester is and
@@ -32,6 +34,8 @@ package final class Engine: Sendable {
     private let peers: PeerService
     private let relayService: RelayService
     private let nat: NatDiscovery
+    private let punches = PunchBoard()
+    private let transferService: TransferService
     private let logger: Logger
 
     /// Opens the state database in the configuration's state directory and restores endpoints
@@ -65,6 +69,7 @@ package final class Engine: Sendable {
         let transferStore = TransferStore(database: store.database)
         transfers = TransferRegistry(events: sink, store: transferStore, bandwidth: limits.bandwidth, logger: logger)
         let transferService = TransferService(transfers: transfers)
+        self.transferService = transferService
         tokens = SendTokenStore(database: store.database)
         queue = SendQueue(
             registry: transfers, store: transferStore, tokens: tokens, service: transferService, limits: limits,
@@ -102,6 +107,91 @@ package final class Engine: Sendable {
         let report = await nat.report()
         logger.debug("NAT looked at", metadata: ["requester": "\(requester)", "nat": "\(report.verdict.rawValue)"])
         return report
+    }
+
+    /// Prepares one side of a punched route: a local port, the public address a NAT maps it to
+    /// (STUN over TCP from that port), and the ticket that names both, for the other side. For
+    /// the receiving side `endpoint` is the endpoint it receives into. Refused at once behind a
+    /// symmetric NAT, where no punch can work.
+    package func preparePunch(owner: UInt32, endpoint: Endpoint?) async throws(EngineError) -> (handle: String, ticket: String, warnings: [String]) {
+        let preparation = await PunchPreparation.prepare(servers: configuration.stunServers)
+        let tcp = preparation.tcp
+        if tcp.mapping == .endpointDependent {
+            let seen = tcp.observations.map { "\($0.mapped) toward \($0.server)" }.joined(separator: ", ")
+            throw .failed(
+                "this host is behind a symmetric NAT (a new public port for each destination: \(seen)), so no hole can be punched; "
+                    + "use a relay (Relay=) or forward a port to s2sd (Listen=, ExternalAddress=)")
+        }
+        var warnings: [String] = []
+        if tcp.observations.isEmpty {
+            warnings.append("no STUN server answered (\(tcp.errors.joined(separator: "; "))): the ticket names this host's own addresses only, enough on the same network")
+        } else if tcp.mapping == .unknown {
+            warnings.append("only one STUN server address answered: whether the NAT keeps the port for every destination is unknown")
+        }
+        let now = UInt32(clamping: Clock.nowMicroseconds / 1_000_000)
+        let role: PunchTicket.Role = endpoint == nil ? .sender : .receiver
+        let ticket = preparation.ticket(role: role, now: now)
+        let handle = try await punches.add(
+            .init(owner: owner, role: role, endpointKey: endpoint?.id.publicKey, localPort: preparation.localPort, expires: ticket.expires), now: now)
+        logger.info(
+            "punch prepared",
+            metadata: [
+                "caller_uid": "\(owner)", "role": "\(role == .sender ? "send" : "receive")", "local_port": "\(preparation.localPort)",
+                "mapping": "\(tcp.mapping.rawValue)", "candidates": "\(ticket.candidates.count)",
+            ])
+        return (handle, ticket.description, warnings)
+    }
+
+    /// The receiving side of a punched route: connects from the prepared port to the sender's
+    /// addresses at the shared clock slots (``TCPPunch``), then serves the connection like any
+    /// incoming one (the Noise handshake proves the sender knows the endpoint's ID). Returns once
+    /// the handshake is over, with the address the connection reached; the transfer goes on in
+    /// the daemon.
+    package func punch(handle: String, ticket text: String, requester: UInt32) async throws(EngineError) -> String {
+        let now = UInt32(clamping: Clock.nowMicroseconds / 1_000_000)
+        let ticket: PunchTicket
+        do {
+            ticket = try PunchTicket(parsing: text, now: now)
+        } catch {
+            throw .invalidArgument(error.description)
+        }
+        guard ticket.role == .sender else { throw .invalidArgument(PunchTicket.ParseError.wrongRole(ticket.role).description) }
+        let prepared = try await punches.take(handle, owner: requester, role: .receiver, now: now)
+        guard let key = prepared.endpointKey, await endpoints.endpoint(publicKey: key) != nil else {
+            throw .notFound("the endpoint this punch was prepared for is gone")
+        }
+        let candidates = ticket.candidates.compactMap(\.socketAddress)
+        let (context, limits, logger) = (peers.context, configuration.peerLimits, logger)
+        let outcome = Mutex<CheckedContinuation<Result<String, EngineError>, Never>?>(nil)
+        let result = await withCheckedContinuation { continuation in
+            outcome.withLock { $0 = continuation }
+            let finish: @Sendable (Result<String, EngineError>) -> Void = { result in
+                outcome.withLock { pending in
+                    pending?.resume(returning: result)
+                    pending = nil
+                }
+            }
+            transferService.submit {
+                let connection: NIOAsyncChannel<ByteBuffer, ByteBuffer>
+                do {
+                    connection = try await TCPPunch.connect(
+                        from: prepared.localPort, to: candidates,
+                        initializer: { channel in
+                            channel.eventLoop.makeCompletedFuture { try PeerPipeline.configure(channel, expectPreamble: true, limits: limits) }
+                        },
+                        discard: { connection in try? await connection.executeThenClose { _, _ in } })
+                } catch {
+                    logger.info("punch failed", metadata: ["local_port": "\(prepared.localPort)", "error": "\(error)"])
+                    finish(.failure(.failed("\(error)")))
+                    return
+                }
+                let peer = connection.channel.remoteAddress.map(NetworkErrorText.describe) ?? "?"
+                logger.info("punched", metadata: ["local_port": "\(prepared.localPort)", "peer": "\(peer)"])
+                await context.serve(paired: connection, route: "punched") { finish(.success(peer)) }
+                finish(.failure(.failed("the punched connection closed before the handshake")))
+            }
+        }
+        return try result.get()
     }
 
     // MARK: Endpoints
@@ -191,7 +281,15 @@ package final class Engine: Sendable {
             throw .limitExceeded(
                 "the sources' paths take \(pathBytes) bytes, more than a send may (\(Self.maxSourceBytesPerSend)); send their directory instead")
         }
-        let destination = try Destination(parsing: text, hasRelays: !configuration.relays.isEmpty)
+        var options = options
+        if let request = options.punchRequest {
+            options.punch = try await punchRoute(for: request, owner: owner)
+            options.punchRequest = nil
+            // The punch happens once, at the moment both sides agreed on.
+            options.retryFor = 0
+            options.maxAttempts = 1
+        }
+        let destination = try Destination(parsing: text, hasRelays: !configuration.relays.isEmpty || options.punch != nil)
         let user = try UserContext.lookup(uid: owner)
         let follow = options.followSymlinks
         let tree = try await user.run { () throws(EngineError) in
@@ -213,6 +311,24 @@ package final class Engine: Sendable {
                 "bytes": "\(tree.totalBytes)", "destination": "\(destination.routeDescription)", "priority": "\(options.priority)",
             ])
         return (transfer, tree.warnings)
+    }
+
+    /// The sending side's punched route from `Send`'s punch options: the prepared port, taken,
+    /// and the receiver's ticket, read.
+    private func punchRoute(for request: PunchRequest, owner: UInt32) async throws(EngineError) -> PunchRoute {
+        guard !request.handle.isEmpty, !request.ticket.isEmpty else {
+            throw .invalidArgument("a punched send needs both PunchHandle and PunchTicket")
+        }
+        let now = UInt32(clamping: Clock.nowMicroseconds / 1_000_000)
+        let ticket: PunchTicket
+        do {
+            ticket = try PunchTicket(parsing: request.ticket, now: now)
+        } catch {
+            throw .invalidArgument(error.description)
+        }
+        guard ticket.role == .receiver else { throw .invalidArgument(PunchTicket.ParseError.wrongRole(ticket.role).description) }
+        let prepared = try await punches.take(request.handle, owner: owner, role: .sender, now: now)
+        return PunchRoute(localPort: prepared.localPort, ticket: ticket)
     }
 
     /// Sends queued and running: (waiting, running).

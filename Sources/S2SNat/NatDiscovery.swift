@@ -45,20 +45,26 @@ public actor NatDiscovery {
     /// One look, uncached.
     static func discover(servers: [StunServer], group: any EventLoopGroup) async -> NatReport {
         let hostAddresses = Self.hostAddresses()
-        var resolved: [(name: StunServer, address: SocketAddress)] = []
+        let (addresses, errors) = await resolve(servers)
+        async let udp = Self.udp(addresses, hostAddresses: hostAddresses, group: group)
+        async let tcp = Self.tcp(addresses, hostAddresses: hostAddresses, group: group)
+        return NatReport(udp: await udp, tcp: await tcp, hostAddresses: hostAddresses, errors: errors, timestamp: Self.wallClock())
+    }
+
+    /// The addresses of the first ``serversAsked`` servers that resolve, each once, and why the
+    /// others did not.
+    static func resolve(_ servers: [StunServer]) async -> (addresses: [SocketAddress], errors: [String]) {
+        var addresses: [SocketAddress] = []
         var errors: [String] = servers.isEmpty ? ["no STUN server is configured (StunServer=)"] : []
-        for server in servers where resolved.count < serversAsked {
+        for server in servers where addresses.count < serversAsked {
             do {
                 let address = try await resolve(server)
-                if !resolved.contains(where: { $0.address == address }) { resolved.append((server, address)) }
+                if !addresses.contains(address) { addresses.append(address) }
             } catch {
                 errors.append("\(server): \(error)")
             }
         }
-        let addresses = resolved.map(\.address)
-        async let udp = Self.udp(addresses, hostAddresses: hostAddresses, group: group)
-        async let tcp = Self.tcp(addresses, hostAddresses: hostAddresses, group: group)
-        return NatReport(udp: await udp, tcp: await tcp, hostAddresses: hostAddresses, errors: errors, timestamp: Self.wallClock())
+        return (addresses, errors)
     }
 
     private static func udp(_ servers: [SocketAddress], hostAddresses: [String], group: any EventLoopGroup) async -> NatReport.Transport {
@@ -72,7 +78,7 @@ public actor NatDiscovery {
 
     /// TCP: the first server from a fresh port, then from that port the next server, or the first
     /// one's OTHER-ADDRESS when only one was given.
-    private static func tcp(_ servers: [SocketAddress], hostAddresses: [String], group: any EventLoopGroup) async -> NatReport.Transport {
+    static func tcp(_ servers: [SocketAddress], hostAddresses: [String], group: any EventLoopGroup) async -> NatReport.Transport {
         var answers: [StunProbe.Answer] = []
         var port = 0
         var remaining = servers

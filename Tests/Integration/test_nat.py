@@ -129,3 +129,17 @@ def test_silent_and_unresolvable_servers_give_an_answer_within_seconds(host):
         assert report[transport]["observations"] == [], report
         assert any("198.19.0.99:3478: no reply" in e for e in report[transport]["errors"]), report
     assert side.ctl("status").rc == 0
+
+
+def test_behind_a_symmetric_nat_a_punch_fails_at_once_and_says_why(host, mkdir):
+    """No hole can be punched through a NAT that gives each destination a new port: both
+    commands say so within seconds, before any ticket is printed."""
+    side = host(HOST_B, [f"{STUN[0]}:3478", f"{STUN[1]}:3478"])
+    endpoint_id = side.ctl("endpoint", "new", str(mkdir("in"))).out.split()[0]
+    for args in (["endpoint", "punch", endpoint_id, "--ticket", "unused"],
+                 ["send", str(RIG), endpoint_id, "--punch", "--ticket", "unused"]):
+        start = time.monotonic()
+        r = side.ctl(*args, timeout=30)
+        assert time.monotonic() - start < 10, r
+        assert r.rc != 0 and r.out == "", r
+        assert "symmetric NAT" in r.err and "use a relay" in r.err, r

@@ -48,6 +48,15 @@ enum DaemonBusTable {
                 try await $0.setLimits($1, caller: $2)
             },
             .init("DiscoverNAT", out: [.init("report", options)], rule: .anyone) { await $0.discoverNAT(caller: $2) },
+            // Anyone may prepare to send; preparing to receive takes the endpoint's owner (checked
+            // by the handler, as for GetEndpoint), and a handle serves only the user it was given.
+            .init(
+                "PreparePunch", in: [.init("endpoint_id", .string)],
+                out: [.init("handle", .string), .init("ticket", .string), .init("warnings", .array(.string))], rule: .anyone
+            ) { try await $0.preparePunch($1, caller: $2) },
+            .init("Punch", in: [.init("handle", .string), .init("ticket", .string)], out: [.init("peer", .string)], rule: .anyone) {
+                try await $0.punch($1, caller: $2)
+            },
         ],
         properties: [
             .init("Version", .string, changeSignal: .const) { _ in .string(S2SVersion.current) },

@@ -106,6 +106,27 @@ final class Manager: ObjectTree, Sendable {
         [await engine.natReport(requester: caller.uid).busValue(servers: engine.configuration.stunServers)]
     }
 
+    /// One side of a punched route: an endpoint ID to receive into it (the caller's own, or any
+    /// for an administrator), or "" to send.
+    func preparePunch(_ arguments: [DBusValue], caller: Caller) async throws -> [DBusValue] {
+        guard arguments.count == 1, let id = arguments[0].stringValue else {
+            throw EngineError.invalidArgument("PreparePunch takes an endpoint ID, or \"\" for sending")
+        }
+        let endpoint = id.isEmpty ? nil : try await self.endpoint(arguments, caller: caller, rule: .ownerOr(.manageAll))
+        let (handle, ticket, warnings) = try await engine.preparePunch(owner: caller.uid, endpoint: endpoint)
+        return [.string(handle), .string(ticket), .strings(warnings)]
+    }
+
+    /// The receiving side of a punched route, with the sender's ticket: returns once connected.
+    func punch(_ arguments: [DBusValue], caller: Caller) async throws -> [DBusValue] {
+        guard arguments.count == 2, let handle = arguments[0].stringValue, let ticket = arguments[1].stringValue,
+            handle.utf8.count <= 256, ticket.utf8.count <= 256
+        else {
+            throw EngineError.invalidArgument("Punch takes the handle PreparePunch gave and the sender's ticket, at most 256 bytes each")
+        }
+        return [.string(try await engine.punch(handle: handle, ticket: ticket, requester: caller.uid))]
+    }
+
     /// The endpoint named by the ID argument, if the rule lets the caller use it. Another user's
     /// endpoint is "not found", exactly like one that does not exist, so IDs cannot be probed.
     func endpoint(_ arguments: [DBusValue], caller: Caller, rule: Authorization.Rule) async throws -> Endpoint {

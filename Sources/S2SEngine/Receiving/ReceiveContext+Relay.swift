@@ -5,11 +5,11 @@ import S2SPeer
 import S2SProtocol
 
 extension ReceiveContext {
-    /// The receiver's side of a connection a relay paired: the same as a direct connection's (the
-    /// preamble selects the endpoint, the Noise handshake proves its key), never the peer's
-    /// address, which is the relay's anyway. `handshakeDone` is called once the handshake is over,
-    /// either way.
-    func serveRelayed(_ connection: NIOAsyncChannel<ByteBuffer, ByteBuffer>, handshakeDone: @Sendable () -> Void) async {
+    /// The receiver's side of a connection it opened itself, to a relay that paired it (`route`
+    /// "relay") or to a sender through a punched hole ("punched"): the same as an accepted
+    /// connection's (the preamble selects the endpoint, the Noise handshake proves its key).
+    /// `handshakeDone` is called once the handshake is over, either way.
+    func serve(paired connection: NIOAsyncChannel<ByteBuffer, ByteBuffer>, route: String, handshakeDone: @Sendable () -> Void) async {
         let context = self
         do {
             try await SecureChannel.accept(
@@ -24,10 +24,10 @@ extension ReceiveContext {
             ) { channel in
                 let key = Array(channel.endpointKey.rawRepresentation)
                 guard let endpoint = await context.endpoints.endpoint(publicKey: key) else { return }
-                await ReceiveSession(channel: channel, endpoint: endpoint, context: context, route: "relay").run()
+                await ReceiveSession(channel: channel, endpoint: endpoint, context: context, route: route).run()
             }
         } catch {
-            logger.debug("relayed peer connection failed", metadata: ["error": "\(error)"])
+            logger.debug("peer connection failed", metadata: ["route": "\(route)", "error": "\(error)"])
         }
     }
 
@@ -46,7 +46,7 @@ extension ReceiveContext {
                     do {
                         let connection = try await RelayConnector.connect(
                             to: relay, token: token, side: .receiver, limits: limits, pairingTimeout: nil)
-                        await serveRelayed(connection, handshakeDone: {})
+                        await serve(paired: connection, route: "relay", handshakeDone: {})
                     } catch {
                         if !Task.isCancelled {
                             logger.info("a striped session's waiting connection at the relay failed", metadata: ["error": "\(error)"])

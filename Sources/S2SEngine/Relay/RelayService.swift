@@ -71,7 +71,7 @@ final class RelayService: Service, Sendable {
                         self.unserved.withLock { _ = $0.removeValue(forKey: ObjectIdentifier(connection.channel)) }
                         self.sessions.withLock { $0 += 1 }
                         group.addTask {
-                            await self.context.serveRelayed(connection, handshakeDone: handshakeDone)
+                            await self.context.serve(paired: connection, route: "relay", handshakeDone: handshakeDone)
                             handshakeDone()
                             self.sessions.withLock { $0 -= 1 }
                         }

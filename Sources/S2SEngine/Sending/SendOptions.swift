@@ -21,6 +21,11 @@ package struct SendOptions: Sendable, Equatable, Codable {
     package var maxAttempts: UInt32?
     /// TCP connections for this transfer (1 to ``StreamCount/most``); nil: the daemon's `Streams=`.
     package var streams: Int?
+    /// The punched route (`s2sctl send --punch`); nil: the destination's own route.
+    package var punch: PunchRoute?
+    /// `Send`'s punch options as called; ``Engine/send(owner:sources:destination:options:)``
+    /// turns them into ``punch``. Never stored.
+    package var punchRequest: PunchRequest?
 
     /// The range of `Priority`.
     package static let priorities: ClosedRange<Int32> = -100...100
@@ -32,7 +37,7 @@ package struct SendOptions: Sendable, Equatable, Codable {
     // MARK: JSON
 
     private enum CodingKeys: String, CodingKey {
-        case digest, followSymlinks, priority, retryFor, maxAttempts, rateLimit, removeSource, streams
+        case digest, followSymlinks, priority, retryFor, maxAttempts, rateLimit, removeSource, streams, punch
     }
 
     package init(from decoder: any Decoder) throws {
@@ -50,6 +55,7 @@ package struct SendOptions: Sendable, Equatable, Codable {
         rateLimit = try container.decodeIfPresent(UInt64.self, forKey: .rateLimit) ?? 0
         removeSource = try container.decodeIfPresent(Bool.self, forKey: .removeSource) ?? false
         streams = try container.decodeIfPresent(Int.self, forKey: .streams).map { min(max($0, 1), StreamCount.most) }
+        punch = try container.decodeIfPresent(PunchRoute.self, forKey: .punch)
     }
 
     package func encode(to encoder: any Encoder) throws {
@@ -62,5 +68,6 @@ package struct SendOptions: Sendable, Equatable, Codable {
         try container.encode(rateLimit, forKey: .rateLimit)
         try container.encode(removeSource, forKey: .removeSource)
         try container.encodeIfPresent(streams, forKey: .streams)
+        try container.encodeIfPresent(punch, forKey: .punch)
     }
 }

@@ -70,7 +70,7 @@ actor SendQueue {
                 "you have \(queued) sends queued or running, the most this daemon allows (MaxQueuedSendsPerUser=\(limit)); wait for some to finish")
         }
         var record = TransferStore.Record(
-            direction: .send, owner: owner, route: destination.route == .relay ? "relay" : "direct",
+            direction: .send, owner: owner, route: options.punch != nil ? "punched" : destination.route == .relay ? "relay" : "direct",
             destination: destination.description, sources: sources, names: Transfer.topLevelNames(tree.entries),
             digestAlgorithm: "\(options.digest)", options: options, tokenKey: tokenKey,
             progress: Transfer.Progress(state: .queued), created: Clock.nowMicroseconds)

@@ -5,6 +5,8 @@ import Logging
 import S2SPeer
 import S2SProtocol
 import Synchronization
+import NIOCore
+import S2SNat
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -39,14 +41,17 @@ final class SendSession: Sendable {
     private let streams: Int?
     /// Which endpoints take AES-GCM: the first connection's cipher, and what its HELLO teaches.
     private let ciphers: CipherMemory
+    /// The punched route, instead of the destination's: one connection through both NATs.
+    private let punch: PunchRoute?
 
     init(
         transfer: Transfer, tree: SourceTree, destination: Destination, token: TransferToken,
         digest: DigestAlgorithm, followSymlinks: Bool, user: UserContext, logger: Logger,
         relays: [RelayAddress] = [], relayDeadline: Duration = SecureChannel.defaultRelayDeadline,
         timeouts: ProtocolLimits = .default, unchangedSinceFirstOffer: Set<String> = [], streams: Int? = nil,
-        ciphers: CipherMemory = CipherMemory()
+        ciphers: CipherMemory = CipherMemory(), punch: PunchRoute? = nil
     ) {
+        self.punch = punch
         self.streams = streams
         self.ciphers = ciphers
         self.timeouts = timeouts
@@ -190,6 +195,11 @@ final class SendSession: Sendable {
             try await body(channel)
         }
         do {
+            if let punch {
+                let connection = try await Self.punched(punch, limits: timeouts, logger: logger)
+                try await SecureChannel.connect(paired: connection, endpointKey: key, cipher: cipher, limits: timeouts, session)
+                return
+            }
             switch destination.route {
             case .direct(let host, let port):
                 try await SecureChannel.connect(host: host, port: port, endpointKey: key, cipher: cipher, limits: timeouts, session)
@@ -204,6 +214,28 @@ final class SendSession: Sendable {
         } catch {
             if !started, cipher == .aesGCM { ciphers.forget(destination.id.publicKey) }
             throw error
+        }
+    }
+
+    /// The connection of a punched route: TCP simultaneous open from the prepared port to the
+    /// receiver's addresses, at the clock slots both sides share (``TCPPunch``).
+    private static func punched(_ punch: PunchRoute, limits: ProtocolLimits, logger: Logger) async throws -> NIOAsyncChannel<ByteBuffer, ByteBuffer> {
+        let candidates = punch.candidates.compactMap { text -> SocketAddress? in
+            guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]) else { return nil }
+            let host = text[..<colon].trimmingCharacters(in: "[]")
+            return try? SocketAddress(ipAddress: host, port: port)
+        }
+        do {
+            let connection = try await TCPPunch.connect(
+                from: punch.localPort, to: candidates,
+                initializer: { channel in
+                    channel.eventLoop.makeCompletedFuture { try PeerPipeline.configure(channel, expectPreamble: false, limits: limits) }
+                },
+                discard: { connection in try? await connection.executeThenClose { _, _ in } })
+            logger.info("punched", metadata: ["local_port": "\(punch.localPort)", "peer": "\(connection.channel.remoteAddress.map(NetworkErrorText.describe) ?? "?")"])
+            return connection
+        } catch {
+            throw SendEnding.noReceiver("no hole could be punched to the receiver: \(error)")
         }
     }
 

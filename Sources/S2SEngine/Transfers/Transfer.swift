@@ -66,7 +66,7 @@ package final class Transfer: Sendable {
     package let direction: Direction
     /// The user who sent it, or the receiving endpoint's owner.
     package let owner: UInt32
-    /// "direct" or "relay"; the punched route comes with its own issue.
+    /// "direct", "relay" or "punched".
     package let route: String
     /// The receiving endpoint (receive side only).
     package let endpoint: Endpoint?

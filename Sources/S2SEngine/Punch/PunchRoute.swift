@@ -1,0 +1,26 @@
+import S2SNat
+
+/// A send's punched route, as stored with the queued send: the local port its ticket named and
+/// the receiver's addresses from the receiver's ticket. A punch happens once, at the moment both
+/// sides agreed on, so such a send makes one attempt.
+package struct PunchRoute: Sendable, Equatable, Codable {
+    package let localPort: Int
+    /// `ADDRESS:PORT` or `[ADDRESS]:PORT`, best first.
+    package let candidates: [String]
+
+    init(localPort: Int, ticket: PunchTicket) {
+        self.localPort = localPort
+        self.candidates = ticket.candidates.map(\.description)
+    }
+}
+
+/// What `Send`'s punch options ask for, before the engine turns it into a ``PunchRoute``.
+package struct PunchRequest: Sendable, Equatable {
+    package let handle: String
+    package let ticket: String
+
+    package init(handle: String, ticket: String) {
+        self.handle = handle
+        self.ticket = ticket
+    }
+}

@@ -1,0 +1,74 @@
+public import NIOCore
+public import NIOPosix
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One side's socket for a punched route, looked at before its ticket is written: the local port,
+/// the public address a NAT maps it to over TCP (STUN from that very port) and whether that
+/// mapping holds for every destination, and the host's addresses (for a peer on the same network).
+public struct PunchPreparation: Sendable {
+    public let localPort: Int
+    /// What the servers saw of `localPort`, with the NAT's mapping and what went wrong.
+    public let tcp: NatReport.Transport
+    public let hostAddresses: [String]
+
+    /// Asks `servers` over TCP from a fresh port, as ``NatDiscovery`` does, and keeps the port.
+    public static func prepare(servers: [StunServer], group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) async -> PunchPreparation {
+        let hostAddresses = NatDiscovery.hostAddresses()
+        let (addresses, errors) = await NatDiscovery.resolve(servers)
+        var tcp = await NatDiscovery.tcp(addresses, hostAddresses: hostAddresses, group: group)
+        if tcp.localPort == 0 {
+            // No server to ask: a port of our own for host candidates alone (a peer on this network).
+            tcp = NatReport.Transport(localPort: Self.freePort(), observations: [], errors: tcp.errors, hostAddresses: hostAddresses)
+        }
+        return PunchPreparation(
+            localPort: tcp.localPort,
+            tcp: NatReport.Transport(localPort: tcp.localPort, observations: tcp.observations, errors: errors + tcp.errors, hostAddresses: hostAddresses),
+            hostAddresses: hostAddresses)
+    }
+
+    /// The ticket for this socket: the NAT's public address first, then the host's own.
+    public func ticket(role: PunchTicket.Role, now: UInt32) -> PunchTicket {
+        var candidates = tcp.observations.map(\.mapped)
+        for host in hostAddresses {
+            if let address = Self.address(host, port: localPort) { candidates.append(address) }
+        }
+        return PunchTicket(role: role, expires: now + PunchTicket.lifetime, candidates: candidates)
+    }
+
+    /// `host` (an IPv4 or IPv6 address) and `port` as a STUN address.
+    static func address(_ host: String, port: Int) -> StunAddress? {
+        var v4 = in_addr()
+        if inet_pton(AF_INET, host, &v4) == 1 {
+            return withUnsafeBytes(of: &v4) { StunAddress(ip: Array($0), port: port) }
+        }
+        var v6 = in6_addr()
+        if inet_pton(AF_INET6, host, &v6) == 1 {
+            return withUnsafeBytes(of: &v6) { StunAddress(ip: Array($0), port: port) }
+        }
+        return nil
+    }
+
+    /// A port the kernel picks for a TCP socket: bound, read, and let go (the punch binds it again
+    /// with `SO_REUSEPORT`).
+    static func freePort() -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return 0 }
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in
+                bind(fd, pointer, length) == 0 && getsockname(fd, pointer, &length) == 0
+            }
+        }
+        return bound ? Int(UInt16(bigEndian: address.sin_port)) : 0
+    }
+}
+
+extension StunAddress {
+    /// The address for connecting to it.
+    public var socketAddress: SocketAddress? { try? SocketAddress(ipAddress: host, port: port) }
+}

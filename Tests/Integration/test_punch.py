@@ -1,0 +1,175 @@
+"""Punched routes by hand (issue 17): two daemons, each behind its own cone NAT
+(Tests/Integration/nat/nat-rig.sh: Linux NAT boxes, coturn on the "internet"), exchange punch
+tickets through s2sctl (`endpoint punch ID` on the receiving side, `send --punch` on the sending
+side) and connect by TCP simultaneous open at the wall clock's shared slots. Transfers arrive
+identical, also with the two clocks 2 s apart (libfaketime); bad, stale, foreign and
+wrong-side tickets and handles are refused with a clear error and cost nothing."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import Bus, as_user_argv, base_env, run
+from s2sit import bech32_encode
+from test_nat import HOST_A, HOST_B, STUN, rig
+from test_transfer import Side, random_file, sha256
+from conftest import S2SCTL
+
+PUBLIC_A, PUBLIC_B = "198.19.0.11", "198.19.0.12"
+BUSCTL = ["busctl", "--no-pager"]
+MANAGER = ("org.s2s.Daemon1", "/org/s2s/Daemon1", "org.s2s.Daemon1.Manager")
+
+
+@pytest.fixture(scope="module")
+def cone_rig(tmp_path_factory):
+    work = tmp_path_factory.mktemp("punch")
+    if rig(work, "up", "cone", "cone") != 0:
+        rig(work, "down")
+        pytest.fail(f"cannot build the NAT rig:\n{(work / 'nat-rig.log').read_text()[-3000:]}")
+    try:
+        yield work
+    finally:
+        rig(work, "down")
+
+
+@pytest.fixture
+def pair(cone_rig, scratch, daemon_factory):
+    """pair(sender_clock_offset=None) -> (receiver, sender): a daemon in each NATed host."""
+    buses = []
+
+    def make(sender_clock_offset: str | None = None):
+        config = "[Daemon]\n" + "".join(f"StunServer={s}:3478\n" for s in STUN)
+        sides = []
+        for ns, offset in ((HOST_A, None), (HOST_B, sender_clock_offset)):
+            bus = Bus(scratch)
+            buses.append(bus)
+            wrapper = ["ip", "netns", "exec", ns]
+            if offset:
+                # The monotonic clock stays true: only the wall clock, which slots follow, is off.
+                wrapper += ["env", "FAKETIME_DONT_FAKE_MONOTONIC=1", "faketime", "-f", offset]
+            sides.append(Side(bus, daemon_factory(target_bus=bus, wrapper=wrapper, config=config), None))
+        return tuple(sides)
+
+    yield make
+    for bus in buses:
+        bus.close()
+
+
+def popen(side: Side, *args, user=None) -> subprocess.Popen:
+    return subprocess.Popen(as_user_argv(user, [S2SCTL, *args]), env=side.env(), stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def punched_send(receiver: Side, sender: Side, endpoint_id: str, source: Path, *, receiver_user, sender_user) -> tuple:
+    """The exchange as two people do it: the receiver's ticket goes to the sender (--ticket),
+    the sender's comes back to the receiver's prompt. Returns both processes' results."""
+    punch = popen(receiver, "endpoint", "punch", endpoint_id, user=receiver_user)
+    receiver_ticket = punch.stdout.readline().strip()
+    assert receiver_ticket.startswith("s2sp1"), (receiver_ticket, punch.stderr.read() if punch.poll() is not None else "")
+    send = popen(sender, "send", str(source), endpoint_id, "--punch", "--ticket", receiver_ticket, "--json", user=sender_user)
+    sender_ticket = send.stdout.readline().strip()
+    assert sender_ticket.startswith("s2sp1"), (sender_ticket, send.stderr.read() if send.poll() is not None else "")
+    punch.stdin.write(sender_ticket + "\n")
+    punch.stdin.flush()
+    punch_out, punch_err = punch.communicate(timeout=120)
+    send_out, send_err = send.communicate(timeout=120)
+    return (punch.returncode, punch_err), (send.returncode, send_out, send_err)
+
+
+def test_twenty_punched_transfers_arrive_identical(pair, mkdir, user_a, user_b):
+    receiver, sender = pair()
+    inbox = mkdir("in", owner=user_b)
+    r = receiver.ctl("endpoint", "new", str(inbox), user=user_b)
+    assert r.rc == 0, r
+    endpoint_id = r.out.split()[0]
+    out = mkdir("out", owner=user_a)
+    for n in range(20):
+        src = random_file(out / f"f{n}.bin", 64 << 10 if n else 8 << 20, owner=user_a)
+        (prc, perr), (src_rc, sout, serr) = punched_send(receiver, sender, endpoint_id, src, receiver_user=user_b, sender_user=user_a)
+        assert prc == 0, perr
+        # The receiver reached the sender's NAT, at the port the sender's ticket named.
+        assert f"connected to the sender at {PUBLIC_B}:" in perr, perr
+        assert src_rc == 0, serr
+        assert json.loads(sout[sout.index("{"):])["route"] == "punched", sout
+        assert sha256(inbox / src.name) == sha256(src), n
+    incoming = receiver.ctl("transfers", "--json", user=user_b).json()
+    assert len(incoming) == 20 and {t["route"] for t in incoming} == {"punched"}, incoming
+
+
+def test_clocks_two_seconds_apart_still_meet(pair, mkdir, user_a, user_b):
+    receiver, sender = pair(sender_clock_offset="+2s")
+    # The sender's daemon does live 2 s ahead: its NAT report is stamped by its wall clock.
+    measured = sender.ctl("nat", "--json").json()["measured"]
+    skew = time.mktime(time.strptime(measured, "%Y-%m-%dT%H:%M:%SZ")) - time.mktime(time.gmtime())
+    assert 1 <= skew <= 4, measured
+    inbox = mkdir("in", owner=user_b)
+    endpoint_id = receiver.ctl("endpoint", "new", str(inbox), user=user_b).out.split()[0]
+    src = random_file(mkdir("out", owner=user_a) / "skewed.bin", 2 << 20, owner=user_a)
+    (prc, perr), (src_rc, _, serr) = punched_send(receiver, sender, endpoint_id, src, receiver_user=user_b, sender_user=user_a)
+    assert prc == 0 and src_rc == 0, (perr, serr)
+    assert sha256(inbox / "skewed.bin") == sha256(src)
+
+
+def busctl(side: Side, method: str, signature: str = "", *args, user=None):
+    return run([*BUSCTL, f"--address={side.bus.address}", "--json=short", "call", *MANAGER, method,
+                *([signature, *map(str, args)] if signature else [])], user=user, timeout=90)
+
+
+def error_of(result) -> str:
+    assert result.rc != 0, result
+    return result.err
+
+
+def ticket(role: int, expires: int, candidates: list[tuple[str, int]]) -> str:
+    payload = bytes([1, role]) + expires.to_bytes(4, "big")
+    for ip, port in candidates:
+        payload += bytes([4]) + bytes(int(p) for p in ip.split(".")) + port.to_bytes(2, "big")
+    return bech32_encode("s2sp", payload)
+
+
+def test_bad_tickets_and_handles_are_refused_and_cost_nothing(pair, mkdir, user_a, user_b):
+    receiver, sender = pair()
+    inbox = mkdir("in", owner=user_b)
+    endpoint_id = receiver.ctl("endpoint", "new", str(inbox), user=user_b).out.split()[0]
+    r = busctl(receiver, "PreparePunch", "s", endpoint_id, user=user_b)
+    assert r.rc == 0, r
+    handle, own_ticket, _ = json.loads(r.out)["data"]
+    now = int(time.time())
+    cases = {
+        "garbage": ("s2sp1qqqqqqq", "not a punch ticket"),
+        "typo": (own_ticket[:-1] + ("q" if own_ticket[-1] != "q" else "p"), "not a punch ticket"),
+        "its own side's": (own_ticket, "this is a receiver's ticket"),
+        "stale": (ticket(1, now - 60, [(PUBLIC_B, 40000)]), "expired"),
+        "no address": (ticket(1, now + 600, []), "no address"),
+        "huge": ("s2sp1" + "q" * 4000, "at most 256 bytes"),
+    }
+    for name, (bad, reason) in cases.items():
+        err = error_of(busctl(receiver, "Punch", "ss", handle, bad, user=user_b))
+        assert reason in err, (name, err)
+    # The handle survived every refused ticket; another user cannot use it, nor learn it exists.
+    err = error_of(busctl(receiver, "Punch", "ss", handle, ticket(1, now + 600, [(PUBLIC_B, 40000)]), user=user_a))
+    assert "no prepared punch" in err, err
+    # Another user's endpoint is not found, as everywhere.
+    assert "no endpoint" in error_of(busctl(receiver, "PreparePunch", "s", endpoint_id, user=user_a))
+    # Four preparations wait per user, at most.
+    for _ in range(3):
+        assert busctl(receiver, "PreparePunch", "s", endpoint_id, user=user_b).rc == 0
+    assert "at most 4" in error_of(busctl(receiver, "PreparePunch", "s", endpoint_id, user=user_b))
+    # A punched send needs both options, and the receiver's ticket: refused before anything is queued.
+    src = random_file(mkdir("out", owner=user_a) / "x.bin", 1024, owner=user_a)
+    r = busctl(sender, "PreparePunch", "s", "", user=user_a)
+    sender_handle, sender_ticket, _ = json.loads(r.out)["data"]
+    for options, reason in (
+        (["1", "PunchHandle", "s", sender_handle], "needs both"),
+        (["2", "PunchHandle", "s", sender_handle, "PunchTicket", "s", sender_ticket], "this is a sender's ticket"),
+    ):
+        r = run([*BUSCTL, f"--address={sender.bus.address}", "call", *MANAGER, "Send", "assa{sv}", "1", str(src),
+                 endpoint_id, *options], user=user_a)
+        assert r.rc != 0 and reason in r.err, r
+    assert sender.ctl("transfers", "--json", user=user_a).json() == []
