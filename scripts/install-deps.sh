@@ -23,7 +23,7 @@ packages=(
     dpkg-dev debhelper lintian                    # make deb, make lintian (Packaging/debian)
     debootstrap systemd-container                 # the boot test: a Debian 12 root, systemd-nspawn --boot
     iproute2 iptables iputils-ping gcc libc6-dev libnetfilter-queue-dev   # the emulated WAN link (Tests/Integration/wan)
-    coturn srt-tools conntrack                    # the NAT rig (Tests/Integration/nat): a STUN server; its own checks
+    coturn srt-tools conntrack faketime           # the NAT rig (Tests/Integration/nat): a STUN server, its own checks; skewed clocks
 )
 
 say() { printf 'install-deps: %s\n' "$*"; }

@@ -18,7 +18,7 @@ def test_spec_file_is_what_the_contract_says(spec):
     assert set(spec) == {MANAGER, ENDPOINT, TRANSFER}
     assert set(spec[MANAGER]["methods"]) == {
         "CreateEndpoint", "ListEndpoints", "GetEndpoint", "DeleteEndpoint", "Send", "ListTransfers", "Subscribe",
-        "Unsubscribe", "SetLimits", "ListTransferHistory", "ClearFinished"}
+        "Unsubscribe", "SetLimits", "ListTransferHistory", "ClearFinished", "DiscoverNAT", "PreparePunch", "Punch"}
     assert set(spec[MANAGER]["signals"]) == {"TransferAdded", "TransferProgress", "TransferFinished"}
     assert set(spec[TRANSFER]["methods"]) == {"Cancel", "Pause", "Resume", "SetRateLimit"}
 
