@@ -416,6 +416,7 @@ class Measurement:
     cpu_seconds: float  # both ends
     cpu_detail: dict = field(default_factory=dict)  # seconds per side
     peak_rss_mib: dict = field(default_factory=dict)  # s2s only: sender, receiver
+    cpu_phases: dict = field(default_factory=dict)  # s2s only: side: {phase: seconds}, from CPUTimeByPhase
 
 
 # ----------------------------------------------------------------------------------------------
@@ -647,6 +648,17 @@ class S2SDaemon:
             raise BenchError(f"s2sctl --user {shlex.join(args)} ({self.name}) failed: {result.stderr.strip()}")
         return result
 
+    def phase_cpu(self):
+        """The daemon's CPU seconds per hot-path phase so far (its CPUTimeByPhase property);
+        empty when it cannot be read (a daemon without it)."""
+        result = subprocess.run(["busctl", f"--address={self.env['DBUS_SESSION_BUS_ADDRESS']}", "--json=short",
+                                 "get-property", "org.s2s.Daemon1", "/org/s2s/Daemon1", "org.s2s.Daemon1.Manager",
+                                 "CPUTimeByPhase"], stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=30)
+        try:
+            return {phase: ns / 1e9 for phase, ns in json.loads(result.stdout)["data"].items()}
+        except (ValueError, KeyError, TypeError, AttributeError):
+            return {}
+
     def stop(self):
         stop_process(self.daemon, f"{self.name} s2sd")
         stop_process(self.bus, f"{self.name} dbus-daemon")
@@ -692,15 +704,20 @@ class S2STool:
         command = [self.sender.s2sctl, "--user", "send", *self.send_args, workload.source, target]
         daemons = {"sender": self.sender.pid, "receiver": self.receiver.pid}
         before = {side: cpu_seconds(pid) for side, pid in daemons.items()}
+        phases_before = {"sender": self.sender.phase_cpu(), "receiver": self.receiver.phase_cpu()}
         with PeakRSS(list(daemons.values())) as rss:
             code, seconds, client_cpu, output = run_measured(command, log_path, env=self.sender.env, timeout=timeout)
         self._check_daemons()
         if code != 0:
             raise CopyFailed(f"s2sctl send exited with status {code}:\n{output[-2000:]}")
         cpu = {side: cpu_seconds(pid) - before[side] for side, pid in daemons.items()}
+        phases_after = {"sender": self.sender.phase_cpu(), "receiver": self.receiver.phase_cpu()}
+        phases = {side: {phase: phases_after[side][phase] - phases_before[side].get(phase, 0.0)
+                         for phase in phases_after[side]} for side in phases_after if phases_after[side]}
         cpu["s2sctl"] = client_cpu
         return Measurement(seconds, workload.rate(seconds), sum(cpu.values()), cpu_detail=cpu,
-                           peak_rss_mib={side: rss.peak[pid] / 1024 for side, pid in daemons.items()})
+                           peak_rss_mib={side: rss.peak[pid] / 1024 for side, pid in daemons.items()},
+                           cpu_phases=phases)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -870,6 +887,8 @@ def print_report(info, context, results, baseline="s2s", notes=()):
     for row in rows:
         print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[-1])
     print()
+    for line in phase_lines(results):
+        print(line)
     print(f"{baseline}/tool: {baseline}'s median divided by the tool's (above 1: {baseline} is faster).")
     for line in notes:
         print(line)
@@ -900,6 +919,32 @@ def table_row(result, results, baseline="s2s"):
         rss = f"snd {peak['sender']:.0f}, rcv {peak['receiver']:.0f}"
     return (result.workload.label, result.tool.label, format_rate(result.median, unit), format_runs(result),
             ratio, cpu, rss)
+
+
+# The phases each side spends CPU in (CPUTimeByPhase), in the order data flows.
+PHASES = {"sender": ("read", "digest", "seal"), "receiver": ("open", "digest", "write")}
+
+
+def phase_lines(results):
+    """CPU seconds per GiB by phase, medians over the runs, for each s2s result whose daemons
+    counted them; "rest" is the side's CPU time outside those phases (sockets, scheduling, the
+    bus, copies between buffers)."""
+    lines = []
+    for result in results:
+        runs = [m for m in result.runs if all(side in m.cpu_phases for side in PHASES)]
+        if result.error or not runs:
+            continue
+        gib = result.workload.bytes / GIB
+        parts = []
+        for side, phases in PHASES.items():
+            per = {phase: statistics.median(m.cpu_phases[side].get(phase, 0.0) for m in runs) / gib for phase in phases}
+            total = statistics.median(m.cpu_detail.get(side, 0.0) for m in runs) / gib
+            rest = max(0.0, total - sum(per.values()))
+            parts.append(("snd " if side == "sender" else "rcv ") + ", ".join(f"{phase} {value:.2f}" for phase, value in per.items()) + f", rest {rest:.2f}")
+        lines.append(f"cpu s/GiB by phase, {result.workload.label}, {result.tool.label}: " + "; ".join(parts))
+    if lines:
+        lines.append("")
+    return lines
 
 
 def write_json(path, info, context, results):

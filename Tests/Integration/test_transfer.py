@@ -146,8 +146,15 @@ def test_a_large_file_arrives_byte_for_byte(pair, mkdir, user_a, user_b, checksu
     source = random_file(outbox / "big.bin", size, owner=user_a)
     dest = new_endpoint(receiver, inbox, user_b)
 
+    before = {side: (phase_cpu(side), process_cpu(side)) for side in (sender, receiver)}
     r = sender.ctl("send", "--checksum", checksum, "--json", str(source), dest, user=user_a, timeout=600)
     assert r.rc == 0, r
+    # Each daemon counted its hot path's phases (CPUTimeByPhase), and no more than its CPU time.
+    for side, phases in ((sender, ("read", "digest", "seal")), (receiver, ("open", "digest", "write"))):
+        (phases_before, cpu_before), phases_after, cpu_after = before[side], phase_cpu(side), process_cpu(side)
+        spent = {phase: phases_after[phase] - phases_before[phase] for phase in phases_after}
+        assert all(spent[phase] > 0 for phase in phases), spent
+        assert sum(spent.values()) <= cpu_after - cpu_before + 0.05, (spent, cpu_after - cpu_before)
     info = json.loads(r.out)
     assert info["state"] == "done" and info["bytesDone"] == size and info["filesDone"] == 1
     assert info["digestAlgorithm"] == checksum
@@ -160,6 +167,22 @@ def test_a_large_file_arrives_byte_for_byte(pair, mkdir, user_a, user_b, checksu
     assert not (inbox / ".s2s-partial").exists(), "the partial area is removed after a finished transfer"
     endpoint = receiver.ctl("endpoint", "list", "--json", user=user_b).json()[0]
     assert endpoint["bytesReceived"] == size and endpoint["filesReceived"] == 1
+
+
+def phase_cpu(side: Side) -> dict:
+    """The daemon's CPUTimeByPhase, in seconds, read with busctl."""
+    r = run(["busctl", f"--address={side.bus.address}", "--json=short", "get-property", "org.s2s.Daemon1",
+             "/org/s2s/Daemon1", "org.s2s.Daemon1.Manager", "CPUTimeByPhase"])
+    assert r.rc == 0, r
+    reply = json.loads(r.out)
+    assert reply["type"] == "a{st}", reply
+    return {phase: ns / 1e9 for phase, ns in reply["data"].items()}
+
+
+def process_cpu(side: Side) -> float:
+    """The daemon's user and system CPU seconds so far (/proc/PID/stat)."""
+    fields = Path(f"/proc/{side.daemon.pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def hardware_aes() -> bool:

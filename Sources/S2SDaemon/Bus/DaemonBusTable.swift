@@ -2,6 +2,7 @@ import S2SPeer
 import S2SBus
 import S2SCore
 import S2SEngine
+import S2SProtocol
 
 /// The daemon's whole bus surface in one place: every method with its signature, authorization
 /// rule and handler, every property with its getter, every signal (docs/dbus-api.md explains
@@ -82,6 +83,11 @@ enum DaemonBusTable {
             .init("HistoryRetention", .uint64, changeSignal: .const) { .uint64(microseconds($0.configuration.historyRetention)) },
             .init("QueuedSends", .uint32, changeSignal: .none) { .uint32(UInt32(clamping: $0.queued)) },
             .init("ActiveSends", .uint32, changeSignal: .none) { .uint32(UInt32(clamping: $0.active)) },
+            .init("CPUTimeByPhase", .dictionary(key: .string, value: .uint64), changeSignal: .none) { _ in
+                .dictionary(
+                    key: .string, value: .uint64,
+                    CPUAccount.totals.sorted { $0.key.rawValue < $1.key.rawValue }.map { DBusValue.DictEntry(.string($0.key.rawValue), .uint64($0.value)) })
+            },
         ],
         signals: [
             .init("TransferAdded", [.init("transfer", .objectPath), .init("properties", options)]),

@@ -1,3 +1,4 @@
+import S2SProtocol
 import CXXHash
 import Crypto
 
@@ -50,11 +51,13 @@ struct FileDigest: ~Copyable {
     /// Adds the next bytes of the file.
     mutating func update(_ bytes: UnsafeRawBufferPointer) {
         guard !bytes.isEmpty else { return }
-        if let xxh3 {
-            // Only fails for a NULL state, which `init` rules out.
-            _ = XXH3_128bits_update(xxh3, bytes.baseAddress, bytes.count)
-        } else {
-            sha256.update(bufferPointer: bytes)
+        CPUAccount.measure(.digest) {
+            if let xxh3 {
+                // Only fails for a NULL state, which `init` rules out.
+                _ = XXH3_128bits_update(xxh3, bytes.baseAddress, bytes.count)
+            } else {
+                sha256.update(bufferPointer: bytes)
+            }
         }
     }
 

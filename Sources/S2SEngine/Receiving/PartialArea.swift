@@ -1,3 +1,4 @@
+import S2SProtocol
 import S2SLinux
 #if canImport(Glibc)
 import Glibc
@@ -237,7 +238,7 @@ final class PartialArea: Sendable {
         var position: UInt64 = 0
         while position < length {
             let want = Int(min(UInt64(chunk), length - position))
-            let got = pread(fd, buffer.baseAddress, want, off_t(position))
+            let got = CPUAccount.measure(.read) { pread(fd, buffer.baseAddress, want, off_t(position)) }
             if got < 0 {
                 if errno == EINTR { continue }
                 throw ReceiveError.system(errno, "cannot read back partial file \(index)")

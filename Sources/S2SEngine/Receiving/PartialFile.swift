@@ -1,3 +1,4 @@
+import S2SProtocol
 import Synchronization
 #if canImport(Glibc)
 import Glibc
@@ -57,7 +58,7 @@ final class PartialFile: Sendable {
             }
             var done = 0
             while done < bytes.count {
-                let written = pwrite(fd, bytes.baseAddress.map { $0 + done }, bytes.count - done, off_t(offset) + off_t(done))
+                let written = CPUAccount.measure(.write) { pwrite(fd, bytes.baseAddress.map { $0 + done }, bytes.count - done, off_t(offset) + off_t(done)) }
                 if written < 0 {
                     if errno == EINTR { continue }
                     let code = errno

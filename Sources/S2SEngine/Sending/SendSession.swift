@@ -484,7 +484,7 @@ final class SendSession: Sendable {
             var failed: String?
             while offset < source.size {
                 let want = Int(min(UInt64(buffer.count), source.size - offset))
-                let got = pread(fd, buffer.baseAddress, want, off_t(offset))
+                let got = CPUAccount.measure(.read) { pread(fd, buffer.baseAddress, want, off_t(offset)) }
                 if got < 0 && errno == EINTR { continue }
                 guard got > 0 else {
                     failed = got < 0 ? "cannot read \(source.path): \(String(cString: strerror(errno)))" : "\(source.path) shrank while it was read"
