@@ -44,7 +44,7 @@ MANAGER_PROPERTIES = {"Version", "StartTimestamp", "PeerListeners", "MaxEndpoint
                       "MaxIncomingTransfers", "MaxIncomingTransfersPerEndpoint", "FreeSpaceReserve", "MaxUploadRate",
                       "MaxDownloadRate", "MaxActiveSends", "MaxActiveSendsPerDestination", "MaxActiveSendsPerUser",
                       "MaxQueuedSendsPerUser", "RetryFor", "HistoryRetention",
-                      "QueuedSends", "ActiveSends"}
+                      "QueuedSends", "ActiveSends", "CPUTimeByPhase"}
 # Endpoints and transfers are named by their owner's UID and their number among that owner's:
 # /org/s2s/Daemon1/endpoint/UID_N, canonical decimal, N from 1 (issue 19, finding 8).
 OBJECT_NUMBER = r"(0|[1-9][0-9]*)_([1-9][0-9]*)"
