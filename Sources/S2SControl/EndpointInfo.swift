@@ -21,6 +21,8 @@ struct EndpointInfo: Encodable {
     /// connection is waiting there now.
     @Nullable var relay: String?
     @Nullable var relayConnected: Bool?
+    /// Whether senders through the relay may move to a direct path (`null`: a daemon without it).
+    @Nullable var allowDirect: Bool?
     /// `ID@HOST:PORT` when the daemon has an external address (`endpoint new` only).
     @Nullable var address: String? = nil
 
@@ -48,6 +50,7 @@ struct EndpointInfo: Encodable {
             self.relay = relay
             relayConnected = reader.optional(EndpointProperty.relayConnected.rawValue, \.boolValue)
         }
+        allowDirect = reader.optional(EndpointProperty.allowDirect.rawValue, \.boolValue)
     }
 
     /// Name: value lines for `endpoint show`.
@@ -62,6 +65,7 @@ struct EndpointInfo: Encodable {
             ("Uses left", remainingUses.map(String.init) ?? "unlimited"),
             ("Received", "\(Units.formatSize(bytesReceived)) in \(filesReceived) file\(filesReceived == 1 ? "" : "s")"),
             ("Relay", relay.map { "\($0), " + (relayConnected == true ? "waiting" : "not connected") } ?? "none"),
+            ("Direct path", allowDirect == true ? "allowed to senders through the relay that ask" : "no"),
             ("Object", object),
         ]
     }

@@ -32,6 +32,9 @@ struct EndpointNew: AsyncParsableCommand {
     @Flag(help: "Accept a single transfer, then stop accepting.")
     var once = false
 
+    @Flag(help: "Let a sender through the relay that asks (send --allow-direct) move to a direct path through both NATs; it learns this host's addresses, and this host its.")
+    var allowDirect = false
+
     func validate() throws {
         if let quota { _ = try sizeArgument(quota) }
         if let expires {
@@ -47,6 +50,7 @@ struct EndpointNew: AsyncParsableCommand {
         if let quota { options[DaemonAPI.EndpointOption.quota] = .uint64(try sizeArgument(quota)) }
         if let expires { options[DaemonAPI.EndpointOption.lifetime] = .uint64(try durationArgument(expires)) }
         if once { options[DaemonAPI.EndpointOption.maxUses] = .uint64(1) }
+        if allowDirect { options[DaemonAPI.EndpointOption.allowDirect] = .boolean(true) }
 
         let client = try await root.busOptions.client()
         let (path, id) = try await client.createEndpoint(directory: absolutePath(directory), options: options)

@@ -95,6 +95,9 @@ struct SendCommand: AsyncParsableCommand {
     @Flag(help: "Print the transfer's object path and return at once; the daemon carries on.")
     var noWait = false
 
+    @Flag(help: "Through a relay: move to a direct path through both NATs if the endpoint allows it (endpoint new --allow-direct); the receiver learns this host's addresses. Default: the daemon's AllowDirect=.")
+    var allowDirect = false
+
     @Flag(help: "Go through both NATs by a punched hole, with tickets exchanged by hand (the receiver runs \"s2sctl endpoint punch ID\"); DEST is the plain ID.")
     var punch = false
 
@@ -168,6 +171,7 @@ struct SendCommand: AsyncParsableCommand {
         if let rate { options[DaemonAPI.SendOption.rateLimit] = .uint64(try Self.parseRate(rate, option: "--rate")) }
         if removeSource { options[DaemonAPI.SendOption.removeSource] = .boolean(true) }
         if let streams { options[DaemonAPI.SendOption.streams] = .uint32(try Self.parseStreams(streams)) }
+        if allowDirect { options[DaemonAPI.SendOption.allowDirect] = .boolean(true) }
 
         let client = try await root.busOptions.client()
         let events = noWait ? nil : try await client.subscribedEvents()

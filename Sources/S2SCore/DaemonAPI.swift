@@ -16,6 +16,9 @@ public enum DaemonAPI {
         public static let quota = "Quota"
         public static let lifetime = "Lifetime"
         public static let maxUses = "MaxUses"
+        /// Boolean: senders on the relay route that ask may move to a direct path, learning this
+        /// host's addresses (default false).
+        public static let allowDirect = "AllowDirect"
     }
 
     /// Keys of the options dictionary of `Send`.
@@ -43,9 +46,13 @@ public enum DaemonAPI {
         public static let punchHandle = "PunchHandle"
         /// String: the receiver's punch ticket.
         public static let punchTicket = "PunchTicket"
+        /// Boolean: on the relay route, move to a direct path when the endpoint allows it,
+        /// revealing this host's addresses to the receiver (default: the daemon's AllowDirect=).
+        public static let allowDirect = "AllowDirect"
 
         public static let all = [
             checksum, followSymlinks, priority, retryFor, maxAttempts, rateLimit, removeSource, streams, punchHandle, punchTicket,
+            allowDirect,
         ]
     }
 

@@ -12,4 +12,5 @@ public enum EndpointProperty: String, Sendable, CaseIterable {
     case filesReceived = "FilesReceived"
     case relay = "Relay"
     case relayConnected = "RelayConnected"
+    case allowDirect = "AllowDirect"
 }

@@ -34,6 +34,10 @@ public struct Configuration: Sendable, Equatable {
     /// How long a sender on the relay route waits for the receiver to be waiting at the relay
     /// (`RelayWaitTimeout=`), retrying while the relay drops it, before the send fails.
     public var relayWaitTimeout: Duration = SecureChannel.defaultRelayDeadline
+    /// Whether sends on the relay route move to a direct path where the endpoint allows it
+    /// (`AllowDirect=`; `send --allow-direct` per send): it reveals this host's addresses to the
+    /// receiver.
+    public var allowDirect = false
     /// STUN servers (`StunServer=`), asked only when this host's NAT is looked at (`s2sctl nat`,
     /// a punched route). At most ``maxStunServers``.
     public var stunServers: [StunServer] { configuredStunServers ?? StunServer.defaults }
@@ -216,6 +220,12 @@ public struct Configuration: Sendable, Equatable {
             }
             guard seconds > 0, seconds <= 86_400 else { throw SettingError(reason: "RelayWaitTimeout must be from 1 second to 1 day") }
             relayWaitTimeout = .seconds(Int64(seconds))
+        case "AllowDirect":
+            switch value.lowercased() {
+            case "yes", "true", "1", "on": allowDirect = true
+            case "no", "false", "0", "off": allowDirect = false
+            default: throw SettingError(reason: "AllowDirect must be yes or no, not \"\(value)\"")
+            }
         case "StunServer":
             // An empty assignment resets the list, as for Listen=; the first server replaces the
             // defaults.

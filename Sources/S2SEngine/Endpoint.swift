@@ -19,6 +19,9 @@ package struct Endpoint: Sendable, Equatable {
     package var remainingUses: UInt64?
     package var bytesReceived: UInt64
     package var filesReceived: UInt64
+    /// A sender on the relay route that asks for a direct path gets this endpoint's addresses
+    /// (`endpoint new --allow-direct`; docs/protocol.md, "Relay to direct").
+    package var allowDirect = false
 
     /// What names the endpoint on the bus and in the journal: its owner and ``ownerNumber``.
     package var objectNumber: ObjectNumber { ObjectNumber(owner: owner, number: ownerNumber) }

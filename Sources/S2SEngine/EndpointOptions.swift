@@ -4,6 +4,9 @@ package struct EndpointOptions: Sendable, Equatable {
     /// Seconds from creation to expiry.
     package var lifetime: UInt64?
     package var maxUses: UInt64?
+    /// Whether senders on the relay route that ask may move to a direct path (revealing this
+    /// host's addresses to them).
+    package var allowDirect = false
 
     /// The largest finite value accepted; larger ones (other than "unlimited") are refused rather
     /// than silently clamped.

@@ -38,7 +38,7 @@ actor EndpointRegistry {
             endpoint = try store.insert(
                 id: id, privateKey: Array(key.rawRepresentation), directory: directory, owner: owner, created: now,
                 quota: options.quota, expires: options.lifetime.map { now + $0 * 1_000_000 },
-                remainingUses: options.maxUses)
+                remainingUses: options.maxUses, allowDirect: options.allowDirect)
         } catch {
             throw .failed("cannot record the endpoint: \(error)")
         }

@@ -142,6 +142,9 @@ final class EndpointStore: Sendable {
         migrator.register("v8: numbers per owner") { db in
             try OwnerNumbers.migrate(db)
         }
+        migrator.register("v9: endpoints that allow a direct path") { db in
+            try db.execute(sql: "ALTER TABLE endpoint ADD COLUMN allow_direct INTEGER NOT NULL DEFAULT 0")
+        }
         return migrator
     }
 
@@ -167,26 +170,26 @@ final class EndpointStore: Sendable {
     /// Inserts a new endpoint and returns it with its numbers: the row's, and its owner's next.
     func insert(
         id: EndpointID, privateKey: [UInt8], directory: EndpointDirectory, owner: UInt32, created: UInt64,
-        quota: UInt64?, expires: UInt64?, remainingUses: UInt64?
+        quota: UInt64?, expires: UInt64?, remainingUses: UInt64?, allowDirect: Bool = false
     ) throws -> Endpoint {
         try database.write { db in
             let ownerNumber = try OwnerNumbers.next(.endpoint, owner: owner, in: db)
             try db.execute(
                 sql: """
                     INSERT INTO endpoint (public_key, private_key, directory, device, inode, owner, owner_number, created_usec,
-                                          quota, expires_usec, remaining_uses)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                          quota, expires_usec, remaining_uses, allow_direct)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """,
                 arguments: [
                     Data(id.publicKey), Data(privateKey), directory.path, Int64(bitPattern: directory.device),
                     Int64(bitPattern: directory.inode), Int64(owner), ownerNumber, Int64(clamping: created),
                     quota.map { Int64(clamping: $0) }, expires.map { Int64(clamping: $0) },
-                    remainingUses.map { Int64(clamping: $0) },
+                    remainingUses.map { Int64(clamping: $0) }, allowDirect ? 1 : 0,
                 ])
             return Endpoint(
                 number: db.lastInsertedRowID, ownerNumber: ownerNumber, id: id, privateKey: privateKey, directory: directory, owner: owner,
                 created: created, quota: quota, expires: expires, remainingUses: remainingUses,
-                bytesReceived: 0, filesReceived: 0)
+                bytesReceived: 0, filesReceived: 0, allowDirect: allowDirect)
         }
     }
 
@@ -224,6 +227,7 @@ final class EndpointStore: Sendable {
             owner: UInt32(clamping: try row["owner"] as Int64),
             created: try unsigned("created_usec") ?? 0,
             quota: try unsigned("quota"), expires: try unsigned("expires_usec"), remainingUses: try unsigned("remaining_uses"),
-            bytesReceived: try unsigned("bytes_received") ?? 0, filesReceived: try unsigned("files_received") ?? 0)
+            bytesReceived: try unsigned("bytes_received") ?? 0, filesReceived: try unsigned("files_received") ?? 0,
+            allowDirect: (try unsigned("allow_direct") ?? 0) != 0)
     }
 }

@@ -27,16 +27,25 @@ public enum TCPPunch {
     /// Connects from `localPort` to the first of `candidates` that answers, attempting at each
     /// slot until `patience` has passed; the connection is set up by `initializer`. A connection
     /// that completes after the first is closed with `discard`.
+    ///
+    /// With `alignedToWallClock` false the attempts start at once and follow each other every
+    /// slot: for two sides that agreed on the moment another way (a relayed session's round trip).
     public static func connect<Output: Sendable>(
-        from localPort: Int, to candidates: [SocketAddress], patience: Duration = patience,
+        from localPort: Int, to candidates: [SocketAddress], patience: Duration = patience, alignedToWallClock: Bool = true,
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
         initializer: @escaping @Sendable (any Channel) -> EventLoopFuture<Output>,
         discard: @escaping @Sendable (Output) async -> Void
     ) async throws -> Output {
         let deadline = ContinuousClock.now + patience
         var lastError: (any Error)?
+        var first = true
         while ContinuousClock.now < deadline {
-            try await Task.sleep(for: untilNextSlot(wallClock: NatDiscovery.wallClock()))
+            if alignedToWallClock {
+                try await Task.sleep(for: untilNextSlot(wallClock: NatDiscovery.wallClock()))
+            } else if !first {
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            first = false
             let attemptEnd = min(deadline, ContinuousClock.now + .seconds(Int64(slot)))
             let outcome: Result<Output, any Error>? = await withTaskGroup(of: Result<Output, any Error>.self) { tasks in
                 for candidate in candidates {

@@ -90,7 +90,9 @@ extension SecureChannel {
     /// Receiver side: on a connection set up by ``PeerPipeline/configure(_:expectPreamble:limits:)``
     /// with `expectPreamble: true`, reads the preamble, asks `lookup` for the selected endpoint's
     /// private key, runs the responder handshake with `hello`, calls `onHandshake` (e.g. to release
-    /// a handshake slot), and runs `body` with the secure channel. The connection is closed when
+    /// a handshake slot), and runs `body` with the secure channel. `offersDirect`: whether the
+    /// selected endpoint takes a direct path, answered in the HELLO to a sender that asks
+    /// (``Hello/Feature/direct``). The connection is closed when
     /// `body` returns or throws.
     ///
     /// An unknown endpoint, a bad preamble or a failed handshake closes the connection without a
@@ -101,6 +103,7 @@ extension SecureChannel {
         _ connection: NIOAsyncChannel<ByteBuffer, ByteBuffer>,
         lookup: (EndpointSelector) async -> Curve25519.KeyAgreement.PrivateKey?,
         hello: Hello? = nil,
+        offersDirect: (EndpointSelector) async -> Bool = { _ in false },
         limits: ProtocolLimits = .default,
         onHandshake: () -> Void = {},
         _ body: (SecureChannel) async throws -> Result
@@ -118,7 +121,8 @@ extension SecureChannel {
             guard let privateKey = await lookup(selector) else { throw PeerError.unknownEndpoint }
             let secure = try await responderHandshake(
                 channel: connection.channel, frames: frames, outbound: outbound,
-                staticKey: UncheckedKey(privateKey), hello: hello, cipher: selector.cipher, limits: limits)
+                staticKey: UncheckedKey(privateKey), hello: hello, offersDirect: await offersDirect(selector), cipher: selector.cipher,
+                limits: limits)
             onHandshake()
             return try await body(secure)
         }
@@ -190,7 +194,7 @@ extension SecureChannel {
         try await startTransport(channel: channel, sendCipher: ciphers.send)
         return SecureChannel(
             channel: channel, frames: frames, outbound: outbound, receiveCipher: ciphers.receive,
-            peerHello: peerHello, limits: limits, endpointKey: endpointKey.key, cipher: cipher)
+            peerHello: peerHello, hello: hello, limits: limits, endpointKey: endpointKey.key, cipher: cipher)
     }
 
     private static func responderHandshake(
@@ -199,6 +203,7 @@ extension SecureChannel {
         outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>,
         staticKey: UncheckedKey<Curve25519.KeyAgreement.PrivateKey>,
         hello: Hello,
+        offersDirect: Bool = false,
         cipher: NoiseCipher,
         limits: ProtocolLimits
     ) async throws(PeerError) -> SecureChannel {
@@ -224,10 +229,14 @@ extension SecureChannel {
         } catch .handshakeFailed(let reason) where Self.isUnsupportedVersion(payload) {
             helloError = .handshakeFailed(reason)
         }
+        // The direct bit answers a sender that asked, and only where the endpoint allows it.
+        var reply = hello
+        reply.flags &= ~Hello.Feature.direct
+        if offersDirect, peerHello?.has(Hello.Feature.direct) == true { reply.flags |= Hello.Feature.direct }
         let message2: [UInt8]
         let ciphers: (send: CipherState, receive: CipherState)
         do {
-            message2 = try handshake.writeMessage(payload: hello.encoded())
+            message2 = try handshake.writeMessage(payload: reply.encoded())
             ciphers = try handshake.split()
         } catch {
             throw .noise(error)
@@ -251,14 +260,14 @@ extension SecureChannel {
             // Another version: the handshake is complete, so the sender can read why we close.
             let secure = SecureChannel(
                 channel: channel, frames: frames, outbound: outbound, receiveCipher: ciphers.receive,
-                peerHello: hello, limits: limits, endpointKey: staticKey.key.publicKey, cipher: cipher)
+                peerHello: hello, hello: hello, limits: limits, endpointKey: staticKey.key.publicKey, cipher: cipher)
             try? await secure.send(.refuse(.version))
             await secure.close()
             throw helloError ?? .handshakeFailed("unsupported HELLO")
         }
         return SecureChannel(
             channel: channel, frames: frames, outbound: outbound, receiveCipher: ciphers.receive,
-            peerHello: peerHello, limits: limits, endpointKey: staticKey.key.publicKey, cipher: cipher)
+            peerHello: peerHello, hello: reply, limits: limits, endpointKey: staticKey.key.publicKey, cipher: cipher)
     }
 
     /// Whether a HELLO payload names another version than ours (and so deserves REFUSE(version)).

@@ -16,6 +16,8 @@ public import S2SProtocol
 public actor SecureChannel {
     /// The HELLO the peer sent in the handshake.
     public nonisolated let peerHello: Hello
+    /// The HELLO this side sent.
+    public nonisolated let hello: Hello
     /// This side's limits (what it accepts, and its timeouts).
     public nonisolated let limits: ProtocolLimits
     /// The session's cipher, which the preamble announced.
@@ -50,10 +52,12 @@ public actor SecureChannel {
         outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>,
         receiveCipher: CipherState,
         peerHello: Hello,
+        hello: Hello,
         limits: ProtocolLimits,
         endpointKey: Curve25519.KeyAgreement.PublicKey,
         cipher: NoiseCipher
     ) {
+        self.hello = hello
         self.cipher = cipher
         self.channel = channel
         self.remoteAddress = channel.remoteAddress
@@ -63,6 +67,12 @@ public actor SecureChannel {
         self.peerHello = peerHello
         self.limits = limits
         self.endpointKey = endpointKey
+    }
+
+    /// Both sides asked for a direct path in their HELLOs (``Hello/Feature/direct``): the receiver
+    /// sends CANDIDATES first (docs/protocol.md, "Relay to direct").
+    public nonisolated var directAgreed: Bool {
+        hello.has(Hello.Feature.direct) && peerHello.has(Hello.Feature.direct)
     }
 
     /// The most data bytes one DATA record may carry to this peer.

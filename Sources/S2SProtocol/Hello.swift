@@ -40,6 +40,11 @@ public struct Hello: Sendable, Hashable {
         /// it (docs/protocol.md, "Session preamble"): a sender whose CPU does too uses it for its
         /// later connections to this endpoint.
         public static let aesGCM: UInt16 = 0x0004
+        /// 0x0008: a direct path is wanted (docs/protocol.md, "Relay to direct"): a sender on the
+        /// relay route that may reveal its address sets it to ask; the receiver sets it in reply
+        /// only when its endpoint allows it too, and then sends CANDIDATES first. Never in ``all``:
+        /// each session decides.
+        public static let direct: UInt16 = 0x0008
         /// Every feature this implementation sets in its HELLO: AES-GCM only on a CPU that runs it
         /// in hardware.
         public static let all: UInt16 = pause | stripes | (NoiseCipher.hasHardwareAES ? aesGCM : 0)

@@ -112,6 +112,21 @@ extension Record {
         case .doneAck: record = .doneAck
         case .joined: record = .joined
         case .keepalive: record = .keepalive
+        case .candidates:
+            let count = Int(try reader.u8())
+            guard count <= DirectCandidate.maxCount else {
+                throw .unknownValue(field: "candidate count", value: UInt64(count))
+            }
+            var candidates: [DirectCandidate] = []
+            for _ in 0..<count {
+                let family = try reader.u8()
+                guard family == 4 || family == 6 else { throw .unknownValue(field: "candidate family", value: UInt64(family)) }
+                let ip = Array(try reader.take(family == 4 ? 4 : 16))
+                let port = try reader.u16()
+                guard let candidate = DirectCandidate(ip: ip, port: port) else { throw .unknownValue(field: "candidate port", value: 0) }
+                candidates.append(candidate)
+            }
+            record = .candidates(candidates)
         }
         try reader.finish()
         return record

@@ -32,6 +32,7 @@ extension Record {
         case .acceptMore(let resume): 1 + resume.count * ResumePoint.encodedLength
         case .refuse, .cancel: 2
         case .fileResult: 6
+        case .candidates(let candidates): 2 + candidates.reduce(0) { $0 + $1.encodedLength }
         }
     }
 
@@ -93,6 +94,14 @@ extension Record {
             buffer.append(type.rawValue)
             buffer.append(extra)
             buffer.append(contentsOf: secret.bytes)
+        case .candidates(let candidates):
+            buffer.append(type.rawValue)
+            buffer.append(UInt8(truncatingIfNeeded: candidates.count))
+            for candidate in candidates {
+                buffer.append(candidate.ip.count == 4 ? 4 : 6)
+                buffer.append(contentsOf: candidate.ip)
+                buffer.appendBigEndian(candidate.port)
+            }
         case .offerEnd, .done, .doneAck, .keepalive, .joined:
             buffer.append(type.rawValue)
         }

@@ -56,6 +56,9 @@ public enum Record: Sendable, Hashable {
     case cancel(CancelCode)
     /// Nothing; keeps an idle connection alive.
     case keepalive
+    /// Either side, before the offer, on a relayed session where both asked for a direct path:
+    /// where this side can be reached (docs/protocol.md, "Relay to direct"); none: it declines.
+    case candidates([DirectCandidate])
 
     /// Whether a striped session carries this record in SEQ: what the sender sends once the offer
     /// is accepted.
@@ -93,6 +96,7 @@ public enum Record: Sendable, Hashable {
         case .joined: .joined
         case .cancel: .cancel
         case .keepalive: .keepalive
+        case .candidates: .candidates
         }
     }
 }

@@ -20,6 +20,7 @@ public enum RecordType: UInt8, Sendable, Hashable, CaseIterable, CustomStringCon
     case joined = 0x26
     case cancel = 0x30
     case keepalive = 0x31
+    case candidates = 0x32
 
     /// The only side that may send this type, or `nil` if both may.
     public var sentBy: ProtocolRole? {
@@ -51,6 +52,7 @@ public enum RecordType: UInt8, Sendable, Hashable, CaseIterable, CustomStringCon
         case .joined: "JOINED"
         case .cancel: "CANCEL"
         case .keepalive: "KEEPALIVE"
+        case .candidates: "CANDIDATES"
         }
     }
 }

@@ -78,6 +78,8 @@ public struct SessionValidator: Sendable {
     /// offers; the receiver's own limits are what count.
     public let limits: ProtocolLimits
     public private(set) var phase: Phase = .awaitingOffer
+    /// The sides whose CANDIDATES went by.
+    private var candidatesExchanged: Set<ProtocolRole> = []
     /// Set when ``phase`` becomes ``Phase/ended``.
     public private(set) var outcome: Outcome?
     /// From OFFER_BEGIN.
@@ -209,6 +211,11 @@ public struct SessionValidator: Sendable {
         case .join, .joined:
             // A stripe's own records: never part of the session it joins.
             throw .unexpectedRecord(record.type, phase: phase)
+        case .candidates:
+            // Before the offer, once each way, the receiver's first (docs/protocol.md, "Relay to direct").
+            let first = party == .receiver ? candidatesExchanged.isEmpty : candidatesExchanged == [.receiver]
+            try expect(phase == .awaitingOffer && first, record)
+            candidatesExchanged.insert(party)
         case .cancel(let code):
             end(.cancelled(code, by: party))
         case .refuse(let code):

@@ -38,7 +38,7 @@ ERR_UNKNOWN_OBJECT = "org.freedesktop.DBus.Error.UnknownObject"
 
 ENDPOINT_PROPERTIES = {
     "Id", "Directory", "Owner", "CreatedTimestamp", "Quota", "ExpiresTimestamp",
-    "RemainingUses", "BytesReceived", "FilesReceived", "Relay", "RelayConnected",
+    "RemainingUses", "BytesReceived", "FilesReceived", "Relay", "RelayConnected", "AllowDirect",
 }
 MANAGER_PROPERTIES = {"Version", "StartTimestamp", "PeerListeners", "MaxEndpointsPerUser", "IdleTimeout", "ExternalAddress",
                       "MaxIncomingTransfers", "MaxIncomingTransfersPerEndpoint", "FreeSpaceReserve", "MaxUploadRate",

@@ -9,6 +9,9 @@ look among many callers, and give up on silent servers within seconds."""
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import sqlite3
 import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -17,13 +20,46 @@ from pathlib import Path
 import pytest
 
 from conftest import Bus, run
-from test_transfer import Side
+from test_transfer import Side, wait_for
 
 RIG = Path(__file__).parent / "nat" / "nat-rig.sh"
 HOST_A, HOST_B = "nrA_h", "nrB_h"
 PUBLIC_A, PUBLIC_B = "198.19.0.11", "198.19.0.12"
 STUN = ("198.19.0.3", "198.19.0.4")
 BUSCTL = ["busctl", "--no-pager"]
+
+
+class RigRelay:
+    """An unmodified `twistd transitrelay` on the rig's "internet" (the STUN server's host,
+    198.19.0.3:4001), recording each pairing's bytes in its usage database."""
+
+    address = "198.19.0.3:4001"
+
+    def __init__(self, work: Path):
+        self.usage = work / f"usage-{time.monotonic_ns()}.sqlite"
+        self.log = work / "relay.log"
+        with open(self.log, "ab") as out:
+            self.proc = subprocess.Popen(
+                ["ip", "netns", "exec", "nr_stun", shutil.which("twistd") or "twistd", "-n", "--pidfile=", "transitrelay",
+                 "--port=tcp:4001:interface=198.19.0.3", f"--usage-db={self.usage}"],
+                cwd=work, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 30
+        while "Starting factory" not in self.log.read_text(errors="replace"):
+            assert self.proc.poll() is None and time.monotonic() < deadline, self.log.read_text(errors="replace")
+            time.sleep(0.1)
+
+    def pairings(self) -> list[tuple[int, str]]:
+        """(bytes relayed both ways, result) of each pairing that ended."""
+        with sqlite3.connect(self.usage) as db:
+            return list(db.execute("SELECT total_bytes, result FROM usage ORDER BY started"))
+
+    def stop(self):
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
 
 
 def rig(work: Path, *args) -> int:
@@ -50,10 +86,10 @@ def host(nat_rig, scratch, daemon_factory):
     with those StunServer= lines."""
     buses = []
 
-    def make(ns: str, servers: list[str]) -> Side:
+    def make(ns: str, servers: list[str], extra: str = "") -> Side:
         bus = Bus(scratch)
         buses.append(bus)
-        config = "[Daemon]\n" + "".join(f"StunServer={s}\n" for s in servers)
+        config = "[Daemon]\n" + "".join(f"StunServer={s}\n" for s in servers) + extra
         return Side(bus, daemon_factory(target_bus=bus, wrapper=["ip", "netns", "exec", ns], config=config), None)
 
     yield make
@@ -143,3 +179,26 @@ def test_behind_a_symmetric_nat_a_punch_fails_at_once_and_says_why(host, mkdir):
         assert time.monotonic() - start < 10, r
         assert r.rc != 0 and r.out == "", r
         assert "symmetric NAT" in r.err and "use a relay" in r.err, r
+
+
+def test_behind_a_symmetric_nat_a_relayed_transfer_stays_on_the_relay(nat_rig, host, mkdir):
+    """Both sides allow a direct path, but the sender is behind a symmetric NAT: it declines
+    (an empty CANDIDATES), and the relay carries the whole transfer."""
+    relay = RigRelay(nat_rig)
+    try:
+        servers = [f"{STUN[0]}:3478", f"{STUN[1]}:3478"]
+        receiver = host(HOST_A, servers, extra=f"Relay={relay.address}\n")
+        sender = host(HOST_B, servers, extra=f"Relay={relay.address}\nAllowDirect=yes\n")
+        inbox = mkdir("in")
+        endpoint_id = receiver.ctl("endpoint", "new", "--allow-direct", str(inbox)).out.split()[0]
+        source = mkdir("out") / "f.bin"
+        source.write_bytes(os.urandom(2 << 20))
+        wait_for(lambda: receiver.ctl("endpoint", "show", "--json", endpoint_id).json()["relayConnected"], timeout=10,
+                 what="the endpoint's waiting connection at the relay")
+        r = sender.ctl("send", str(source), endpoint_id, timeout=60)
+        assert r.rc == 0, (r, sender.daemon.log()[-2000:])
+        assert (inbox / "f.bin").read_bytes() == source.read_bytes()
+        assert "moved to a direct path" not in sender.daemon.log()
+        wait_for(lambda: any(total > 2 << 20 for total, _ in relay.pairings()), timeout=10, what="the relay's usage record")
+    finally:
+        relay.stop()

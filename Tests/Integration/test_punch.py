@@ -17,8 +17,8 @@ import pytest
 
 from conftest import Bus, as_user_argv, base_env, run
 from s2sit import bech32_encode
-from test_nat import HOST_A, HOST_B, STUN, rig
-from test_transfer import Side, random_file, sha256
+from test_nat import HOST_A, HOST_B, STUN, RigRelay, rig
+from test_transfer import Side, random_file, sha256, wait_for
 from conftest import S2SCTL
 
 PUBLIC_A, PUBLIC_B = "198.19.0.11", "198.19.0.12"
@@ -43,8 +43,10 @@ def pair(cone_rig, scratch, daemon_factory):
     """pair(sender_clock_offset=None) -> (receiver, sender): a daemon in each NATed host."""
     buses = []
 
-    def make(sender_clock_offset: str | None = None):
+    def make(sender_clock_offset: str | None = None, relay: RigRelay | None = None):
         config = "[Daemon]\n" + "".join(f"StunServer={s}:3478\n" for s in STUN)
+        if relay:
+            config += f"Relay={relay.address}\n"
         sides = []
         for ns, offset in ((HOST_A, None), (HOST_B, sender_clock_offset)):
             bus = Bus(scratch)
@@ -173,3 +175,45 @@ def test_bad_tickets_and_handles_are_refused_and_cost_nothing(pair, mkdir, user_
                  endpoint_id, *options], user=user_a)
         assert r.rc != 0 and reason in r.err, r
     assert sender.ctl("transfers", "--json", user=user_a).json() == []
+
+
+@pytest.fixture
+def rig_relay(cone_rig):
+    relay = RigRelay(cone_rig)
+    yield relay
+    relay.stop()
+
+
+def relayed_send(receiver: Side, sender: Side, inbox: Path, source: Path, *, allow: bool, ask: bool, user_a, user_b):
+    args = ["endpoint", "new", str(inbox)] + (["--allow-direct"] if allow else [])
+    endpoint_id = receiver.ctl(*args, user=user_b).out.split()[0]
+    wait_for(lambda: receiver.ctl("endpoint", "show", "--json", endpoint_id, user=user_b).json()["relayConnected"],
+             timeout=10, what="the endpoint's waiting connection at the relay")
+    r = sender.ctl("send", *(["--allow-direct"] if ask else []), "--json", str(source), endpoint_id, user=user_a, timeout=120)
+    assert r.rc == 0, (r, sender.daemon.log()[-3000:], receiver.daemon.log()[-3000:])
+    assert sha256(inbox / source.name) == sha256(source)
+
+
+def test_a_relayed_transfer_moves_to_a_direct_path_when_both_sides_allow_it(pair, rig_relay, mkdir, user_a, user_b):
+    """Both NATs are cones: before the offer, the two daemons trade CANDIDATES through the relay,
+    punch, close the relayed connection without CANCEL and run the transfer on the direct one.
+    The relay carried the handshake and the candidates only."""
+    receiver, sender = pair(relay=rig_relay)
+    source = random_file(mkdir("out", owner=user_a) / "moved.bin", 16 << 20, owner=user_a)
+    inbox = mkdir("in", owner=user_b)
+    relayed_send(receiver, sender, inbox, source, allow=True, ask=True, user_a=user_a, user_b=user_b)
+    assert "moved to a direct path" in sender.daemon.log()
+    incoming = receiver.ctl("transfers", "--json", user=user_b).json()
+    assert [t["route"] for t in incoming] == ["punched"], incoming
+    wait_for(lambda: rig_relay.pairings(), timeout=10, what="the relay's usage record")
+    assert all(total < 4096 for total, _ in rig_relay.pairings()), rig_relay.pairings()
+
+
+@pytest.mark.parametrize("allow, ask", [(True, False), (False, True)])
+def test_without_both_sides_allowing_it_the_relay_carries_everything(pair, rig_relay, mkdir, user_a, user_b, allow, ask):
+    receiver, sender = pair(relay=rig_relay)
+    source = random_file(mkdir("out", owner=user_a) / "stays.bin", 4 << 20, owner=user_a)
+    inbox = mkdir("in", owner=user_b)
+    relayed_send(receiver, sender, inbox, source, allow=allow, ask=ask, user_a=user_a, user_b=user_b)
+    assert "direct path" not in sender.daemon.log() and "direct path" not in receiver.daemon.log()
+    wait_for(lambda: any(total > 4 << 20 for total, _ in rig_relay.pairings()), timeout=10, what="the relay's usage record")

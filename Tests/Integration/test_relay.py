@@ -17,6 +17,7 @@ import pytest
 
 from conftest import Bus, free_port, run
 from s2sit import wakeups_during
+from peerclient import CANDIDATES, FLAG_DIRECT, FLAG_PAUSE, PeerClient, endpoint_key, hello
 from test_transfer import Side, random_file, sha256, visible, wait_for
 
 TWISTD = shutil.which("twistd")
@@ -644,3 +645,48 @@ def test_two_hundred_idle_endpoints(relay_pair, mkdir, user_b):
         results = list(pool.map(lambda e: receiver.ctl("endpoint", "rm", e, user=user_b), endpoints))
     assert all(r.rc == 0 for r in results), [r for r in results if r.rc != 0][:1]
     wait_for(lambda: len(tcp_ports(pid)) == before, timeout=30, what="every waiting connection to close")
+
+
+def relayed_peer(relay, endpoint_id: str, flags: int) -> PeerClient:
+    """The test's own sender through the relay: pairs under the endpoint's token, then the
+    preamble and the handshake with these HELLO flags."""
+    s = socket.create_connection(("127.0.0.1", relay.port), timeout=10)
+    s.sendall(f"please relay {relay_token(endpoint_id)} for side 73327373656e6431\n".encode())
+    assert s.recv(3) == b"ok\n"
+    client = PeerClient(s)
+    key = endpoint_key(endpoint_id)
+    client.send_preamble(key)
+    client.handshake(key, payload=hello(flags=flags))
+    return client
+
+
+def test_a_receiver_offers_a_direct_path_only_to_a_sender_that_asks_where_its_endpoint_allows_it(
+        scratch, daemon_factory, relays, mkdir, user_b):
+    """On the wire, by a peer of the test's own: the receiver's HELLO answers the direct flag and
+    its first record is CANDIDATES only when the sender asked and the endpoint allows it; in the
+    other cases no CANDIDATES record ever comes, and the session runs as always."""
+    (relay,) = relays(1)
+    bus = Bus(scratch)
+    try:
+        # No STUN server: the receiver's CANDIDATES, when it sends them, are empty (it declines).
+        receiver = Side(bus, daemon_factory(target_bus=bus, config=f"[Daemon]\nRelay={relay.address}\nStunServer=\n"), None)
+        for allow, ask in ((True, True), (True, False), (False, True)):
+            inbox = mkdir(f"in-{allow}-{ask}", owner=user_b)
+            args = ["endpoint", "new", str(inbox)] + (["--allow-direct"] if allow else [])
+            endpoint_id = receiver.ctl(*args, user=user_b).out.split()[0]
+            wait_for(lambda: receiver.ctl("endpoint", "show", "--json", endpoint_id, user=user_b).json()["relayConnected"],
+                     timeout=10, what="the waiting connection")
+            client = relayed_peer(relay, endpoint_id, FLAG_PAUSE | (FLAG_DIRECT if ask else 0))
+            try:
+                assert bool(client.peer_hello.flags & FLAG_DIRECT) == (allow and ask), (allow, ask, client.peer_hello)
+                if allow and ask:
+                    kind, body = client.recv_record()
+                    assert (kind, body) == (CANDIDATES, b"\x00"), (kind, body)
+                result = client.send_files({"hello.txt": b"hello"})
+                assert result.ok, result
+                assert CANDIDATES not in [kind for kind, _ in result.records], result
+            finally:
+                client.close()
+            assert (inbox / "hello.txt").read_bytes() == b"hello"
+    finally:
+        bus.close()

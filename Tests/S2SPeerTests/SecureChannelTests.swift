@@ -33,6 +33,7 @@ struct SecureChannelTests {
             .join(StripeSecret.random()),
             .stripes(extra: 3, secret: StripeSecret.random()),
             .joined,
+            .candidates([DirectCandidate(ip: [198, 19, 0, 11], port: 40000)].compactMap { $0 }),
         ]
         if let entry { records.insert(.entry(entry), at: 1) }
         return records

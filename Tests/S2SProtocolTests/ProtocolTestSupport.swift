@@ -58,6 +58,10 @@ enum Fixtures {
         .join(StripeSecret(unchecked: Array(0..<16))),
         .stripes(extra: 15, secret: StripeSecret(unchecked: Array(repeating: 0xEE, count: 16))),
         .joined,
+        .candidates([]),
+        .candidates([
+            DirectCandidate(ip: [198, 19, 0, 11], port: 40000), DirectCandidate(ip: [0x20, 0x01, 0x0d, 0xb8] + [UInt8](repeating: 0, count: 11) + [2], port: 1),
+        ].compactMap { $0 }),
     ]
 }
 

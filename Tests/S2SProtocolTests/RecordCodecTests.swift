@@ -30,7 +30,7 @@ struct RecordCodecTests {
     @Test func typeDirections() {
         #expect(RecordType.allCases.filter { $0.sentBy == .sender }.count == 9)
         #expect(RecordType.allCases.filter { $0.sentBy == .receiver }.count == 7)
-        #expect(RecordType.allCases.filter { $0.sentBy == nil } == [.cancel, .keepalive])
+        #expect(RecordType.allCases.filter { $0.sentBy == nil } == [.cancel, .keepalive, .candidates])
     }
 
     /// SEQ carries exactly the records a striped session sequences, never itself (checked before
@@ -53,6 +53,17 @@ struct RecordCodecTests {
         let full = seq + Fixtures.hex("13 00000001 0000000000000000") + [UInt8](repeating: 1, count: 8192 - 9 - 13)
         #expect(try decode(full, limits) == .sequenced(sequence: 5, .data(entry: 1, offset: 0, bytes: full[22...])))
         #expect(throws: ProtocolError.recordTooLarge(size: 8193, limit: 8192)) { try decode(full + [1], limits) }
+    }
+
+    /// CANDIDATES: a count of at most 8, then family, address and a port that is not 0.
+    @Test func candidatesRecords() throws {
+        #expect(try decode(Fixtures.hex("32 01 04 c6130 00b 9c40")) == .candidates([DirectCandidate(ip: [198, 19, 0, 11], port: 40000)!]))
+        #expect(throws: ProtocolError.self) { try decode(Fixtures.hex("32 09") + [UInt8](repeating: 0, count: 9 * 7)) }
+        #expect(throws: ProtocolError.self) { try decode(Fixtures.hex("32 01 05 c613000b 9c40")) }
+        #expect(throws: ProtocolError.self) { try decode(Fixtures.hex("32 01 04 c613000b 0000")) }
+        #expect(throws: ProtocolError.truncatedRecord(.candidates)) { try decode(Fixtures.hex("32 02 04 c613000b 9c40")) }
+        #expect(throws: ProtocolError.trailingBytes(.candidates, count: 1)) { try decode(Fixtures.hex("32 00 00")) }
+        #expect(throws: ProtocolError.truncatedRecord(.candidates)) { try decode([0x32]) }
     }
 
     @Test func stripeRecords() throws {

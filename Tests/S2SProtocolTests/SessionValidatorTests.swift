@@ -79,6 +79,22 @@ struct SessionValidatorTests {
         ]
     }
 
+    /// CANDIDATES: before the offer, the receiver's first, once each way; then the session as always.
+    @Test func candidatesBeforeTheOffer() throws {
+        let some = Record.candidates([DirectCandidate(ip: [198, 19, 0, 11], port: 40000)!])
+        var pair = Pair()
+        try pair.run([(.receiver, some), (.sender, .candidates([]))] + Self.fullSession)
+        #expect(pair.receiver.outcome == .done)
+        var senderFirst = Pair()
+        #expect(throws: ProtocolError.self) { try senderFirst.feed(.sender, some) }
+        var twice = Pair()
+        try twice.feed(.receiver, some)
+        #expect(throws: ProtocolError.self) { try twice.feed(.receiver, some) }
+        var late = Pair()
+        try late.run(Array(Self.fullSession.prefix(1)))
+        #expect(throws: ProtocolError.self) { try late.feed(.receiver, some) }
+    }
+
     @Test func legalSession() throws {
         var pair = Pair()
         #expect(pair.sender.phase == .awaitingOffer)

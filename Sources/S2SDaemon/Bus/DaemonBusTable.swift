@@ -124,6 +124,7 @@ enum DaemonBusTable {
             .init("FilesReceived", .uint64) { .uint64($0.endpoint.filesReceived) },
             .init("Relay", .string, changeSignal: .none) { .string($0.relay?.relay.description ?? "") },
             .init("RelayConnected", .boolean, changeSignal: .none) { .boolean($0.relay?.connected ?? false) },
+            .init("AllowDirect", .boolean, changeSignal: .const) { .boolean($0.endpoint.allowDirect) },
         ])
 
     // MARK: org.s2s.Daemon1.Transfer

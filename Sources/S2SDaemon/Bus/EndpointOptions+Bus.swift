@@ -17,8 +17,11 @@ extension EndpointOptions {
                 }
             case DaemonAPI.EndpointOption.maxUses:
                 maxUses = try Self.count(key, value)
+            case DaemonAPI.EndpointOption.allowDirect:
+                guard let allow = value.unwrappingVariant.boolValue else { throw .invalidArgument("option AllowDirect must be a boolean") }
+                allowDirect = allow
             default:
-                throw .invalidArgument("unknown option \"\(key)\"; known options are Quota, Lifetime and MaxUses")
+                throw .invalidArgument("unknown option \"\(key)\"; known options are Quota, Lifetime, MaxUses and AllowDirect")
             }
         }
     }

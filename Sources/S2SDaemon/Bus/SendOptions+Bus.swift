@@ -54,6 +54,9 @@ extension SendOptions {
                     throw .invalidArgument("option Streams must be a whole number from 1 to \(StreamCount.most), or 0 for the daemon's Streams=")
                 }
                 streams = number == 0 ? nil : Int(number)
+            case DaemonAPI.SendOption.allowDirect:
+                guard let allow = value.boolValue else { throw .invalidArgument("option AllowDirect must be a boolean") }
+                allowDirect = allow
             case DaemonAPI.SendOption.punchHandle, DaemonAPI.SendOption.punchTicket:
                 guard let text = value.stringValue, !text.isEmpty, text.utf8.count <= 256 else {
                     throw .invalidArgument("option \(key) must be a string of at most 256 bytes")

@@ -19,6 +19,11 @@ extension ReceiveContext {
                         try? Curve25519.KeyAgreement.PrivateKey(rawRepresentation: endpoint.privateKey)
                     }
                 },
+                // Only a relayed session moves to a direct path, and only where its endpoint allows it.
+                offersDirect: { selector in
+                    guard route == "relay" else { return false }
+                    return await context.endpoints.endpoint(matching: selector, now: Clock.nowMicroseconds)?.allowDirect ?? false
+                },
                 limits: configuration.peerLimits,
                 onHandshake: handshakeDone
             ) { channel in

@@ -3,6 +3,7 @@ import Logging
 import S2SPeer
 import S2SProtocol
 import Synchronization
+import NIOCore
 
 /// The receiver's side of one session (docs/protocol.md): reads the offer, decides, accepts with
 /// resume points, writes the files into the endpoint's partial area as the endpoint's owner,
@@ -54,6 +55,8 @@ final class ReceiveSession {
     private var batch = ReceiveBatch()
     private var failures = 0
     private var firstFailure = ""
+    /// A record read ahead (the offer's first, while a direct path was tried) and already checked.
+    private var pendingRecord: Record?
 
     /// How the session ended, for the log and the transfer.
     private enum Ending: Error {
@@ -87,6 +90,13 @@ final class ReceiveSession {
     /// Runs the session to its end; never throws (every outcome is logged and reported on the
     /// transfer).
     func run() async {
+        if channel.directAgreed, let direct = await tryDirectPath() {
+            // The sender closes the relayed connection; the session starts again on the direct one.
+            await channel.close()
+            logger.info("the sender moved to a direct path")
+            await context.serve(paired: direct, route: "punched", handshakeDone: {})
+            return
+        }
         let outcome: Ending?
         do {
             try await readOffer()
@@ -124,6 +134,35 @@ final class ReceiveSession {
     }
 
     // MARK: Steps
+
+    /// Relay to direct, the receiver's side (docs/protocol.md): this side's CANDIDATES first (none
+    /// behind a symmetric NAT or without STUN), then the sender's; with both, the punch. Returns
+    /// the direct connection, or nil to go on here (an offer read meanwhile waits in
+    /// ``pendingRecord``). Bounded by the offer timeout, as the offer itself is.
+    private func tryDirectPath() async -> NIOAsyncChannel<ByteBuffer, ByteBuffer>? {
+        let channel = self.channel
+        let timer = Task {
+            try await Task.sleep(for: channel.limits.offerTimeout)
+            await channel.close()
+        }
+        defer { timer.cancel() }
+        let prepared = await DirectPath.prepare(servers: context.configuration.stunServers)
+        do {
+            try await sendChecked(.candidates(prepared.candidates))
+            guard !prepared.candidates.isEmpty else { return nil }
+            let record = try await receiveChecked()
+            guard case .candidates(let theirs) = record else {
+                pendingRecord = record
+                return nil
+            }
+            guard !theirs.isEmpty else { return nil }
+            logger.debug("trying a direct path", metadata: ["local_port": "\(prepared.port)", "candidates": "\(theirs.count)"])
+            return await DirectPath.punch(from: prepared.port, to: theirs, receiver: true, limits: context.configuration.peerLimits, logger: logger)
+        } catch {
+            logger.debug("the direct path's exchange failed", metadata: ["error": "\(error)"])
+            return nil
+        }
+    }
 
     /// Limits that apply before the offer: the endpoint still open, the concurrency limits.
     private func admit() async throws {
@@ -568,6 +607,10 @@ final class ReceiveSession {
     /// - Parameter allowJoin: a JOIN is allowed (the connection's first record) and thrown as
     ///   ``JoinRequest``.
     private func receiveChecked(allowJoin: Bool = false) async throws -> Record {
+        if let pending = pendingRecord {
+            pendingRecord = nil
+            return pending
+        }
         let record: Record
         do {
             record = try await nextRecord()

@@ -21,6 +21,9 @@ package struct SendOptions: Sendable, Equatable, Codable {
     package var maxAttempts: UInt32?
     /// TCP connections for this transfer (1 to ``StreamCount/most``); nil: the daemon's `Streams=`.
     package var streams: Int?
+    /// On the relay route, move to a direct path if the endpoint allows it (revealing this host's
+    /// addresses to the receiver); nil: the daemon's `AllowDirect=`.
+    package var allowDirect: Bool?
     /// The punched route (`s2sctl send --punch`); nil: the destination's own route.
     package var punch: PunchRoute?
     /// `Send`'s punch options as called; ``Engine/send(owner:sources:destination:options:)``
@@ -37,7 +40,7 @@ package struct SendOptions: Sendable, Equatable, Codable {
     // MARK: JSON
 
     private enum CodingKeys: String, CodingKey {
-        case digest, followSymlinks, priority, retryFor, maxAttempts, rateLimit, removeSource, streams, punch
+        case digest, followSymlinks, priority, retryFor, maxAttempts, rateLimit, removeSource, streams, punch, allowDirect
     }
 
     package init(from decoder: any Decoder) throws {
@@ -56,6 +59,7 @@ package struct SendOptions: Sendable, Equatable, Codable {
         removeSource = try container.decodeIfPresent(Bool.self, forKey: .removeSource) ?? false
         streams = try container.decodeIfPresent(Int.self, forKey: .streams).map { min(max($0, 1), StreamCount.most) }
         punch = try container.decodeIfPresent(PunchRoute.self, forKey: .punch)
+        allowDirect = try container.decodeIfPresent(Bool.self, forKey: .allowDirect)
     }
 
     package func encode(to encoder: any Encoder) throws {
@@ -69,5 +73,6 @@ package struct SendOptions: Sendable, Equatable, Codable {
         try container.encode(removeSource, forKey: .removeSource)
         try container.encodeIfPresent(streams, forKey: .streams)
         try container.encodeIfPresent(punch, forKey: .punch)
+        try container.encodeIfPresent(allowDirect, forKey: .allowDirect)
     }
 }

@@ -43,15 +43,19 @@ final class SendSession: Sendable {
     private let ciphers: CipherMemory
     /// The punched route, instead of the destination's: one connection through both NATs.
     private let punch: PunchRoute?
+    /// On the relay route: ask for a direct path (docs/protocol.md, "Relay to direct"), with
+    /// these STUN servers; nil: stay on the relay.
+    private let direct: [StunServer]?
 
     init(
         transfer: Transfer, tree: SourceTree, destination: Destination, token: TransferToken,
         digest: DigestAlgorithm, followSymlinks: Bool, user: UserContext, logger: Logger,
         relays: [RelayAddress] = [], relayDeadline: Duration = SecureChannel.defaultRelayDeadline,
         timeouts: ProtocolLimits = .default, unchangedSinceFirstOffer: Set<String> = [], streams: Int? = nil,
-        ciphers: CipherMemory = CipherMemory(), punch: PunchRoute? = nil
+        ciphers: CipherMemory = CipherMemory(), punch: PunchRoute? = nil, direct: [StunServer]? = nil
     ) {
         self.punch = punch
+        self.direct = punch == nil && destination.route == .relay ? direct : nil
         self.streams = streams
         self.ciphers = ciphers
         self.timeouts = timeouts
@@ -123,32 +127,22 @@ final class SendSession: Sendable {
             let worker = try UserWorker(user)
             defer { worker.stop() }
             let key = try Curve25519.KeyAgreement.PublicKey(rawRepresentation: destination.id.publicKey)
-            try await connect(key: key) { channel in
-                shared.connected.withLock { $0 = true }
-                ciphers.learn(channel.peerHello, for: destination.id.publicKey)
-                transfer.onCancel { code in
-                    Task {
-                        // A pause (nil) keeps the receiver's data: CANCEL(paused) to a receiver
-                        // that knows it (it then shows the transfer paused), a close otherwise.
-                        if let code {
-                            try? await channel.send(.cancel(code))
-                        } else if channel.peerHello.has(Hello.Feature.pause) {
-                            try? await channel.send(.cancel(.paused))
-                        }
-                        await channel.close()
+            let session: (SecureChannel) async throws -> Void = { channel in
+                try await self.session(on: channel, shared, worker: worker)
+            }
+            do {
+                try await connect(key: key) { channel in
+                    // Relay to direct: before the offer, so nothing sent is lost by the move.
+                    if channel.directAgreed, let connection = try await directPath(on: channel, shared) {
+                        throw MovingToDirectPath(connection: connection)
                     }
+                    try await session(channel)
                 }
-                do {
-                    let plan = try await offer(channel, shared)
-                    try await sendAll(channel, shared, plan: plan, worker: worker)
-                } catch {
-                    await reportPath(of: channel, shared)
-                    // Let a CANCEL already written reach the peer before the connection goes.
-                    await channel.close()
-                    throw error
-                }
-                await reportPath(of: channel, shared)
-                await channel.close()
+            } catch let move as MovingToDirectPath {
+                // The relayed connection is closed (without CANCEL); the session starts again.
+                logger.info("moved to a direct path", metadata: ["peer": "\(move.connection.channel.remoteAddress.map(NetworkErrorText.describe) ?? "?")"])
+                try await SecureChannel.connect(
+                    paired: move.connection, endpointKey: key, cipher: ciphers.cipher(for: destination.id.publicKey), limits: timeouts, session)
             }
         } catch let error as SendEnding {
             ending = error
@@ -159,6 +153,61 @@ final class SendSession: Sendable {
             }
         }
         return conclude(ending, shared)
+    }
+
+    /// The session on one connection, from the offer to the end.
+    private func session(on channel: SecureChannel, _ shared: Shared, worker: UserWorker) async throws {
+        shared.connected.withLock { $0 = true }
+        ciphers.learn(channel.peerHello, for: destination.id.publicKey)
+        transfer.onCancel { code in
+            Task {
+                // A pause (nil) keeps the receiver's data: CANCEL(paused) to a receiver
+                // that knows it (it then shows the transfer paused), a close otherwise.
+                if let code {
+                    try? await channel.send(.cancel(code))
+                } else if channel.peerHello.has(Hello.Feature.pause) {
+                    try? await channel.send(.cancel(.paused))
+                }
+                await channel.close()
+            }
+        }
+        do {
+            let plan = try await offer(channel, shared)
+            try await sendAll(channel, shared, plan: plan, worker: worker)
+        } catch {
+            await reportPath(of: channel, shared)
+            // Let a CANCEL already written reach the peer before the connection goes.
+            await channel.close()
+            throw error
+        }
+        await reportPath(of: channel, shared)
+        await channel.close()
+    }
+
+    /// Thrown out of the relayed connection's session to close it and go on on `connection`.
+    private struct MovingToDirectPath: Error {
+        let connection: NIOAsyncChannel<ByteBuffer, ByteBuffer>
+    }
+
+    /// Relay to direct, the sender's side (docs/protocol.md): reads the receiver's CANDIDATES
+    /// while preparing a port; with both sides' candidates, sends its own, waits the relayed
+    /// connection's round trip (so that both sides' first SYNs leave about together) and
+    /// punches. Returns the direct connection, or nil to go on on the relay (after sending its
+    /// CANDIDATES, empty, when the receiver offered some).
+    private func directPath(on channel: SecureChannel, _ shared: Shared) async throws -> NIOAsyncChannel<ByteBuffer, ByteBuffer>? {
+        let servers = direct ?? []
+        async let prepared = DirectPath.prepare(servers: servers)
+        let record = try await receive(channel, shared)
+        guard case .candidates(let theirs) = record else {
+            throw SendEnding.lost("the receiver sent \(record.type) where its CANDIDATES were due")
+        }
+        let ours = await prepared
+        guard !theirs.isEmpty else { return nil }
+        try await send(.candidates(ours.candidates), channel, shared)
+        guard !ours.candidates.isEmpty else { return nil }
+        let roundTrip = await channel.pathReport().map { Duration.microseconds(Int64(min($0.roundTrip, 1_000_000))) } ?? .zero
+        try await Task.sleep(for: roundTrip)
+        return await DirectPath.punch(from: ours.port, to: theirs, receiver: false, limits: timeouts, logger: logger)
     }
 
     /// Says in the journal when a socket buffer's maximum held the transfer back on a long link
@@ -204,9 +253,13 @@ final class SendSession: Sendable {
             case .direct(let host, let port):
                 try await SecureChannel.connect(host: host, port: port, endpointKey: key, cipher: cipher, limits: timeouts, session)
             case .relay:
+                // Asking for a direct path is a HELLO flag; the receiver answers it only if its
+                // endpoint allows it.
+                var hello = Hello(limits: timeouts)
+                if direct != nil { hello.flags |= Hello.Feature.direct }
                 do {
                     try await SecureChannel.connect(
-                        viaRelays: relays, endpointKey: key, cipher: cipher, limits: timeouts, deadline: relayDeadline, session)
+                        viaRelays: relays, endpointKey: key, hello: hello, cipher: cipher, limits: timeouts, deadline: relayDeadline, session)
                 } catch let error as RelayError {
                     throw SendEnding.noReceiver("\(error)")
                 }

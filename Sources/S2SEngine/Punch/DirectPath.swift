@@ -1,0 +1,42 @@
+import Logging
+import NIOCore
+import S2SNat
+import S2SPeer
+import S2SProtocol
+
+/// Relay to direct (docs/protocol.md, "Relay to direct"): what both sides of a relayed session
+/// that agreed on a direct path do the same way: prepare a port and the addresses it is reached
+/// at, and punch to the other side's.
+enum DirectPath {
+    /// How long both sides try before they stay on the relay.
+    static let patience = Duration.seconds(10)
+
+    /// A prepared port and the candidates that name it; none behind a symmetric NAT or without
+    /// any STUN answer (there is no point punching then).
+    static func prepare(servers: [StunServer]) async -> (port: Int, candidates: [DirectCandidate]) {
+        let preparation = await PunchPreparation.prepare(servers: servers)
+        guard preparation.tcp.mapping != .endpointDependent, !preparation.tcp.observations.isEmpty else { return (0, []) }
+        let ticket = preparation.ticket(role: .sender, now: 0)
+        let candidates = ticket.candidates.prefix(DirectCandidate.maxCount).compactMap { DirectCandidate(ip: $0.ip, port: UInt16($0.port)) }
+        return (preparation.localPort, candidates)
+    }
+
+    /// A connection from `port` to one of `candidates`, set up for the peer protocol on this
+    /// side (`receiver`: reads the preamble), within ``patience``; nil if none answered.
+    static func punch(
+        from port: Int, to candidates: [DirectCandidate], receiver: Bool, limits: ProtocolLimits, logger: Logger
+    ) async -> NIOAsyncChannel<ByteBuffer, ByteBuffer>? {
+        let addresses = candidates.compactMap { StunAddress(ip: $0.ip, port: Int($0.port))?.socketAddress }
+        do {
+            return try await TCPPunch.connect(
+                from: port, to: addresses, patience: patience, alignedToWallClock: false,
+                initializer: { channel in
+                    channel.eventLoop.makeCompletedFuture { try PeerPipeline.configure(channel, expectPreamble: receiver, limits: limits) }
+                },
+                discard: { connection in try? await connection.executeThenClose { _, _ in } })
+        } catch {
+            logger.info("no direct path; the transfer stays on the relay", metadata: ["error": "\(error)"])
+            return nil
+        }
+    }
+}
