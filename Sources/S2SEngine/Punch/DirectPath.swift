@@ -1,5 +1,6 @@
 import Logging
 import NIOCore
+import Synchronization
 import S2SNat
 import S2SPeer
 import S2SProtocol
@@ -10,6 +11,24 @@ import S2SProtocol
 enum DirectPath {
     /// How long both sides try before they stay on the relay.
     static let patience = Duration.seconds(10)
+
+    /// Attempts under way in this process, at most ``mostAtOnce``: a sender that holds an
+    /// allowing endpoint's ID starts one on the receiver before any offer (STUN requests, then
+    /// SYNs to the addresses it names for 10 s), so their number is bounded; beyond it a side
+    /// declines (an empty CANDIDATES) and the session stays on the relay.
+    private static let underWay = Mutex(0)
+    static let mostAtOnce = 8
+
+    /// Runs `body` in one of the ``mostAtOnce`` slots; nil without running it when all are taken.
+    static func inSlot<Result>(_ body: () async throws -> Result) async rethrows -> Result? {
+        guard underWay.withLock({ count in
+            guard count < mostAtOnce else { return false }
+            count += 1
+            return true
+        }) else { return nil }
+        defer { underWay.withLock { $0 -= 1 } }
+        return try await body()
+    }
 
     /// A prepared port and the candidates that name it; none behind a symmetric NAT or without
     /// any STUN answer (there is no point punching then).

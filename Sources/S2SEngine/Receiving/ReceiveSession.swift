@@ -146,18 +146,32 @@ final class ReceiveSession {
             await channel.close()
         }
         defer { timer.cancel() }
-        let prepared = await DirectPath.prepare(servers: context.configuration.stunServers)
+        let attempt = await DirectPath.inSlot { () async -> NIOAsyncChannel<ByteBuffer, ByteBuffer>?? in
+            let prepared = await DirectPath.prepare(servers: context.configuration.stunServers)
+            guard let theirs = await exchangeCandidates(prepared.candidates), !theirs.isEmpty else { return .some(nil) }
+            logger.debug("trying a direct path", metadata: ["local_port": "\(prepared.port)", "candidates": "\(theirs.count)"])
+            return await DirectPath.punch(from: prepared.port, to: theirs, receiver: true, limits: context.configuration.peerLimits, logger: logger)
+        }
+        guard let attempt else {
+            // Every slot is taken: decline, and go on on the relay.
+            _ = await exchangeCandidates([])
+            return nil
+        }
+        return attempt ?? nil
+    }
+
+    /// Sends this side's CANDIDATES and, unless empty, reads the sender's; nil when the session
+    /// goes on on the relay at once (an empty list, an offer read instead, a broken exchange).
+    private func exchangeCandidates(_ ours: [DirectCandidate]) async -> [DirectCandidate]? {
         do {
-            try await sendChecked(.candidates(prepared.candidates))
-            guard !prepared.candidates.isEmpty else { return nil }
+            try await sendChecked(.candidates(ours))
+            guard !ours.isEmpty else { return nil }
             let record = try await receiveChecked()
             guard case .candidates(let theirs) = record else {
                 pendingRecord = record
                 return nil
             }
-            guard !theirs.isEmpty else { return nil }
-            logger.debug("trying a direct path", metadata: ["local_port": "\(prepared.port)", "candidates": "\(theirs.count)"])
-            return await DirectPath.punch(from: prepared.port, to: theirs, receiver: true, limits: context.configuration.peerLimits, logger: logger)
+            return theirs
         } catch {
             logger.debug("the direct path's exchange failed", metadata: ["error": "\(error)"])
             return nil

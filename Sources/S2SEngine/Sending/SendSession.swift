@@ -195,19 +195,25 @@ final class SendSession: Sendable {
     /// punches. Returns the direct connection, or nil to go on on the relay (after sending its
     /// CANDIDATES, empty, when the receiver offered some).
     private func directPath(on channel: SecureChannel, _ shared: Shared) async throws -> NIOAsyncChannel<ByteBuffer, ByteBuffer>? {
-        let servers = direct ?? []
-        async let prepared = DirectPath.prepare(servers: servers)
         let record = try await receive(channel, shared)
         guard case .candidates(let theirs) = record else {
             throw SendEnding.lost("the receiver sent \(record.type) where its CANDIDATES were due")
         }
-        let ours = await prepared
         guard !theirs.isEmpty else { return nil }
-        try await send(.candidates(ours.candidates), channel, shared)
-        guard !ours.candidates.isEmpty else { return nil }
-        let roundTrip = await channel.pathReport().map { Duration.microseconds(Int64(min($0.roundTrip, 1_000_000))) } ?? .zero
-        try await Task.sleep(for: roundTrip)
-        return await DirectPath.punch(from: ours.port, to: theirs, receiver: false, limits: timeouts, logger: logger)
+        let attempt = try await DirectPath.inSlot { () async throws -> NIOAsyncChannel<ByteBuffer, ByteBuffer>? in
+            let ours = await DirectPath.prepare(servers: direct ?? [])
+            try await send(.candidates(ours.candidates), channel, shared)
+            guard !ours.candidates.isEmpty else { return nil }
+            let roundTrip = await channel.pathReport().map { Duration.microseconds(Int64(min($0.roundTrip, 1_000_000))) } ?? .zero
+            try await Task.sleep(for: roundTrip)
+            return await DirectPath.punch(from: ours.port, to: theirs, receiver: false, limits: timeouts, logger: logger)
+        }
+        guard let attempt else {
+            // Every slot is taken: decline, and go on on the relay.
+            try await send(.candidates([]), channel, shared)
+            return nil
+        }
+        return attempt
     }
 
     /// Says in the journal when a socket buffer's maximum held the transfer back on a long link
