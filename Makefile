@@ -8,7 +8,7 @@ BIN := .build/$(CONFIG)
 PREFIX ?= /usr
 DESTDIR ?=
 
-.PHONY: help run test build release man completions verify-units install deb lintian boot-test bench bench-relay bench-wan fuzz fuzz-corpus soak clean
+.PHONY: help run test build release man completions verify-units install deb lintian boot-test bench bench-relay bench-wan bench-nat fuzz fuzz-corpus soak clean
 
 help:
 	@echo 'make run           build, then run s2sd --user in the foreground (starts a session bus if needed)'
@@ -25,6 +25,7 @@ help:
 	@echo 'make bench         release build, then s2s against scp and rsync over loopback (root; BENCH_ARGS=...)'
 	@echo 'make bench-relay   release build, then the relay route against magic-wormhole through one relay (root)'
 	@echo 'make bench-wan     release build, then s2s against scp and iperf3 across an emulated 50/150 ms lossy link (root; long)'
+	@echo 'make bench-nat     release build, then the punched route against the direct one through two NATs and a lossy link (root)'
 	@echo 'make fuzz          the fuzzing harness: FUZZ_COUNT (1000000) mutated records, sessions, bus messages, frames from FUZZ_SEED'
 	@echo 'make fuzz-corpus   capture the fuzz seed corpus from real sessions with a real s2sd (root; rewrites it)'
 	@echo 'make soak          the load test (flood, slow senders, 50 concurrent senders, a legitimate send) and the largest offers'"'"' memory (root; minutes)'
@@ -145,6 +146,15 @@ bench-wan:
 	bench/install-deps.sh
 	swift build -c release
 	python3 bench/wan_bench.py --bin-dir .build/release $(BENCH_ARGS)
+
+# As root: the punched route against the direct route (a forwarded port) through two cone NATs of
+# Tests/Integration/nat/nat-rig.sh with a long, lossy path between them (bench/nat_bench.py),
+# e.g. make bench-nat BENCH_ARGS='--size 1G --rtt 150'
+bench-nat:
+	scripts/install-deps.sh
+	bench/install-deps.sh
+	swift build -c release
+	python3 bench/nat_bench.py --bin-dir .build/release $(BENCH_ARGS)
 
 # The seeded mutation fuzzer of Tests/S2SFuzzTests (the unit suite runs it with 30,000 inputs and a
 # fixed seed). A failure prints the seed, count and input; rerun with the same FUZZ_SEED and

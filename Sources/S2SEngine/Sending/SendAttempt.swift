@@ -61,7 +61,7 @@ struct SendAttempt: Sendable {
             transfer: transfer, tree: tree, destination: destination, token: token, digest: options.digest, followSymlinks: follow,
             user: user, logger: logger, relays: configuration.relays, relayDeadline: configuration.relayWaitTimeout,
             timeouts: configuration.peerLimits, unchangedSinceFirstOffer: unchanged,
-            streams: options.punch != nil ? 1 : options.streams ?? configuration.streams, ciphers: ciphers, punch: options.punch,
+            streams: options.streams ?? configuration.streams, ciphers: ciphers, punch: options.punch,
             direct: options.allowDirect ?? configuration.allowDirect ? configuration.stunServers : nil)
         return await session.run()
     }

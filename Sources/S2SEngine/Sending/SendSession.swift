@@ -80,6 +80,9 @@ final class SendSession: Sendable {
         let failures = Mutex<[String]>([])
         /// Whether the handshake completed.
         let connected = Mutex(false)
+        /// Whether the session moved from the relay to a punched connection: its further
+        /// connections would have nowhere to go (the receiver waits at no relay for them).
+        let movedToDirectPath = Mutex(false)
         /// The receiver's CANCEL, once read: it explains the session's end better than a
         /// connection that failed at the same time.
         let receiverCancel = Mutex<CancelCode?>(nil)
@@ -140,6 +143,7 @@ final class SendSession: Sendable {
                 }
             } catch let move as MovingToDirectPath {
                 // The relayed connection is closed (without CANCEL); the session starts again.
+                shared.movedToDirectPath.withLock { $0 = true }
                 logger.info("moved to a direct path", metadata: ["peer": "\(move.connection.channel.remoteAddress.map(NetworkErrorText.describe) ?? "?")"])
                 try await SecureChannel.connect(
                     paired: move.connection, endpointKey: key, cipher: ciphers.cipher(for: destination.id.publicKey), limits: timeouts, session)
@@ -359,7 +363,7 @@ final class SendSession: Sendable {
         logger.info(
             "sending", metadata: ["files": "\(tree.fileCount)", "bytes": "\(tree.totalBytes)", "resumed_bytes": "\(resumedBytes)",
                                   "complete_files": "\(complete)"])
-        let streams = await streamCount(channel)
+        let streams = punch != nil || shared.movedToDirectPath.withLock({ $0 }) ? 1 : await streamCount(channel)
         let (invitations, invite) = AsyncStream.makeStream(of: (extra: UInt8, secret: StripeSecret).self)
         if streams > 1 {
             shared.striping.withLock { $0 = (StripedOutbound(), 0) }
