@@ -187,7 +187,9 @@ package final class Engine: Sendable {
                 }
                 let peer = connection.channel.remoteAddress.map(NetworkErrorText.describe) ?? "?"
                 logger.info("punched", metadata: ["local_port": "\(prepared.localPort)", "peer": "\(peer)"])
-                await context.serve(paired: connection, route: "punched") { finish(.success(peer)) }
+                let path = DirectPath.Punched(
+                    localPort: prepared.localPort, candidates: ticket.candidates.compactMap { DirectCandidate(ip: $0.ip, port: UInt16($0.port)) })
+                await context.serve(paired: connection, route: "punched", punched: path) { finish(.success(peer)) }
                 finish(.failure(.failed("the punched connection closed before the handshake")))
             }
         }

@@ -38,7 +38,7 @@ public struct PunchPreparation: Sendable {
     }
 
     /// `host` (an IPv4 or IPv6 address) and `port` as a STUN address.
-    static func address(_ host: String, port: Int) -> StunAddress? {
+    public static func address(_ host: String, port: Int) -> StunAddress? {
         var v4 = in_addr()
         if inet_pton(AF_INET, host, &v4) == 1 {
             return withUnsafeBytes(of: &v4) { StunAddress(ip: Array($0), port: port) }

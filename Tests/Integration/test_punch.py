@@ -68,13 +68,15 @@ def popen(side: Side, *args, user=None) -> subprocess.Popen:
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-def punched_send(receiver: Side, sender: Side, endpoint_id: str, source: Path, *, receiver_user, sender_user) -> tuple:
+def punched_send(receiver: Side, sender: Side, endpoint_id: str, source: Path, *, receiver_user, sender_user,
+                 send_args=()) -> tuple:
     """The exchange as two people do it: the receiver's ticket goes to the sender (--ticket),
     the sender's comes back to the receiver's prompt. Returns both processes' results."""
     punch = popen(receiver, "endpoint", "punch", endpoint_id, user=receiver_user)
     receiver_ticket = punch.stdout.readline().strip()
     assert receiver_ticket.startswith("s2sp1"), (receiver_ticket, punch.stderr.read() if punch.poll() is not None else "")
-    send = popen(sender, "send", str(source), endpoint_id, "--punch", "--ticket", receiver_ticket, "--json", user=sender_user)
+    send = popen(sender, "send", *send_args, str(source), endpoint_id, "--punch", "--ticket", receiver_ticket, "--json",
+                 user=sender_user)
     sender_ticket = send.stdout.readline().strip()
     assert sender_ticket.startswith("s2sp1"), (sender_ticket, send.stderr.read() if send.poll() is not None else "")
     punch.stdin.write(sender_ticket + "\n")
@@ -102,6 +104,24 @@ def test_twenty_punched_transfers_arrive_identical(pair, mkdir, user_a, user_b):
         assert sha256(inbox / src.name) == sha256(src), n
     incoming = receiver.ctl("transfers", "--json", user=user_b).json()
     assert len(incoming) == 20 and {t["route"] for t in incoming} == {"punched"}, incoming
+
+
+def test_a_striped_punched_transfer_punches_a_hole_for_each_connection(pair, mkdir, user_a, user_b):
+    """send --punch --streams 4: the three further connections punch holes of their own from the
+    next ports on both sides (the cone NATs keep ports), join the session, and the file arrives
+    identical over four connections. (At 8 MiB/s, so that the session lasts the second or two
+    the further holes take: a first SYN that reaches the other NAT before that side's own is
+    dropped, and the kernel sends it again after a second.)"""
+    receiver, sender = pair()
+    inbox = mkdir("in", owner=user_b)
+    endpoint_id = receiver.ctl("endpoint", "new", str(inbox), user=user_b).out.split()[0]
+    src = random_file(mkdir("out", owner=user_a) / "striped.bin", 32 << 20, owner=user_a)
+    (prc, perr), (src_rc, _, serr) = punched_send(receiver, sender, endpoint_id, src, receiver_user=user_b, sender_user=user_a,
+                                                  send_args=("--streams", "4", "--rate", "8M"))
+    assert prc == 0 and src_rc == 0, (perr, serr)
+    assert sha256(inbox / "striped.bin") == sha256(src)
+    finished = [line for line in receiver.daemon.log().splitlines() if "incoming transfer finished" in line]
+    assert len(finished) == 1 and "connections=4" in finished[0], receiver.daemon.log()[-3000:]
 
 
 def test_clocks_two_seconds_apart_still_meet(pair, mkdir, user_a, user_b):

@@ -9,6 +9,26 @@ import S2SProtocol
 /// that agreed on a direct path do the same way: prepare a port and the addresses it is reached
 /// at, and punch to the other side's.
 enum DirectPath {
+    /// A session's punched path, as each side knows it: its own prepared port and the other
+    /// side's candidates. Further connections of a striped session use the next ports on both
+    /// sides (port + 1, + 2, ...): a NAT that keeps ports, as the cones that let the first
+    /// connection through mostly do, maps them the same way; where it does not, a further
+    /// connection fails and costs nothing but itself.
+    struct Punched: Sendable {
+        let localPort: Int
+        let candidates: [DirectCandidate]
+
+        /// The addresses for further connection `index` (1, 2, ...).
+        func stripe(_ index: Int) -> Punched {
+            Punched(
+                localPort: localPort + index,
+                candidates: candidates.compactMap { DirectCandidate(ip: $0.ip, port: UInt16(clamping: Int($0.port) + index)) })
+        }
+    }
+
+    /// Further connections a punched session offers at most: each is a hole of its own.
+    static let mostExtraStripes = 7
+
     /// How long both sides try before they stay on the relay.
     static let patience = Duration.seconds(10)
 
@@ -43,7 +63,8 @@ enum DirectPath {
     /// A connection from `port` to one of `candidates`, set up for the peer protocol on this
     /// side (`receiver`: reads the preamble), within ``patience``; nil if none answered.
     static func punch(
-        from port: Int, to candidates: [DirectCandidate], receiver: Bool, limits: ProtocolLimits, logger: Logger
+        from port: Int, to candidates: [DirectCandidate], receiver: Bool, limits: ProtocolLimits, logger: Logger,
+        failure: String = "no direct path; the transfer stays on the relay"
     ) async -> NIOAsyncChannel<ByteBuffer, ByteBuffer>? {
         let addresses = candidates.compactMap { StunAddress(ip: $0.ip, port: Int($0.port))?.socketAddress }
         do {
@@ -54,7 +75,7 @@ enum DirectPath {
                 },
                 discard: { connection in try? await connection.executeThenClose { _, _ in } })
         } catch {
-            logger.info("no direct path; the transfer stays on the relay", metadata: ["error": "\(error)"])
+            logger.info("\(failure)", metadata: ["error": "\(error)"])
             return nil
         }
     }

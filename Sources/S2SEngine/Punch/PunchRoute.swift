@@ -1,4 +1,5 @@
 import S2SNat
+import S2SProtocol
 
 /// A send's punched route, as stored with the queued send: the local port its ticket named and
 /// the receiver's addresses from the receiver's ticket. A punch happens once, at the moment both
@@ -11,6 +12,15 @@ package struct PunchRoute: Sendable, Equatable, Codable {
     init(localPort: Int, ticket: PunchTicket) {
         self.localPort = localPort
         self.candidates = ticket.candidates.map(\.description)
+    }
+
+    /// The path as the session's connections take it.
+    var path: DirectPath.Punched {
+        DirectPath.Punched(localPort: localPort, candidates: candidates.compactMap { text in
+            guard let colon = text.lastIndex(of: ":"), let port = UInt16(text[text.index(after: colon)...]) else { return nil }
+            let host = String(text[..<colon].filter { $0 != "[" && $0 != "]" })
+            return PunchPreparation.address(host, port: Int(port)).flatMap { DirectCandidate(ip: $0.ip, port: port) }
+        })
     }
 }
 

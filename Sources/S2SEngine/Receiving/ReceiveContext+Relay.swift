@@ -9,7 +9,11 @@ extension ReceiveContext {
     /// "relay") or to a sender through a punched hole ("punched"): the same as an accepted
     /// connection's (the preamble selects the endpoint, the Noise handshake proves its key).
     /// `handshakeDone` is called once the handshake is over, either way.
-    func serve(paired connection: NIOAsyncChannel<ByteBuffer, ByteBuffer>, route: String, handshakeDone: @Sendable () -> Void) async {
+    /// `punched`: the path a punched connection came by, for its further connections.
+    func serve(
+        paired connection: NIOAsyncChannel<ByteBuffer, ByteBuffer>, route: String, punched: DirectPath.Punched? = nil,
+        handshakeDone: @Sendable () -> Void
+    ) async {
         let context = self
         do {
             try await SecureChannel.accept(
@@ -29,10 +33,30 @@ extension ReceiveContext {
             ) { channel in
                 let key = Array(channel.endpointKey.rawRepresentation)
                 guard let endpoint = await context.endpoints.endpoint(publicKey: key) else { return }
-                await ReceiveSession(channel: channel, endpoint: endpoint, context: context, route: route).run()
+                await ReceiveSession(channel: channel, endpoint: endpoint, context: context, route: route, punched: punched).run()
             }
         } catch {
             logger.debug("peer connection failed", metadata: ["route": "\(route)", "error": "\(error)"])
+        }
+    }
+
+    /// For a striped session on a punched path: a hole for each further connection the session
+    /// allows, from the next ports on both sides (``DirectPath/Punched/stripe(_:)``), each served
+    /// like any punched connection once through (its JOIN then finds the session). Runs until
+    /// cancelled (the session's end) or every attempt has ended.
+    func punchStripes(for merger: StripeMerger, along path: DirectPath.Punched) async {
+        let limits = configuration.peerLimits
+        await withDiscardingTaskGroup { group in
+            for index in stride(from: 1, through: merger.extra, by: 1) {
+                group.addTask {
+                    let stripe = path.stripe(index)
+                    guard let connection = await DirectPath.punch(
+                        from: stripe.localPort, to: stripe.candidates, receiver: true, limits: limits, logger: logger,
+                        failure: "a further connection of a punched session found no hole")
+                    else { return }
+                    await serve(paired: connection, route: "punched", handshakeDone: {})
+                }
+            }
         }
     }
 

@@ -19,6 +19,8 @@ import NIOCore
 /// owner can read.
 final class ReceiveSession {
     private let route: String
+    /// The punched path this session came by, for its further connections.
+    private let punched: DirectPath.Punched?
     private let channel: SecureChannel
     private let endpoint: Endpoint
     private let context: ReceiveContext
@@ -76,8 +78,9 @@ final class ReceiveSession {
     }
 
     /// - Parameter route: the `Route` the transfer shows: "direct" or "relay".
-    init(channel: SecureChannel, endpoint: Endpoint, context: ReceiveContext, route: String = "direct") {
+    init(channel: SecureChannel, endpoint: Endpoint, context: ReceiveContext, route: String = "direct", punched: DirectPath.Punched? = nil) {
         self.route = route
+        self.punched = punched
         self.channel = channel
         self.endpoint = endpoint
         self.context = context
@@ -94,7 +97,7 @@ final class ReceiveSession {
             // The sender closes the relayed connection; the session starts again on the direct one.
             await channel.close()
             logger.info("the sender moved to a direct path")
-            await context.serve(paired: direct, route: "punched", handshakeDone: {})
+            await context.serve(paired: direct.connection, route: "punched", punched: direct.path, handshakeDone: {})
             return
         }
         let outcome: Ending?
@@ -139,18 +142,20 @@ final class ReceiveSession {
     /// behind a symmetric NAT or without STUN), then the sender's; with both, the punch. Returns
     /// the direct connection, or nil to go on here (an offer read meanwhile waits in
     /// ``pendingRecord``). Bounded by the offer timeout, as the offer itself is.
-    private func tryDirectPath() async -> NIOAsyncChannel<ByteBuffer, ByteBuffer>? {
+    private func tryDirectPath() async -> (connection: NIOAsyncChannel<ByteBuffer, ByteBuffer>, path: DirectPath.Punched)? {
         let channel = self.channel
         let timer = Task {
             try await Task.sleep(for: channel.limits.offerTimeout)
             await channel.close()
         }
         defer { timer.cancel() }
-        let attempt = await DirectPath.inSlot { () async -> NIOAsyncChannel<ByteBuffer, ByteBuffer>?? in
+        let attempt = await DirectPath.inSlot { () async -> (connection: NIOAsyncChannel<ByteBuffer, ByteBuffer>, path: DirectPath.Punched)?? in
             let prepared = await DirectPath.prepare(servers: context.configuration.stunServers)
             guard let theirs = await exchangeCandidates(prepared.candidates), !theirs.isEmpty else { return .some(nil) }
             logger.debug("trying a direct path", metadata: ["local_port": "\(prepared.port)", "candidates": "\(theirs.count)"])
-            return await DirectPath.punch(from: prepared.port, to: theirs, receiver: true, limits: context.configuration.peerLimits, logger: logger)
+            let connection = await DirectPath.punch(
+                from: prepared.port, to: theirs, receiver: true, limits: context.configuration.peerLimits, logger: logger)
+            return connection.map { ($0, DirectPath.Punched(localPort: prepared.port, candidates: theirs)) }
         }
         guard let attempt else {
             // Every slot is taken: decline, and go on on the relay.
@@ -308,13 +313,15 @@ final class ReceiveSession {
         }
         if channel.peerHello.has(Hello.Feature.stripes) {
             let relayed = route == "relay"
-            let merger = StripeMerger(
-                extra: relayed ? Self.maxExtraRelayedStripes : Self.maxExtraStripes, gapTimeout: channel.limits.idleTimeout)
+            let extra = relayed ? Self.maxExtraRelayedStripes : punched != nil ? DirectPath.mostExtraStripes : Self.maxExtraStripes
+            let merger = StripeMerger(extra: extra, gapTimeout: channel.limits.idleTimeout)
             context.stripes.register(merger, endpoint: endpoint.number)
             self.merger = merger
+            let context = self.context
             if relayed {
-                let context = self.context
                 merger.keep { await context.waitAtRelays(for: merger) }
+            } else if let punched {
+                merger.keep { await context.punchStripes(for: merger, along: punched) }
             }
             try await sendChecked(.stripes(extra: UInt8(merger.extra), secret: merger.secret))
         }

@@ -80,9 +80,9 @@ final class SendSession: Sendable {
         let failures = Mutex<[String]>([])
         /// Whether the handshake completed.
         let connected = Mutex(false)
-        /// Whether the session moved from the relay to a punched connection: its further
-        /// connections would have nowhere to go (the receiver waits at no relay for them).
-        let movedToDirectPath = Mutex(false)
+        /// The punched path the session runs on (punch tickets, or moved from the relay): its
+        /// further connections punch holes of their own next to it.
+        let punchedPath = Mutex<DirectPath.Punched?>(nil)
         /// The receiver's CANCEL, once read: it explains the session's end better than a
         /// connection that failed at the same time.
         let receiverCancel = Mutex<CancelCode?>(nil)
@@ -124,6 +124,7 @@ final class SendSession: Sendable {
     /// another attempt later.
     func run() async -> SendOutcome {
         let shared = Shared()
+        if let punch { shared.punchedPath.withLock { $0 = punch.path } }
         var ending: SendEnding?
         defer { transfer.clearCancelHandler() }
         do {
@@ -136,14 +137,14 @@ final class SendSession: Sendable {
             do {
                 try await connect(key: key) { channel in
                     // Relay to direct: before the offer, so nothing sent is lost by the move.
-                    if channel.directAgreed, let connection = try await directPath(on: channel, shared) {
-                        throw MovingToDirectPath(connection: connection)
+                    if channel.directAgreed, let (connection, path) = try await directPath(on: channel, shared) {
+                        throw MovingToDirectPath(connection: connection, path: path)
                     }
                     try await session(channel)
                 }
             } catch let move as MovingToDirectPath {
                 // The relayed connection is closed (without CANCEL); the session starts again.
-                shared.movedToDirectPath.withLock { $0 = true }
+                shared.punchedPath.withLock { $0 = move.path }
                 logger.info("moved to a direct path", metadata: ["peer": "\(move.connection.channel.remoteAddress.map(NetworkErrorText.describe) ?? "?")"])
                 try await SecureChannel.connect(
                     paired: move.connection, endpointKey: key, cipher: ciphers.cipher(for: destination.id.publicKey), limits: timeouts, session)
@@ -191,6 +192,7 @@ final class SendSession: Sendable {
     /// Thrown out of the relayed connection's session to close it and go on on `connection`.
     private struct MovingToDirectPath: Error {
         let connection: NIOAsyncChannel<ByteBuffer, ByteBuffer>
+        let path: DirectPath.Punched
     }
 
     /// Relay to direct, the sender's side (docs/protocol.md): reads the receiver's CANDIDATES
@@ -198,19 +200,22 @@ final class SendSession: Sendable {
     /// connection's round trip (so that both sides' first SYNs leave about together) and
     /// punches. Returns the direct connection, or nil to go on on the relay (after sending its
     /// CANDIDATES, empty, when the receiver offered some).
-    private func directPath(on channel: SecureChannel, _ shared: Shared) async throws -> NIOAsyncChannel<ByteBuffer, ByteBuffer>? {
+    private func directPath(
+        on channel: SecureChannel, _ shared: Shared
+    ) async throws -> (NIOAsyncChannel<ByteBuffer, ByteBuffer>, DirectPath.Punched)? {
         let record = try await receive(channel, shared)
         guard case .candidates(let theirs) = record else {
             throw SendEnding.lost("the receiver sent \(record.type) where its CANDIDATES were due")
         }
         guard !theirs.isEmpty else { return nil }
-        let attempt = try await DirectPath.inSlot { () async throws -> NIOAsyncChannel<ByteBuffer, ByteBuffer>? in
+        let attempt = try await DirectPath.inSlot { () async throws -> (NIOAsyncChannel<ByteBuffer, ByteBuffer>, DirectPath.Punched)? in
             let ours = await DirectPath.prepare(servers: direct ?? [])
             try await send(.candidates(ours.candidates), channel, shared)
             guard !ours.candidates.isEmpty else { return nil }
             let roundTrip = await channel.pathReport().map { Duration.microseconds(Int64(min($0.roundTrip, 1_000_000))) } ?? .zero
             try await Task.sleep(for: roundTrip)
-            return await DirectPath.punch(from: ours.port, to: theirs, receiver: false, limits: timeouts, logger: logger)
+            let connection = await DirectPath.punch(from: ours.port, to: theirs, receiver: false, limits: timeouts, logger: logger)
+            return connection.map { ($0, DirectPath.Punched(localPort: ours.port, candidates: theirs)) }
         }
         guard let attempt else {
             // Every slot is taken: decline, and go on on the relay.
@@ -363,7 +368,7 @@ final class SendSession: Sendable {
         logger.info(
             "sending", metadata: ["files": "\(tree.fileCount)", "bytes": "\(tree.totalBytes)", "resumed_bytes": "\(resumedBytes)",
                                   "complete_files": "\(complete)"])
-        let streams = punch != nil || shared.movedToDirectPath.withLock({ $0 }) ? 1 : await streamCount(channel)
+        let streams = await streamCount(channel)
         let (invitations, invite) = AsyncStream.makeStream(of: (extra: UInt8, secret: StripeSecret).self)
         if streams > 1 {
             shared.striping.withLock { $0 = (StripedOutbound(), 0) }
@@ -440,6 +445,7 @@ final class SendSession: Sendable {
         guard let invitation = await invitations.first(where: { _ in true }) else { return }
         let publicKey = destination.id.publicKey
         let (route, relays, relayDeadline, timeouts, logger) = (destination.route, relays, relayDeadline, timeouts, logger)
+        let punched = shared.punchedPath.withLock { $0 }
         // The receiver's HELLO on the first connection says whether it takes AES-GCM.
         let cipher = main.peerHello.preferredCipher
         let open: @Sendable (Int) async -> Void = { index in
@@ -447,6 +453,16 @@ final class SendSession: Sendable {
                 let key = try Curve25519.KeyAgreement.PublicKey(rawRepresentation: publicKey)
                 let join: (SecureChannel) async throws -> Void = { stripe in
                     try await Self.carry(outbound, on: stripe, secret: invitation.secret, shared: shared)
+                }
+                if let punched {
+                    // A hole of its own, next to the session's on both sides.
+                    let stripe = punched.stripe(index)
+                    guard let connection = await DirectPath.punch(
+                        from: stripe.localPort, to: stripe.candidates, receiver: false, limits: timeouts, logger: logger,
+                        failure: "a further connection of a punched session found no hole")
+                    else { return }
+                    try await SecureChannel.connect(paired: connection, endpointKey: key, cipher: cipher, limits: timeouts, join)
+                    return
                 }
                 switch route {
                 case .direct(let host, let port):
