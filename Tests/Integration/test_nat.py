@@ -68,16 +68,21 @@ def rig(work: Path, *args) -> int:
                               stdin=subprocess.DEVNULL, stdout=out, stderr=out, timeout=300).returncode
 
 
-@pytest.fixture(scope="module")
-def nat_rig(tmp_path_factory):
-    work = tmp_path_factory.mktemp("nat")
-    if rig(work, "up", "cone", "symmetric") != 0:
+def built_rig(work: Path, kind_a: str, kind_b: str):
+    """The rig with these NAT kinds for a module's tests (a generator for a fixture): its work
+    directory, and the rig gone afterwards."""
+    if rig(work, "up", kind_a, kind_b) != 0:
         rig(work, "down")
         pytest.fail(f"cannot build the NAT rig:\n{(work / 'nat-rig.log').read_text()[-3000:]}")
     try:
         yield work
     finally:
         rig(work, "down")
+
+
+@pytest.fixture(scope="module")
+def nat_rig(tmp_path_factory):
+    yield from built_rig(tmp_path_factory.mktemp("nat"), "cone", "symmetric")
 
 
 @pytest.fixture

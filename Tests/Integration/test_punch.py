@@ -17,7 +17,7 @@ import pytest
 
 from conftest import Bus, as_user_argv, base_env, run
 from s2sit import bech32_encode
-from test_nat import HOST_A, HOST_B, STUN, RigRelay, rig
+from test_nat import HOST_A, HOST_B, STUN, RigRelay, built_rig
 from test_transfer import Side, random_file, sha256, wait_for
 from conftest import S2SCTL
 
@@ -28,14 +28,7 @@ MANAGER = ("org.s2s.Daemon1", "/org/s2s/Daemon1", "org.s2s.Daemon1.Manager")
 
 @pytest.fixture(scope="module")
 def cone_rig(tmp_path_factory):
-    work = tmp_path_factory.mktemp("punch")
-    if rig(work, "up", "cone", "cone") != 0:
-        rig(work, "down")
-        pytest.fail(f"cannot build the NAT rig:\n{(work / 'nat-rig.log').read_text()[-3000:]}")
-    try:
-        yield work
-    finally:
-        rig(work, "down")
+    yield from built_rig(tmp_path_factory.mktemp("punch"), "cone", "cone")
 
 
 @pytest.fixture
