@@ -8,7 +8,7 @@ from conftest import S2SCTL, base_env, run
 from s2sit import CHARSET, ENDPOINT, ID_RE, U64_MAX, assert_valid_id, object_number, random_valid_id
 
 JSON_KEYS = {"number", "id", "object", "directory", "owner", "created", "quota", "expires", "remainingUses",
-             "bytesReceived", "filesReceived", "address", "relay", "relayConnected"}
+             "bytesReceived", "filesReceived", "address", "relay", "relayConnected", "allowDirect"}
 
 
 def new(ctl, *args, **kw):

@@ -31,6 +31,9 @@ enum DirectPath {
 
     /// How long both sides try before they stay on the relay.
     static let patience = Duration.seconds(10)
+    /// The receiver's bound on the whole exchange: the sender's preparation (STUN, each request
+    /// given up after 3 s) and the punch fit well within it.
+    static let exchangeDeadline = Duration.seconds(30)
 
     /// Attempts under way in this process, at most ``mostAtOnce``: a sender that holds an
     /// allowing endpoint's ID starts one on the receiver before any offer (STUN requests, then

@@ -141,11 +141,12 @@ final class ReceiveSession {
     /// Relay to direct, the receiver's side (docs/protocol.md): this side's CANDIDATES first (none
     /// behind a symmetric NAT or without STUN), then the sender's; with both, the punch. Returns
     /// the direct connection, or nil to go on here (an offer read meanwhile waits in
-    /// ``pendingRecord``). Bounded by the offer timeout, as the offer itself is.
+    /// ``pendingRecord``). Bounded by ``DirectPath/exchangeDeadline`` (or the offer timeout if
+    /// shorter): a sender that holds a slot without answering loses its session.
     private func tryDirectPath() async -> (connection: NIOAsyncChannel<ByteBuffer, ByteBuffer>, path: DirectPath.Punched)? {
         let channel = self.channel
         let timer = Task {
-            try await Task.sleep(for: channel.limits.offerTimeout)
+            try await Task.sleep(for: min(channel.limits.offerTimeout, DirectPath.exchangeDeadline))
             await channel.close()
         }
         defer { timer.cancel() }
