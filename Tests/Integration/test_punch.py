@@ -230,3 +230,25 @@ def test_without_both_sides_allowing_it_the_relay_carries_everything(pair, rig_r
     relayed_send(receiver, sender, inbox, source, allow=allow, ask=ask, user_a=user_a, user_b=user_b)
     assert "direct path" not in sender.daemon.log() and "direct path" not in receiver.daemon.log()
     wait_for(lambda: any(total > 4 << 20 for total, _ in rig_relay.pairings()), timeout=10, what="the relay's usage record")
+
+
+def test_when_no_hole_opens_the_transfer_stays_on_the_relay(pair, rig_relay, mkdir, user_a, user_b):
+    """Both sides allow a direct path, but the sender's NAT box drops everything toward the
+    receiver's NAT (a firewall): the punch gives up after its 10 s, the sender sends its offer on
+    the relayed connection, and the relay carries the file."""
+    block = ["ip", "netns", "exec", "nrB_nat", "iptables", "-I", "FORWARD", "-d", PUBLIC_A, "-j", "DROP"]
+    assert run(block).rc == 0
+    try:
+        receiver, sender = pair(relay=rig_relay)
+        source = random_file(mkdir("out", owner=user_a) / "walled.bin", 4 << 20, owner=user_a)
+        inbox = mkdir("in", owner=user_b)
+        start = time.monotonic()
+        relayed_send(receiver, sender, inbox, source, allow=True, ask=True, user_a=user_a, user_b=user_b)
+        assert time.monotonic() - start < 40
+        assert "moved to a direct path" not in sender.daemon.log()
+        assert "no direct path; the transfer stays on the relay" in sender.daemon.log()
+        incoming = receiver.ctl("transfers", "--json", user=user_b).json()
+        assert [t["route"] for t in incoming] == ["relay"], incoming
+        wait_for(lambda: any(total > 4 << 20 for total, _ in rig_relay.pairings()), timeout=10, what="the relay's usage record")
+    finally:
+        run(["ip", "netns", "exec", "nrB_nat", "iptables", "-D", "FORWARD", "-d", PUBLIC_A, "-j", "DROP"])
