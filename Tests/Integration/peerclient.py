@@ -228,6 +228,35 @@ class NKInitiator:
         return self.ss.split()
 
 
+class NKResponder:
+    """Noise NK, responder side (a receiver of the test's own): <- s ... -> e, es ... <- e, ee."""
+
+    def __init__(self, static: X25519PrivateKey, prologue: bytes = PROLOGUE, protocol_name: bytes = PROTOCOL_NAME):
+        self.s = static
+        self.e = X25519PrivateKey.generate()
+        self.re = b""
+        self.ss = SymmetricState(protocol_name)
+        self.ss.mix_hash(prologue)
+        self.ss.mix_hash(static.public_key().public_bytes_raw())  # pre-message: our static key
+
+    def read_message_1(self, message: bytes) -> bytes:
+        self.re = message[:32]
+        self.ss.mix_hash(self.re)
+        self.ss.mix_key(self.s.exchange(X25519PublicKey.from_public_bytes(self.re)))
+        return self.ss.decrypt_and_hash(message[32:])
+
+    def write_message_2(self, payload: bytes) -> bytes:
+        e_pub = self.e.public_key().public_bytes_raw()
+        self.ss.mix_hash(e_pub)
+        self.ss.mix_key(self.e.exchange(X25519PublicKey.from_public_bytes(self.re)))
+        return e_pub + self.ss.encrypt_and_hash(payload)
+
+    def split(self) -> tuple[CipherState, CipherState]:
+        """(send, receive) for the responder."""
+        initiator_send, responder_send = self.ss.split()
+        return responder_send, initiator_send
+
+
 # --------------------------------------------------------------------------------------------
 # Record encoders (sender records) and decoders (receiver records)
 
@@ -507,6 +536,11 @@ class PeerClient:
         out = bytes(self._buffer[:n])
         del self._buffer[:n]
         return out
+
+    def recv_exact(self, n: int, timeout: float | None = None) -> bytes:
+        """N raw bytes (before the handshake: a relay's answer, a preamble)."""
+        self._fill(n, time.monotonic() + (self.timeout if timeout is None else timeout))
+        return self._take(n)
 
     def recv_frame(self, timeout: float | None = None) -> bytes:
         deadline = time.monotonic() + (self.timeout if timeout is None else timeout)

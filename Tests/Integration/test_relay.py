@@ -17,7 +17,8 @@ import pytest
 
 from conftest import Bus, free_port, run
 from s2sit import wakeups_during
-from peerclient import CANDIDATES, FLAG_DIRECT, FLAG_PAUSE, PeerClient, endpoint_key, hello
+from peerclient import (CANDIDATES, FLAG_DIRECT, FLAG_PAUSE, OFFER_BEGIN, PREAMBLE_LENGTH, NKResponder, PeerClient,
+                        endpoint_key, hello)
 from test_transfer import Side, random_file, sha256, visible, wait_for
 
 TWISTD = shutil.which("twistd")
@@ -688,5 +689,44 @@ def test_a_receiver_offers_a_direct_path_only_to_a_sender_that_asks_where_its_en
             finally:
                 client.close()
             assert (inbox / "hello.txt").read_bytes() == b"hello"
+    finally:
+        bus.close()
+
+
+def test_a_sender_asks_for_a_direct_path_only_when_its_user_allows_it(scratch, daemon_factory, relays, mkdir, user_a):
+    """On the wire, by a receiver of the test's own waiting at the relay: the sending daemon's
+    HELLO sets the direct bit only with --allow-direct. Without it, even a receiver that answers
+    the bit and sends CANDIDATES first gets none back: the sender's first record is its offer."""
+    from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+    from s2sit import bech32_encode
+    (relay,) = relays(1)
+    bus = Bus(scratch)
+    try:
+        # No STUN server: an asking sender's own CANDIDATES are empty (it declines), which is enough here.
+        sender = Side(bus, daemon_factory(target_bus=bus, config=f"[Daemon]\nRelay={relay.address}\nStunServer=\n"), None)
+        source = random_file(mkdir("out", owner=user_a) / "x.bin", 1024, owner=user_a)
+        for ask in (False, True):
+            key = X25519PrivateKey.generate()
+            endpoint_id = bech32_encode("s2s", key.public_key().public_bytes_raw())
+            s = socket.create_connection(("127.0.0.1", relay.port), timeout=30)
+            s.sendall(f"please relay {relay_token(endpoint_id)} for side 7332737265637631\n".encode())
+            r = sender.ctl("send", "--no-wait", *(["--allow-direct"] if ask else []), str(source), endpoint_id, user=user_a)
+            assert r.rc == 0, r
+            receiver = PeerClient(s, timeout=30)
+            try:
+                assert receiver.recv_exact(3) == b"ok\n"
+                receiver.recv_exact(PREAMBLE_LENGTH)
+                responder = NKResponder(key)
+                sender_hello = responder.read_message_1(receiver.recv_frame())
+                flags = int.from_bytes(sender_hello[2:4], "big")
+                assert bool(flags & FLAG_DIRECT) == ask, (ask, hex(flags))
+                message = responder.write_message_2(hello(flags=FLAG_PAUSE | FLAG_DIRECT))
+                receiver.send_raw(len(message).to_bytes(2, "big") + message)
+                receiver._send, receiver._recv = responder.split()
+                receiver.send_record(bytes([CANDIDATES, 1, 4, 198, 51, 100, 7, 0x0f, 0xa0]))
+                kind, body = receiver.recv_record()
+                assert (kind, body) == ((CANDIDATES, b"\x00") if ask else (OFFER_BEGIN, body)), (ask, kind, body)
+            finally:
+                receiver.close()
     finally:
         bus.close()
