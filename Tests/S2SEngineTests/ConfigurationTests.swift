@@ -71,6 +71,14 @@ struct ConfigurationTests {
         #expect(throws: Configuration.FileError.self) { try configuration("[Daemon]\nStunServer=2001:db8::1") }
     }
 
+    @Test func allowDirectIsOffUnlessSaid() throws {
+        #expect(Configuration(bus: .system, environment: [:]).allowDirect == false)
+        #expect(try configuration("[Daemon]\nAllowDirect=yes").allowDirect)
+        #expect(try configuration("[Daemon]\nAllowDirect=yes\nAllowDirect=off").allowDirect == false)
+        let error = #expect(throws: Configuration.FileError.self) { try configuration("[Daemon]\nAllowDirect=maybe") }
+        #expect(error?.reason.contains("yes or no") == true)
+    }
+
     @Test func aMissingFileIsAnErrorOnlyWhenAskedFor() throws {
         var configuration = Configuration(bus: .system, environment: [:])
         try configuration.load(file: "/nonexistent/s2sd.conf", required: false)

@@ -63,3 +63,19 @@ struct NatReportTests {
         #expect(StunAddress(ip: [1, 2, 3, 4], port: 70000) == nil)
     }
 }
+
+/// One look at the NAT serves every caller for a while: nothing a caller does makes the daemon
+/// ask the servers more often (no servers here, so a look is instant and offline).
+struct NatDiscoveryTests {
+    @Test func callersAtOnceAndJustAfterShareOneLook() async {
+        let discovery = NatDiscovery(servers: [])
+        let reports = await withTaskGroup(of: NatReport.self) { group in
+            for _ in 0..<8 { group.addTask { await discovery.report() } }
+            return await group.reduce(into: []) { $0.append($1) }
+        }
+        let later = await discovery.report()
+        #expect(Set(reports.map(\.timestamp) + [later.timestamp]).count == 1)
+        #expect(later.verdict == .blocked)
+        #expect(later.errors == ["no STUN server is configured (StunServer=)"])
+    }
+}
