@@ -13,8 +13,8 @@ struct EndpointPunch: AsyncParsableCommand {
             sees it (StunServer=) and its own addresses, for one port. Give it to the sender, who \
             runs "s2sctl send PATH... ID --punch" and gives you the sender's ticket back; type it \
             here, or pass it with --ticket. Both daemons then connect to each other at the same \
-            moments (every 2 seconds of the wall clock: keep the clocks within a second or so), \
-            through both NATs, for up to a minute. The endpoint's key authenticates this side as \
+            moments (every 2 seconds of the wall clock; both keep trying, so clocks a few seconds \
+            apart still meet), through both NATs, for up to a minute. The endpoint's key authenticates this side as \
             always: a wrong ticket can only make the connection fail.
 
             Returns once connected; the transfer runs in the daemon ("s2sctl transfers"). Fails \
@@ -35,7 +35,7 @@ struct EndpointPunch: AsyncParsableCommand {
         let id = try parsedID(id)
         let client = try await root.busOptions.client()
         let prepared = try await client.preparePunch(endpointID: id.text)
-        let exchange = TicketExchange(ownTicket: prepared.ticket, otherSide: "sender's", given: ticket)
+        let exchange = TicketExchange(ownTicket: prepared.ticket, otherSide: "sender", given: ticket)
         exchange.announce(warnings: prepared.warnings)
         let peer = try await exchange.withOtherTicket { try await client.punch(handle: prepared.handle, ticket: $0) }
         Output.error("s2sctl: connected to the sender at \(peer); the transfer runs in s2sd (s2sctl transfers)")

@@ -178,7 +178,7 @@ struct SendCommand: AsyncParsableCommand {
         let receipt: DaemonClient.SendReceipt
         if punch {
             let prepared = try await client.preparePunch(endpointID: nil)
-            let exchange = TicketExchange(ownTicket: prepared.ticket, otherSide: "receiver's", given: ticket)
+            let exchange = TicketExchange(ownTicket: prepared.ticket, otherSide: "receiver", given: ticket)
             exchange.announce(warnings: prepared.warnings)
             receipt = try await exchange.withOtherTicket { ticket in
                 var options = options

@@ -9,7 +9,7 @@ import Glibc
 /// side's ticket, take the other side's from `--ticket` or from the terminal, and when the daemon
 /// refuses a pasted ticket (a typo, the wrong side's), ask again: the prepared port stays.
 struct TicketExchange {
-    /// This side's ticket, and which side's ticket it waits for ("sender's", "receiver's").
+    /// This side's ticket, and the side whose ticket it waits for ("sender", "receiver").
     let ownTicket: String
     let otherSide: String
     /// `--ticket`, when given.
@@ -20,7 +20,7 @@ struct TicketExchange {
     func announce(warnings: [String]) {
         Output.line(ownTicket)
         for warning in warnings { Output.error("s2sctl: warning: \(warning)") }
-        Output.error("s2sctl: give the ticket above to the \(otherSide == "sender's" ? "sender" : "receiver"); it is good for 10 minutes")
+        Output.error("s2sctl: give the ticket above to the \(otherSide); it is good for 10 minutes")
     }
 
     /// Runs `use` with the other side's ticket until the daemon takes one. A ticket from
@@ -38,9 +38,9 @@ struct TicketExchange {
     }
 
     private func read() throws -> String {
-        Output.prompt("The \(otherSide) ticket: ")
+        Output.prompt("The \(otherSide)'s ticket: ")
         guard let line = readLine(strippingNewline: true) else {
-            throw CommandFailure(message: "no \(otherSide) ticket on standard input", status: .usage)
+            throw CommandFailure(message: "no \(otherSide)'s ticket on standard input", status: .usage)
         }
         let ticket = line.filter { !$0.isWhitespace }
         return ticket.isEmpty ? try read() : ticket

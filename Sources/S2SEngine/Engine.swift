@@ -160,7 +160,7 @@ package final class Engine: Sendable {
         guard let key = prepared.endpointKey, await endpoints.endpoint(publicKey: key) != nil else {
             throw .notFound("the endpoint this punch was prepared for is gone")
         }
-        let candidates = ticket.candidates.compactMap(\.socketAddress)
+        let path = DirectPath.Punched(localPort: prepared.localPort, candidates: ticket.candidates.compactMap(DirectCandidate.init))
         let (context, limits, logger) = (peers.context, configuration.peerLimits, logger)
         let outcome = Mutex<CheckedContinuation<Result<String, EngineError>, Never>?>(nil)
         let result = await withCheckedContinuation { continuation in
@@ -174,12 +174,8 @@ package final class Engine: Sendable {
             transferService.submit {
                 let connection: NIOAsyncChannel<ByteBuffer, ByteBuffer>
                 do {
-                    connection = try await TCPPunch.connect(
-                        from: prepared.localPort, to: candidates,
-                        initializer: { channel in
-                            channel.eventLoop.makeCompletedFuture { try PeerPipeline.configure(channel, expectPreamble: true, limits: limits) }
-                        },
-                        discard: { connection in try? await connection.executeThenClose { _, _ in } })
+                    connection = try await DirectPath.connect(
+                        along: path, receiver: true, limits: limits, patience: TCPPunch.patience, alignedToWallClock: true)
                 } catch {
                     logger.info("punch failed", metadata: ["local_port": "\(prepared.localPort)", "error": "\(error)"])
                     finish(.failure(.failed("\(error)")))
@@ -187,8 +183,6 @@ package final class Engine: Sendable {
                 }
                 let peer = connection.channel.remoteAddress.map(NetworkErrorText.describe) ?? "?"
                 logger.info("punched", metadata: ["local_port": "\(prepared.localPort)", "peer": "\(peer)"])
-                let path = DirectPath.Punched(
-                    localPort: prepared.localPort, candidates: ticket.candidates.compactMap { DirectCandidate(ip: $0.ip, port: UInt16($0.port)) })
                 await context.serve(paired: connection, route: "punched", punched: path) { finish(.success(peer)) }
                 finish(.failure(.failed("the punched connection closed before the handshake")))
             }

@@ -88,7 +88,7 @@ public actor NatDiscovery {
             port = used
             answers.append(answer)
             if servers.count == 1, remaining.isEmpty, answers.count == 1, let other = answer.otherAddress,
-                let address = try? SocketAddress(ipAddress: other.host, port: other.port)
+                let address = other.socketAddress
             {
                 remaining.append(address)
             }

@@ -17,24 +17,30 @@ public struct PunchPreparation: Sendable {
     public static func prepare(servers: [StunServer], group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) async -> PunchPreparation {
         let hostAddresses = NatDiscovery.hostAddresses()
         let (addresses, errors) = await NatDiscovery.resolve(servers)
-        var tcp = await NatDiscovery.tcp(addresses, hostAddresses: hostAddresses, group: group)
-        if tcp.localPort == 0 {
-            // No server to ask: a port of our own for host candidates alone (a peer on this network).
-            tcp = NatReport.Transport(localPort: Self.freePort(), observations: [], errors: tcp.errors, hostAddresses: hostAddresses)
-        }
+        let tcp = await NatDiscovery.tcp(addresses, hostAddresses: hostAddresses, group: group)
+        // No server answered on any port: a port of our own for host candidates alone (a peer on
+        // this network).
+        let port = tcp.localPort != 0 ? tcp.localPort : Self.freePort()
         return PunchPreparation(
-            localPort: tcp.localPort,
-            tcp: NatReport.Transport(localPort: tcp.localPort, observations: tcp.observations, errors: errors + tcp.errors, hostAddresses: hostAddresses),
+            localPort: port,
+            tcp: NatReport.Transport(localPort: port, observations: tcp.observations, errors: errors + tcp.errors, hostAddresses: hostAddresses),
             hostAddresses: hostAddresses)
     }
 
-    /// The ticket for this socket: the NAT's public address first, then the host's own.
-    public func ticket(role: PunchTicket.Role, now: UInt32) -> PunchTicket {
-        var candidates = tcp.observations.map(\.mapped)
-        for host in hostAddresses {
-            if let address = Self.address(host, port: localPort) { candidates.append(address) }
+    /// Where the socket can be reached, best first, each once: the NAT's public address (every
+    /// server of a cone saw the same), then the host's own.
+    public var candidates: [StunAddress] {
+        var candidates: [StunAddress] = []
+        for address in tcp.observations.map(\.mapped) + hostAddresses.compactMap({ Self.address($0, port: localPort) })
+        where !candidates.contains(address) {
+            candidates.append(address)
         }
-        return PunchTicket(role: role, expires: now + PunchTicket.lifetime, candidates: candidates)
+        return candidates
+    }
+
+    /// The ticket for this socket: its ``candidates``, as many as fit.
+    public func ticket(role: PunchTicket.Role, now: UInt32) -> PunchTicket {
+        PunchTicket(role: role, expires: now + PunchTicket.lifetime, candidates: candidates)
     }
 
     /// `host` (an IPv4 or IPv6 address) and `port` as a STUN address.

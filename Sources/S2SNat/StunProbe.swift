@@ -100,7 +100,7 @@ public enum StunProbe {
                 let channel = try await ClientBootstrap(group: group)
                     .channelOption(.socketOption(.so_reuseaddr), value: 1)
                     .channelOption(reusePort, value: 1)
-                    .connectTimeout(TimeAmount.nanoseconds(deadline.components.seconds * 1_000_000_000))
+                    .connectTimeout(TimeAmount(deadline))
                     .bind(to: try anyAddress(family: server.protocol, port: localPort))
                     .connect(to: server) { channel in
                         channel.eventLoop.makeCompletedFuture { try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel) }
@@ -221,7 +221,7 @@ final class UDPExchanges: Sendable {
             }
             state.exchanges[index].answer = answer
             guard state.followOtherAddress, let other = answer.otherAddress,
-                let address = try? SocketAddress(ipAddress: other.host, port: other.port),
+                let address = other.socketAddress,
                 address.protocol == exchange.server.protocol, address.ipAddress != exchange.server.ipAddress
             else { return nil }
             state.followOtherAddress = false

@@ -57,7 +57,7 @@ public enum TCPPunch {
                                 .channelOption(StunProbe.reusePort, value: 1)
                                 .channelOption(.allowRemoteHalfClosure, value: true)
                                 .channelOption(.tcpOption(.tcp_nodelay), value: 1)
-                                .connectTimeout(.nanoseconds(max(timeout.nanoseconds, 100_000_000)))
+                                .connectTimeout(TimeAmount(max(timeout, .milliseconds(100))))
                                 .bind(to: try StunProbe.anyAddress(family: candidate.protocol, port: localPort))
                                 .connect(to: candidate, channelInitializer: initializer)
                             return .success(connection)
@@ -87,8 +87,4 @@ public enum TCPPunch {
         }
         throw StunError.network("no punched connection within \(patience.components.seconds) s\(lastError.map { " (last attempt: \($0))" } ?? "")")
     }
-}
-
-extension Duration {
-    var nanoseconds: Int64 { components.seconds * 1_000_000_000 + components.attoseconds / 1_000_000_000 }
 }

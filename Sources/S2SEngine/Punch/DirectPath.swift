@@ -42,15 +42,20 @@ enum DirectPath {
     private static let underWay = Mutex(0)
     static let mostAtOnce = 8
 
-    /// Runs `body` in one of the ``mostAtOnce`` slots; nil without running it when all are taken.
-    static func inSlot<Result>(_ body: () async throws -> Result) async rethrows -> Result? {
+    /// Runs `attempt` in one of the ``mostAtOnce`` slots, or `declined` (and nil) when all are taken.
+    static func inSlot<Result>(
+        _ attempt: () async throws -> Result?, otherwise declined: () async throws -> Void
+    ) async rethrows -> Result? {
         guard underWay.withLock({ count in
             guard count < mostAtOnce else { return false }
             count += 1
             return true
-        }) else { return nil }
+        }) else {
+            try await declined()
+            return nil
+        }
         defer { underWay.withLock { $0 -= 1 } }
-        return try await body()
+        return try await attempt()
     }
 
     /// A prepared port and the candidates that name it; none behind a symmetric NAT or without
@@ -58,28 +63,46 @@ enum DirectPath {
     static func prepare(servers: [StunServer]) async -> (port: Int, candidates: [DirectCandidate]) {
         let preparation = await PunchPreparation.prepare(servers: servers)
         guard preparation.tcp.mapping != .endpointDependent, !preparation.tcp.observations.isEmpty else { return (0, []) }
-        let ticket = preparation.ticket(role: .sender, now: 0)
-        let candidates = ticket.candidates.prefix(DirectCandidate.maxCount).compactMap { DirectCandidate(ip: $0.ip, port: UInt16($0.port)) }
-        return (preparation.localPort, candidates)
+        return (preparation.localPort, preparation.candidates.prefix(DirectCandidate.maxCount).compactMap(DirectCandidate.init))
     }
 
-    /// A connection from `port` to one of `candidates`, set up for the peer protocol on this
-    /// side (`receiver`: reads the preamble), within ``patience``; nil if none answered.
+    /// The one way a punched connection is opened (punch tickets, relay to direct, further
+    /// connections): TCP simultaneous open along `path` (``TCPPunch``), set up for the peer
+    /// protocol on this side (`receiver`: it reads the preamble). Attempts start at once unless
+    /// `alignedToWallClock` (tickets, whose two sides agree on nothing but the clock).
+    static func connect(
+        along path: Punched, receiver: Bool, limits: ProtocolLimits, patience: Duration = patience, alignedToWallClock: Bool = false
+    ) async throws -> NIOAsyncChannel<ByteBuffer, ByteBuffer> {
+        try await TCPPunch.connect(
+            from: path.localPort, to: path.candidates.compactMap(\.socketAddress), patience: patience,
+            alignedToWallClock: alignedToWallClock,
+            initializer: { channel in
+                channel.eventLoop.makeCompletedFuture { try PeerPipeline.configure(channel, expectPreamble: receiver, limits: limits) }
+            },
+            discard: { connection in try? await connection.executeThenClose { _, _ in } })
+    }
+
+    /// ``connect(along:receiver:limits:patience:alignedToWallClock:)`` within ``patience``, for
+    /// a path that is worth trying but not needed: nil (and `failure` in the journal) if no hole
+    /// opened.
     static func punch(
-        from port: Int, to candidates: [DirectCandidate], receiver: Bool, limits: ProtocolLimits, logger: Logger,
+        along path: Punched, receiver: Bool, limits: ProtocolLimits, logger: Logger,
         failure: String = "no direct path; the transfer stays on the relay"
     ) async -> NIOAsyncChannel<ByteBuffer, ByteBuffer>? {
-        let addresses = candidates.compactMap { StunAddress(ip: $0.ip, port: Int($0.port))?.socketAddress }
         do {
-            return try await TCPPunch.connect(
-                from: port, to: addresses, patience: patience, alignedToWallClock: false,
-                initializer: { channel in
-                    channel.eventLoop.makeCompletedFuture { try PeerPipeline.configure(channel, expectPreamble: receiver, limits: limits) }
-                },
-                discard: { connection in try? await connection.executeThenClose { _, _ in } })
+            return try await connect(along: path, receiver: receiver, limits: limits)
         } catch {
             logger.info("\(failure)", metadata: ["error": "\(error)"])
             return nil
         }
     }
+}
+
+extension DirectCandidate {
+    /// A ticket's or STUN's address as a candidate; nil for port 0.
+    init?(_ address: StunAddress) {
+        self.init(ip: address.ip, port: UInt16(clamping: address.port))
+    }
+
+    var socketAddress: SocketAddress? { StunAddress(ip: ip, port: Int(port))?.socketAddress }
 }

@@ -19,7 +19,7 @@ package struct PunchRoute: Sendable, Equatable, Codable {
         DirectPath.Punched(localPort: localPort, candidates: candidates.compactMap { text in
             guard let colon = text.lastIndex(of: ":"), let port = UInt16(text[text.index(after: colon)...]) else { return nil }
             let host = String(text[..<colon].filter { $0 != "[" && $0 != "]" })
-            return PunchPreparation.address(host, port: Int(port)).flatMap { DirectCandidate(ip: $0.ip, port: port) }
+            return PunchPreparation.address(host, port: Int(port)).flatMap(DirectCandidate.init)
         })
     }
 }

@@ -49,9 +49,8 @@ extension ReceiveContext {
         await withDiscardingTaskGroup { group in
             for index in stride(from: 1, through: merger.extra, by: 1) {
                 group.addTask {
-                    let stripe = path.stripe(index)
                     guard let connection = await DirectPath.punch(
-                        from: stripe.localPort, to: stripe.candidates, receiver: true, limits: limits, logger: logger,
+                        along: path.stripe(index), receiver: true, limits: limits, logger: logger,
                         failure: "a further connection of a punched session found no hole")
                     else { return }
                     await serve(paired: connection, route: "punched", handshakeDone: {})

@@ -150,20 +150,16 @@ final class ReceiveSession {
             await channel.close()
         }
         defer { timer.cancel() }
-        let attempt = await DirectPath.inSlot { () async -> (connection: NIOAsyncChannel<ByteBuffer, ByteBuffer>, path: DirectPath.Punched)?? in
+        return await DirectPath.inSlot {
             let prepared = await DirectPath.prepare(servers: context.configuration.stunServers)
-            guard let theirs = await exchangeCandidates(prepared.candidates), !theirs.isEmpty else { return .some(nil) }
+            guard let theirs = await exchangeCandidates(prepared.candidates), !theirs.isEmpty else { return nil }
             logger.debug("trying a direct path", metadata: ["local_port": "\(prepared.port)", "candidates": "\(theirs.count)"])
-            let connection = await DirectPath.punch(
-                from: prepared.port, to: theirs, receiver: true, limits: context.configuration.peerLimits, logger: logger)
-            return connection.map { ($0, DirectPath.Punched(localPort: prepared.port, candidates: theirs)) }
-        }
-        guard let attempt else {
+            let path = DirectPath.Punched(localPort: prepared.port, candidates: theirs)
+            return await DirectPath.punch(along: path, receiver: true, limits: context.configuration.peerLimits, logger: logger).map { ($0, path) }
+        } otherwise: {
             // Every slot is taken: decline, and go on on the relay.
             _ = await exchangeCandidates([])
-            return nil
         }
-        return attempt ?? nil
     }
 
     /// Sends this side's CANDIDATES and, unless empty, reads the sender's; nil when the session

@@ -195,11 +195,11 @@ final class SendSession: Sendable {
         let path: DirectPath.Punched
     }
 
-    /// Relay to direct, the sender's side (docs/protocol.md): reads the receiver's CANDIDATES
-    /// while preparing a port; with both sides' candidates, sends its own, waits the relayed
-    /// connection's round trip (so that both sides' first SYNs leave about together) and
-    /// punches. Returns the direct connection, or nil to go on on the relay (after sending its
-    /// CANDIDATES, empty, when the receiver offered some).
+    /// Relay to direct, the sender's side (docs/protocol.md): reads the receiver's CANDIDATES;
+    /// with some, prepares a port, sends its own, waits the relayed connection's round trip (so
+    /// that both sides' first SYNs leave about together) and punches. Returns the direct
+    /// connection, or nil to go on on the relay (after sending its CANDIDATES, empty, when the
+    /// receiver offered some).
     private func directPath(
         on channel: SecureChannel, _ shared: Shared
     ) async throws -> (NIOAsyncChannel<ByteBuffer, ByteBuffer>, DirectPath.Punched)? {
@@ -208,21 +208,18 @@ final class SendSession: Sendable {
             throw SendEnding.lost("the receiver sent \(record.type) where its CANDIDATES were due")
         }
         guard !theirs.isEmpty else { return nil }
-        let attempt = try await DirectPath.inSlot { () async throws -> (NIOAsyncChannel<ByteBuffer, ByteBuffer>, DirectPath.Punched)? in
+        return try await DirectPath.inSlot {
             let ours = await DirectPath.prepare(servers: direct ?? [])
             try await send(.candidates(ours.candidates), channel, shared)
             guard !ours.candidates.isEmpty else { return nil }
             let roundTrip = await channel.pathReport().map { Duration.microseconds(Int64(min($0.roundTrip, 1_000_000))) } ?? .zero
             try await Task.sleep(for: roundTrip)
-            let connection = await DirectPath.punch(from: ours.port, to: theirs, receiver: false, limits: timeouts, logger: logger)
-            return connection.map { ($0, DirectPath.Punched(localPort: ours.port, candidates: theirs)) }
-        }
-        guard let attempt else {
+            let path = DirectPath.Punched(localPort: ours.port, candidates: theirs)
+            return await DirectPath.punch(along: path, receiver: false, limits: timeouts, logger: logger).map { ($0, path) }
+        } otherwise: {
             // Every slot is taken: decline, and go on on the relay.
             try await send(.candidates([]), channel, shared)
-            return nil
         }
-        return attempt
     }
 
     /// Says in the journal when a socket buffer's maximum held the transfer back on a long link
@@ -288,18 +285,9 @@ final class SendSession: Sendable {
     /// The connection of a punched route: TCP simultaneous open from the prepared port to the
     /// receiver's addresses, at the clock slots both sides share (``TCPPunch``).
     private static func punched(_ punch: PunchRoute, limits: ProtocolLimits, logger: Logger) async throws -> NIOAsyncChannel<ByteBuffer, ByteBuffer> {
-        let candidates = punch.candidates.compactMap { text -> SocketAddress? in
-            guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]) else { return nil }
-            let host = text[..<colon].trimmingCharacters(in: "[]")
-            return try? SocketAddress(ipAddress: host, port: port)
-        }
         do {
-            let connection = try await TCPPunch.connect(
-                from: punch.localPort, to: candidates,
-                initializer: { channel in
-                    channel.eventLoop.makeCompletedFuture { try PeerPipeline.configure(channel, expectPreamble: false, limits: limits) }
-                },
-                discard: { connection in try? await connection.executeThenClose { _, _ in } })
+            let connection = try await DirectPath.connect(
+                along: punch.path, receiver: false, limits: limits, patience: TCPPunch.patience, alignedToWallClock: true)
             logger.info("punched", metadata: ["local_port": "\(punch.localPort)", "peer": "\(connection.channel.remoteAddress.map(NetworkErrorText.describe) ?? "?")"])
             return connection
         } catch {
@@ -456,9 +444,8 @@ final class SendSession: Sendable {
                 }
                 if let punched {
                     // A hole of its own, next to the session's on both sides.
-                    let stripe = punched.stripe(index)
                     guard let connection = await DirectPath.punch(
-                        from: stripe.localPort, to: stripe.candidates, receiver: false, limits: timeouts, logger: logger,
+                        along: punched.stripe(index), receiver: false, limits: timeouts, logger: logger,
                         failure: "a further connection of a punched session found no hole")
                     else { return }
                     try await SecureChannel.connect(paired: connection, endpointKey: key, cipher: cipher, limits: timeouts, join)
