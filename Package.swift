@@ -151,7 +151,7 @@ let package = Package(
             swiftSettings: strictLanguage),
         .testTarget(name: "S2SNatTests", dependencies: ["S2SNat", "S2SCore", .product(name: "NIOCore", package: "swift-nio")], swiftSettings: strictLanguage),
         .testTarget(
-            name: "S2SEngineTests", dependencies: ["S2SEngine", "S2SCore", "S2SLinux", "S2SSQLite", "S2SNat"],
+            name: "S2SEngineTests", dependencies: ["S2SEngine", "S2SCore", "S2SLinux", "S2SSQLite", "S2SNat", "S2SProtocol"],
             swiftSettings: strict),
         .testTarget(name: "S2SDaemonTests", dependencies: ["S2SDaemon", "S2SEngine", "S2SBus", "S2SCore"], swiftSettings: strict),
         .testTarget(name: "S2SClientTests", dependencies: ["S2SClient", "S2SBus", "S2SCore"], swiftSettings: strict),

@@ -18,11 +18,14 @@ enum DirectPath {
         let localPort: Int
         let candidates: [DirectCandidate]
 
-        /// The addresses for further connection `index` (1, 2, ...).
+        /// The addresses for further connection `index` (1, 2, ...); a candidate whose port would
+        /// pass 65535 has none.
         func stripe(_ index: Int) -> Punched {
             Punched(
                 localPort: localPort + index,
-                candidates: candidates.compactMap { DirectCandidate(ip: $0.ip, port: UInt16(clamping: Int($0.port) + index)) })
+                candidates: candidates.compactMap { candidate in
+                    UInt16(exactly: Int(candidate.port) + index).flatMap { DirectCandidate(ip: candidate.ip, port: $0) }
+                })
         }
     }
 
