@@ -140,12 +140,14 @@ bench-relay:
 # As root: s2s (BBR, and CongestionControl=system), scp and iperf3 (bbr, 4 streams) across the
 # emulated link of Tests/Integration/wan/wan-link.sh at 50 and 150 ms and 0, 0.5 and 2 % loss (see
 # bench/wan_bench.py; about half an hour), e.g. make bench-wan BENCH_ARGS='--quick' for a smoke run,
-# or BENCH_ARGS='--size 256M --rtt 50 --json wan.json'
+# or BENCH_ARGS='--size 256M --rtt 50 --json wan.json'; then the same 50 ms, 0.5 % path through two
+# NATs: the punched routes (TCP, and SRT over UDP) against the direct one (bench-nat, one run).
 bench-wan:
 	scripts/install-deps.sh
 	bench/install-deps.sh
 	swift build -c release
 	python3 bench/wan_bench.py --bin-dir .build/release $(BENCH_ARGS)
+	python3 bench/nat_bench.py --bin-dir .build/release --runs 1
 
 # As root: the punched route against the direct route (a forwarded port) through two cone NATs of
 # Tests/Integration/nat/nat-rig.sh with a long, lossy path between them (bench/nat_bench.py),

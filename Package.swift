@@ -39,6 +39,7 @@ let package = Package(
         .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
         .systemLibrary(name: "CXXHash", pkgConfig: "libxxhash", providers: [.apt(["libxxhash-dev"])]),
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
+        .systemLibrary(name: "CSRT", pkgConfig: "srt", providers: [.apt(["libsrt-openssl-dev"])]),
         // Linux system calls that glibc does not wrap, or wraps process-wide.
         .target(name: "CLinux"),
         // BoringSSL's AEAD functions, from the copy swift-crypto links in (see its header).
@@ -66,10 +67,10 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
             swiftSettings: strictLanguage),
-        // NAT traversal: STUN (RFC 8489) and what it tells about this host's NAT.
+        // NAT traversal: STUN (RFC 8489), what it tells about this host's NAT, punching through it.
         .target(
             name: "S2SNat",
-            dependencies: ["S2SCore", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")],
+            dependencies: ["S2SCore", "S2SLinux", "CSRT", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")],
             swiftSettings: strictLanguage),
         // What s2s does (endpoints, sending, receiving, the queue, relays, limits, state), with no
         // front-end: it must not depend on S2SBus, S2SSystemd or S2SDaemon (docs/architecture.md).

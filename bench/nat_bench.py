@@ -7,7 +7,9 @@ delay and loss in both NAT boxes (nfq_delay.c of the WAN link, this kernel havin
 direct route needs a way in, so the receiver's NAT forwards port 7730 to it (as a user with a
 router would do); the punched route needs none: the two daemons trade tickets and meet by TCP
 simultaneous open. Both run with one connection, and with the automatic stream count (a punched
-route's further connections punch holes of their own, from the next ports on both sides).
+route's further connections punch holes of their own, from the next ports on both sides). A
+last route is the punched one over SRT (UDP): the sender's NAT box drops TCP toward the
+receiver's NAT for it, as a firewall that lets only UDP through would.
 
 The rate is the receiver's: bytes received per second from its first to its last sample of the
 transfer (s2sctl transfers --json every 0.2 s), so the punch's wait for its clock slot and the
@@ -125,6 +127,19 @@ class ReceiverRate:
         return (size - start[2]) / (end[0] - start[0]) / 1e6
 
 
+@contextlib.contextmanager
+def tcp_dropped(active):
+    """While active: the sender's NAT box drops TCP toward the receiver's NAT (a firewall)."""
+    rule = ["FORWARD", "-p", "tcp", "-d", RECEIVER_PUBLIC, "-j", "DROP"]
+    if active:
+        run(["ip", "netns", "exec", "nrB_nat", "iptables", "-I", *rule])
+    try:
+        yield
+    finally:
+        if active:
+            run(["ip", "netns", "exec", "nrB_nat", "iptables", "-D", *rule])
+
+
 def last_incoming(receiver):
     incoming = [t for t in json.loads(receiver.ctl("transfers", "--json").stdout) if t["direction"] == "receive"]
     return max((t["number"] for t in incoming), default=0)
@@ -169,7 +184,12 @@ def main(argv):
     args = parse_args(argv)
     if os.geteuid() != 0:
         raise BenchError("run as root: the rig is made of network namespaces")
-    routes = {"direct, 1 stream": 1, "punched, 1 stream": -1, "direct, automatic streams": 0, "punched, automatic streams": None}
+    # name: (route, --streams)
+    routes = {
+        "direct, 1 stream": ("direct", 1), "punched, 1 stream": ("punched", 1),
+        "direct, automatic streams": ("direct", None), "punched, automatic streams": ("punched", None),
+        "punched over SRT (TCP dropped)": ("srt", None),
+    }
     rates = {name: [] for name in routes}
     with tempfile.TemporaryDirectory(prefix="s2s-nat-bench-", dir="/dev/shm") as tmp, contextlib.ExitStack() as stack:
         workdir = os.path.join(tmp, "rig")
@@ -187,16 +207,16 @@ def main(argv):
         source = os.path.join(tmp, "source.bin")
         common.make_file(source, args.size)
         for run_index in range(args.runs):
-            for route_index, (name, streams) in enumerate(routes.items()):
+            for route_index, (name, (route, streams)) in enumerate(routes.items()):
                 inbox = os.path.join(tmp, f"in-{run_index}-{route_index}")
                 os.makedirs(inbox)
                 endpoint_id = receiver.ctl("endpoint", "new", inbox).stdout.split()[0]
                 before = last_incoming(receiver)
-                with ReceiverRate(receiver) as sampler:
-                    if streams is None or streams < 0:
-                        send_punched(receiver, sender, endpoint_id, source, streams=1 if streams else None)
-                    else:
+                with ReceiverRate(receiver) as sampler, tcp_dropped(route == "srt"):
+                    if route == "direct":
                         send_direct(receiver, sender, endpoint_id, source, streams)
+                    else:
+                        send_punched(receiver, sender, endpoint_id, source, streams=streams)
                     time.sleep(0.5)
                 rate = sampler.rate(before, args.size)
                 rates[name].append(rate)
@@ -206,14 +226,17 @@ def main(argv):
     print(f"s2s through two cone NATs, {args.rtt:g} ms round trip, {args.loss:g} % loss each way, "
           f"{args.size / 2**20:.0f} MiB, median of {args.runs}")
     for name, value in medians.items():
-        print(f"  {name:28} {value:8.1f} MB/s")
+        print(f"  {name:32} {value:8.1f} MB/s")
     ratio = medians["punched, 1 stream"] / medians["direct, 1 stream"]
     striped = medians["punched, automatic streams"] / medians["direct, automatic streams"]
     print(f"  punched / direct: {ratio:.2f}x with 1 stream, {striped:.2f}x with the automatic count (target: within 10 %)")
+    srt = medians["punched over SRT (TCP dropped)"] / medians["direct, 1 stream"]
+    print(f"  punched over SRT / direct with 1 stream: {srt:.2f}x")
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"rtt_ms": args.rtt, "loss_percent": args.loss, "size": args.size, "rates": rates,
-                       "medians": medians, "punched_over_direct": ratio, "punched_over_direct_striped": striped}, f, indent=2)
+                       "medians": medians, "punched_over_direct": ratio, "punched_over_direct_striped": striped,
+                       "srt_over_direct": srt}, f, indent=2)
             f.write("\n")
     return 0
 

@@ -10,6 +10,7 @@ cd "$(dirname "$0")/.."
 packages=(
     libdbus-1-dev libsystemd-dev libsqlite3-dev   # headers and pkg-config files for the C bindings
     libxxhash-dev                                 # XXH3-128, the default whole-file digest
+    libsrt-openssl-dev                            # SRT: a punched route over UDP when TCP will not punch
     pkg-config                                    # SwiftPM finds the C libraries through it
     dbus-daemon dbus-bin                          # buses for running and testing; dbus-send
     libglib2.0-bin                                # gdbus (tests use a client we did not write)

@@ -10,11 +10,12 @@ struct EndpointPunch: AsyncParsableCommand {
         discussion: """
             For a sender that cannot reach this host and has no relay in common with it. Prints a \
             ticket (on standard output, alone on its line): this host's public address as STUN \
-            sees it (StunServer=) and its own addresses, for one port. Give it to the sender, who \
+            sees it (StunServer=) and its own addresses, for a TCP port and a UDP port. Give it to the sender, who \
             runs "s2sctl send PATH... ID --punch" and gives you the sender's ticket back; type it \
             here, or pass it with --ticket. Both daemons then connect to each other at the same \
             moments (every 2 seconds of the wall clock; both keep trying, so clocks a few seconds \
-            apart still meet), through both NATs, for up to a minute. The endpoint's key authenticates this side as \
+            apart still meet), through both NATs, for up to a minute, by TCP and by SRT over UDP at \
+            once: the first connection carries the transfer. The endpoint's key authenticates this side as \
             always: a wrong ticket can only make the connection fail.
 
             Returns once connected; the transfer runs in the daemon ("s2sctl transfers"). Fails \

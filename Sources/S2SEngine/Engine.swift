@@ -109,44 +109,50 @@ package final class Engine: Sendable {
         return report
     }
 
-    /// Prepares one side of a punched route: a local port, the public address a NAT maps it to
-    /// (STUN over TCP from that port), and the ticket that names both, for the other side. For
+    /// Prepares one side of a punched route: a TCP and a UDP port, the public address a NAT maps
+    /// each to (STUN from that port), and the ticket that names them, for the other side. For
     /// the receiving side `endpoint` is the endpoint it receives into. Refused at once behind a
-    /// symmetric NAT, where no punch can work.
+    /// NAT that is symmetric for both, where no punch can work.
     package func preparePunch(owner: UInt32, endpoint: Endpoint?) async throws(EngineError) -> (handle: String, ticket: String, warnings: [String]) {
         let preparation = await PunchPreparation.prepare(servers: configuration.stunServers)
-        let tcp = preparation.tcp
-        if tcp.mapping == .endpointDependent {
+        let (tcp, udp) = (preparation.tcp, preparation.udp)
+        if tcp.mapping == .endpointDependent, udp.mapping == .endpointDependent || udp.observations.isEmpty {
             let seen = tcp.observations.map { "\($0.mapped) toward \($0.server)" }.joined(separator: ", ")
             throw .failed(
                 "this host is behind a symmetric NAT (a new public port for each destination: \(seen)), so no hole can be punched; "
                     + "use a relay (Relay=) or forward a port to s2sd (Listen=, ExternalAddress=)")
         }
         var warnings: [String] = []
-        if tcp.observations.isEmpty {
-            warnings.append("no STUN server answered (\(tcp.errors.joined(separator: "; "))): the ticket names this host's own addresses only, enough on the same network")
+        if tcp.observations.isEmpty && udp.observations.isEmpty {
+            let errors = tcp.errors + udp.errors.filter { !tcp.errors.contains($0) }
+            warnings.append("no STUN server answered (\(errors.joined(separator: "; "))): the ticket names this host's own addresses only, enough on the same network")
         } else if tcp.mapping == .unknown {
             warnings.append("only one STUN server address answered: whether the NAT keeps the port for every destination is unknown")
         }
         let now = UInt32(clamping: Clock.nowMicroseconds / 1_000_000)
         let role: PunchTicket.Role = endpoint == nil ? .sender : .receiver
         let ticket = preparation.ticket(role: role, now: now)
+        let udpPort = ticket.udpCandidates.isEmpty ? 0 : udp.localPort
         let handle = try await punches.add(
-            .init(owner: owner, role: role, endpointKey: endpoint?.id.publicKey, localPort: preparation.localPort, expires: ticket.expires), now: now)
+            .init(
+                owner: owner, role: role, endpointKey: endpoint?.id.publicKey, localPort: preparation.localPort, udpPort: udpPort,
+                expires: ticket.expires), now: now)
         logger.info(
             "punch prepared",
             metadata: [
                 "caller_uid": "\(owner)", "role": "\(role == .sender ? "send" : "receive")", "local_port": "\(preparation.localPort)",
-                "mapping": "\(tcp.mapping.rawValue)", "candidates": "\(ticket.candidates.count)",
+                "udp_port": "\(udpPort)", "mapping": "\(tcp.mapping.rawValue)", "udp_mapping": "\(udp.mapping.rawValue)",
+                "candidates": "\(ticket.candidates.count)", "udp_candidates": "\(ticket.udpCandidates.count)",
             ])
         return (handle, ticket.description, warnings)
     }
 
-    /// The receiving side of a punched route: connects from the prepared port to the sender's
-    /// addresses at the shared clock slots (``TCPPunch``), then serves the connection like any
-    /// incoming one (the Noise handshake proves the sender knows the endpoint's ID). Returns once
-    /// the handshake is over, with the address the connection reached; the transfer goes on in
-    /// the daemon.
+    /// The receiving side of a punched route: from the prepared ports to the sender's addresses,
+    /// at the shared clock slots, both TCP simultaneous open (``TCPPunch``) and SRT over UDP
+    /// when both tickets name a UDP address; each connection that opens is served like any
+    /// incoming one (the Noise handshake proves the sender knows the endpoint's ID), and the
+    /// first handshake settles it: the other attempt stops. Returns once the handshake is over,
+    /// with the address the connection reached; the transfer goes on in the daemon.
     package func punch(handle: String, ticket text: String, requester: UInt32) async throws(EngineError) -> String {
         let now = UInt32(clamping: Clock.nowMicroseconds / 1_000_000)
         let ticket: PunchTicket
@@ -160,7 +166,14 @@ package final class Engine: Sendable {
         guard let key = prepared.endpointKey, await endpoints.endpoint(publicKey: key) != nil else {
             throw .notFound("the endpoint this punch was prepared for is gone")
         }
-        let path = DirectPath.Punched(localPort: prepared.localPort, candidates: ticket.candidates.compactMap(DirectCandidate.init))
+        var ways = DirectPath.Punched(localPort: prepared.localPort, candidates: ticket.candidates.compactMap(DirectCandidate.init))
+        if prepared.udpPort != 0, let remote = ticket.udpCandidates.first.flatMap(DirectCandidate.init) {
+            ways.udp = DirectPath.UDPPath(localPort: prepared.udpPort, remote: remote)
+        }
+        let path = ways
+        guard !path.transports.isEmpty else {
+            throw .invalidArgument("the sender's ticket names only UDP addresses, and this side has no UDP port to punch from")
+        }
         let (context, limits, logger) = (peers.context, configuration.peerLimits, logger)
         let outcome = Mutex<CheckedContinuation<Result<String, EngineError>, Never>?>(nil)
         let result = await withCheckedContinuation { continuation in
@@ -172,19 +185,38 @@ package final class Engine: Sendable {
                 }
             }
             transferService.submit {
-                let connection: NIOAsyncChannel<ByteBuffer, ByteBuffer>
-                do {
-                    connection = try await DirectPath.connect(
-                        along: path, receiver: true, limits: limits, patience: TCPPunch.patience, alignedToWallClock: true)
-                } catch {
-                    logger.info("punch failed", metadata: ["local_port": "\(prepared.localPort)", "error": "\(error)"])
-                    finish(.failure(.failed("\(error)")))
-                    return
+                let settled = PunchSettlement()
+                let reasons = await withTaskGroup(of: String?.self) { group in
+                    for transport in path.transports {
+                        group.addTask {
+                            let connection: NIOAsyncChannel<ByteBuffer, ByteBuffer>
+                            do {
+                                connection = try await settled.unlessSettled {
+                                    try await DirectPath.connect(
+                                        transport, along: path, receiver: true, limits: limits, patience: TCPPunch.patience,
+                                        alignedToWallClock: true)
+                                }
+                            } catch is CancellationError {
+                                return nil
+                            } catch {
+                                return "\(transport.rawValue): \(error)"
+                            }
+                            let peer = DirectPath.peer(of: connection, by: transport, along: path)
+                            logger.info("punched", metadata: ["local_port": "\(prepared.localPort)", "transport": "\(transport.rawValue)", "peer": "\(peer)"])
+                            // An SRT connection is one connection: no further ones are punched.
+                            await context.serve(paired: connection, route: "punched", punched: transport == .tcp ? path : nil) {
+                                settled.settle()
+                                finish(.success(peer))
+                            }
+                            return nil
+                        }
+                    }
+                    return await group.reduce(into: [String]()) { reasons, reason in reason.map { reasons.append($0) } }
                 }
-                let peer = connection.channel.remoteAddress.map(NetworkErrorText.describe) ?? "?"
-                logger.info("punched", metadata: ["local_port": "\(prepared.localPort)", "peer": "\(peer)"])
-                await context.serve(paired: connection, route: "punched", punched: path) { finish(.success(peer)) }
-                finish(.failure(.failed("the punched connection closed before the handshake")))
+                if !reasons.isEmpty, !settled.isSettled {
+                    logger.info("punch failed", metadata: ["local_port": "\(prepared.localPort)", "error": "\(reasons.joined(separator: "; "))"])
+                }
+                finish(.failure(.failed(reasons.isEmpty ? "the punched connection closed before the handshake" : reasons.joined(separator: "; "))))
             }
         }
         return try result.get()
@@ -324,7 +356,7 @@ package final class Engine: Sendable {
         }
         guard ticket.role == .receiver else { throw .invalidArgument(PunchTicket.ParseError.wrongRole(ticket.role).description) }
         let prepared = try await punches.take(request.handle, owner: owner, role: .sender, now: now)
-        return PunchRoute(localPort: prepared.localPort, ticket: ticket)
+        return PunchRoute(localPort: prepared.localPort, udpPort: prepared.udpPort, ticket: ticket)
     }
 
     /// Sends queued and running: (waiting, running).

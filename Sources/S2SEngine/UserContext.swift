@@ -36,14 +36,13 @@ struct UserContext: Sendable {
     func run<T: Sendable>(_ body: @escaping @Sendable () throws(EngineError) -> T) async throws(EngineError) -> T {
         let identity = self
         let result: Result<T, EngineError> = await withCheckedContinuation { continuation in
-            let work = ThreadWork {
+            if let failure = DetachedThread.start({
                 continuation.resume(returning: Result { () throws(EngineError) -> T in
                     try identity.adopt()
                     return try body()
                 })
-            }
-            if let failure = work.start() {
-                continuation.resume(returning: .failure(failure))
+            }) {
+                continuation.resume(returning: .failure(.failed(failure)))
             }
         }
         return try result.get()
@@ -60,32 +59,5 @@ struct UserContext: Sendable {
         guard result == 0 else { throw EngineError.failed("setgroups for user \(uid): \(String(cString: strerror(errno)))") }
         guard Linux.setThreadFilesystemGroup(gid) == 0 else { throw EngineError.failed("setfsgid(\(gid)) failed") }
         guard Linux.setThreadFilesystemUser(uid) == 0 else { throw EngineError.failed("setfsuid(\(uid)) failed") }
-    }
-}
-
-/// A closure run once on a detached POSIX thread, which exits afterwards (taking the identity it
-/// adopted with it).
-final class ThreadWork: Sendable {
-    let body: @Sendable () -> Void
-    init(_ body: @escaping @Sendable () -> Void) { self.body = body }
-
-    /// Starts the thread; returns an error instead when it cannot be created.
-    func start() -> EngineError? {
-        var attributes = pthread_attr_t()
-        guard pthread_attr_init(&attributes) == 0 else { return .failed("pthread_attr_init failed") }
-        defer { pthread_attr_destroy(&attributes) }
-        pthread_attr_setdetachstate(&attributes, Int32(PTHREAD_CREATE_DETACHED))
-        let context = Unmanaged.passRetained(self).toOpaque()
-        var thread = pthread_t()
-        let status = pthread_create(&thread, &attributes, { context in
-            guard let context else { return nil }
-            Unmanaged<ThreadWork>.fromOpaque(context).takeRetainedValue().body()
-            return nil
-        }, context)
-        guard status == 0 else {
-            Unmanaged<ThreadWork>.fromOpaque(context).release()
-            return .failed("pthread_create: \(String(cString: strerror(status)))")
-        }
-        return nil
     }
 }

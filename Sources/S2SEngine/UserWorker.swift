@@ -1,4 +1,5 @@
 import Dispatch
+import S2SLinux
 import Synchronization
 
 /// A thread of its own that acts as one user for file-system access, for the many small
@@ -27,7 +28,7 @@ final class UserWorker: Sendable {
     init(_ user: UserContext) throws(EngineError) {
         self.user = user
         let shared = self.shared
-        let thread = ThreadWork {
+        let failure = DetachedThread.start {
             var failure: EngineError?
             do throws(EngineError) {
                 try user.adopt()
@@ -44,7 +45,7 @@ final class UserWorker: Sendable {
                 job?(failure)
             }
         }
-        if let failure = thread.start() { throw failure }
+        if let failure { throw .failed(failure) }
     }
 
     deinit {

@@ -67,7 +67,7 @@ public actor NatDiscovery {
         return (addresses, errors)
     }
 
-    private static func udp(_ servers: [SocketAddress], hostAddresses: [String], group: any EventLoopGroup) async -> NatReport.Transport {
+    static func udp(_ servers: [SocketAddress], hostAddresses: [String], group: any EventLoopGroup) async -> NatReport.Transport {
         do {
             let (port, answers) = try await StunProbe.udp(servers: servers, group: group)
             return transport(port: port, answers: answers, hostAddresses: hostAddresses)

@@ -4,19 +4,24 @@ public import NIOPosix
 import Glibc
 #endif
 
-/// One side's socket for a punched route, looked at before its ticket is written: the local port,
-/// the public address a NAT maps it to over TCP (STUN from that very port) and whether that
-/// mapping holds for every destination, and the host's addresses (for a peer on the same network).
+/// One side's sockets for a punched route, looked at before its ticket is written: a TCP port
+/// and a UDP port, the public address a NAT maps each to (STUN from that very port) and whether
+/// that mapping holds for every destination, and the host's addresses (for a peer on the same
+/// network).
 public struct PunchPreparation: Sendable {
     public let localPort: Int
     /// What the servers saw of `localPort`, with the NAT's mapping and what went wrong.
     public let tcp: NatReport.Transport
+    /// The same for the UDP port (`udp.localPort`; 0: none could be bound).
+    public let udp: NatReport.Transport
     public let hostAddresses: [String]
 
-    /// Asks `servers` over TCP from a fresh port, as ``NatDiscovery`` does, and keeps the port.
+    /// Asks `servers` over TCP and over UDP, each from a fresh port, as ``NatDiscovery`` does,
+    /// and keeps the ports.
     public static func prepare(servers: [StunServer], group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) async -> PunchPreparation {
         let hostAddresses = NatDiscovery.hostAddresses()
         let (addresses, errors) = await NatDiscovery.resolve(servers)
+        async let udp = NatDiscovery.udp(addresses, hostAddresses: hostAddresses, group: group)
         let tcp = await NatDiscovery.tcp(addresses, hostAddresses: hostAddresses, group: group)
         // No server answered on any port: a port of our own for host candidates alone (a peer on
         // this network).
@@ -24,23 +29,30 @@ public struct PunchPreparation: Sendable {
         return PunchPreparation(
             localPort: port,
             tcp: NatReport.Transport(localPort: port, observations: tcp.observations, errors: errors + tcp.errors, hostAddresses: hostAddresses),
-            hostAddresses: hostAddresses)
+            udp: await udp, hostAddresses: hostAddresses)
     }
 
-    /// Where the socket can be reached, best first, each once: the NAT's public address (every
-    /// server of a cone saw the same), then the host's own.
-    public var candidates: [StunAddress] {
+    /// Where the TCP socket can be reached, best first, each once: the NAT's public address
+    /// (every server of a cone saw the same; none behind a symmetric NAT), then the host's own.
+    public var candidates: [StunAddress] { Self.candidates(tcp, hostAddresses: hostAddresses) }
+
+    /// The same for the UDP socket.
+    public var udpCandidates: [StunAddress] { Self.candidates(udp, hostAddresses: hostAddresses) }
+
+    private static func candidates(_ transport: NatReport.Transport, hostAddresses: [String]) -> [StunAddress] {
+        guard transport.localPort != 0 else { return [] }
         var candidates: [StunAddress] = []
-        for address in tcp.observations.map(\.mapped) + hostAddresses.compactMap({ Self.address($0, port: localPort) })
+        let mapped = transport.mapping == .endpointDependent ? [] : transport.observations.map(\.mapped)
+        for address in mapped + hostAddresses.compactMap({ Self.address($0, port: transport.localPort) })
         where !candidates.contains(address) {
             candidates.append(address)
         }
         return candidates
     }
 
-    /// The ticket for this socket: its ``candidates``, as many as fit.
+    /// The ticket for these sockets: their candidates, as many as fit.
     public func ticket(role: PunchTicket.Role, now: UInt32) -> PunchTicket {
-        PunchTicket(role: role, expires: now + PunchTicket.lifetime, candidates: candidates)
+        PunchTicket(role: role, expires: now + PunchTicket.lifetime, candidates: candidates, udpCandidates: udpCandidates)
     }
 
     /// `host` (an IPv4 or IPv6 address) and `port` as a STUN address.

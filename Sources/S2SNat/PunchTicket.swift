@@ -1,9 +1,10 @@
 import S2SCore
 
 /// What one side of a punched route gives the other by hand (`s2sctl endpoint punch`,
-/// `s2sctl send --punch`): the addresses its socket can be reached at (the NAT's mapping that STUN
-/// saw, and the host's own addresses for a peer on the same network), all for one local port, and
-/// when the ticket stops being valid.
+/// `s2sctl send --punch`): the addresses its TCP socket can be reached at (the NAT's mapping that
+/// STUN saw, and the host's own addresses for a peer on the same network), all for one local
+/// port, the same for its UDP port (SRT, when TCP will not punch), and when the ticket stops being
+/// valid.
 ///
 /// The text is Bech32m under `s2sp` (at most 90 characters, case-insensitive, checksummed): a
 /// mistyped ticket is refused instead of sending SYNs to a wrong address. A ticket is not secret
@@ -16,7 +17,8 @@ public struct PunchTicket: Sendable, Equatable, CustomStringConvertible {
     }
 
     public static let prefix = "s2sp"
-    static let version: UInt8 = 1
+    /// Version 2 added UDP addresses; a version 1 ticket (TCP only) is still read.
+    static let version: UInt8 = 2
     /// Bech32m's 90 characters: the prefix, the separator and the checksum leave 49 bytes.
     static let maxPayload = 49
     /// How long a ticket is good for: long enough to be copied between two terminals.
@@ -25,30 +27,38 @@ public struct PunchTicket: Sendable, Equatable, CustomStringConvertible {
     public let role: Role
     /// Seconds since the epoch after which the ticket is refused.
     public let expires: UInt32
-    /// Where the side's punching socket can be reached, best first.
+    /// Where the side's punching TCP socket can be reached, best first.
     public let candidates: [StunAddress]
+    /// Where its UDP socket can be reached, best first.
+    public let udpCandidates: [StunAddress]
 
-    /// A ticket with as many of `candidates` as fit, in their order.
-    public init(role: Role, expires: UInt32, candidates: [StunAddress]) {
+    /// An address's kind byte: its family (4 or 6), plus ``udpFlag`` for a UDP address.
+    static let udpFlag: UInt8 = 0x10
+
+    /// A ticket with as many of the candidates as fit: each transport's first (the NAT's
+    /// mapping), then the TCP ones, then the UDP ones.
+    public init(role: Role, expires: UInt32, candidates: [StunAddress], udpCandidates: [StunAddress] = []) {
         self.role = role
         self.expires = expires
-        var kept: [StunAddress] = []
+        var kept: (tcp: [StunAddress], udp: [StunAddress]) = ([], [])
         var size = 6
-        for candidate in candidates where !kept.contains(candidate) {
+        let ordered = candidates.prefix(1).map { ($0, false) } + udpCandidates.prefix(1).map { ($0, true) }
+            + candidates.dropFirst().map { ($0, false) } + udpCandidates.dropFirst().map { ($0, true) }
+        for (candidate, udp) in ordered where !(udp ? kept.udp : kept.tcp).contains(candidate) {
             let length = 3 + candidate.ip.count
-            if size + length <= Self.maxPayload {
-                kept.append(candidate)
-                size += length
-            }
+            guard size + length <= Self.maxPayload else { continue }
+            if udp { kept.udp.append(candidate) } else { kept.tcp.append(candidate) }
+            size += length
         }
-        self.candidates = kept
+        self.candidates = kept.tcp
+        self.udpCandidates = kept.udp
     }
 
     public var description: String {
         var payload: [UInt8] = [Self.version, role.rawValue]
         payload += [UInt8(expires >> 24), UInt8(expires >> 16 & 0xFF), UInt8(expires >> 8 & 0xFF), UInt8(expires & 0xFF)]
-        for candidate in candidates {
-            payload.append(candidate.isIPv6 ? 6 : 4)
+        for (candidate, kind) in candidates.map({ ($0, UInt8(0)) }) + udpCandidates.map({ ($0, Self.udpFlag) }) {
+            payload.append((candidate.isIPv6 ? 6 : 4) | kind)
             payload += candidate.ip
             payload += [UInt8(candidate.port >> 8), UInt8(candidate.port & 0xFF)]
         }
@@ -82,22 +92,24 @@ public struct PunchTicket: Sendable, Equatable, CustomStringConvertible {
         }
         let payload = decoded.data
         guard decoded.hrp == Self.prefix else { throw .notATicket("it starts with \"\(decoded.hrp)1\", not \"\(Self.prefix)1\"") }
-        guard payload.count >= 6, payload[0] == Self.version else { throw .notATicket("an unknown version") }
+        guard payload.count >= 6, (1...Self.version).contains(payload[0]) else { throw .notATicket("an unknown version") }
         guard let role = Role(rawValue: payload[1]) else { throw .notATicket("an unknown role") }
         let expires = payload[2...5].reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
-        var candidates: [StunAddress] = []
+        var candidates: (tcp: [StunAddress], udp: [StunAddress]) = ([], [])
         var offset = 6
         while offset < payload.count {
-            let length = payload[offset] == 4 ? 4 : payload[offset] == 6 ? 16 : 0
+            let udp = payload[0] >= 2 && payload[offset] & Self.udpFlag != 0
+            let family = payload[offset] & ~(udp ? Self.udpFlag : 0)
+            let length = family == 4 ? 4 : family == 6 ? 16 : 0
             guard length > 0, payload.count - offset >= 3 + length,
                 let address = StunAddress(ip: Array(payload[(offset + 1)...(offset + length)]), port: Int(payload[offset + 1 + length]) << 8 | Int(payload[offset + 2 + length])),
                 address.port > 0
             else { throw .notATicket("a malformed address") }
-            candidates.append(address)
+            if udp { candidates.udp.append(address) } else { candidates.tcp.append(address) }
             offset += 3 + length
         }
-        guard !candidates.isEmpty else { throw .notATicket("no address") }
+        guard !candidates.tcp.isEmpty || !candidates.udp.isEmpty else { throw .notATicket("no address") }
         guard expires >= now else { throw .expired }
-        self.init(role: role, expires: expires, candidates: candidates)
+        self.init(role: role, expires: expires, candidates: candidates.tcp, udpCandidates: candidates.udp)
     }
 }

@@ -24,6 +24,11 @@ public enum TCPPunch {
         return .microseconds(Int64(next - wallClock))
     }
 
+    /// Sleeps until the next slot of the wall clock: where attempts aligned to it start.
+    public static func sleepUntilNextSlot() async throws {
+        try await Task.sleep(for: untilNextSlot(wallClock: NatDiscovery.wallClock()))
+    }
+
     /// Connects from `localPort` to the first of `candidates` that answers, attempting at each
     /// slot until `patience` has passed; the connection is set up by `initializer`. A connection
     /// that completes after the first is closed with `discard`.
@@ -41,7 +46,7 @@ public enum TCPPunch {
         var first = true
         while ContinuousClock.now < deadline {
             if alignedToWallClock {
-                try await Task.sleep(for: untilNextSlot(wallClock: NatDiscovery.wallClock()))
+                try await sleepUntilNextSlot()
             } else if !first {
                 try await Task.sleep(for: .milliseconds(50))
             }

@@ -1,8 +1,9 @@
 """Punched routes by hand (issue 17): two daemons, each behind its own cone NAT
 (Tests/Integration/nat/nat-rig.sh: Linux NAT boxes, coturn on the "internet"), exchange punch
 tickets through s2sctl (`endpoint punch ID` on the receiving side, `send --punch` on the sending
-side) and connect by TCP simultaneous open at the wall clock's shared slots. Transfers arrive
-identical, also with the two clocks 2 s apart (libfaketime); bad, stale, foreign and
+side) and connect at the wall clock's shared slots, by TCP simultaneous open or SRT over UDP,
+whichever gets through (each is forced once by a firewall that drops the other). Transfers
+arrive identical, also with the two clocks 2 s apart (libfaketime); bad, stale, foreign and
 wrong-side tickets and handles are refused with a clear error and cost nothing."""
 
 from __future__ import annotations
@@ -115,6 +116,34 @@ def test_a_striped_punched_transfer_punches_a_hole_for_each_connection(pair, mkd
     assert sha256(inbox / "striped.bin") == sha256(src)
     finished = [line for line in receiver.daemon.log().splitlines() if "incoming transfer finished" in line]
     assert len(finished) == 1 and "connections=4" in finished[0], receiver.daemon.log()[-3000:]
+
+
+@pytest.mark.parametrize("blocked, carrier", [("tcp", "udp (SRT)"), ("udp", "tcp")])
+def test_when_one_transport_will_not_punch_the_other_carries_the_transfer(pair, mkdir, user_a, user_b, blocked, carrier):
+    """The sender's NAT box drops one transport toward the receiver's NAT (a firewall, as some
+    networks have for TCP or UDP): the two daemons race both, and the one that gets through
+    carries the transfer, the same records as ever: over SRT in rendezvous mode from the UDP port
+    STUN mapped when TCP is dropped, by TCP simultaneous open when UDP is."""
+    rule = ["FORWARD", "-p", blocked, "-d", PUBLIC_A, "-j", "DROP"]
+    assert run(["ip", "netns", "exec", "nrB_nat", "iptables", "-I", *rule]).rc == 0
+    try:
+        receiver, sender = pair()
+        inbox = mkdir("in", owner=user_b)
+        endpoint_id = receiver.ctl("endpoint", "new", str(inbox), user=user_b).out.split()[0]
+        src = random_file(mkdir("out", owner=user_a) / "raced.bin", 24 << 20, owner=user_a)
+        (prc, perr), (src_rc, sout, serr) = punched_send(receiver, sender, endpoint_id, src, receiver_user=user_b,
+                                                          sender_user=user_a)
+        assert prc == 0 and src_rc == 0, (perr, serr, sender.daemon.log()[-3000:], receiver.daemon.log()[-3000:])
+        assert f"connected to the sender at {PUBLIC_B}:" in perr, perr
+        assert json.loads(sout[sout.index("{"):])["route"] == "punched", sout
+        assert sha256(inbox / "raced.bin") == sha256(src)
+        for side in (sender, receiver):
+            punched = [line for line in side.daemon.log().splitlines() if " punched " in f" {line} " and "transport=" in line]
+            assert len(punched) == 1 and f"transport={carrier}" in punched[0], side.daemon.log()[-3000:]
+        finished = [line for line in receiver.daemon.log().splitlines() if "incoming transfer finished" in line]
+        assert len(finished) == 1 and "connections=1" in finished[0], finished
+    finally:
+        run(["ip", "netns", "exec", "nrB_nat", "iptables", "-D", *rule])
 
 
 def test_clocks_two_seconds_apart_still_meet(pair, mkdir, user_a, user_b):

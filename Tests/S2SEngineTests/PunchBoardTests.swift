@@ -5,7 +5,7 @@ import Testing
 /// Prepared punches: used once, by their owner, for their side, before they expire; bounded.
 struct PunchBoardTests {
     static func entry(owner: UInt32, role: PunchTicket.Role = .receiver, expires: UInt32 = 1_000) -> PunchBoard.Prepared {
-        .init(owner: owner, role: role, endpointKey: nil, localPort: 40000, expires: expires)
+        .init(owner: owner, role: role, endpointKey: nil, localPort: 40000, udpPort: 40001, expires: expires)
     }
 
     @Test func aHandleServesItsOwnerOnceForItsSide() async throws {

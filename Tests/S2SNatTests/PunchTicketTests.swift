@@ -43,8 +43,33 @@ struct PunchTicketTests {
         #expect(throws: PunchTicket.ParseError.notATicket("a malformed address")) { try PunchTicket(parsing: family, now: 0) }
         let truncated = Bech32mForTests.encode([1, 1, 0, 0, 0, 100, 4, 10, 0])
         #expect(throws: PunchTicket.ParseError.notATicket("a malformed address")) { try PunchTicket(parsing: truncated, now: 0) }
-        let version = Bech32mForTests.encode([2, 1, 0, 0, 0, 100, 4, 10, 0, 0, 1, 0, 1])
+        let version = Bech32mForTests.encode([3, 1, 0, 0, 0, 100, 4, 10, 0, 0, 1, 0, 1])
         #expect(throws: PunchTicket.ParseError.notATicket("an unknown version")) { try PunchTicket(parsing: version, now: 0) }
+    }
+
+    @Test func udpAddressesTravelBesideTcpOnesAndEachTransportsMappedAddressComesFirst() throws {
+        let udpMapped = StunAddress(ip: [198, 19, 0, 11], port: 50000)!
+        let udpHost = StunAddress(ip: [198, 18, 10, 2], port: 50000)!
+        let many = (1...8).map { StunAddress(ip: [10, 0, 0, UInt8($0)], port: 1000 + $0)! }
+        let ticket = PunchTicket(role: .receiver, expires: 100, candidates: [Self.mapped] + many, udpCandidates: [udpMapped, udpHost])
+        // 43 bytes after the header: six IPv4 addresses; the UDP mapping is second, not crowded out.
+        #expect(ticket.candidates == [Self.mapped] + many.prefix(4))
+        #expect(ticket.udpCandidates == [udpMapped])
+        let parsed = try PunchTicket(parsing: ticket.description, now: 0)
+        #expect(parsed == ticket && parsed.udpCandidates == [udpMapped])
+        // A ticket with UDP addresses only is a ticket.
+        let udpOnly = PunchTicket(role: .sender, expires: 100, candidates: [], udpCandidates: [udpHost])
+        #expect(try PunchTicket(parsing: udpOnly.description, now: 0).udpCandidates == [udpHost])
+    }
+
+    @Test func aVersionOneTicketIsReadAndKnowsNoUdp() throws {
+        // Version 1 had no UDP kind: 0x14 there is an unknown family.
+        let v1 = Bech32mForTests.encode([1, 1, 0, 0, 0, 100, 4, 10, 0, 0, 1, 0, 1])
+        #expect(try PunchTicket(parsing: v1, now: 0).candidates == [StunAddress(ip: [10, 0, 0, 1], port: 1)!])
+        let v1udp = Bech32mForTests.encode([1, 1, 0, 0, 0, 100, 0x14, 10, 0, 0, 1, 0, 1])
+        #expect(throws: PunchTicket.ParseError.notATicket("a malformed address")) { try PunchTicket(parsing: v1udp, now: 0) }
+        let v2udp = Bech32mForTests.encode([2, 1, 0, 0, 0, 100, 0x14, 10, 0, 0, 1, 0, 1])
+        #expect(try PunchTicket(parsing: v2udp, now: 0).udpCandidates == [StunAddress(ip: [10, 0, 0, 1], port: 1)!])
     }
 
     @Test func attemptsStartAtTheWallClocksEvenSeconds() {

@@ -6,7 +6,7 @@ import S2SNat
 /// owner, before its ticket expires.
 ///
 /// Anyone on the bus may prepare, so the board is bounded: ``perUser`` per user and ``total`` in
-/// all, expired ones swept at each call. A preparation holds no socket, only a port number.
+/// all, expired ones swept at each call. A preparation holds no socket, only port numbers.
 actor PunchBoard {
     struct Prepared: Sendable {
         let owner: UInt32
@@ -14,6 +14,8 @@ actor PunchBoard {
         /// The receiving endpoint's public key, for the receiver's side.
         let endpointKey: [UInt8]?
         let localPort: Int
+        /// The UDP port its ticket names (0: none).
+        let udpPort: Int
         let expires: UInt32
     }
 

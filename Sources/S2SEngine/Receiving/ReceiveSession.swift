@@ -308,7 +308,8 @@ final class ReceiveSession {
         for record in Record.acceptRecords(resume: plan.resumePoints, maxRecordSize: channel.peerHello.effectiveMaxRecordSize) {
             try await sendChecked(record)
         }
-        if channel.peerHello.has(Hello.Feature.stripes) {
+        // A punched session over SRT (no punched TCP path) is one connection.
+        if channel.peerHello.has(Hello.Feature.stripes), route != "punched" || punched != nil {
             let relayed = route == "relay"
             let extra = relayed ? Self.maxExtraRelayedStripes : punched != nil ? DirectPath.mostExtraStripes : Self.maxExtraStripes
             let merger = StripeMerger(extra: extra, gapTimeout: channel.limits.idleTimeout)

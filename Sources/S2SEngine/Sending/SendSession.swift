@@ -283,12 +283,19 @@ final class SendSession: Sendable {
     }
 
     /// The connection of a punched route: TCP simultaneous open from the prepared port to the
-    /// receiver's addresses, at the clock slots both sides share (``TCPPunch``).
+    /// receiver's addresses, raced with SRT over UDP when both tickets name a UDP address, at the
+    /// clock slots both sides share (``TCPPunch``). The receiver serves whichever connects; the
+    /// Noise handshake on the first one here settles it.
     private static func punched(_ punch: PunchRoute, limits: ProtocolLimits, logger: Logger) async throws -> NIOAsyncChannel<ByteBuffer, ByteBuffer> {
         do {
-            let connection = try await DirectPath.connect(
+            let (connection, transport) = try await DirectPath.connect(
                 along: punch.path, receiver: false, limits: limits, patience: TCPPunch.patience, alignedToWallClock: true)
-            logger.info("punched", metadata: ["local_port": "\(punch.localPort)", "peer": "\(connection.channel.remoteAddress.map(NetworkErrorText.describe) ?? "?")"])
+            logger.info(
+                "punched",
+                metadata: [
+                    "local_port": "\(punch.localPort)", "transport": "\(transport.rawValue)",
+                    "peer": "\(DirectPath.peer(of: connection, by: transport, along: punch.path))",
+                ])
             return connection
         } catch {
             throw SendEnding.noReceiver("no hole could be punched to the receiver: \(error)")
