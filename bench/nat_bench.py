@@ -140,6 +140,14 @@ def tcp_dropped(active):
             run(["ip", "netns", "exec", "nrB_nat", "iptables", "-D", *rule])
 
 
+def connections(receiver):
+    """How many connections the receiver's last finished transfer had (its journal line)."""
+    with open(receiver.log, errors="replace") as log:
+        finished = [line for line in log if "incoming transfer finished" in line]
+    field = next((word for word in finished[-1].split() if word.startswith("connections=")), "connections=?") if finished else "connections=?"
+    return field.split("=", 1)[1]
+
+
 def last_incoming(receiver):
     incoming = [t for t in json.loads(receiver.ctl("transfers", "--json").stdout) if t["direction"] == "receive"]
     return max((t["number"] for t in incoming), default=0)
@@ -220,7 +228,7 @@ def main(argv):
                     time.sleep(0.5)
                 rate = sampler.rate(before, args.size)
                 rates[name].append(rate)
-                print(f"run {run_index + 1}, {name}: {rate:.1f} MB/s", flush=True)
+                print(f"run {run_index + 1}, {name}: {rate:.1f} MB/s, {connections(receiver)} connection(s)", flush=True)
     medians = {name: statistics.median(values) for name, values in rates.items()}
     print()
     print(f"s2s through two cone NATs, {args.rtt:g} ms round trip, {args.loss:g} % loss each way, "

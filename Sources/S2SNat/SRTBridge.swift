@@ -26,17 +26,18 @@ enum SRTBridge {
         }
         let (local, caller) = (pair[0], pair[1])
         let ends = Ends(socket: socket, local: local)
-        for direction in [outbound, inbound] as [@Sendable (SRTSocket, CInt) -> Void] {
+        let directions: [@Sendable (SRTSocket, CInt) -> Void] = [outbound, inbound]
+        for (started, direction) in directions.enumerated() {
             if let failure = DetachedThread.start({
                 direction(socket, local)
                 ends.finished()
             }) {
-                // Without its threads the connection is no use: the other thread, if any,
-                // ends when both descriptors close.
+                // Without both threads the connection is no use: a thread already running ends
+                // once its socket is shut down and closed, and the last to finish closes.
                 shutdown(local, Int32(SHUT_RDWR))
                 socket.close()
                 Glibc.close(caller)
-                ends.finished()
+                for _ in started..<directions.count { ends.finished() }
                 throw .network("no thread for the SRT connection: \(failure)")
             }
         }

@@ -1,6 +1,7 @@
 import Crypto
 import Logging
 import NIOCore
+import S2SNat
 import S2SPeer
 import S2SProtocol
 
@@ -42,18 +43,24 @@ extension ReceiveContext {
 
     /// For a striped session on a punched path: a hole for each further connection the session
     /// allows, from the next ports on both sides (``DirectPath/Punched/stripe(_:)``), each served
-    /// like any punched connection once through (its JOIN then finds the session). Runs until
-    /// cancelled (the session's end) or every attempt has ended.
+    /// like any punched connection once through (its JOIN then finds the session). The sender
+    /// opens further connections whenever its stream count grows, so each hole is knocked at
+    /// until its connection comes or the session ends (this task is cancelled then).
     func punchStripes(for merger: StripeMerger, along path: DirectPath.Punched) async {
         let limits = configuration.peerLimits
         await withDiscardingTaskGroup { group in
             for index in stride(from: 1, through: merger.extra, by: 1) {
                 group.addTask {
-                    guard let connection = await DirectPath.punch(
-                        along: path.stripe(index), receiver: true, limits: limits, logger: logger,
-                        failure: "a further connection of a punched session found no hole")
-                    else { return }
-                    await serve(paired: connection, route: "punched", handshakeDone: {})
+                    while !Task.isCancelled {
+                        do {
+                            let connection = try await DirectPath.connect(.tcp, along: path.stripe(index), receiver: true, limits: limits)
+                            await serve(paired: connection, route: "punched", handshakeDone: {})
+                            return
+                        } catch {
+                            // An attempt that failed at once (its port taken) waits a slot.
+                            try? await Task.sleep(for: .seconds(Int64(TCPPunch.slot)))
+                        }
+                    }
                 }
             }
         }

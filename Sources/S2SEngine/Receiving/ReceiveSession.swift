@@ -319,7 +319,15 @@ final class ReceiveSession {
             if relayed {
                 merger.keep { await context.waitAtRelays(for: merger) }
             } else if let punched {
-                merger.keep { await context.punchStripes(for: merger, along: punched) }
+                let channel = self.channel
+                merger.keep {
+                    // The sender starts its further connections when STRIPES reaches it, half a
+                    // round trip from now: starting then too, both sides' SYNs cross mid-way and
+                    // each finds its NAT's way out already open.
+                    let halfRoundTrip = await channel.pathReport().map { Duration.microseconds(Int64(min($0.roundTrip, 1_000_000) / 2)) }
+                    try? await Task.sleep(for: halfRoundTrip ?? .zero)
+                    await context.punchStripes(for: merger, along: punched)
+                }
             }
             try await sendChecked(.stripes(extra: UInt8(merger.extra), secret: merger.secret))
         }
