@@ -129,6 +129,13 @@ public actor SecureChannel {
         try await window.waitForRoom(count)
     }
 
+    /// A batch of DATA records for `bytes` bytes of one file, each record as large as this peer
+    /// takes (inside SEQ when `sequenced`).
+    public nonisolated func dataRecordBatch(bytes: Int, sequenced: Bool) -> DataRecordBatch {
+        DataRecordBatch(
+            allocator: channel.allocator, bytes: bytes, chunk: sequenced ? maxSequencedDataLength : maxDataLength, sequenced: sequenced)
+    }
+
     /// The plaintext of a DATA record (inside SEQ `sequence`, if given), checked against the empty
     /// and the peer's maximum record; for ``StripedOutbound`` in a striped session, which writes it
     /// on whichever of the session's connections has room.

@@ -557,10 +557,45 @@ final class SendSession: Sendable {
             var failed: String?
             while offset < source.size {
                 let want = Int(min(UInt64(buffer.count), source.size - offset))
+                if offset >= start {
+                    // Past what the receiver holds: read straight into the records.
+                    var batch = channel.dataRecordBatch(bytes: want, sequenced: outbound != nil)
+                    let got = CPUAccount.measure(.read) { batch.read(from: fd, at: offset) }
+                    if got < 0 && errno == EINTR { continue }
+                    guard got > 0 else {
+                        failed = Self.readFailure(got, source)
+                        break
+                    }
+                    batch.forEachPayload { hash.update($0) }
+                    let sequences = outbound == nil ? nil : batch.lengths.map { _ in shared.takeSequence() }
+                    batch.writeHeaders(entry: index, offset: offset, sequences: sequences)
+                    for (position, length) in batch.lengths.enumerated() {
+                        let at = offset + UInt64(position * batch.chunk)
+                        let sequence = sequences?[position]
+                        try checked(shared) { (validator: inout SessionValidator) throws(ProtocolError) in
+                            try validator.sendingData(entry: index, offset: at, count: length, sequence: sequence)
+                        }
+                        try await transfer.throttle.take(length)
+                        do {
+                            if let outbound {
+                                try await outbound.enqueue(batch.record(position))
+                            } else {
+                                try await channel.write(plaintext: batch.record(position))
+                            }
+                        } catch {
+                            throw ending(after: error)
+                        }
+                        transfer.addBytes(length)
+                    }
+                    offset += UInt64(got)
+                    continue
+                }
+                // The block holds bytes the receiver has (a resumed prefix): read, hash all of
+                // it, send what follows the prefix.
                 let got = CPUAccount.measure(.read) { pread(fd, buffer.baseAddress, want, off_t(offset)) }
                 if got < 0 && errno == EINTR { continue }
                 guard got > 0 else {
-                    failed = got < 0 ? "cannot read \(source.path): \(String(cString: strerror(errno)))" : "\(source.path) shrank while it was read"
+                    failed = Self.readFailure(got, source)
                     break
                 }
                 let bytes = UnsafeRawBufferPointer(rebasing: buffer[..<got])
@@ -603,6 +638,11 @@ final class SendSession: Sendable {
             try await send(.fileEnd(entry: index, digest: digestBytes), channel, shared)
         }
         try await send(.done, channel, shared)
+    }
+
+    /// Why a read of `source` that returned `got` (0 or less) ended the file, with `errno`'s reason.
+    private static func readFailure(_ got: Int, _ source: SourceTree.Source) -> String {
+        got < 0 ? "cannot read \(source.path): \(String(cString: strerror(errno)))" : "\(source.path) shrank while it was read"
     }
 
     /// Move mode: removes a confirmed source as the sending user, or records why it was kept.

@@ -1,0 +1,63 @@
+import NIOCore
+import S2SProtocol
+import Testing
+@testable import S2SPeer
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// DATA records read straight from a file: each decodes to the record the old way would have
+/// built, in SEQ or bare, and a file shorter than asked fills the first records only.
+struct DataRecordBatchTests {
+    /// A file of `count` bytes (byte i is i * 7 mod 256) on tmpfs, opened for reading.
+    private func file(_ count: Int) throws -> CInt {
+        var template = Array("/dev/shm/s2s-batch-XXXXXX".utf8CString)
+        let fd = mkstemp(&template)
+        try #require(fd >= 0)
+        unlink(template)
+        let bytes = (0..<count).map { UInt8(truncatingIfNeeded: $0 &* 7) }
+        #expect(bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) } == count)
+        return fd
+    }
+
+    private func decode(_ buffer: ByteBuffer) throws -> Record {
+        try Record.decode(Array(buffer.readableBytesView), limits: ProtocolLimits())
+    }
+
+    @Test func recordsDecodeToTheFilesBytesAtTheirOffsets() throws {
+        let fd = try file(300)
+        defer { close(fd) }
+        var batch = DataRecordBatch(allocator: ByteBufferAllocator(), bytes: 250, chunk: 100, sequenced: false)
+        #expect(batch.read(from: fd, at: 40) == 250)
+        #expect(batch.lengths == [100, 100, 50])
+        var hashed: [UInt8] = []
+        batch.forEachPayload { hashed += $0 }
+        let expected = (40..<290).map { UInt8(truncatingIfNeeded: $0 &* 7) }
+        #expect(hashed == expected)
+        batch.writeHeaders(entry: 3, offset: 40, sequences: nil)
+        for (index, start) in [40, 140, 240].enumerated() {
+            let record = try decode(batch.record(index))
+            let end = min(start + 100, 290)
+            #expect(record == .data(entry: 3, offset: UInt64(start), bytes: ArraySlice(expected[(start - 40)..<(end - 40)])))
+        }
+    }
+
+    @Test func inSeqEachRecordCarriesItsSequenceAndAShortReadFillsTheFirstRecordsOnly() throws {
+        let fd = try file(130)
+        defer { close(fd) }
+        var batch = DataRecordBatch(allocator: ByteBufferAllocator(), bytes: 400, chunk: 100, sequenced: true)
+        #expect(batch.read(from: fd, at: 0) == 130)
+        #expect(batch.lengths == [100, 30])
+        batch.writeHeaders(entry: 0, offset: 0, sequences: [7, 8])
+        let second = try decode(batch.record(1))
+        let tail = (100..<130).map { UInt8(truncatingIfNeeded: $0 &* 7) }
+        #expect(second == .sequenced(sequence: 8, .data(entry: 0, offset: 100, bytes: ArraySlice(tail))))
+        #expect(batch.record(0).readableBytes == Record.sequenceHeaderLength + Record.dataHeaderLength + 100)
+    }
+
+    @Test func aFailedReadFillsNothing() {
+        var batch = DataRecordBatch(allocator: ByteBufferAllocator(), bytes: 10, chunk: 100, sequenced: false)
+        #expect(batch.read(from: -1, at: 0) == -1)
+        #expect(batch.lengths.isEmpty)
+    }
+}
