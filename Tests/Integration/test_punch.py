@@ -146,6 +146,44 @@ def test_when_one_transport_will_not_punch_the_other_carries_the_transfer(pair, 
         run(["ip", "netns", "exec", "nrB_nat", "iptables", "-D", *rule])
 
 
+def test_an_srt_connection_that_breaks_ends_the_transfer_on_both_sides(pair, mkdir, user_a, user_b):
+    """Over SRT (TCP dropped), the path then drops UDP too, mid-transfer: SRT notices the silent
+    peer, each side's bridge ends its connection, and the transfer fails on both sides with a
+    reason instead of hanging (a punched send makes one attempt)."""
+    tcp = ["FORWARD", "-p", "tcp", "-d", PUBLIC_A, "-j", "DROP"]
+    udp = ["FORWARD", "-p", "udp", "-j", "DROP"]
+    assert run(["ip", "netns", "exec", "nrB_nat", "iptables", "-I", *tcp]).rc == 0
+    try:
+        receiver, sender = pair()
+        inbox = mkdir("in", owner=user_b)
+        endpoint_id = receiver.ctl("endpoint", "new", str(inbox), user=user_b).out.split()[0]
+        src = random_file(mkdir("out", owner=user_a) / "cut.bin", 64 << 20, owner=user_a)
+        punch = popen(receiver, "endpoint", "punch", endpoint_id, user=user_b)
+        receiver_ticket = punch.stdout.readline().strip()
+        send = popen(sender, "send", str(src), endpoint_id, "--punch", "--ticket", receiver_ticket, "--rate", "4M",
+                     user=user_a)
+        punch.stdin.write(send.stdout.readline().strip() + "\n")
+        punch.stdin.flush()
+        assert punch.wait(timeout=90) == 0, punch.stderr.read()
+
+        def receiving():
+            incoming = receiver.ctl("transfers", "--json", user=user_b).json()
+            return incoming and incoming[0]["bytesDone"] > 1 << 20
+        wait_for(receiving, timeout=30, what="bytes over SRT")
+        assert run(["ip", "netns", "exec", "nrB_nat", "iptables", "-I", *udp]).rc == 0
+        start = time.monotonic()
+        _, send_err = send.communicate(timeout=60)
+        assert send.returncode != 0, send_err
+        assert time.monotonic() - start < 30, send_err
+        wait_for(lambda: receiver.ctl("transfers", "--json", user=user_b).json()[0]["state"] not in ("running", "queued"),
+                 timeout=30, what="the receiver's transfer to end")
+        incoming = receiver.ctl("transfers", "--json", user=user_b).json()[0]
+        assert incoming["state"] != "done" and incoming["error"], incoming
+    finally:
+        run(["ip", "netns", "exec", "nrB_nat", "iptables", "-D", *udp])
+        run(["ip", "netns", "exec", "nrB_nat", "iptables", "-D", *tcp])
+
+
 def test_clocks_two_seconds_apart_still_meet(pair, mkdir, user_a, user_b):
     receiver, sender = pair(sender_clock_offset="+2s")
     # The sender's daemon does live 2 s ahead: its NAT report is stamped by its wall clock.
