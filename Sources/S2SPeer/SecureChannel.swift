@@ -124,6 +124,12 @@ public actor SecureChannel {
         try await write(plaintext)
     }
 
+    /// Writes records' plaintexts (``dataRecordBatch(bytes:sequenced:)``'s) in order, handed to
+    /// the event loop together.
+    public nonisolated func write(plaintexts: [ByteBuffer]) async throws(PeerError) {
+        try await window.write(plaintexts, to: channel)
+    }
+
     /// Waits until a record of `count` bytes can be written without waiting.
     public nonisolated func waitForRoom(_ count: Int) async throws(PeerError) {
         try await window.waitForRoom(count)

@@ -75,6 +75,25 @@ final class WriteWindow: Sendable {
         }
     }
 
+    /// Writes `buffers` to `channel` within the window, in one hop to the event loop and one
+    /// flush: a batch of records costs one wake-up of the loop instead of one each.
+    func write(_ buffers: [ByteBuffer], to channel: any Channel) async throws(PeerError) {
+        let count = buffers.reduce(0) { $0 + $1.readableBytes }
+        try await acquire(count)
+        let loop = channel.eventLoop
+        loop.execute {
+            let writes = buffers.map { channel.write($0) }
+            channel.flush()
+            EventLoopFuture.andAllSucceed(writes, on: loop).whenComplete { result in
+                if case .failure(let error) = result {
+                    self.release(count, failure: "while sending: \(NetworkErrorText.describe(error))")
+                } else {
+                    self.release(count, failure: nil)
+                }
+            }
+        }
+    }
+
     /// Gives back `count` bytes; wakes the writers waiting for room.
     private func release(_ count: Int, failure: String?) {
         let waiters = state.withLock { state in

@@ -567,26 +567,7 @@ final class SendSession: Sendable {
                         break
                     }
                     batch.forEachPayload { hash.update($0) }
-                    let sequences = outbound == nil ? nil : batch.lengths.map { _ in shared.takeSequence() }
-                    batch.writeHeaders(entry: index, offset: offset, sequences: sequences)
-                    for (position, length) in batch.lengths.enumerated() {
-                        let at = offset + UInt64(position * batch.chunk)
-                        let sequence = sequences?[position]
-                        try checked(shared) { (validator: inout SessionValidator) throws(ProtocolError) in
-                            try validator.sendingData(entry: index, offset: at, count: length, sequence: sequence)
-                        }
-                        try await transfer.throttle.take(length)
-                        do {
-                            if let outbound {
-                                try await outbound.enqueue(batch.record(position))
-                            } else {
-                                try await channel.write(plaintext: batch.record(position))
-                            }
-                        } catch {
-                            throw ending(after: error)
-                        }
-                        transfer.addBytes(length)
-                    }
+                    try await send(&batch, of: index, at: offset, channel, shared)
                     offset += UInt64(got)
                     continue
                 }
@@ -638,6 +619,43 @@ final class SendSession: Sendable {
             try await send(.fileEnd(entry: index, digest: digestBytes), channel, shared)
         }
         try await send(.done, channel, shared)
+    }
+
+    /// Sends a batch's records (read, not yet headed; `inout`, so that writing the headers does
+    /// not copy its buffer): with one connection and no rate limit all
+    /// at once, in one hop to the event loop; otherwise each when the limit lets it pass, in a
+    /// striped session in SEQ on whichever connection takes it.
+    private func send(_ batch: inout DataRecordBatch, of entry: UInt32, at offset: UInt64, _ channel: SecureChannel, _ shared: Shared) async throws {
+        let outbound = shared.outbound
+        let sequences = outbound == nil ? nil : batch.lengths.map { _ in shared.takeSequence() }
+        batch.writeHeaders(entry: entry, offset: offset, sequences: sequences)
+        let whole = outbound == nil && transfer.throttle.isUnlimited
+        for (position, length) in batch.lengths.enumerated() {
+            let at = offset + UInt64(position * batch.chunk)
+            let sequence = sequences?[position]
+            try checked(shared) { (validator: inout SessionValidator) throws(ProtocolError) in
+                try validator.sendingData(entry: entry, offset: at, count: length, sequence: sequence)
+            }
+            if whole { continue }
+            try await transfer.throttle.take(length)
+            do {
+                if let outbound {
+                    try await outbound.enqueue(batch.record(position))
+                } else {
+                    try await channel.write(plaintext: batch.record(position))
+                }
+            } catch {
+                throw ending(after: error)
+            }
+            transfer.addBytes(length)
+        }
+        guard whole else { return }
+        do {
+            try await channel.write(plaintexts: batch.lengths.indices.map(batch.record))
+        } catch {
+            throw ending(after: error)
+        }
+        transfer.addBytes(batch.lengths.reduce(0, +))
     }
 
     /// Why a read of `source` that returned `got` (0 or less) ended the file, with `errno`'s reason.

@@ -49,6 +49,9 @@ package final class RateLimiter: Sendable {
     /// Bytes per second; 0: unlimited.
     package var rate: UInt64 { bucket.withLock { $0.rate } }
 
+    /// Whether neither this limit nor a parent's holds bytes back now.
+    package var isUnlimited: Bool { rate == 0 && (parent?.isUnlimited ?? true) }
+
     /// Changes the limit for bytes taken from now on (and for the debt still being waited off).
     package func setRate(_ rate: UInt64) {
         bucket.withLock {
