@@ -8,6 +8,7 @@ wrong-side tickets and handles are refused with a clear error and cost nothing."
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -55,6 +56,18 @@ def pair(cone_rig, scratch, daemon_factory):
     yield make
     for bus in buses:
         bus.close()
+
+
+@contextlib.contextmanager
+def sender_nat_drops(*rules: list[str]):
+    """While inside: the sender's NAT box drops what each FORWARD rule matches (a firewall)."""
+    for rule in rules:
+        assert run(["ip", "netns", "exec", "nrB_nat", "iptables", "-I", "FORWARD", *rule, "-j", "DROP"]).rc == 0
+    try:
+        yield
+    finally:
+        for rule in rules:
+            run(["ip", "netns", "exec", "nrB_nat", "iptables", "-D", "FORWARD", *rule, "-j", "DROP"])
 
 
 def popen(side: Side, *args, user=None) -> subprocess.Popen:
@@ -124,9 +137,7 @@ def test_when_one_transport_will_not_punch_the_other_carries_the_transfer(pair, 
     networks have for TCP or UDP): the two daemons race both, and the one that gets through
     carries the transfer, the same records as ever: over SRT in rendezvous mode from the UDP port
     STUN mapped when TCP is dropped, by TCP simultaneous open when UDP is."""
-    rule = ["FORWARD", "-p", blocked, "-d", PUBLIC_A, "-j", "DROP"]
-    assert run(["ip", "netns", "exec", "nrB_nat", "iptables", "-I", *rule]).rc == 0
-    try:
+    with sender_nat_drops(["-p", blocked, "-d", PUBLIC_A]):
         receiver, sender = pair()
         inbox = mkdir("in", owner=user_b)
         endpoint_id = receiver.ctl("endpoint", "new", str(inbox), user=user_b).out.split()[0]
@@ -142,18 +153,13 @@ def test_when_one_transport_will_not_punch_the_other_carries_the_transfer(pair, 
             assert len(punched) == 1 and f"transport={carrier}" in punched[0], side.daemon.log()[-3000:]
         finished = [line for line in receiver.daemon.log().splitlines() if "incoming transfer finished" in line]
         assert len(finished) == 1 and "connections=1" in finished[0], finished
-    finally:
-        run(["ip", "netns", "exec", "nrB_nat", "iptables", "-D", *rule])
 
 
 def test_an_srt_connection_that_breaks_ends_the_transfer_on_both_sides(pair, mkdir, user_a, user_b):
     """Over SRT (TCP dropped), the path then drops UDP too, mid-transfer: SRT notices the silent
     peer, each side's bridge ends its connection, and the transfer fails on both sides with a
     reason instead of hanging (a punched send makes one attempt)."""
-    tcp = ["FORWARD", "-p", "tcp", "-d", PUBLIC_A, "-j", "DROP"]
-    udp = ["FORWARD", "-p", "udp", "-j", "DROP"]
-    assert run(["ip", "netns", "exec", "nrB_nat", "iptables", "-I", *tcp]).rc == 0
-    try:
+    with sender_nat_drops(["-p", "tcp", "-d", PUBLIC_A]):
         receiver, sender = pair()
         inbox = mkdir("in", owner=user_b)
         endpoint_id = receiver.ctl("endpoint", "new", str(inbox), user=user_b).out.split()[0]
@@ -170,18 +176,15 @@ def test_an_srt_connection_that_breaks_ends_the_transfer_on_both_sides(pair, mkd
             incoming = receiver.ctl("transfers", "--json", user=user_b).json()
             return incoming and incoming[0]["bytesDone"] > 1 << 20
         wait_for(receiving, timeout=30, what="bytes over SRT")
-        assert run(["ip", "netns", "exec", "nrB_nat", "iptables", "-I", *udp]).rc == 0
-        start = time.monotonic()
-        _, send_err = send.communicate(timeout=60)
-        assert send.returncode != 0, send_err
-        assert time.monotonic() - start < 30, send_err
-        wait_for(lambda: receiver.ctl("transfers", "--json", user=user_b).json()[0]["state"] not in ("running", "queued"),
-                 timeout=30, what="the receiver's transfer to end")
+        with sender_nat_drops(["-p", "udp"]):
+            start = time.monotonic()
+            _, send_err = send.communicate(timeout=60)
+            assert send.returncode != 0, send_err
+            assert time.monotonic() - start < 30, send_err
+            wait_for(lambda: receiver.ctl("transfers", "--json", user=user_b).json()[0]["state"] not in ("running", "queued"),
+                     timeout=30, what="the receiver's transfer to end")
         incoming = receiver.ctl("transfers", "--json", user=user_b).json()[0]
         assert incoming["state"] != "done" and incoming["error"], incoming
-    finally:
-        run(["ip", "netns", "exec", "nrB_nat", "iptables", "-D", *udp])
-        run(["ip", "netns", "exec", "nrB_nat", "iptables", "-D", *tcp])
 
 
 def test_clocks_two_seconds_apart_still_meet(pair, mkdir, user_a, user_b):
@@ -303,9 +306,7 @@ def test_when_no_hole_opens_the_transfer_stays_on_the_relay(pair, rig_relay, mkd
     """Both sides allow a direct path, but the sender's NAT box drops everything toward the
     receiver's NAT (a firewall): the punch gives up after its 10 s, the sender sends its offer on
     the relayed connection, and the relay carries the file."""
-    block = ["ip", "netns", "exec", "nrB_nat", "iptables", "-I", "FORWARD", "-d", PUBLIC_A, "-j", "DROP"]
-    assert run(block).rc == 0
-    try:
+    with sender_nat_drops(["-d", PUBLIC_A]):
         receiver, sender = pair(relay=rig_relay)
         source = random_file(mkdir("out", owner=user_a) / "walled.bin", 4 << 20, owner=user_a)
         inbox = mkdir("in", owner=user_b)
@@ -317,5 +318,3 @@ def test_when_no_hole_opens_the_transfer_stays_on_the_relay(pair, rig_relay, mkd
         incoming = receiver.ctl("transfers", "--json", user=user_b).json()
         assert [t["route"] for t in incoming] == ["relay"], incoming
         wait_for(lambda: any(total > 4 << 20 for total, _ in rig_relay.pairings()), timeout=10, what="the relay's usage record")
-    finally:
-        run(["ip", "netns", "exec", "nrB_nat", "iptables", "-D", "FORWARD", "-d", PUBLIC_A, "-j", "DROP"])
