@@ -197,9 +197,11 @@ struct SecureChannelTests {
 
     /// A receiver that runs out of time in the handshake (here its endpoint lookup is slow) resets
     /// the connection: to the sender a passing failure to retry, never the orderly close that an
-    /// unknown endpoint gets and that a sender counts toward "no such endpoint".
+    /// unknown endpoint gets and that a sender counts toward "no such endpoint". (The timeout is
+    /// 5 s so that a loaded machine that stalls the test's own sender for a few seconds before
+    /// its first message does not end the connection before the lookup even starts.)
     @Test func aReceiverThatRunsOutOfTimeResetsTheHandshake() async throws {
-        try await TestServer.with(limits: ProtocolLimits(handshakeTimeout: .seconds(2)), lookupDelay: .seconds(5)) { server in
+        try await TestServer.with(limits: ProtocolLimits(handshakeTimeout: .seconds(5)), lookupDelay: .seconds(8)) { server in
             await #expect {
                 try await SecureChannel.connect(to: server.address, endpointKey: server.endpointKey, limits: .patient) { _ in }
             } throws: { error in
