@@ -166,11 +166,9 @@ package final class Engine: Sendable {
         guard let key = prepared.endpointKey, await endpoints.endpoint(publicKey: key) != nil else {
             throw .notFound("the endpoint this punch was prepared for is gone")
         }
-        var ways = DirectPath.Punched(localPort: prepared.localPort, candidates: ticket.candidates.compactMap(DirectCandidate.init))
-        if prepared.udpPort != 0, let remote = ticket.udpCandidates.first.flatMap(DirectCandidate.init) {
-            ways.udp = DirectPath.UDPPath(localPort: prepared.udpPort, remote: remote)
-        }
-        let path = ways
+        let path = DirectPath.Punched(
+            localPort: prepared.localPort, candidates: ticket.candidates.compactMap(DirectCandidate.init), udpPort: prepared.udpPort,
+            udpRemote: ticket.udpCandidates.first.flatMap(DirectCandidate.init))
         guard !path.transports.isEmpty else {
             throw .invalidArgument("the sender's ticket names only UDP addresses, and this side has no UDP port to punch from")
         }

@@ -17,6 +17,9 @@ public struct DataRecordBatch {
     public let headerLength: Int
     /// The most data bytes per record.
     public let chunk: Int
+    /// The records the batch has room for, and the file bytes they are for.
+    private let records: Int
+    private let bytes: Int
     private var buffer: ByteBuffer
     /// The data bytes each record got, in order; empty until a read.
     public private(set) var lengths: [Int] = []
@@ -24,14 +27,10 @@ public struct DataRecordBatch {
     init(allocator: ByteBufferAllocator, bytes: Int, chunk: Int, sequenced: Bool) {
         self.headerLength = (sequenced ? Record.sequenceHeaderLength : 0) + Record.dataHeaderLength
         self.chunk = chunk
-        let records = (bytes + chunk - 1) / chunk
-        buffer = allocator.buffer(capacity: records * (headerLength + chunk))
-        self.records = records
+        self.records = (bytes + chunk - 1) / chunk
         self.bytes = bytes
+        buffer = allocator.buffer(capacity: records * (headerLength + chunk))
     }
-
-    private let records: Int
-    private let bytes: Int
 
     /// Reads up to the batch's bytes of `fd` at `offset` into the records, with one `preadv`;
     /// returns what `preadv` returned (-1 with `errno` set on failure). A short read fills the

@@ -117,9 +117,9 @@ public actor SecureChannel {
         return channel.allocator.buffer(bytes: bytes)
     }
 
-    /// Writes a record's plaintext built by ``plaintext(_:)`` or
-    /// ``dataRecord(entry:offset:bytes:sequence:)`` (of this or another connection of
-    /// the session: the peer's HELLO is the same).
+    /// Writes a record's plaintext built by ``plaintext(_:)`` or taken from a
+    /// ``DataRecordBatch`` (of this or another connection of the session: the peer's HELLO is
+    /// the same).
     public nonisolated func write(plaintext: ByteBuffer) async throws(PeerError) {
         try await write(plaintext)
     }
@@ -142,22 +142,13 @@ public actor SecureChannel {
             allocator: channel.allocator, bytes: bytes, chunk: sequenced ? maxSequencedDataLength : maxDataLength, sequenced: sequenced)
     }
 
-    /// The plaintext of a DATA record (inside SEQ `sequence`, if given), checked against the empty
-    /// and the peer's maximum record; for ``StripedOutbound`` in a striped session, which writes it
-    /// on whichever of the session's connections has room.
-    public nonisolated func dataRecord(
-        entry: UInt32, offset: UInt64, bytes: UnsafeRawBufferPointer, sequence: UInt64? = nil
-    ) throws(PeerError) -> ByteBuffer {
+    /// The plaintext of a DATA record, checked against the empty and the peer's maximum record.
+    private nonisolated func dataRecord(entry: UInt32, offset: UInt64, bytes: UnsafeRawBufferPointer) throws(PeerError) -> ByteBuffer {
         guard !bytes.isEmpty else { throw .protocolError(.emptyData) }
-        let header = sequence == nil ? 0 : Record.sequenceHeaderLength
-        let size = header + Record.dataHeaderLength + bytes.count
+        let size = Record.dataHeaderLength + bytes.count
         let limit = peerHello.effectiveMaxRecordSize
         guard size <= limit else { throw .recordTooLarge(size: size, limit: limit) }
         var buffer = channel.allocator.buffer(capacity: size)
-        if let sequence {
-            buffer.writeInteger(RecordType.sequenced.rawValue)
-            buffer.writeInteger(sequence)
-        }
         buffer.writeInteger(RecordType.data.rawValue)
         buffer.writeInteger(entry)
         buffer.writeInteger(offset)

@@ -64,15 +64,7 @@ final class WriteWindow: Sendable {
 
     /// Writes `buffer` to `channel` within the window (and flushes it).
     func write(_ buffer: ByteBuffer, to channel: any Channel) async throws(PeerError) {
-        let count = buffer.readableBytes
-        try await acquire(count)
-        channel.writeAndFlush(buffer).whenComplete { result in
-            if case .failure(let error) = result {
-                self.release(count, failure: "while sending: \(NetworkErrorText.describe(error))")
-            } else {
-                self.release(count, failure: nil)
-            }
-        }
+        try await write([buffer], to: channel)
     }
 
     /// Writes `buffers` to `channel` within the window, in one hop to the event loop and one

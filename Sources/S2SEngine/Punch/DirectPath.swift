@@ -23,7 +23,20 @@ enum DirectPath {
         let candidates: [DirectCandidate]
         /// The UDP way (punch tickets only): this side's UDP port and the other side's mapped
         /// UDP address, for SRT when TCP will not punch.
-        var udp: UDPPath? = nil
+        let udp: UDPPath?
+
+        /// A ticket's path: with a UDP way when this side has a UDP port (not 0) and the other
+        /// side's ticket a UDP address.
+        init(localPort: Int, candidates: [DirectCandidate], udpPort: Int, udpRemote: DirectCandidate?) {
+            self.localPort = localPort
+            self.candidates = candidates
+            self.udp = udpPort == 0 ? nil : udpRemote.map { UDPPath(localPort: udpPort, remote: $0) }
+        }
+
+        /// A TCP path alone (relay to direct, further connections).
+        init(localPort: Int, candidates: [DirectCandidate]) {
+            self.init(localPort: localPort, candidates: candidates, udpPort: 0, udpRemote: nil)
+        }
 
         /// The addresses for further connection `index` (1, 2, ...), by TCP only; a candidate
         /// whose port would pass 65535 has none.
@@ -111,7 +124,7 @@ enum DirectPath {
             return try await TCPPunch.connect(
                 from: path.localPort, to: path.candidates.compactMap(\.socketAddress), patience: patience,
                 alignedToWallClock: alignedToWallClock, initializer: initializer,
-                discard: { connection in try? await connection.executeThenClose { _, _ in } })
+                discard: { await discard($0) })
         case .udp:
             guard let udp = path.udp, let remote = udp.remote.socketAddress else { throw StunError.network("no UDP address to punch to") }
             if alignedToWallClock { try await TCPPunch.sleepUntilNextSlot() }
@@ -125,6 +138,12 @@ enum DirectPath {
                 throw error
             }
         }
+    }
+
+    /// Closes a punched connection nobody will use: a race's late winner, or one the other side
+    /// did not choose.
+    static func discard(_ connection: NIOAsyncChannel<ByteBuffer, ByteBuffer>) async {
+        try? await connection.executeThenClose { _, _ in }
     }
 
     /// Where a connection punched along `path` by `transport` reached, for the journal: an SRT
@@ -168,7 +187,7 @@ enum DirectPath {
                     winner = (connection, transport)
                     group.cancelAll()
                 case .success(let connection):
-                    try? await connection.executeThenClose { _, _ in }
+                    await discard(connection)
                 case .failure(let error):
                     failures.append("\(transport.rawValue): \(error)")
                 }

@@ -22,11 +22,9 @@ package struct PunchRoute: Sendable, Equatable, Codable {
 
     /// The path as the session's connections take it.
     var path: DirectPath.Punched {
-        var path = DirectPath.Punched(localPort: localPort, candidates: candidates.compactMap(Self.candidate))
-        if let udpPort, let remote = udpCandidate.flatMap(Self.candidate) {
-            path.udp = DirectPath.UDPPath(localPort: udpPort, remote: remote)
-        }
-        return path
+        DirectPath.Punched(
+            localPort: localPort, candidates: candidates.compactMap(Self.candidate), udpPort: udpPort ?? 0,
+            udpRemote: udpCandidate.flatMap(Self.candidate))
     }
 
     private static func candidate(_ text: String) -> DirectCandidate? {

@@ -28,7 +28,7 @@ final class PunchSettlement: Sendable {
             return connection
         }
         guard !isSettled else {
-            try? await connection.executeThenClose { _, _ in }
+            await DirectPath.discard(connection)
             throw CancellationError()
         }
         return connection

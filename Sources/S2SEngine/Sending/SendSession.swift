@@ -540,7 +540,6 @@ final class SendSession: Sendable {
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: Self.readSize, alignment: 4096)
         defer { buffer.deallocate() }
         let outbound = shared.outbound
-        let chunk = outbound == nil ? channel.maxDataLength : channel.maxSequencedDataLength
         for (position, source) in tree.sources.enumerated() {
             guard let source else { continue }
             let index = UInt32(position)
@@ -556,55 +555,27 @@ final class SendSession: Sendable {
             var offset: UInt64 = 0
             var failed: String?
             while offset < source.size {
-                let want = Int(min(UInt64(buffer.count), source.size - offset))
-                if offset >= start {
-                    // Past what the receiver holds: read straight into the records.
-                    var batch = channel.dataRecordBatch(bytes: want, sequenced: outbound != nil)
-                    let got = CPUAccount.measure(.read) { batch.read(from: fd, at: offset) }
-                    if got < 0 && errno == EINTR { continue }
+                // Up to what the receiver holds (a resumed prefix) the file is only hashed.
+                if offset < start {
+                    let want = Int(min(UInt64(buffer.count), min(start, source.size) - offset))
+                    let got = Self.retryingInterruptions { CPUAccount.measure(.read) { pread(fd, buffer.baseAddress, want, off_t(offset)) } }
                     guard got > 0 else {
                         failed = Self.readFailure(got, source)
                         break
                     }
-                    batch.forEachPayload { hash.update($0) }
-                    try await send(&batch, of: index, at: offset, channel, shared)
+                    hash.update(UnsafeRawBufferPointer(rebasing: buffer[..<got]))
                     offset += UInt64(got)
                     continue
                 }
-                // The block holds bytes the receiver has (a resumed prefix): read, hash all of
-                // it, send what follows the prefix.
-                let got = CPUAccount.measure(.read) { pread(fd, buffer.baseAddress, want, off_t(offset)) }
-                if got < 0 && errno == EINTR { continue }
+                // Past it, the file is read straight into the records.
+                var batch = channel.dataRecordBatch(bytes: Int(min(UInt64(Self.readSize), source.size - offset)), sequenced: outbound != nil)
+                let got = Self.retryingInterruptions { CPUAccount.measure(.read) { batch.read(from: fd, at: offset) } }
                 guard got > 0 else {
                     failed = Self.readFailure(got, source)
                     break
                 }
-                let bytes = UnsafeRawBufferPointer(rebasing: buffer[..<got])
-                hash.update(bytes)
-                // The resumed prefix is only hashed: the receiver holds it.
-                let sendFrom = offset >= start ? 0 : Int(min(start - offset, UInt64(got)))
-                var sent = sendFrom
-                while sent < got {
-                    let piece = UnsafeRawBufferPointer(rebasing: bytes[sent..<min(sent + chunk, got)])
-                    let at = offset + UInt64(sent)
-                    let sequence = outbound == nil ? nil : shared.takeSequence()
-                    try checked(shared) { (validator: inout SessionValidator) throws(ProtocolError) in
-                        try validator.sendingData(entry: index, offset: at, count: piece.count, sequence: sequence)
-                    }
-                    try await transfer.throttle.take(piece.count)
-                    do {
-                        let record = try channel.dataRecord(entry: index, offset: at, bytes: piece, sequence: sequence)
-                        if let outbound {
-                            try await outbound.enqueue(record)
-                        } else {
-                            try await channel.write(plaintext: record)
-                        }
-                    } catch {
-                        throw ending(after: error)
-                    }
-                    transfer.addBytes(piece.count)
-                    sent += piece.count
-                }
+                batch.forEachPayload { hash.update($0) }
+                try await send(&batch, of: index, at: offset, channel, shared)
                 offset += UInt64(got)
             }
             if failed == nil, !SourceTree.unchanged(fd, source) {
@@ -656,6 +627,15 @@ final class SendSession: Sendable {
             throw ending(after: error)
         }
         transfer.addBytes(batch.lengths.reduce(0, +))
+    }
+
+    /// What `read` returns, called again while it fails with `EINTR`.
+    private static func retryingInterruptions(_ read: () -> Int) -> Int {
+        while true {
+            let got = read()
+            if got < 0 && errno == EINTR { continue }
+            return got
+        }
     }
 
     /// Why a read of `source` that returned `got` (0 or less) ended the file, with `errno`'s reason.
