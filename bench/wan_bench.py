@@ -518,6 +518,8 @@ class S2SWan:
         target = self.endpoint(dest) if self.via_relay else f"{self.endpoint(dest)}@{self.receiver.address}:{self.receiver.port}"
         command = [self.sender.s2sctl, "--user", "send", "--retry-for", "0", *self.send_args, workload.source, target]
         pids = {"sender": self.sender.pid, "receiver": self.receiver.pid}
+        daemons = {"sender": self.sender, "receiver": self.receiver}
+        phases_before = {side: daemon.phase_cpu() for side, daemon in daemons.items()}
         with Watch(pids, emulator) as watch:
             seen = sample_later(2, lambda: congestion_controls(RELAY_PORT if self.via_relay else self.receiver.port))
             outcome = run_budgeted(command, log_path, budget, lambda: received_bytes(dest),
@@ -530,7 +532,10 @@ class S2SWan:
             self.cancel_leftovers()
         elif outcome.code != 0:
             raise CopyFailed(f"s2sctl send exited with status {outcome.code}:\n{outcome.output[-2000:]}")
-        return finish_copy(outcome, workload.bytes, {**watch.cpu, "s2sctl": outcome.cpu}, seen(), watch)
+        phases = {side: {phase: seconds - phases_before[side].get(phase, 0.0) for phase, seconds in daemon.phase_cpu().items()}
+                  for side, daemon in daemons.items()}
+        return finish_copy(outcome, workload.bytes, {**watch.cpu, "s2sctl": outcome.cpu}, seen(), watch,
+                           {"cpu_phases": phases})
 
     def unfinished(self):
         reply = self.sender.ctl("transfers", "--json", check=False)
@@ -790,6 +795,28 @@ def s2s_cpu(result):
     return f"{total:.1f} (snd {sides['sender']:.1f}, rcv {sides['receiver']:.1f})"
 
 
+def phase_lines(settings):
+    """CPU seconds per GB by phase (the daemons' CPUTimeByPhase), medians over the copies, for s2s
+    across the link and over loopback in the same run: the phases are s2s's own work, which the
+    link should not change; "rest" is everything else the daemon's threads were charged (sockets,
+    scheduling, and here also the emulated link's packet processing that ran on them)."""
+    lines = []
+    for s in settings:
+        for key in ("s2s", "s2s-lo"):
+            result = s.tools.get(key)
+            copies = [c for c in (result.copies if result else []) if c.bytes and all(c.extra.get("cpu_phases", {}).get(side) for side in common.PHASES)]
+            if not copies:
+                continue
+            parts = []
+            for side, phases in common.PHASES.items():
+                per = {phase: statistics.median(c.extra["cpu_phases"][side].get(phase, 0.0) / (c.bytes / GB) for c in copies) for phase in phases}
+                total = statistics.median(c.cpu.get(side, 0.0) / (c.bytes / GB) for c in copies)
+                rest = max(0.0, total - sum(per.values()))
+                parts.append(("snd " if side == "sender" else "rcv ") + ", ".join(f"{phase} {value:.2f}" for phase, value in per.items()) + f", rest {rest:.2f}")
+            lines.append(f"cpu s/GB by phase, {s.setting.label}, {result.label}: " + "; ".join(parts))
+    return lines
+
+
 def congestion(settings, key):
     seen = sorted({cc for s in settings if key in s.tools for c in s.tools[key].copies for cc in c.congestion})
     return "/".join(seen) or "?"
@@ -834,6 +861,11 @@ def print_report(info, context, settings):
     print("s2s CPU s/GB: both s2sd and s2sctl (snd, rcv: the daemons). busy: both cores, whole machine, during the")
     print("  copies (other builds included). emulator cores: the most the loss emulator took during one copy,")
     print("  on the same two cores as the tools (about 0.9 of a core at 100 MB/s).")
+    phases = phase_lines(settings)
+    if phases:
+        print()
+        for line in phases:
+            print(line)
     for s in settings:
         for r in s.tools.values():
             if r.error:

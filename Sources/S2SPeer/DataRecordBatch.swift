@@ -4,9 +4,12 @@ import S2SProtocol
 import Glibc
 #endif
 
-/// DATA records for one read of a file, laid out in one buffer: each record's header, then room
-/// for its data, so that one `preadv` reads the file straight into the records (no copy between a
-/// read buffer and the records), and each record leaves as a slice of the buffer.
+/// DATA records for one read of a file, laid out in one buffer as the frames they become: for each
+/// record room for the frame's length, the record's header, room for its data, room for the AEAD
+/// tag. One `preadv` reads the file straight into the records (no copy between a read buffer and
+/// the records); then either the records are sealed where they lie and the frames leave as one
+/// buffer (``seal(with:)``: one connection), or each record leaves as a slice (``record(_:)``: a
+/// striped session, where the connection that takes a record seals it).
 ///
 /// The headers are written after the read (``writeHeaders(entry:offset:sequences:)``), once
 /// it is known how many records the data fills, and before any record is taken: a slice shares
@@ -20,6 +23,8 @@ public struct DataRecordBatch {
     /// The records the batch has room for, and the file bytes they are for.
     private let records: Int
     private let bytes: Int
+    /// One record's room: frame length, header, data, tag.
+    private let region: Int
     private var buffer: ByteBuffer
     /// The data bytes each record got, in order; empty until a read.
     public private(set) var lengths: [Int] = []
@@ -29,15 +34,24 @@ public struct DataRecordBatch {
         self.chunk = chunk
         self.records = (bytes + chunk - 1) / chunk
         self.bytes = bytes
-        buffer = allocator.buffer(capacity: records * (headerLength + chunk))
+        self.region = Self.lengthPrefix + headerLength + chunk + ProtocolLimits.tagLength
+        buffer = allocator.buffer(capacity: records * region)
+    }
+
+    /// The frame's length field before each record.
+    private static let lengthPrefix = 2
+
+    /// Where record `index`'s plaintext (header, then data) starts.
+    private func start(of index: Int) -> Int {
+        index * region + Self.lengthPrefix
     }
 
     /// Reads up to the batch's bytes of `fd` at `offset` into the records, with one `preadv`;
     /// returns what `preadv` returned (-1 with `errno` set on failure). A short read fills the
     /// first records only.
     public mutating func read(from fd: CInt, at offset: UInt64) -> Int {
-        let (records, bytes, headerLength, chunk) = (records, bytes, headerLength, chunk)
-        let region = headerLength + chunk
+        let (records, bytes, headerLength, chunk, region) = (records, bytes, headerLength, chunk, region)
+        let dataStart = Self.lengthPrefix + headerLength
         var result = 0
         buffer.clear()
         buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: records * region) { raw in
@@ -46,7 +60,7 @@ public struct DataRecordBatch {
                 return 0
             }
             var vectors = (0..<records).map { index in
-                iovec(iov_base: base + index * region + headerLength, iov_len: min(chunk, bytes - index * chunk))
+                iovec(iov_base: base + index * region + dataStart, iov_len: min(chunk, bytes - index * chunk))
             }
             result = preadv(fd, &vectors, Int32(records), off_t(offset))
             return result > 0 ? records * region : 0
@@ -55,12 +69,17 @@ public struct DataRecordBatch {
         return result
     }
 
+    /// The bytes of the records read, headers included.
+    public var recordBytes: Int {
+        lengths.reduce(lengths.count * headerLength, +)
+    }
+
     /// Each record's data, in order, while the buffer is held.
     public func forEachPayload(_ body: (UnsafeRawBufferPointer) -> Void) {
-        let region = headerLength + chunk
         buffer.withUnsafeReadableBytes { raw in
             for (index, length) in lengths.enumerated() {
-                body(UnsafeRawBufferPointer(rebasing: raw[(index * region + headerLength)..<(index * region + headerLength + length)]))
+                let data = start(of: index) + headerLength
+                body(UnsafeRawBufferPointer(rebasing: raw[data..<(data + length)]))
             }
         }
     }
@@ -68,9 +87,8 @@ public struct DataRecordBatch {
     /// Writes the records' headers: entry `entry`, the data's offsets from `offset`, and in a
     /// striped session one sequence number per record (`sequences`, as many as ``lengths``).
     public mutating func writeHeaders(entry: UInt32, offset: UInt64, sequences: [UInt64]?) {
-        let region = headerLength + chunk
         for index in lengths.indices {
-            var at = index * region
+            var at = start(of: index)
             if let sequences {
                 at += buffer.setInteger(RecordType.sequenced.rawValue, at: at)
                 at += buffer.setInteger(sequences[index], at: at)
@@ -83,6 +101,30 @@ public struct DataRecordBatch {
 
     /// Record `index`'s plaintext: a slice of the batch's buffer.
     public func record(_ index: Int) -> ByteBuffer {
-        buffer.getSlice(at: index * (headerLength + chunk), length: headerLength + lengths[index]) ?? ByteBuffer()
+        buffer.getSlice(at: start(of: index), length: headerLength + lengths[index]) ?? ByteBuffer()
+    }
+
+    /// Seals every record where it lies with `cipher` (nonces in record order) and writes each
+    /// frame's length before it; returns the frames, one after the other in one slice. Every
+    /// record but the last is full, so the frames lie back to back. Called once, with the headers
+    /// written and no record taken.
+    mutating func seal(with cipher: inout CipherState) throws(NoiseError) -> ByteBuffer {
+        let (lengths, headerLength, region) = (lengths, headerLength, region)
+        var end = 0
+        for index in lengths.indices {
+            let plaintext = headerLength + lengths[index]
+            let sealed = cipher.ciphertextLength(forPlaintextLength: plaintext)
+            let at = start(of: index)
+            buffer.setInteger(UInt16(truncatingIfNeeded: sealed), at: at - Self.lengthPrefix)
+            let result: Result<Int, NoiseError> = buffer.withUnsafeMutableReadableBytes { raw in
+                let output = UnsafeMutableRawBufferPointer(rebasing: raw[at..<(at + region - Self.lengthPrefix)])
+                return Result { () throws(NoiseError) in
+                    try cipher.encrypt(UnsafeRawBufferPointer(rebasing: output[..<plaintext]), into: output)
+                }
+            }
+            _ = try result.get()
+            end = at + sealed
+        }
+        return buffer.getSlice(at: 0, length: end) ?? ByteBuffer()
     }
 }

@@ -3,11 +3,12 @@ public import S2SProtocol
 
 /// Sets up the channel pipeline of a peer connection, the same on both sides:
 ///
-/// `socket ⇄ NoiseEncryptHandler ⇄ NoiseFrameDecoder ⇄ SessionTimerHandler ⇄ NIOAsyncChannel`
+/// `socket ⇄ FlushCoalescer ⇄ NoiseFrameDecoder ⇄ SessionTimerHandler ⇄ NIOAsyncChannel`
 ///
 /// Inbound, the decoder cuts frames (and the receiver's preamble) and the timer handler resets the
 /// idle timer on each; frames are decrypted by ``SecureChannel`` in the receiving task. Outbound,
-/// records are sealed and framed by the encrypt handler on the event loop.
+/// records arrive sealed and framed (``FrameSealer``, in the task that writes them), and the
+/// coalescer joins the flushes of writes queued together.
 public enum PeerPipeline {
     /// Reads of up to 256 KiB: NIO's default of 64 KiB is less than one full frame (64 KiB of
     /// data plus headers), so every frame would straddle two reads and be copied to be whole.
@@ -37,7 +38,7 @@ public enum PeerPipeline {
         PeerTransport.tune(channel)
         try channel.syncOptions?.setOption(.recvAllocator, value: receiveAllocator)
         let operations = channel.pipeline.syncOperations
-        try operations.addHandler(NoiseEncryptHandler())
+        try operations.addHandler(FlushCoalescer())
         try operations.addHandler(NoiseFrameDecoder(expectPreamble: expectPreamble, limits: limits))
         try operations.addHandler(SessionTimerHandler(limits: limits, preambleTimeout: preambleTimeout))
     }

@@ -191,9 +191,9 @@ extension SecureChannel {
             channel.close(promise: nil)
             throw .handshakeFailed("handshake message 2: \(error)")
         }
-        try await startTransport(channel: channel, sendCipher: ciphers.send)
+        let sealer = try await startTransport(channel: channel, sendCipher: ciphers.send)
         return SecureChannel(
-            channel: channel, frames: frames, outbound: outbound, receiveCipher: ciphers.receive,
+            channel: channel, frames: frames, outbound: outbound, sealer: sealer, receiveCipher: ciphers.receive,
             peerHello: peerHello, hello: hello, limits: limits, endpointKey: endpointKey.key, cipher: cipher)
     }
 
@@ -255,18 +255,18 @@ extension SecureChannel {
             }
             throw .closed(reason)
         }
-        try await startTransport(channel: channel, sendCipher: ciphers.send)
+        let sealer = try await startTransport(channel: channel, sendCipher: ciphers.send)
         guard let peerHello else {
             // Another version: the handshake is complete, so the sender can read why we close.
             let secure = SecureChannel(
-                channel: channel, frames: frames, outbound: outbound, receiveCipher: ciphers.receive,
+                channel: channel, frames: frames, outbound: outbound, sealer: sealer, receiveCipher: ciphers.receive,
                 peerHello: hello, hello: hello, limits: limits, endpointKey: staticKey.key.publicKey, cipher: cipher)
             try? await secure.send(.refuse(.version))
             await secure.close()
             throw helloError ?? .handshakeFailed("unsupported HELLO")
         }
         return SecureChannel(
-            channel: channel, frames: frames, outbound: outbound, receiveCipher: ciphers.receive,
+            channel: channel, frames: frames, outbound: outbound, sealer: sealer, receiveCipher: ciphers.receive,
             peerHello: peerHello, hello: reply, limits: limits, endpointKey: staticKey.key.publicKey, cipher: cipher)
     }
 
@@ -288,10 +288,13 @@ extension SecureChannel {
         }
     }
 
-    /// Hands the sending CipherState to the pipeline and stops the handshake deadline.
-    private static func startTransport(channel: any Channel, sendCipher: CipherState) async throws(PeerError) {
+    /// Sets up the sealing of this side's transport messages, tells the pipeline (which stops the
+    /// handshake deadline), and returns the sealer.
+    private static func startTransport(channel: any Channel, sendCipher: CipherState) async throws(PeerError) -> FrameSealer {
+        let sealer = FrameSealer(channel: channel, cipher: sendCipher)
         do {
-            try await channel.triggerUserOutboundEvent(TransportStart(sendCipher: sendCipher)).get()
+            try await channel.triggerUserOutboundEvent(TransportStart(sealer: sealer)).get()
+            return sealer
         } catch {
             throw peerError(error, context: "starting the transport phase")
         }

@@ -9,10 +9,10 @@ public import S2SProtocol
 /// (sender) or ``accept(_:lookup:hello:limits:onHandshake:_:)`` (receiver): when the closure returns
 /// or throws, the connection is closed (the structured use of `NIOAsyncChannel.executeThenClose`).
 ///
-/// Sending and receiving may run in different tasks at once: sends are sealed on the channel's
-/// event loop in the order they are written, so any number of tasks may send; only one task may
-/// wait in ``receive()`` at a time. The pipeline enforces the handshake and idle timeouts and sends
-/// KEEPALIVE when this side has been quiet for the keepalive interval.
+/// Sending and receiving may run in different tasks at once: each send is sealed by the task that
+/// sends and queued on the event loop in nonce order (``FrameSealer``), so any number of tasks may
+/// send; only one task may wait in ``receive()`` at a time. The pipeline enforces the handshake
+/// and idle timeouts and sends KEEPALIVE when this side has been quiet for the keepalive interval.
 public actor SecureChannel {
     /// The HELLO the peer sent in the handshake.
     public nonisolated let peerHello: Hello
@@ -34,6 +34,7 @@ public actor SecureChannel {
     private nonisolated let channel: any Channel
     private nonisolated let outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>
     private nonisolated let frames: InboundFrames
+    private nonisolated let sealer: FrameSealer
     private nonisolated let window = WriteWindow(limit: SecureChannel.writeWindow)
     private var receiveCipher: CipherState
     private var receiving = false
@@ -50,6 +51,7 @@ public actor SecureChannel {
         channel: any Channel,
         frames: InboundFrames,
         outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>,
+        sealer: FrameSealer,
         receiveCipher: CipherState,
         peerHello: Hello,
         hello: Hello,
@@ -63,6 +65,7 @@ public actor SecureChannel {
         self.remoteAddress = channel.remoteAddress
         self.frames = frames
         self.outbound = outbound
+        self.sealer = sealer
         self.receiveCipher = receiveCipher
         self.peerHello = peerHello
         self.limits = limits
@@ -124,10 +127,10 @@ public actor SecureChannel {
         try await write(plaintext)
     }
 
-    /// Writes records' plaintexts (``dataRecordBatch(bytes:sequenced:)``'s) in order, handed to
-    /// the event loop together.
-    public nonisolated func write(plaintexts: [ByteBuffer]) async throws(PeerError) {
-        try await window.write(plaintexts, to: channel)
+    /// Writes the records of `batch` (``dataRecordBatch(bytes:sequenced:)``'s, headers written,
+    /// no record taken), sealed where they lie and handed to the event loop as one buffer.
+    public nonisolated func write(_ batch: inout DataRecordBatch) async throws(PeerError) {
+        try await window.write(batch.recordBytes) { sealer.write(&batch) }
     }
 
     /// Waits until a record of `count` bytes can be written without waiting.
@@ -160,7 +163,7 @@ public actor SecureChannel {
     /// only the handshake and the half-close, which are ordered before and after these writes
     /// because every one of them is queued on the same event loop in program order.
     private nonisolated func write(_ plaintext: ByteBuffer) async throws(PeerError) {
-        try await window.write(plaintext, to: channel)
+        try await window.write(plaintext.readableBytes) { sealer.write([plaintext]) }
     }
 
     // MARK: Receiving

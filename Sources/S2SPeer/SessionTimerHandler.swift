@@ -40,6 +40,8 @@ final class SessionTimerHandler: ChannelDuplexHandler {
     private var idleRemaining: TimeAmount?
     private var inTransport = false
     private var expired = false
+    /// Seals the KEEPALIVE and CANCEL this handler writes (set by ``TransportStart``).
+    private var sealer: FrameSealer?
 
     /// - Parameter preambleTimeout: the preamble deadline; `nil`: none (the sender side, relays).
     init(limits: ProtocolLimits, preambleTimeout: Duration? = nil) {
@@ -105,8 +107,9 @@ final class SessionTimerHandler: ChannelDuplexHandler {
     }
 
     func triggerUserOutboundEvent(context: ChannelHandlerContext, event: Any, promise: EventLoopPromise<Void>?) {
-        if event is TransportStart, !inTransport {
+        if let start = event as? TransportStart, !inTransport {
             inTransport = true
+            sealer = start.sealer
             handshakeTimer?.cancel()
             handshakeTimer = nil
             preambleTimer?.cancel()
@@ -159,11 +162,12 @@ final class SessionTimerHandler: ChannelDuplexHandler {
     }
 
     private func keepaliveDue(context: ChannelHandlerContext) {
-        guard !expired, context.channel.isActive else { return }
+        guard !expired, context.channel.isActive, let sealer else { return }
         let quiet = NIODeadline.now() - lastWrite
         if quiet >= keepaliveInterval {
-            write(context: context, data: wrapOutboundOut(context.channel.allocator.buffer(bytes: Record.keepalive.encoded())), promise: nil)
-            context.flush()
+            // Through the sealer, queued behind the frames sealed before it; its write passes
+            // this handler, which counts it as the last write.
+            _ = sealer.write([context.channel.allocator.buffer(bytes: Record.keepalive.encoded())])
             scheduleKeepalive(context: context, in: keepaliveInterval)
         } else {
             scheduleKeepalive(context: context, in: keepaliveInterval - quiet)
@@ -174,12 +178,17 @@ final class SessionTimerHandler: ChannelDuplexHandler {
         guard !expired else { return }
         expired = true
         cancelAll()
-        context.fireErrorCaught(PeerError.timeout(timer))
         let channel = context.channel
-        switch timer {
-        case .idle where channel.isActive:
+        if timer == .idle, channel.isActive, let sealer {
+            // Queued before the error is told: the task that learns of it may close the
+            // connection at once, and its close must come after the CANCEL.
             let cancel = channel.allocator.buffer(bytes: Record.cancel(.timeout).encoded())
-            context.writeAndFlush(wrapOutboundOut(cancel)).whenComplete { _ in channel.close(promise: nil) }
+            sealer.write([cancel]).whenComplete { _ in channel.close(promise: nil) }
+            context.fireErrorCaught(PeerError.timeout(timer))
+            return
+        }
+        context.fireErrorCaught(PeerError.timeout(timer))
+        switch timer {
         case .handshake, .preamble:
             // Reset, not closed: running out of time is no verdict on the endpoint, and a sender
             // takes an orderly close during the handshake for "no such endpoint" (docs/protocol.md,
@@ -189,7 +198,6 @@ final class SessionTimerHandler: ChannelDuplexHandler {
             context.close(promise: nil)
         }
     }
-
 
     private func cancelAll() {
         handshakeTimer?.cancel()

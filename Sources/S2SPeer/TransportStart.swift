@@ -1,10 +1,8 @@
-import S2SProtocol
-
 /// The outbound user event that switches a connection's pipeline from the handshake to transport
-/// messages: ``NoiseEncryptHandler`` takes the sending CipherState from it, and
-/// ``SessionTimerHandler`` stops the handshake deadline and starts the idle and keepalive timers.
-/// Triggered once, after Split(), before any record is written.
+/// messages: ``FlushCoalescer`` starts coalescing flushes, and ``SessionTimerHandler`` stops the
+/// handshake deadline, starts the idle and keepalive timers and seals what it writes with the
+/// sealer. Triggered once, after Split(), before any record is written.
 struct TransportStart: Sendable {
-    /// The CipherState for this side's outgoing transport messages.
-    let sendCipher: CipherState
+    /// What seals and queues this side's transport messages.
+    let sealer: FrameSealer
 }

@@ -62,26 +62,16 @@ final class WriteWindow: Sendable {
         release(count, failure: nil)
     }
 
-    /// Writes `buffer` to `channel` within the window (and flushes it).
-    func write(_ buffer: ByteBuffer, to channel: any Channel) async throws(PeerError) {
-        try await write([buffer], to: channel)
-    }
-
-    /// Writes `buffers` to `channel` within the window, in one hop to the event loop and one
-    /// flush: a batch of records costs one wake-up of the loop instead of one each.
-    func write(_ buffers: [ByteBuffer], to channel: any Channel) async throws(PeerError) {
-        let count = buffers.reduce(0) { $0 + $1.readableBytes }
+    /// Takes `count` bytes of the window (waiting while it is full), then starts the write that
+    /// `submit` queues; the bytes are given back when that write completes. A write that fails
+    /// fails every later one with its reason.
+    func write(_ count: Int, _ submit: () -> EventLoopFuture<Void>) async throws(PeerError) {
         try await acquire(count)
-        let loop = channel.eventLoop
-        loop.execute {
-            let writes = buffers.map { channel.write($0) }
-            channel.flush()
-            EventLoopFuture.andAllSucceed(writes, on: loop).whenComplete { result in
-                if case .failure(let error) = result {
-                    self.release(count, failure: "while sending: \(NetworkErrorText.describe(error))")
-                } else {
-                    self.release(count, failure: nil)
-                }
+        submit().whenComplete { result in
+            if case .failure(let error) = result {
+                self.release(count, failure: "while sending: \(NetworkErrorText.describe(error))")
+            } else {
+                self.release(count, failure: nil)
             }
         }
     }

@@ -93,6 +93,8 @@ struct SRTBridgeTests {
         await #expect(throws: (any Error).self) {
             _ = try await SRTRendezvous.connect(from: try freeUDPPort(), to: try SocketAddress(ipAddress: "127.0.0.1", port: try freeUDPPort()), patience: .seconds(1))
         }
-        #expect(ContinuousClock.now - start < .seconds(5))
+        // Well under libsrt's own rendezvous timeout (30 s); with room for a loaded machine, where
+        // the other tests' blocking reads hold the cooperative pool's threads for seconds.
+        #expect(ContinuousClock.now - start < .seconds(15))
     }
 }

@@ -1,3 +1,4 @@
+import Crypto
 import NIOCore
 import S2SProtocol
 import Testing
@@ -7,7 +8,8 @@ import Glibc
 #endif
 
 /// DATA records read straight from a file: each decodes to the record the old way would have
-/// built, in SEQ or bare, and a file shorter than asked fills the first records only.
+/// built, in SEQ or bare, and a file shorter than asked fills the first records only; sealed where
+/// they lie, they leave as frames back to back that the peer opens in order.
 struct DataRecordBatchTests {
     /// A file of `count` bytes (byte i is i * 7 mod 256) on tmpfs, opened for reading.
     private func file(_ count: Int) throws -> CInt {
@@ -59,5 +61,31 @@ struct DataRecordBatchTests {
         var batch = DataRecordBatch(allocator: ByteBufferAllocator(), bytes: 10, chunk: 100, sequenced: false)
         #expect(batch.read(from: -1, at: 0) == -1)
         #expect(batch.lengths.isEmpty)
+    }
+
+    @Test(arguments: [NoiseCipher.chaChaPoly, .aesGCM])
+    func sealedWhereTheyLieTheRecordsLeaveAsFramesBackToBack(cipher: NoiseCipher) throws {
+        let fd = try file(250)
+        defer { close(fd) }
+        var batch = DataRecordBatch(allocator: ByteBufferAllocator(), bytes: 400, chunk: 100, sequenced: false)
+        #expect(batch.read(from: fd, at: 0) == 250)
+        batch.writeHeaders(entry: 5, offset: 0, sequences: nil)
+        var sender = try CipherState(cipher: cipher, key: SymmetricKey(size: .bits256))
+        var receiver = sender
+        var frames = try batch.seal(with: &sender)
+        #expect(sender.nonce == 3)
+        // Three frames of header, data and tag, and nothing after the last one's tag.
+        let header = Record.dataHeaderLength + NoiseCipher.tagLength
+        #expect(frames.readableBytes == 3 * 2 + 2 * (header + 100) + (header + 50))
+        var records: [Record] = []
+        while frames.readableBytes > 0 {
+            let length = frames.readInteger(as: UInt16.self) ?? 0
+            let frame = frames.readBytes(length: Int(length)) ?? []
+            records.append(try Record.decode(receiver.decrypt(frame), limits: ProtocolLimits()))
+        }
+        let bytes = (0..<250).map { UInt8(truncatingIfNeeded: $0 &* 7) }
+        #expect(records == [0, 100, 200].map { start in
+            .data(entry: 5, offset: UInt64(start), bytes: ArraySlice(bytes[start..<min(start + 100, 250)]))
+        })
     }
 }

@@ -42,6 +42,11 @@ final class ReceiveSession {
     /// in SEQ (docs/protocol.md, "Striped sessions").
     private var merger: StripeMerger?
     private var merging = false
+    /// Started by the first record after ACCEPT that is not in SEQ: the session is one connection's
+    /// to its end, and that connection is read ahead; with what it handed over and the session has
+    /// not taken yet.
+    private var readAhead: RecordReadAhead?
+    private var readRecords: ArraySlice<Record> = []
 
     /// The further connections one session accepts (the sender's `Streams=` goes up to 16).
     static let maxExtraStripes = 15
@@ -667,8 +672,16 @@ final class ReceiveSession {
     /// came in SEQ, from all the session's connections in SEQ order.
     private func nextRecord() async throws -> Record {
         if merging, let merger { return try await merger.next() }
+        if let readAhead {
+            if readRecords.isEmpty { readRecords = try await readAhead.take()[...] }
+            if let record = readRecords.popFirst() { return record }
+        }
+        let channel = self.channel
         let record = try await channel.receive()
         guard let merger, case .sequenced = record, validator.phase == .transferring, validator.isSequenced == nil else {
+            if validator.phase == .transferring, readAhead == nil, case .data = record {
+                readAhead = RecordReadAhead { try await channel.receive() }
+            }
             return record
         }
         merging = true
@@ -733,6 +746,10 @@ final class ReceiveSession {
             try? checkpoint()
             logger.notice("incoming transfer interrupted", metadata: ["reason": "\(reason)"])
             await conclude(state: .failed, error: "interrupted: \(reason); the sender can retry and resume")
+        }
+        if let readAhead {
+            let channel = self.channel
+            await readAhead.stop(within: SecureChannel.drainTimeout) { channel.abort() }
         }
         await channel.close()
         if let merger {

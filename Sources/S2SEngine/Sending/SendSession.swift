@@ -593,9 +593,9 @@ final class SendSession: Sendable {
     }
 
     /// Sends a batch's records (read, not yet headed; `inout`, so that writing the headers does
-    /// not copy its buffer): with one connection and no rate limit all
-    /// at once, in one hop to the event loop; otherwise each when the limit lets it pass, in a
-    /// striped session in SEQ on whichever connection takes it.
+    /// not copy its buffer): with one connection and no rate limit all at once, sealed where they
+    /// lie and handed to the event loop as one buffer; otherwise each when the limit lets it pass,
+    /// in a striped session in SEQ on whichever connection takes it.
     private func send(_ batch: inout DataRecordBatch, of entry: UInt32, at offset: UInt64, _ channel: SecureChannel, _ shared: Shared) async throws {
         let outbound = shared.outbound
         let sequences = outbound == nil ? nil : batch.lengths.map { _ in shared.takeSequence() }
@@ -622,7 +622,7 @@ final class SendSession: Sendable {
         }
         guard whole else { return }
         do {
-            try await channel.write(plaintexts: batch.lengths.indices.map(batch.record))
+            try await channel.write(&batch)
         } catch {
             throw ending(after: error)
         }
