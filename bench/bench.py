@@ -711,9 +711,7 @@ class S2STool:
         if code != 0:
             raise CopyFailed(f"s2sctl send exited with status {code}:\n{output[-2000:]}")
         cpu = {side: cpu_seconds(pid) - before[side] for side, pid in daemons.items()}
-        phases_after = {"sender": self.sender.phase_cpu(), "receiver": self.receiver.phase_cpu()}
-        phases = {side: {phase: phases_after[side][phase] - phases_before[side].get(phase, 0.0)
-                         for phase in phases_after[side]} for side in phases_after if phases_after[side]}
+        phases = phase_delta(phases_before, {"sender": self.sender.phase_cpu(), "receiver": self.receiver.phase_cpu()})
         cpu["s2sctl"] = client_cpu
         return Measurement(seconds, workload.rate(seconds), sum(cpu.values()), cpu_detail=cpu,
                            peak_rss_mib={side: rss.peak[pid] / 1024 for side, pid in daemons.items()},
@@ -925,23 +923,38 @@ def table_row(result, results, baseline="s2s"):
 PHASES = {"sender": ("read", "digest", "seal"), "receiver": ("open", "digest", "write")}
 
 
+def phase_delta(before, after):
+    """The CPUTimeByPhase seconds spent between two readings, per side whose daemon answered."""
+    return {side: {phase: seconds - before[side].get(phase, 0.0) for phase, seconds in after[side].items()}
+            for side in after if after[side]}
+
+
+def phase_summary(samples, unit):
+    """"snd read .., digest .., seal .., rest ..; rcv ..." from samples of (CPU seconds by phase
+    per side, CPU seconds per side, bytes moved): medians of seconds per `unit` bytes; "rest" is
+    the side's CPU time outside those phases. None when no sample has every side's phases."""
+    samples = [(phases, cpu, moved) for phases, cpu, moved in samples if moved and all(phases.get(side) for side in PHASES)]
+    if not samples:
+        return None
+    parts = []
+    for side, names in PHASES.items():
+        per = {name: statistics.median(phases[side].get(name, 0.0) / (moved / unit) for phases, _, moved in samples) for name in names}
+        total = statistics.median(cpu.get(side, 0.0) / (moved / unit) for _, cpu, moved in samples)
+        rest = max(0.0, total - sum(per.values()))
+        parts.append(("snd " if side == "sender" else "rcv ") + ", ".join(f"{name} {value:.2f}" for name, value in per.items()) + f", rest {rest:.2f}")
+    return "; ".join(parts)
+
+
 def phase_lines(results):
     """CPU seconds per GiB by phase, medians over the runs, for each s2s result whose daemons
     counted them; "rest" is the side's CPU time outside those phases (sockets, scheduling, the
     bus, copies between buffers)."""
     lines = []
     for result in results:
-        runs = [m for m in result.runs if all(side in m.cpu_phases for side in PHASES)]
-        if result.error or not runs:
+        summary = phase_summary([(m.cpu_phases, m.cpu_detail, result.workload.bytes) for m in result.runs], GIB)
+        if result.error or summary is None:
             continue
-        gib = result.workload.bytes / GIB
-        parts = []
-        for side, phases in PHASES.items():
-            per = {phase: statistics.median(m.cpu_phases[side].get(phase, 0.0) for m in runs) / gib for phase in phases}
-            total = statistics.median(m.cpu_detail.get(side, 0.0) for m in runs) / gib
-            rest = max(0.0, total - sum(per.values()))
-            parts.append(("snd " if side == "sender" else "rcv ") + ", ".join(f"{phase} {value:.2f}" for phase, value in per.items()) + f", rest {rest:.2f}")
-        lines.append(f"cpu s/GiB by phase, {result.workload.label}, {result.tool.label}: " + "; ".join(parts))
+        lines.append(f"cpu s/GiB by phase, {result.workload.label}, {result.tool.label}: {summary}")
     if lines:
         lines.append("")
     return lines

@@ -532,8 +532,7 @@ class S2SWan:
             self.cancel_leftovers()
         elif outcome.code != 0:
             raise CopyFailed(f"s2sctl send exited with status {outcome.code}:\n{outcome.output[-2000:]}")
-        phases = {side: {phase: seconds - phases_before[side].get(phase, 0.0) for phase, seconds in daemon.phase_cpu().items()}
-                  for side, daemon in daemons.items()}
+        phases = common.phase_delta(phases_before, {side: daemon.phase_cpu() for side, daemon in daemons.items()})
         return finish_copy(outcome, workload.bytes, {**watch.cpu, "s2sctl": outcome.cpu}, seen(), watch,
                            {"cpu_phases": phases})
 
@@ -804,16 +803,9 @@ def phase_lines(settings):
     for s in settings:
         for key in ("s2s", "s2s-lo"):
             result = s.tools.get(key)
-            copies = [c for c in (result.copies if result else []) if c.bytes and all(c.extra.get("cpu_phases", {}).get(side) for side in common.PHASES)]
-            if not copies:
-                continue
-            parts = []
-            for side, phases in common.PHASES.items():
-                per = {phase: statistics.median(c.extra["cpu_phases"][side].get(phase, 0.0) / (c.bytes / GB) for c in copies) for phase in phases}
-                total = statistics.median(c.cpu.get(side, 0.0) / (c.bytes / GB) for c in copies)
-                rest = max(0.0, total - sum(per.values()))
-                parts.append(("snd " if side == "sender" else "rcv ") + ", ".join(f"{phase} {value:.2f}" for phase, value in per.items()) + f", rest {rest:.2f}")
-            lines.append(f"cpu s/GB by phase, {s.setting.label}, {result.label}: " + "; ".join(parts))
+            summary = common.phase_summary([(c.extra.get("cpu_phases", {}), c.cpu, c.bytes) for c in (result.copies if result else [])], GB)
+            if summary is not None:
+                lines.append(f"cpu s/GB by phase, {s.setting.label}, {result.label}: {summary}")
     return lines
 
 

@@ -42,9 +42,8 @@ final class ReceiveSession {
     /// in SEQ (docs/protocol.md, "Striped sessions").
     private var merger: StripeMerger?
     private var merging = false
-    /// Started by the first record after ACCEPT that is not in SEQ: the session is one connection's
-    /// to its end, and that connection is read ahead; with what it handed over and the session has
-    /// not taken yet.
+    /// Started by the first DATA after ACCEPT that is not in SEQ (the session is then one
+    /// connection's to its end), with the records it handed over that the session has not taken yet.
     private var readAhead: RecordReadAhead?
     private var readRecords: ArraySlice<Record> = []
 

@@ -20,7 +20,7 @@ final class RecordReadAhead: Sendable {
         var bytes = 0
         var failure: (any Error)?
         var ended = false
-        /// After ``stop(within:)``: records are dropped as they come.
+        /// After ``stop(within:giveUp:)``: records are dropped as they come.
         var discarding = false
         var session: CheckedContinuation<Void, Never>?
         var reader: CheckedContinuation<Void, Never>?
@@ -111,10 +111,11 @@ final class RecordReadAhead: Sendable {
                 guard (try? await Task.sleep(for: patience)) != nil else { return }
                 giveUp()
             }
+            // The first to end: the reading (the sleep is then cancelled) or the patience. The
+            // group returns once the reading has ended either way.
             await group.next()
             group.cancelAll()
         }
-        await task.value
     }
 
     private func cancelReading() {
