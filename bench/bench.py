@@ -5,16 +5,20 @@ What it measures
     Two workloads, each copied from a tmpfs to a tmpfs (or to --dest-dir):
       file  one file of random data (--size, default 2G)
       tree  --files files (default 10,000) of 4 KiB each, spread over ~100 subdirectories
-    with four tools:
+    with five tools:
       scp (default)         scp with OpenSSH's default cipher
       scp aes128-gcm        scp -c aes128-gcm@openssh.com
       rsync                 rsync -a -e ssh
+      cp                    cp -a, a local copy: the floor any copy pays (reading, writing)
       s2s                   s2sctl send, between two s2sd daemons
     The peers talk to an sshd that this script starts on 127.0.0.1 (a free port, its own host
     key, config and authorized key, all in a temporary directory); the system's sshd is not
     touched. The two s2sd daemons each get a private D-Bus session bus. Every copy is checked
     (size and file count every time, contents on the first repetition) and the destination is
-    emptied between repetitions. Repetitions are interleaved across tools, so that a machine
+    emptied between repetitions: a tree's copies are moved aside and deleted only once every run of
+    the workload is done, because ext4 without a journal skips inodes freed in the last seconds
+    (`recently_deleted`), so that a tool copying 10,000 files just after 10,000 were deleted spent
+    most of its time in that scan (380 to 11,600 files/s from one run to the next on this VM). Repetitions are interleaved across tools, so that a machine
     that slows down or speeds up during the run affects every tool alike. Times include the
     connection (ssh login, s2s handshake). s2s's receiver makes each file durable before it
     confirms it and scp and rsync do not: free on a tmpfs, not on a disk (--dest-dir).
@@ -36,6 +40,7 @@ If s2sctl has no `send` command yet, the s2s part is skipped and the peers still
 import argparse
 import contextlib
 import datetime
+import itertools
 import json
 import os
 import platform
@@ -65,6 +70,7 @@ TWISTD = ("-c", "from twisted.scripts.twistd import run; run()")
 TOOL_GROUPS = {
     "scp": ["scp-default", "scp-aes128-gcm"],
     "rsync": ["rsync"],
+    "cp": ["cp"],
     "s2s": ["s2s"],
 }
 
@@ -551,6 +557,21 @@ class RsyncTool(PeerTool):
         return ["rsync", "-a", "-e", ssh, workload.source, f"{self.sshd.target}:{dest}/"]
 
 
+class LocalCopyTool:
+    """`cp -a` from the source to the destination: no network, no cipher, one process. Not a
+    competitor but the floor: what reading the source and writing the copy cost this machine in
+    this run (on this VM, the first write to memory it had handed back to its host is most of it),
+    which any copy pays and s2s cannot go below."""
+
+    key, label = "cp", "cp -a (local)"
+
+    def measure(self, workload, dest, log_path, timeout):
+        code, seconds, cpu, output = run_measured(["cp", "-a", workload.source, f"{dest}/"], log_path, timeout=timeout)
+        if code != 0:
+            raise CopyFailed(f"cp exited with status {code}:\n{output[-2000:]}")
+        return Measurement(seconds, workload.rate(seconds), cpu, cpu_detail={"client": cpu})
+
+
 # ----------------------------------------------------------------------------------------------
 # s2s: two daemons, each on a private session bus
 
@@ -743,27 +764,56 @@ def benchmark(workloads, tools, dest, args, logdir):
     """Every (workload, tool), --runs times, repetitions interleaved across tools."""
     results = {(w.key, t.key): Result(w, t) for w in workloads for t in tools}
     for workload in workloads:
-        for run in range(args.runs):
-            for tool in tools:
-                result = results[(workload.key, tool.key)]
-                if result.error:
-                    continue
-                clear_directory(dest)
-                log_path = os.path.join(logdir, f"{workload.key}-{tool.key}-{run + 1}.log")
-                try:
-                    measurement = tool.measure(workload, dest, log_path, args.timeout)
-                    verify_copy(workload, dest, thorough=run == 0)
-                except CopyFailed as failure:
-                    result.error = str(failure)
-                    print(f"bench: {workload.label}, {tool.label}: FAILED: {failure}", file=sys.stderr)
-                    continue
-                finally:
-                    clear_directory(dest)
-                result.runs.append(measurement)
-                print(f"bench: {workload.label}, {tool.label}, run {run + 1}/{args.runs}: "
-                      f"{format_rate(measurement.rate, workload.unit)} ({measurement.seconds:.2f} s)",
-                      file=sys.stderr)
+        with copies_set_aside(dest, workload) as set_aside:
+            run_workload(workload, tools, results, dest, set_aside, args, logdir)
     return list(results.values())
+
+
+@contextlib.contextmanager
+def copies_set_aside(dest, workload):
+    """For a tree: a function that moves the finished copy out of dest (a rename, on the same file
+    system), and the deletion of every copy moved once the workload is done (see the module's doc:
+    deleting many files just before the next copy slows that copy on ext4 without a journal). A
+    file's copy is deleted at once: one inode, and a tmpfs could not hold every copy of it."""
+    if workload.key != "tree":
+        yield lambda: clear_directory(dest)
+        return
+    aside = make_directory(os.path.join(os.path.dirname(dest), "aside"))
+    count = itertools.count()
+
+    def set_aside():
+        target = make_directory(os.path.join(aside, str(next(count))))
+        for entry in os.scandir(dest):
+            if entry.name != PARTIAL_AREA:
+                os.rename(entry.path, os.path.join(target, entry.name))
+    try:
+        yield set_aside
+    finally:
+        shutil.rmtree(aside, ignore_errors=True)
+
+
+def run_workload(workload, tools, results, dest, set_aside, args, logdir):
+    """--runs repetitions of `workload` by every tool, interleaved."""
+    for run in range(args.runs):
+        for tool in tools:
+            result = results[(workload.key, tool.key)]
+            if result.error:
+                continue
+            clear_directory(dest)
+            log_path = os.path.join(logdir, f"{workload.key}-{tool.key}-{run + 1}.log")
+            try:
+                measurement = tool.measure(workload, dest, log_path, args.timeout)
+                verify_copy(workload, dest, thorough=run == 0)
+            except CopyFailed as failure:
+                result.error = str(failure)
+                print(f"bench: {workload.label}, {tool.label}: FAILED: {failure}", file=sys.stderr)
+                continue
+            finally:
+                set_aside()
+            result.runs.append(measurement)
+            print(f"bench: {workload.label}, {tool.label}, run {run + 1}/{args.runs}: "
+                  f"{format_rate(measurement.rate, workload.unit)} ({measurement.seconds:.2f} s)",
+                  file=sys.stderr)
 
 
 def make_tools(args, sshd, s2s_pair):
@@ -774,6 +824,8 @@ def make_tools(args, sshd, s2s_pair):
         tools.append(ScpTool("scp-aes128-gcm", "scp aes128-gcm", sshd, cipher="aes128-gcm@openssh.com"))
     if "rsync" in args.only:
         tools.append(RsyncTool("rsync", "rsync -a", sshd))
+    if "cp" in args.only:
+        tools.append(LocalCopyTool())
     if s2s_pair:
         tools.append(S2STool(*s2s_pair))
     return tools
@@ -996,9 +1048,9 @@ def parse_args(argv):
                         help="size of each file in the tree (default: 4K)")
     parser.add_argument("--dirs", type=int, default=100, help="subdirectories of the tree (default: 100)")
     parser.add_argument("--runs", type=int, default=3, help="repetitions per tool and workload (default: 3)")
-    parser.add_argument("--only", default="scp,rsync,s2s",
-                        help="tools, comma-separated: scp (both ciphers), scp-default, scp-aes128-gcm, rsync, s2s "
-                             "(default: all)")
+    parser.add_argument("--only", default="scp,rsync,cp,s2s",
+                        help="tools, comma-separated: scp (both ciphers), scp-default, scp-aes128-gcm, rsync, "
+                             "cp (a local copy: the floor), s2s (default: all)")
     parser.add_argument("--workloads", default="file,tree", help="file, tree or both (default: file,tree)")
     parser.add_argument("--tmpfs", default="/dev/shm",
                         help="a tmpfs for sources and destinations; if it is not one, a tmpfs is mounted "
@@ -1045,6 +1097,8 @@ def check_tools(args):
     Returns what the report says about s2s."""
     if args.only & {"scp-default", "scp-aes128-gcm", "rsync"}:
         require_program("ssh", "openssh-client")
+    if "cp" in args.only:
+        require_program("cp", "coreutils")
     if args.only & {"scp-default", "scp-aes128-gcm"}:
         require_program("scp", "openssh-client")
     if "rsync" in args.only:
@@ -1062,7 +1116,7 @@ def check_tools(args):
 def start_servers(stack, args, workdir):
     """The sshd (if a peer runs) and the two s2sd (if s2s runs), each stopped when stack unwinds."""
     sshd = s2s_pair = None
-    if args.only - {"s2s"}:
+    if args.only - {"s2s", "cp"}:
         sshd = LoopbackSSHD(workdir)
         stack.callback(sshd.stop)
         sshd.start()
@@ -1091,12 +1145,15 @@ def main(argv=None):
         print("bench: nothing to run", file=sys.stderr)
         return 0
 
-    payload = (args.size if "file" in args.workloads else 0) + \
-        (args.files * max(args.file_size, 4096) if "tree" in args.workloads else 0)
+    file_bytes = args.size if "file" in args.workloads else 0
+    tree_bytes = args.files * max(args.file_size, 4096) if "tree" in args.workloads else 0
+    payload = file_bytes + tree_bytes
+    # Every copy of the tree stays until the workload ends (copies_set_aside).
+    copies = file_bytes + tree_bytes * args.runs * len(args.only)
     margin = 64 * MIB  # also the free space s2s's receiver keeps by default (FreeSpaceReserve)
     info = machine_info(args)
     with contextlib.ExitStack() as stack:
-        needed = payload * (1 if args.dest_dir else 2) + margin
+        needed = payload + (0 if args.dest_dir else copies) + margin
         workdir = stack.enter_context(tmpfs_directory(args.tmpfs, needed))
         check_space(workdir, needed, "the tmpfs")
         dest_parent = workdir
@@ -1104,7 +1161,7 @@ def main(argv=None):
             os.makedirs(args.dest_dir, exist_ok=True)
             dest_parent = tempfile.mkdtemp(prefix="s2s-bench-", dir=args.dest_dir)
             stack.callback(shutil.rmtree, dest_parent, True)
-            check_space(dest_parent, payload + margin, "--dest-dir")
+            check_space(dest_parent, copies + margin, "--dest-dir")
         source, dest, logdir = (make_directory(os.path.join(parent, name)) for parent, name in
                                 ((workdir, "source"), (dest_parent, "dest"), (workdir, "logs")))
         if args.keep:

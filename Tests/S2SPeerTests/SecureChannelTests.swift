@@ -246,6 +246,43 @@ struct SecureChannelTests {
         }
     }
 
+    /// A side that stops taking records for longer than its idle timeout, while the peer has more
+    /// to send than the buffers hold, is not timed out: back-pressure stops reading, and the idle
+    /// clock stops with it (the peer is not the one behind). Then every record arrives.
+    @Test func aConsumerBehindDoesNotTimeOutItsPeer() async throws {
+        let records = 64
+        let flood: @Sendable (SecureChannel) async throws -> Void = { secure in
+            let chunk = [UInt8](repeating: 0x5a, count: secure.maxDataLength)
+            for index in 0..<records {
+                try await secure.sendData(entry: 0, offset: UInt64(index * chunk.count), bytes: chunk[...])
+            }
+            try await secure.send(.done)
+            _ = try? await secure.nextNonKeepalive()
+        }
+        let clientLimits = ProtocolLimits(idleTimeout: .seconds(1))
+        try await TestServer.with(handler: flood) { server in
+            try await SecureChannel.connect(to: server.address, endpointKey: server.endpointKey, limits: clientLimits) {
+                secure in
+                // Long enough for the first frames to fill the inbound buffer, the socket buffers
+                // and the server's write window, and for the idle timeout to pass twice over.
+                try await Task.sleep(for: .milliseconds(2500))
+                var received = 0
+                while true {
+                    let record = try await secure.nextNonKeepalive()
+                    if record == .done { break }
+                    guard case .data = record else {
+                        Issue.record("unexpected \(record)")
+                        break
+                    }
+                    received += 1
+                }
+                #expect(received == records)
+                try await secure.send(.doneAck)
+                await secure.close()
+            }
+        }
+    }
+
     @Test func listenAddressParsing() throws {
         #expect(try PeerServer.parseListenAddress("127.0.0.1:7654").port == 7654)
         #expect(try PeerServer.parseListenAddress("[::1]:80").port == 80)

@@ -533,7 +533,9 @@ final class ReceiveSession {
     /// Makes the verified files durable in one batch, publishes them, records the delivery, and
     /// sends every owed FILE_RESULT in order.
     private func flush() async throws {
-        guard !batch.isEmpty, let sink, sink.hasArea, let plan, let token else { return }
+        // Not `let plan`: a copy held here would make `delivered` below copy the plan's every
+        // record on each flush (copy on write), a cost that grew with the number of files.
+        guard !batch.isEmpty, let sink, sink.hasArea, self.plan != nil, let token else { return }
         // Keyed by the entry's index in this offer, never by the partial file's slot: a retry
         // may offer a path at another index than the one its slot was first given for.
         let verified = batch.pending.compactMap { owed in owed.file.map { (entry: owed.index, file: $0) } }
@@ -573,7 +575,7 @@ final class ReceiveSession {
             case .failure(let error):
                 logger.warning("cannot publish a received file", metadata: ["entry": "\(index)", "error": "\(error)"])
                 note(failure: "\(entries[Int(index)].path): \(error.message)")
-                sink.removeFile(slot: plan.slot(index))
+                if let slot = self.plan?.slot(index) { sink.removeFile(slot: slot) }
                 batch.pending[position].code = FileResultCode(rawValue: error.fileResultCode) ?? .writeError
             }
         }

@@ -540,13 +540,15 @@ final class SendSession: Sendable {
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: Self.readSize, alignment: 4096)
         defer { buffer.deallocate() }
         let outbound = shared.outbound
-        for (position, source) in tree.sources.enumerated() {
-            guard let source else { continue }
+        // The files the receiver wants, in offer order, and where each starts.
+        let files = tree.sources.enumerated().compactMap { position, source in
+            source.flatMap { source in plan.start(UInt32(position)).map { (position: position, source: source, start: $0) } }
+        }
+        let opener = SourceOpener(files: files.map(\.source), worker: worker, followSymlinks: followSymlinks)
+        for (nth, (position, source, start)) in files.enumerated() {
             let index = UInt32(position)
-            guard let start = plan.start(index) else { continue }
             transfer.update { $0.currentFile = tree.entries[position].path.string }
-            let followSymlinks = self.followSymlinks
-            guard let fd = try? await worker.run({ () throws(EngineError) in SourceTree.open(source, followSymlinks: followSymlinks) }) else {
+            guard let fd = await opener.take(nth) else {
                 try await abort(index, "\(source.path) changed or vanished since it was scanned", channel, shared)
                 continue
             }
