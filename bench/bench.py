@@ -16,12 +16,14 @@ What it measures
     touched. The two s2sd daemons each get a private D-Bus session bus. Every copy is checked
     (size and file count every time, contents on the first repetition) and the destination is
     emptied between repetitions: a tree's copies are moved aside and deleted only once every run of
-    the workload is done, because ext4 without a journal skips inodes freed in the last seconds
-    (`recently_deleted`), so that a tool copying 10,000 files just after 10,000 were deleted spent
-    most of its time in that scan (380 to 11,600 files/s from one run to the next on this VM). Repetitions are interleaved across tools, so that a machine
-    that slows down or speeds up during the run affects every tool alike. Times include the
-    connection (ssh login, s2s handshake). s2s's receiver makes each file durable before it
-    confirms it and scp and rsync do not: free on a tmpfs, not on a disk (--dest-dir).
+    the workload is done, because ext4 without a journal does not reuse an inode freed in the last
+    60 s (300 s while its table block is unwritten) and scans past each one for every new file
+    (`recently_deleted`): a copy of 10,000 files just after 10,000 were deleted ran at 380 to
+    4,700 files/s instead of 9,000 to 13,000 on this project's VM. Repetitions are interleaved
+    across tools, so that a machine that slows down or speeds up during the run affects every
+    tool alike. Times include the connection (ssh login, s2s handshake). s2s's receiver makes
+    each file durable before it confirms it and scp and rsync do not: free on a tmpfs, not on a
+    disk (--dest-dir).
 
 What it reports
     Medians over --runs repetitions: MB/s (10^6 bytes/s) for the file, files/s for the tree;
