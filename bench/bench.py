@@ -615,13 +615,15 @@ def s2s_unavailable(bin_dir):
 
 
 class S2SDaemon:
-    """s2sd --user on a dbus-daemon of its own, listening for peers on 127.0.0.1:port."""
+    """s2sd --user on a dbus-daemon of its own, listening for peers on 127.0.0.1:port; its state
+    (the database it commits to as files arrive) under state_parent, by default with the rest."""
 
-    def __init__(self, name, bin_dir, workdir):
+    def __init__(self, name, bin_dir, workdir, state_parent=None):
         self.name = name
         self.s2sd = os.path.join(bin_dir, "s2sd")
         self.s2sctl = os.path.join(bin_dir, "s2sctl")
         self.dir = os.path.join(workdir, name)
+        self.state = os.path.join(state_parent, f"{name}-state") if state_parent else os.path.join(self.dir, "state")
         self.port = free_port()
         self.log = os.path.join(self.dir, "s2sd.log")
         self.bus = self.daemon = None
@@ -632,13 +634,14 @@ class S2SDaemon:
         return self.daemon.pid
 
     def start(self, extra_args=()):
-        for sub in ("state", "run", "config"):
+        for sub in ("run", "config"):
             os.makedirs(os.path.join(self.dir, sub), mode=0o700)
+        os.makedirs(self.state, mode=0o700)
         address = self._start_bus()
         self.env = {k: v for k, v in os.environ.items() if k not in INHERITED_NOT}
         self.env.update(DBUS_SESSION_BUS_ADDRESS=address, XDG_RUNTIME_DIR=os.path.join(self.dir, "run"),
                         XDG_CONFIG_HOME=os.path.join(self.dir, "config"))
-        command = [self.s2sd, "--user", "--state-dir", os.path.join(self.dir, "state"),
+        command = [self.s2sd, "--user", "--state-dir", self.state,
                    "--listen", f"127.0.0.1:{self.port}", *extra_args]
         with open(self.log, "wb") as log:
             self.daemon = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=self.env)
@@ -1115,8 +1118,10 @@ def check_tools(args):
     return f"{args.bin_dir}/s2sd, two daemons on private session buses"
 
 
-def start_servers(stack, args, workdir):
-    """The sshd (if a peer runs) and the two s2sd (if s2s runs), each stopped when stack unwinds."""
+def start_servers(stack, args, workdir, dest_parent):
+    """The sshd (if a peer runs) and the two s2sd (if s2s runs), each stopped when stack unwinds.
+    With --dest-dir the receiver keeps its state there too, as an installed one keeps it on disk
+    (/var/lib/s2s): its database's commits are part of what receiving to a disk costs."""
     sshd = s2s_pair = None
     if args.only - {"s2s", "cp"}:
         sshd = LoopbackSSHD(workdir)
@@ -1124,7 +1129,8 @@ def start_servers(stack, args, workdir):
         sshd.start()
         print(f"bench: sshd on 127.0.0.1:{sshd.port} (pid {sshd.proc.pid})", file=sys.stderr)
     if "s2s" in args.only:
-        s2s_pair = (S2SDaemon("sender", args.bin_dir, workdir), S2SDaemon("receiver", args.bin_dir, workdir))
+        s2s_pair = (S2SDaemon("sender", args.bin_dir, workdir),
+                    S2SDaemon("receiver", args.bin_dir, workdir, dest_parent if args.dest_dir else None))
         for daemon in s2s_pair:
             stack.callback(daemon.stop)
             daemon.start(args.s2sd_arg)
@@ -1170,7 +1176,7 @@ def main(argv=None):
             stack.callback(keep_logs, workdir)  # registered before the servers: runs after they stop
 
         workloads = make_workloads(args, source)
-        sshd, s2s_pair = start_servers(stack, args, workdir)
+        sshd, s2s_pair = start_servers(stack, args, workdir, dest_parent)
         results = benchmark(workloads, make_tools(args, sshd, s2s_pair), dest, args, logdir)
         context = {
             "source": f"{filesystem_type(source)} ({source})",

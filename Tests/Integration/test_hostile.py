@@ -890,6 +890,31 @@ def test_sender_cancel_mid_file_discards_partial_data(rx):
     assert_safe(rx, may=STD_MAY, must=confirmed(results, STD_ITEMS))
 
 
+def test_sender_cancel_after_a_batch_was_published_keeps_and_counts_it(rx):
+    """CANCEL after a full batch of files (256) was verified and renamed into place, before its
+    results were sent (they wait for the next batch's sync, docs/protocol.md, FILE_RESULT). Must:
+    those files stay and the endpoint counts every file it shows; the rest of the partial data
+    goes."""
+    token = os.urandom(16)
+    items = [Item(f"f{i:03}".encode(), blob(10, i)) for i in range(260)]
+    c, _ = accepted_session(rx, items, token=token)
+    with c:
+        c.send_records([record for i, item in enumerate(items)
+                        for record in (pc.data(i, 0, item.content), pc.file_end(i, sha256(item.content)))]
+                       + [pc.cancel(pc.CANCEL_USER)])
+        c.shutdown_write()
+        results = assert_no_reaction(c)
+    assert partial_data_gone(rx, token), "the partial data of a cancelled transfer is still there"
+    shown = visible(rx.inbox)
+    assert len(shown) >= 256, f"only {len(shown)} of the first batch's 256 files stayed"
+    assert set(shown) <= {item.path.decode() for item in items}
+    assert all(shown[item.path.decode()] == item.content for item in items if item.path.decode() in shown)
+    assert confirmed(results, items) <= set(shown)
+    counted = rx.ctl("endpoint", "show", "--json", rx.endpoint_id).json()["filesReceived"]
+    assert counted == len(shown), f"the endpoint shows {len(shown)} files and counts {counted}"
+    assert_unharmed(rx)
+
+
 # ============================================================================================
 # 7. Garbage instead of the preamble or the handshake: closed without a word
 

@@ -52,6 +52,12 @@ enum Beneath {
         }
     }
 
+    /// `syncfs`, with context: every file's data and every directory's entries on the file system
+    /// that holds `fd`, committed together.
+    static func syncFileSystem(_ fd: Int32, what: String) throws(ReceiveError) {
+        guard Linux.syncfs(fd) == 0 else { throw ReceiveError.system(errno, "cannot sync the file system of \(what)") }
+    }
+
     /// Sets the permission bits and the modification time of an open file or directory; the
     /// access time becomes now.
     static func setAttributes(_ fd: Int32, mode: mode_t, mtime: ReceiveTime, what: String) throws(ReceiveError) {

@@ -131,8 +131,8 @@ final class PartialArea: Sendable {
     // MARK: Durability and publishing
 
     /// Makes `files` (each `finish`ed) and this directory durable, in one batch: the data, mode
-    /// and mtime of every file, then the directory once. Afterwards the files can be published.
-    /// On failure every file of the batch is marked failed.
+    /// and mtime of every file, then the directory once (a `syncfs` has already committed it).
+    /// Afterwards the files can be published. On failure every file of the batch is marked failed.
     func sync(_ files: [PartialFile], strategy: SyncStrategy = .automatic) throws(ReceiveError) {
         guard !files.isEmpty else { return }
         for file in files where file.phase != .verified {
@@ -141,13 +141,13 @@ final class PartialArea: Sendable {
         let whole = strategy == .fileSystem || (strategy == .automatic && files.count >= Self.fileSystemThreshold)
         do throws(ReceiveError) {
             if whole {
-                guard Linux.syncfs(fd) == 0 else { throw ReceiveError.system(errno, "cannot sync the endpoint's file system") }
+                try syncFileSystem()
             } else {
                 for file in files {
                     try Beneath.sync(file.fd, what: "partial file \(file.name)")
                 }
+                try Beneath.sync(fd, what: "the partial directory")
             }
-            try Beneath.sync(fd, what: "the partial directory")
         } catch {
             for file in files { file.fail() }
             throw error
@@ -160,9 +160,13 @@ final class PartialArea: Sendable {
     /// Renames each durable file to its final place: its offered name in its directory, or the
     /// first free `name (n)` if that is taken (`renameat2` with `RENAME_NOREPLACE`: nothing is
     /// ever overwritten, and a symbolic link of that name counts as taken). Then each destination
-    /// directory is synced once, so the new names are durable before the results are reported.
+    /// directory is synced once, so the new names are durable before the results are reported:
+    /// from ``fileSystemThreshold`` directories on, with one `syncfs` (one journal commit, where
+    /// a `fsync` per directory could cost one each on a file system without a journal).
+    /// Without `syncingNames` the caller makes the names durable later, with ``syncFileSystem()``
+    /// (a rename never leaves the file system, so that covers every directory).
     /// Returns one result per request, in order.
-    func publish(_ requests: [PublishRequest]) -> [Result<Published, ReceiveError>] {
+    func publish(_ requests: [PublishRequest], syncingNames: Bool = true) -> [Result<Published, ReceiveError>] {
         var results: [Result<Published, ReceiveError>] = []
         results.reserveCapacity(requests.count)
         var directories: [ReceivePath?: Int32] = [:]
@@ -193,6 +197,15 @@ final class PartialArea: Sendable {
                 results.append(.failure(error))
             }
         }
+        guard syncingNames else { return results }
+        if directories.count >= Self.fileSystemThreshold {
+            do throws(ReceiveError) {
+                try syncFileSystem()
+            } catch {
+                for position in directoryOf.keys { results[position] = .failure(error) }
+            }
+            return results
+        }
         for (directory, fd) in directories {
             do throws(ReceiveError) {
                 try Beneath.sync(fd, what: directory.map { "directory \($0)" } ?? "the endpoint")
@@ -203,6 +216,12 @@ final class PartialArea: Sendable {
             }
         }
         return results
+    }
+
+    /// One `syncfs` of the endpoint's file system: every file's data and every directory's
+    /// entries there, committed together.
+    func syncFileSystem() throws(ReceiveError) {
+        try Beneath.syncFileSystem(fd, what: "the endpoint")
     }
 
     /// Deletes this transfer's partial directory with everything in it.

@@ -57,3 +57,32 @@ struct ReceiveBatch {
         return pending
     }
 }
+
+/// A flushed batch whose files are renamed to their final names but whose names are not durable
+/// yet, with every result it owes: the next flush's `syncfs` makes these names durable together
+/// with the next batch's data (one journal commit per batch instead of two), and then they are
+/// recorded delivered and the results go out, in order.
+struct RenamedBatch {
+    /// One published file.
+    struct Delivery {
+        let index: UInt32
+        let size: UInt64
+        /// The path offered, and the path it was published under.
+        let path: String
+        let publishedAs: String
+    }
+
+    /// The results owed, in order (those of the delivered files among them are `ok`).
+    var results: [(index: UInt32, code: FileResultCode)]
+    var deliveries: [Delivery]
+    let since: ContinuousClock.Instant
+
+    /// What the resume records take: offered path and published path of each delivered file.
+    var delivered: [(path: String, publishedAs: String)] { deliveries.map { ($0.path, $0.publishedAs) } }
+    var bytes: UInt64 { deliveries.reduce(0) { $0 + $1.size } }
+
+    /// Whether its results have waited long enough to be flushed without a new batch.
+    func isDue(now: ContinuousClock.Instant) -> Bool {
+        now - since >= ReceiveBatch.batchDelay
+    }
+}

@@ -60,8 +60,9 @@ final class ReceiveDirectory: Sendable {
     /// An existing real directory of that name is used as it is (a retry, or a directory the owner
     /// already had); a file, a symbolic link or anything else in the way makes it `name (1)`,
     /// `name (2)`, ... The new entry is made durable in its parent before anything can be
-    /// published into it. Returns the path actually used, for the entries inside it.
-    func makeDirectory(_ name: String, in parent: ReceivePath?) throws(ReceiveError) -> ReceivePath {
+    /// published into it: at once, or without `syncingParent` by the caller's ``sync(_:)`` of the
+    /// parents (one for many directories). Returns the path actually used, for the entries inside it.
+    func makeDirectory(_ name: String, in parent: ReceivePath?, syncingParent: Bool = true) throws(ReceiveError) -> ReceivePath {
         let first = try ReceivePath.child(name, of: parent)
         let parentFD = try openDirectory(parent)
         defer { close(parentFD) }
@@ -69,7 +70,7 @@ final class ReceiveDirectory: Sendable {
             let candidate = attempt == 0 ? first.name : CollisionName.candidate(name, attempt: attempt)
             let path = try ReceivePath.child(candidate, of: parent)
             if mkdirat(parentFD, candidate, 0o700) == 0 {
-                try Beneath.sync(parentFD, what: "the directory holding \(path)")
+                if syncingParent { try Beneath.sync(parentFD, what: "the directory holding \(path)") }
                 return path
             }
             let code = errno
@@ -87,12 +88,28 @@ final class ReceiveDirectory: Sendable {
     }
 
     /// Applies a received directory's mode (`ReceiveMode.directory`) and mtime and makes them
-    /// durable; called once its contents are written, since writing into it changes its mtime.
-    func finishDirectory(_ path: ReceivePath, offeredMode: UInt16, mtime: ReceiveTime) throws(ReceiveError) {
+    /// durable (without `syncing`, the caller's ``sync(_:)`` does); called once its contents are
+    /// written, since writing into it changes its mtime.
+    func finishDirectory(_ path: ReceivePath, offeredMode: UInt16, mtime: ReceiveTime, syncing: Bool = true) throws(ReceiveError) {
         let directory = try openDirectory(path)
         defer { close(directory) }
         try Beneath.setAttributes(directory, mode: ReceiveMode.directory(offered: offeredMode), mtime: mtime, what: "directory \(path)")
-        try Beneath.sync(directory, what: "directory \(path)")
+        if syncing { try Beneath.sync(directory, what: "directory \(path)") }
+    }
+
+    /// Makes what changed in `directories` (`nil`: the top of the endpoint) durable: an `fsync`
+    /// of each, or from ``PartialArea/fileSystemThreshold`` of them on one `syncfs` (one journal
+    /// commit, where an `fsync` each could cost one each).
+    func sync(_ directories: Set<ReceivePath?>) throws(ReceiveError) {
+        if directories.count >= PartialArea.fileSystemThreshold {
+            try Beneath.syncFileSystem(fd, what: "the endpoint")
+            return
+        }
+        for path in directories {
+            let directory = try openDirectory(path)
+            defer { close(directory) }
+            try Beneath.sync(directory, what: path.map { "directory \($0)" } ?? "the endpoint")
+        }
     }
 
     // MARK: Space and quota

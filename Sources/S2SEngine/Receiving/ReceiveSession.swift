@@ -59,6 +59,8 @@ final class ReceiveSession {
     private var discarding: (index: UInt32, code: FileResultCode)?
     /// FILE_RESULTs owed, in order.
     private var batch = ReceiveBatch()
+    /// The last flushed batch, renamed into place, until its names are durable (`flush`).
+    private var renamed: RenamedBatch?
     private var failures = 0
     private var firstFailure = ""
     /// A record read ahead (the offer's first, while a direct path was tried) and already checked.
@@ -348,8 +350,8 @@ final class ReceiveSession {
         }
         if !plan.recovered.isEmpty {
             do {
-                try context.resume.delivered(
-                    endpoint: endpoint.number, token: token, files: plan.recovered, bytes: plan.recoveredBytes,
+                try context.resume.record(
+                    endpoint: endpoint.number, token: token, delivered: plan.recovered, bytes: plan.recoveredBytes,
                     now: Clock.nowMicroseconds)
             } catch {
                 logger.error("cannot record delivered files", metadata: ["error": "\(error)"])
@@ -414,14 +416,15 @@ final class ReceiveSession {
             case .fileAbort(let index):
                 try await abortFile(index: index)
             case .done:
-                try await flush()
+                try await flush(final: true)
                 try await finishDirectories()
                 try await sendChecked(.doneAck)
                 return
             default:
                 continue
             }
-            if batch.isDue(now: .now) { try await flush() }
+            let now = ContinuousClock.now
+            if batch.isDue(now: now) || renamed?.isDue(now: now) == true { try await flush() }
         }
     }
 
@@ -532,72 +535,131 @@ final class ReceiveSession {
 
     /// Makes the verified files durable in one batch, publishes them, records the delivery, and
     /// sends every owed FILE_RESULT in order.
-    private func flush() async throws {
+    ///
+    /// A batch's new names become durable with the next batch's data, in the same `syncfs` (one
+    /// journal commit per batch instead of two), so its results go out one flush later (they are
+    /// kept in `renamed`); `final` (the transfer ends or stops here) makes them durable at once
+    /// and sends every result.
+    private func flush(final: Bool = false) async throws {
         // Not `let plan`: a copy held here would make `delivered` below copy the plan's every
         // record on each flush (copy on write), a cost that grew with the number of files.
-        guard !batch.isEmpty, let sink, sink.hasArea, self.plan != nil, let token else { return }
+        guard !batch.isEmpty || renamed != nil, let sink, sink.hasArea, self.plan != nil, let token else { return }
+        let earlier = renamed
+        renamed = nil
         // Keyed by the entry's index in this offer, never by the partial file's slot: a retry
         // may offer a path at another index than the one its slot was first given for.
         let verified = batch.pending.compactMap { owed in owed.file.map { (entry: owed.index, file: $0) } }
-        let requests = verified.map { verified in
-            let entry = entries[Int(verified.entry)]
-            return PartialArea.PublishRequest(
-                file: verified.file, directory: entry.path.parent.flatMap { sink.directories[$0] },
-                name: String(entry.path.lastComponent))
-        }
         var published: [UInt32: Result<PartialArea.Published, ReceiveError>] = [:]
-        if !requests.isEmpty {
+        var earlierDurable = true
+        if !verified.isEmpty || earlier != nil {
             do throws(ReceiveError) {
-                try sink.sync(verified.map(\.file))
-                let marked = Result {
-                    try context.resume.publishing(
-                        endpoint: endpoint.number, token: token, paths: verified.map { entries[Int($0.entry)].path.string })
-                }
-                if case .failure(let error) = marked {
-                    throw ReceiveError(.writeFailed, "cannot record the files to publish: \(error)")
-                }
-                let results = try await sink.publish(requests)
-                for (owed, result) in zip(verified, results) { published[owed.entry] = result }
+                try sink.sync(verified.map(\.file), withNamesRenamedEarlier: earlier != nil)
             } catch {
                 for owed in verified { published[owed.entry] = .failure(error) }
+                earlierDurable = false
             }
         }
-        var delivered: [(path: String, publishedAs: String)] = []
-        var deliveredBytes: UInt64 = 0
-        for position in batch.pending.indices {
-            let index = batch.pending[position].index
-            guard batch.pending[position].file != nil, let result = published[index] else { continue }
-            switch result {
-            case .success(let publication):
-                delivered.append((entries[Int(index)].path.string, publication.path.description))
-                deliveredBytes += entries[Int(index)].size
-                self.plan?.delivered(index, as: publication.path.description)
-            case .failure(let error):
-                logger.warning("cannot publish a received file", metadata: ["entry": "\(index)", "error": "\(error)"])
-                note(failure: "\(entries[Int(index)].path): \(error.message)")
-                if let slot = self.plan?.slot(index) { sink.removeFile(slot: slot) }
-                batch.pending[position].code = FileResultCode(rawValue: error.fileResultCode) ?? .writeError
-            }
+        let confirmed = earlier.map { earlierDurable ? $0 : failed($0) }
+        let publishing = verified.filter { published[$0.entry] == nil }
+        do {
+            try context.resume.record(
+                endpoint: endpoint.number, token: token, publishing: publishing.map { entries[Int($0.entry)].path.string },
+                delivered: confirmed?.delivered ?? [], bytes: confirmed?.bytes ?? 0, now: Clock.nowMicroseconds)
+        } catch {
+            // Earlier files are in place; only their retry bookkeeping is behind. This batch's
+            // files cannot be published without their record.
+            logger.error("cannot record the files published", metadata: ["error": "\(error)"])
+            let failure = ReceiveError(.writeFailed, "cannot record the files to publish: \(error)")
+            for owed in publishing { published[owed.entry] = .failure(failure) }
         }
-        if !delivered.isEmpty {
-            do {
-                try context.resume.delivered(
-                    endpoint: endpoint.number, token: token, files: delivered, bytes: deliveredBytes, now: Clock.nowMicroseconds)
+        let requests = publishing.filter { published[$0.entry] == nil }.map { verified in
+            let entry = entries[Int(verified.entry)]
+            return (entry: verified.entry, request: PartialArea.PublishRequest(
+                file: verified.file, directory: entry.path.parent.flatMap { sink.directories[$0] }, name: String(entry.path.lastComponent)))
+        }
+        if !requests.isEmpty {
+            do throws(ReceiveError) {
+                let results = try await sink.publish(requests.map(\.request), syncingNames: final)
+                for (request, result) in zip(requests, results) { published[request.entry] = result }
             } catch {
-                // The files are in place; only the retry bookkeeping is behind.
-                logger.error("cannot record delivered files", metadata: ["error": "\(error)"])
-            }
-            await context.endpoints.addReceived(endpoint.number, bytes: deliveredBytes, files: UInt64(delivered.count))
-            if let updated = await context.endpoints.current(endpoint.number) { await context.transfers.endpointChanged(updated) }
-            let count = UInt64(delivered.count)
-            transfer?.update {
-                $0.filesDone += count
-                $0.bytesConfirmed += deliveredBytes
+                for request in requests { published[request.entry] = .failure(error) }
             }
         }
-        for result in batch.take() {
+        var current = RenamedBatch(results: [], deliveries: [], since: .now)
+        for owed in batch.take() {
+            var code = owed.code
+            if owed.file != nil, let result = published[owed.index] {
+                switch result {
+                case .success(let publication):
+                    let entry = entries[Int(owed.index)]
+                    current.deliveries.append(
+                        .init(index: owed.index, size: entry.size, path: entry.path.string, publishedAs: publication.path.description))
+                case .failure(let error):
+                    logger.warning("cannot publish a received file", metadata: ["entry": "\(owed.index)", "error": "\(error)"])
+                    note(failure: "\(entries[Int(owed.index)].path): \(error.message)")
+                    if let slot = self.plan?.slot(owed.index) { sink.removeFile(slot: slot) }
+                    code = FileResultCode(rawValue: error.fileResultCode) ?? .writeError
+                }
+            }
+            current.results.append((owed.index, code))
+        }
+        // Without new names to wait for (or with them durable already), this batch's results go
+        // now. Everything is recorded and counted before anything is sent: sending may fail.
+        let settled = final || current.deliveries.isEmpty
+        if let confirmed { await count(confirmed) }
+        if settled {
+            recordDelivered(current, token: token)
+            await count(current)
+        } else {
+            renamed = current
+        }
+        if let confirmed { try await sendResults(confirmed) }
+        if settled { try await sendResults(current) }
+    }
+
+    /// Records the files of a flushed batch delivered, once their names are durable.
+    private func recordDelivered(_ batch: RenamedBatch, token: TransferToken) {
+        do {
+            try context.resume.record(
+                endpoint: endpoint.number, token: token, delivered: batch.delivered, bytes: batch.bytes, now: Clock.nowMicroseconds)
+        } catch {
+            // The files are in place; only the retry bookkeeping is behind.
+            logger.error("cannot record delivered files", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// Counts the files of a flushed batch delivered, once their names are durable.
+    private func count(_ batch: RenamedBatch) async {
+        guard !batch.deliveries.isEmpty else { return }
+        let bytes = batch.bytes
+        for delivery in batch.deliveries { plan?.delivered(delivery.index, as: delivery.publishedAs) }
+        await context.endpoints.addReceived(endpoint.number, bytes: bytes, files: UInt64(batch.deliveries.count))
+        if let updated = await context.endpoints.current(endpoint.number) { await context.transfers.endpointChanged(updated) }
+        let count = UInt64(batch.deliveries.count)
+        transfer?.update {
+            $0.filesDone += count
+            $0.bytesConfirmed += bytes
+        }
+    }
+
+    /// Sends a flushed batch's results, in order.
+    private func sendResults(_ batch: RenamedBatch) async throws {
+        for result in batch.results {
             try await sendChecked(.fileResult(entry: result.index, result.code))
         }
+    }
+
+    /// A renamed batch whose names could not be made durable: each of its files fails (it stays
+    /// where it was published, as when a directory's sync fails).
+    private func failed(_ batch: RenamedBatch) -> RenamedBatch {
+        for delivery in batch.deliveries {
+            logger.warning("cannot publish a received file", metadata: ["entry": "\(delivery.index)", "error": "the sync of its name failed"])
+            note(failure: "\(delivery.path): cannot make its name durable")
+        }
+        let failedEntries = Set(batch.deliveries.map(\.index))
+        return RenamedBatch(
+            results: batch.results.map { failedEntries.contains($0.index) ? ($0.index, .writeError) : $0 }, deliveries: [],
+            since: batch.since)
     }
 
     /// Applies directories' modes and mtimes once everything is in place.
@@ -731,7 +793,7 @@ final class ReceiveSession {
         case .cancelledBySender(.paused):
             // The sender stops for now: keep what is verified, as for a lost connection, and
             // show the transfer paused until the sender's next session with this token.
-            try? await flush()
+            try? await flush(final: true)
             try? checkpoint()
             logger.notice("the sender paused the transfer")
             if let transfer, let token {
@@ -743,7 +805,7 @@ final class ReceiveSession {
             await conclude(state: .cancelled, error: code == .cancelled ? "cancelled by the sender" : "cancelled by the sender: \(code)")
         case .lost(let reason):
             // Keep what is verified for a retry: publish finished files, checkpoint the current one.
-            try? await flush()
+            try? await flush(final: true)
             try? checkpoint()
             logger.notice("incoming transfer interrupted", metadata: ["reason": "\(reason)"])
             await conclude(state: .failed, error: "interrupted: \(reason); the sender can retry and resume")
@@ -775,6 +837,13 @@ final class ReceiveSession {
     private func forgetTransfer() async {
         sink?.current = nil
         batch = ReceiveBatch()
+        // Files renamed into place stay there, as files confirmed before a CANCEL do, and count.
+        if let renamed, !renamed.deliveries.isEmpty, let token {
+            try? sink?.sync([], withNamesRenamedEarlier: true)
+            recordDelivered(renamed, token: token)
+            await count(renamed)
+        }
+        renamed = nil
         await removePartialArea()
         if let token { try? context.resume.forget(endpoint: endpoint.number, token: token) }
     }

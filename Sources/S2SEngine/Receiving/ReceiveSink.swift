@@ -67,8 +67,10 @@ final class ReceiveSink {
             var made: [RelativePath: ReceivePath] = [:]
             for (index, entry) in plan.entries.enumerated() where entry.kind == .directory {
                 let parent = entry.path.parent.flatMap { made[$0] }
-                made[entry.path] = try directory.makeDirectory(paths[index].name, in: parent)
+                made[entry.path] = try directory.makeDirectory(paths[index].name, in: parent, syncingParent: false)
             }
+            // The new entries, durable before anything is published into them: one sync for all.
+            try directory.sync(Set(made.values.map(\.parent)))
             return (area, made, usable, published)
         }
         return (ReceiveSink(user: user, algorithm: algorithm, area: area, directories: directories), usable, published)
@@ -153,16 +155,24 @@ final class ReceiveSink {
 
     // MARK: Publishing
 
-    /// Makes verified files durable, in one batch.
-    func sync(_ files: [PartialFile]) throws(ReceiveError) {
+    /// Makes verified files durable, in one batch, and with them the names of files renamed
+    /// earlier without syncing them (one `syncfs`: a rename never leaves the file system).
+    func sync(_ files: [PartialFile], withNamesRenamedEarlier names: Bool = false) throws(ReceiveError) {
         guard let area else { return }
-        try area.sync(files)
+        if files.isEmpty {
+            if names { try area.syncFileSystem() }
+            return
+        }
+        try area.sync(files, strategy: names ? .fileSystem : .automatic)
     }
 
-    /// Renames durable files to their final names (never replacing anything), as the owner.
-    func publish(_ requests: [PartialArea.PublishRequest]) async throws(ReceiveError) -> [Result<PartialArea.Published, ReceiveError>] {
+    /// Renames durable files to their final names (never replacing anything), as the owner;
+    /// without `syncingNames`, the new names are durable only after the next ``sync(_:withNamesRenamedEarlier:)``.
+    func publish(
+        _ requests: [PartialArea.PublishRequest], syncingNames: Bool
+    ) async throws(ReceiveError) -> [Result<PartialArea.Published, ReceiveError>] {
         guard let area else { return [] }
-        return try await user.receive { () throws(ReceiveError) in area.publish(requests) }
+        return try await user.receive { () throws(ReceiveError) in area.publish(requests, syncingNames: syncingNames) }
     }
 
     /// Applies the offered directories' modes and mtimes, deepest first (writing into a directory
@@ -177,8 +187,9 @@ final class ReceiveSink {
             for item in finishing {
                 try directory.finishDirectory(
                     item.path, offeredMode: item.entry.mode,
-                    mtime: ReceiveTime(seconds: item.entry.mtimeSeconds, nanoseconds: item.entry.mtimeNanoseconds))
+                    mtime: ReceiveTime(seconds: item.entry.mtimeSeconds, nanoseconds: item.entry.mtimeNanoseconds), syncing: false)
             }
+            try directory.sync(Set(finishing.map(\.path)))
         }
     }
 

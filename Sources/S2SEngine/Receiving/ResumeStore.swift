@@ -126,31 +126,32 @@ final class ResumeStore: Sendable {
         }
     }
 
-    /// Records that these verified, durable files are about to be renamed to their final names.
-    func publishing(endpoint: Int64, token: TransferToken, paths: [String]) throws {
+    /// Records, in one transaction, that the verified, durable files at `publishing` are about to
+    /// be renamed to their final names, and that the files of `delivered` (offered path → path
+    /// published under) are in place and durable, adding those to the endpoint's counters.
+    func record(
+        endpoint: Int64, token: TransferToken, publishing: [String] = [], delivered: [(path: String, publishedAs: String)] = [],
+        bytes: UInt64 = 0, now: UInt64
+    ) throws {
+        guard !publishing.isEmpty || !delivered.isEmpty else { return }
         let key = Data(token.bytes)
         try database.write { db in
-            let update = try db.prepare(
-                sql: "UPDATE receive_entry SET publishing = 1 WHERE endpoint = ? AND token = ? AND path = ?")
-            for path in paths {
-                try update.execute(arguments: [endpoint, key, Data(path.utf8)])
+            if !publishing.isEmpty {
+                let update = try db.prepare(
+                    sql: "UPDATE receive_entry SET publishing = 1 WHERE endpoint = ? AND token = ? AND path = ?")
+                for path in publishing {
+                    try update.execute(arguments: [endpoint, key, Data(path.utf8)])
+                }
             }
-        }
-    }
-
-    /// Records delivered files (offered path → path published under) and adds them to the
-    /// endpoint's counters, in one transaction.
-    func delivered(endpoint: Int64, token: TransferToken, files: [(path: String, publishedAs: String)], bytes: UInt64, now: UInt64) throws {
-        let key = Data(token.bytes)
-        try database.write { db in
+            guard !delivered.isEmpty else { return }
             let update = try db.prepare(
                 sql: "UPDATE receive_entry SET delivered_path = ?, durable = 0, publishing = 0 WHERE endpoint = ? AND token = ? AND path = ?")
-            for file in files {
+            for file in delivered {
                 try update.execute(arguments: [file.publishedAs, endpoint, key, Data(file.path.utf8)])
             }
             try db.execute(
                 sql: "UPDATE endpoint SET bytes_received = bytes_received + ?, files_received = files_received + ? WHERE number = ?",
-                arguments: [Int64(clamping: bytes), files.count, endpoint])
+                arguments: [Int64(clamping: bytes), delivered.count, endpoint])
             try touch(db, endpoint: endpoint, key: key, now: now)
         }
     }

@@ -235,6 +235,35 @@ struct ReceiveDirectoryTests {
         #expect(dStatus.st_mode & 0o7777 == 0o700 && dStatus.st_mtim.tv_sec == -5)
     }
 
+    /// Directories made and finished without a sync each are synced together afterwards, an
+    /// `fsync` of each for a few, one `syncfs` for many; a directory that went in between fails
+    /// the per-directory sync instead of being skipped.
+    @Test(arguments: [2, PartialArea.fileSystemThreshold + 1])
+    func directoriesAreSyncedTogether(count: Int) async throws {
+        defer { fixture.remove() }
+        let endpoint = try await fixture.open()
+        let made = try await me.receive { () throws(ReceiveError) in
+            let top = try endpoint.makeDirectory("top", in: nil, syncingParent: false)
+            var made = [top]
+            for number in 1..<count { made.append(try endpoint.makeDirectory("d\(number)", in: top, syncingParent: false)) }
+            try endpoint.sync(Set(made.map(\.parent)))
+            for path in made.reversed() {
+                try endpoint.finishDirectory(path, offeredMode: 0o750, mtime: ReceiveTime(seconds: 1_000_000), syncing: false)
+            }
+            try endpoint.sync(Set(made))
+            return made.map(\.description)
+        }
+        #expect(made.count == count)
+        for path in made {
+            let status = try #require(fixture.status("endpoint/" + path))
+            #expect(status.st_mode & 0o7777 == 0o750 && status.st_mtim.tv_sec == 1_000_000)
+        }
+        try FileManager.default.removeItem(atPath: fixture.endpoint + "/top/d1")
+        await #expect(throws: ReceiveError.self) {
+            try await me.receive { () throws(ReceiveError) in try endpoint.sync([try ReceivePath("top/d1")]) }
+        }
+    }
+
     /// A resumed file is cut back to the verified offset, and its digest covers the prefix read
     /// back from the partial file plus the new data.
     @Test(arguments: [FileDigest.Algorithm.xxh3_128, .sha256])
@@ -270,21 +299,25 @@ struct ReceiveDirectoryTests {
         #expect(fixture.contents("endpoint/big.bin") == data)
     }
 
-    /// Batches of files become durable together by either strategy and are all published.
-    @Test(arguments: [PartialArea.SyncStrategy.eachFile, .fileSystem, .automatic])
-    func batchesAreSyncedAndPublished(_ strategy: PartialArea.SyncStrategy) async throws {
+    /// Batches of files become durable together by either strategy and are all published, into
+    /// a few directories (each synced) or many (one `syncfs`).
+    @Test(arguments: [PartialArea.SyncStrategy.eachFile, .fileSystem, .automatic], [2, PartialArea.fileSystemThreshold + 1])
+    func batchesAreSyncedAndPublished(_ strategy: PartialArea.SyncStrategy, directoryCount: Int) async throws {
         defer { fixture.remove() }
         let endpoint = try await fixture.open()
+        // Directory 0 is the top of the endpoint.
+        @Sendable func directoryName(_ index: Int) -> String? { index % directoryCount == 0 ? nil : "tree\(index % directoryCount)" }
         let results = try await me.receive { () throws(ReceiveError) in
             let area = try endpoint.openPartialArea(transferName)
-            let directory = try endpoint.makeDirectory("tree", in: nil)
+            var directories: [String: ReceivePath] = [:]
+            for number in 1..<directoryCount { directories["tree\(number)"] = try endpoint.makeDirectory("tree\(number)", in: nil) }
             var requests: [PartialArea.PublishRequest] = []
             for index in 0..<50 {
                 let file = try area.createFile(index: UInt32(index), algorithm: .xxh3_128)
                 let bytes = pattern(index * 100)
                 try file.write(bytes, at: 0)
                 try file.finish(expected: try xxh3(bytes), size: UInt64(bytes.count), offeredMode: 0o644, mtime: ReceiveTime(seconds: 0))
-                requests.append(.init(file: file, directory: index % 2 == 0 ? directory : nil, name: "f\(index)"))
+                requests.append(.init(file: file, directory: directoryName(index).flatMap { directories[$0] }, name: "f\(index)"))
             }
             try area.sync(requests.map(\.file), strategy: strategy)
             return area.publish(requests)
@@ -292,7 +325,7 @@ struct ReceiveDirectoryTests {
         #expect(results.count == 50)
         for (index, result) in results.enumerated() {
             let path = try result.get().path.description
-            #expect(path == (index % 2 == 0 ? "tree/f\(index)" : "f\(index)"))
+            #expect(path == (directoryName(index).map { "\($0)/f\(index)" } ?? "f\(index)"))
             #expect(fixture.contents("endpoint/" + path) == pattern(index * 100))
         }
     }
