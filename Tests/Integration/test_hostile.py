@@ -890,13 +890,16 @@ def test_sender_cancel_mid_file_discards_partial_data(rx):
     assert_safe(rx, may=STD_MAY, must=confirmed(results, STD_ITEMS))
 
 
+# The files of the receiver's batch (docs/protocol.md, FILE_RESULT).
+BATCH_FILES = 1024
+
+
 def test_sender_cancel_after_a_batch_was_published_keeps_and_counts_it(rx):
-    """CANCEL after a full batch of files (256) was verified and renamed into place, before its
-    results were sent (they wait for the next batch's sync, docs/protocol.md, FILE_RESULT). Must:
-    those files stay and the endpoint counts every file it shows; the rest of the partial data
-    goes."""
+    """CANCEL after a full batch of files was verified and renamed into place, before its results
+    were sent (they wait for the next batch's sync, docs/protocol.md, FILE_RESULT). Must: those
+    files stay and the endpoint counts every file it shows; the rest of the partial data goes."""
     token = os.urandom(16)
-    items = [Item(f"f{i:03}".encode(), blob(10, i)) for i in range(260)]
+    items = [Item(f"f{i:04}".encode(), blob(10, i)) for i in range(BATCH_FILES + 4)]
     c, _ = accepted_session(rx, items, token=token)
     with c:
         c.send_records([record for i, item in enumerate(items)
@@ -906,12 +909,48 @@ def test_sender_cancel_after_a_batch_was_published_keeps_and_counts_it(rx):
         results = assert_no_reaction(c)
     assert partial_data_gone(rx, token), "the partial data of a cancelled transfer is still there"
     shown = visible(rx.inbox)
-    assert len(shown) >= 256, f"only {len(shown)} of the first batch's 256 files stayed"
+    assert len(shown) >= BATCH_FILES, f"only {len(shown)} of the first batch's {BATCH_FILES} files stayed"
     assert set(shown) <= {item.path.decode() for item in items}
     assert all(shown[item.path.decode()] == item.content for item in items if item.path.decode() in shown)
     assert confirmed(results, items) <= set(shown)
     counted = rx.ctl("endpoint", "show", "--json", rx.endpoint_id).json()["filesReceived"]
     assert counted == len(shown), f"the endpoint shows {len(shown)} files and counts {counted}"
+    assert_unharmed(rx)
+
+
+def test_results_of_a_settled_batch_come_while_the_sender_only_keeps_alive(rx):
+    """A full batch (1,024 files) is settled and its results wait for the next batch's sync
+    (docs/protocol.md, FILE_RESULT), but not beyond about a second while records keep arriving,
+    KEEPALIVEs included. Must: the batch's every result arrives, in order, while the sender sends
+    nothing but KEEPALIVE; the rest and DONE_ACK after DONE; every file delivered."""
+    items = [Item(f"k{i:04}".encode(), blob(8, i)) for i in range(BATCH_FILES + 6)]
+    batch = BATCH_FILES
+    c, _ = accepted_session(rx, items)
+    with c:
+        c.send_records([record for i, item in enumerate(items[:batch])
+                        for record in (pc.data(i, 0, item.content), pc.file_end(i, sha256(item.content)))])
+        results = {}
+        deadline = time.monotonic() + 10
+        while len(results) < batch:
+            assert time.monotonic() < deadline, f"{len(results)} of {batch} results while the sender kept alive"
+            try:
+                kind, fields = c.recv_record(timeout=0.3)
+            except TimeoutError:
+                c.send_record(pc.keepalive())
+                continue
+            assert kind == FILE_RESULT, pc.describe((kind, fields))
+            entry, code = struct.unpack(">IB", fields)
+            results[entry] = code
+        assert list(results) == list(range(batch)) and set(results.values()) == {pc.RESULT_OK}
+        c.send_records([record for i, item in enumerate(items[batch:], start=batch)
+                        for record in (pc.data(i, 0, item.content), pc.file_end(i, sha256(item.content)))]
+                       + [pc.done()])
+        while (record := c.recv_record(timeout=10))[0] != pc.DONE_ACK:
+            assert record[0] == FILE_RESULT, pc.describe(record)
+            entry, code = struct.unpack(">IB", record[1])
+            results[entry] = code
+    assert list(results) == list(range(len(items))) and set(results.values()) == {pc.RESULT_OK}
+    assert visible(rx.inbox) == {item.path.decode(): item.content for item in items}
     assert_unharmed(rx)
 
 

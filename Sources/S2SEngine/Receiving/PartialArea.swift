@@ -138,7 +138,10 @@ final class PartialArea: Sendable {
         for file in files where file.phase != .verified {
             throw ReceiveError(.writeFailed, "partial file \(file.name) was not verified before syncing")
         }
-        let whole = strategy == .fileSystem || (strategy == .automatic && files.count >= Self.fileSystemThreshold)
+        // A file without its descriptor (`ReceiveBatch` closes them in large batches) can only
+        // be made durable by a sync of the file system.
+        let whole = strategy == .fileSystem
+            || (strategy == .automatic && (files.count >= Self.fileSystemThreshold || files.contains { $0.fd < 0 }))
         do throws(ReceiveError) {
             if whole {
                 try syncFileSystem()

@@ -19,6 +19,8 @@ final class PartialFile: Sendable {
     }
 
     private struct State: ~Copyable {
+        /// -1 once closed.
+        var fd: Int32
         var digest: FileDigest
         var length: UInt64
         var phase: Phase
@@ -29,19 +31,30 @@ final class PartialFile: Sendable {
     let slot: UInt32
     /// The file's name in the partial directory.
     let name: String
-    /// Open for reading and writing; closed with the object.
-    let fd: Int32
     private let state: Mutex<State>
 
     init(index: UInt32, fd: Int32, digest: consuming sending FileDigest, length: UInt64) {
         self.slot = index
         self.name = PartialArea.fileName(index: index)
-        self.fd = fd
-        self.state = Mutex(State(digest: digest, length: length, phase: .writing))
+        self.state = Mutex(State(fd: fd, digest: digest, length: length, phase: .writing))
     }
 
     deinit {
-        close(fd)
+        closeDescriptor()
+    }
+
+    /// Open for reading and writing until ``closeDescriptor()`` or the object's end; -1 after.
+    var fd: Int32 { state.withLock { $0.fd } }
+
+    /// Closes the file's descriptor. A verified file that a `syncfs` will make durable needs only
+    /// its name from then on (publishing renames it), so a batch of many such files holds no
+    /// descriptor for each (`ReceiveBatch`).
+    func closeDescriptor() {
+        let fd = state.withLock { state in
+            defer { state.fd = -1 }
+            return state.fd
+        }
+        if fd >= 0 { close(fd) }
     }
 
     /// The bytes written so far (the resumed prefix included).
@@ -58,7 +71,7 @@ final class PartialFile: Sendable {
             }
             var done = 0
             while done < bytes.count {
-                let written = CPUAccount.measure(.write) { pwrite(fd, bytes.baseAddress.map { $0 + done }, bytes.count - done, off_t(offset) + off_t(done)) }
+                let written = CPUAccount.measure(.write) { pwrite(state.fd, bytes.baseAddress.map { $0 + done }, bytes.count - done, off_t(offset) + off_t(done)) }
                 if written < 0 {
                     if errno == EINTR { continue }
                     let code = errno
@@ -104,7 +117,7 @@ final class PartialFile: Sendable {
                 throw ReceiveError(.integrity, "digest mismatch for partial file \(name): received \(FileDigest.hex(actual)), sender said \(FileDigest.hex(expected))")
             }
             do throws(ReceiveError) {
-                try Beneath.setAttributes(fd, mode: ReceiveMode.file(offered: offeredMode), mtime: mtime, what: "partial file \(name)")
+                try Beneath.setAttributes(state.fd, mode: ReceiveMode.file(offered: offeredMode), mtime: mtime, what: "partial file \(name)")
             } catch {
                 state.phase = .failed
                 throw error

@@ -4,10 +4,11 @@ import S2SProtocol
 /// are made durable and published together (one sync for many files) once enough of them wait,
 /// or once the oldest has waited long enough (docs/protocol.md: the receiver MAY delay results).
 ///
-/// A value with no I/O: the session flushes it (`ReceiveSession.flush`).
+/// The session flushes it (`ReceiveSession.flush`); its only I/O is closing the descriptors of
+/// the verified files that one `syncfs` will make durable.
 struct ReceiveBatch {
     /// Verified files are made durable and published together once this many are waiting...
-    static let batchFiles = 256
+    static let batchFiles = 1024
     /// ... or once they hold this many bytes...
     static let batchBytes: UInt64 = 64 << 20
     /// ... or once the oldest has waited this long.
@@ -29,10 +30,22 @@ struct ReceiveBatch {
 
     var isEmpty: Bool { pending.isEmpty }
 
-    /// Owes a verified file of `size` bytes, to be published with the batch.
+    /// Verified files waiting.
+    private var verified = 0
+
+    /// Owes a verified file of `size` bytes, to be published with the batch. From
+    /// `PartialArea.fileSystemThreshold` verified files on, the batch is made durable with one
+    /// `syncfs`, which needs no descriptor: theirs are closed, so that a batch holds at most that
+    /// many open whatever its size.
     mutating func add(verified file: PartialFile, index: UInt32, size: UInt64) {
         bytes += size
+        verified += 1
         append(Owed(index: index, file: file, code: .ok))
+        if verified == PartialArea.fileSystemThreshold {
+            for owed in pending { owed.file?.closeDescriptor() }
+        } else if verified > PartialArea.fileSystemThreshold {
+            file.closeDescriptor()
+        }
     }
 
     /// Owes a result already known (the file failed or was given up).

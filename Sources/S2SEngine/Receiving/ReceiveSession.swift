@@ -421,7 +421,9 @@ final class ReceiveSession {
                 try await sendChecked(.doneAck)
                 return
             default:
-                continue
+                // KEEPALIVE too: a sender that only keeps the session alive still gets the
+                // results that are due.
+                break
             }
             let now = ContinuousClock.now
             if batch.isDue(now: now) || renamed?.isDue(now: now) == true { try await flush() }

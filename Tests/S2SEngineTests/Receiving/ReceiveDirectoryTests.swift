@@ -235,6 +235,29 @@ struct ReceiveDirectoryTests {
         #expect(dStatus.st_mode & 0o7777 == 0o700 && dStatus.st_mtim.tv_sec == -5)
     }
 
+    /// Verified files whose descriptors a large batch closed are made durable by a sync of the
+    /// file system, however few they are, and published.
+    @Test func filesWithoutDescriptorsAreSyncedByTheFileSystem() async throws {
+        defer { fixture.remove() }
+        let endpoint = try await fixture.open()
+        let results = try await me.receive { () throws(ReceiveError) in
+            let area = try endpoint.openPartialArea(transferName)
+            var requests: [PartialArea.PublishRequest] = []
+            for index in 0..<2 {
+                let file = try area.createFile(index: UInt32(index), algorithm: .xxh3_128)
+                let bytes = pattern(index * 10 + 1)
+                try file.write(bytes, at: 0)
+                try file.finish(expected: try xxh3(bytes), size: UInt64(bytes.count), offeredMode: 0o644, mtime: ReceiveTime(seconds: 0))
+                file.closeDescriptor()
+                requests.append(.init(file: file, directory: nil, name: "f\(index)"))
+            }
+            try area.sync(requests.map(\.file))
+            return area.publish(requests)
+        }
+        #expect(try results.map { try $0.get().path.description } == ["f0", "f1"])
+        #expect(fixture.contents("endpoint/f1") == pattern(11))
+    }
+
     /// Directories made and finished without a sync each are synced together afterwards, an
     /// `fsync` of each for a few, one `syncfs` for many; a directory that went in between fails
     /// the per-directory sync instead of being skipped.
