@@ -72,6 +72,7 @@ TWISTD = ("-c", "from twisted.scripts.twistd import run; run()")
 TOOL_GROUPS = {
     "scp": ["scp-default", "scp-aes128-gcm"],
     "rsync": ["rsync"],
+    "rsync-sync": ["rsync-sync"],
     "cp": ["cp"],
     "s2s": ["s2s"],
 }
@@ -559,6 +560,14 @@ class RsyncTool(PeerTool):
         return ["rsync", "-a", "-e", ssh, workload.source, f"{self.sshd.target}:{dest}/"]
 
 
+class DurableRsyncTool(RsyncTool):
+    """rsync, then `sync -f` of the destination's file system, timed together: a copy that is on
+    disk when it ends, as s2s's is (rsync alone leaves it to the kernel's writeback)."""
+
+    def command(self, workload, dest):
+        return ["sh", "-c", f"{shlex.join(super().command(workload, dest))} && exec sync -f {shlex.quote(dest)}"]
+
+
 class LocalCopyTool:
     """`cp -a` from the source to the destination: no network, no cipher, one process. Not a
     competitor but the floor: what reading the source and writing the copy cost this machine in
@@ -805,6 +814,9 @@ def run_workload(workload, tools, results, dest, set_aside, args, logdir):
             if result.error:
                 continue
             clear_directory(dest)
+            # Untimed: what earlier copies left unwritten goes to disk now, or the next copy
+            # that syncs (s2s's syncfs) would write it and pay for it.
+            os.sync()
             log_path = os.path.join(logdir, f"{workload.key}-{tool.key}-{run + 1}.log")
             try:
                 measurement = tool.measure(workload, dest, log_path, args.timeout)
@@ -829,6 +841,8 @@ def make_tools(args, sshd, s2s_pair):
         tools.append(ScpTool("scp-aes128-gcm", "scp aes128-gcm", sshd, cipher="aes128-gcm@openssh.com"))
     if "rsync" in args.only:
         tools.append(RsyncTool("rsync", "rsync -a", sshd))
+    if "rsync-sync" in args.only:
+        tools.append(DurableRsyncTool("rsync-sync", "rsync, sync", sshd))
     if "cp" in args.only:
         tools.append(LocalCopyTool())
     if s2s_pair:
@@ -1055,7 +1069,8 @@ def parse_args(argv):
     parser.add_argument("--runs", type=int, default=3, help="repetitions per tool and workload (default: 3)")
     parser.add_argument("--only", default="scp,rsync,cp,s2s",
                         help="tools, comma-separated: scp (both ciphers), scp-default, scp-aes128-gcm, rsync, "
-                             "cp (a local copy: the floor), s2s (default: all)")
+                             "rsync-sync (rsync, then a sync of the destination's file system, timed together), "
+                             "cp (a local copy: the floor), s2s (default: scp,rsync,cp,s2s)")
     parser.add_argument("--workloads", default="file,tree", help="file, tree or both (default: file,tree)")
     parser.add_argument("--tmpfs", default="/dev/shm",
                         help="a tmpfs for sources and destinations; if it is not one, a tmpfs is mounted "
@@ -1100,13 +1115,13 @@ def stop_on_sigterm():
 def check_tools(args):
     """Fails early on a missing peer program; drops s2s (with a note) if this build cannot send.
     Returns what the report says about s2s."""
-    if args.only & {"scp-default", "scp-aes128-gcm", "rsync"}:
+    if args.only & {"scp-default", "scp-aes128-gcm", "rsync", "rsync-sync"}:
         require_program("ssh", "openssh-client")
     if "cp" in args.only:
         require_program("cp", "coreutils")
     if args.only & {"scp-default", "scp-aes128-gcm"}:
         require_program("scp", "openssh-client")
-    if "rsync" in args.only:
+    if args.only & {"rsync", "rsync-sync"}:
         require_program("rsync", "rsync")
     if "s2s" not in args.only:
         return "not run"
