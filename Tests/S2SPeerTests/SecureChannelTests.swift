@@ -233,6 +233,40 @@ struct SecureChannelTests {
         }
     }
 
+    /// Records written by many tasks at once, with keepalives from the timer among them, are each
+    /// sealed and put on the wire in the order of their nonces (`FrameSealer`): every record comes
+    /// back once, each task's in its order, and the peer opens every frame.
+    @Test func concurrentWritersArriveWholeAndInOrder() async throws {
+        let (writers, each) = (8, 300)
+        let limits = ProtocolLimits(idleTimeout: .seconds(10), keepaliveInterval: .milliseconds(5))
+        try await TestServer.with(limits: limits) { server in
+            try await SecureChannel.connect(to: server.address, endpointKey: server.endpointKey, limits: limits) { secure in
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    for writer in 1...writers {
+                        group.addTask {
+                            for offset in 0..<each {
+                                try await secure.sendData(entry: UInt32(writer), offset: UInt64(offset), bytes: [UInt8(truncatingIfNeeded: offset)][...])
+                            }
+                        }
+                    }
+                    var next = [UInt32: UInt64]()
+                    for _ in 0..<(writers * each) {
+                        guard case .data(let entry, let offset, let bytes) = try await secure.nextNonKeepalive() else {
+                            Issue.record("a record other than DATA came back")
+                            return
+                        }
+                        #expect(offset == next[entry, default: 0] && bytes.elementsEqual([UInt8(truncatingIfNeeded: offset)]))
+                        next[entry] = offset + 1
+                    }
+                    try await group.waitForAll()
+                    #expect(next.count == writers && next.values.allSatisfy { $0 == UInt64(each) })
+                }
+                await secure.close()
+            }
+            #expect(server.errors.withLock { $0 }.isEmpty)
+        }
+    }
+
     /// A receiver that goes silent (no keepalives) is cut off by the sender's idle timer.
     @Test func senderIdleTimeout() async throws {
         let silent: @Sendable (SecureChannel) async throws -> Void = { _ in try? await Task.sleep(for: .seconds(5)) }
