@@ -5,12 +5,14 @@ What it measures
     Two workloads, each copied from a tmpfs to a tmpfs (or to --dest-dir):
       file  one file of random data (--size, default 2G)
       tree  --files files (default 10,000) of 4 KiB each, spread over ~100 subdirectories
-    with five tools:
+    with five tools, and a sixth on request:
       scp (default)         scp with OpenSSH's default cipher
       scp aes128-gcm        scp -c aes128-gcm@openssh.com
       rsync                 rsync -a -e ssh
       cp                    cp -a, a local copy: the floor any copy pays (reading, writing)
       s2s                   s2sctl send, between two s2sd daemons
+      rsync, sync           rsync, then sync -f of the destination, timed together
+                            (--only rsync-sync: a copy as durable as s2s's when it ends)
     The peers talk to an sshd that this script starts on 127.0.0.1 (a free port, its own host
     key, config and authorized key, all in a temporary directory); the system's sshd is not
     touched. The two s2sd daemons each get a private D-Bus session bus. Every copy is checked
@@ -23,7 +25,8 @@ What it measures
     across tools, so that a machine that slows down or speeds up during the run affects every
     tool alike. Times include the connection (ssh login, s2s handshake). s2s's receiver makes
     each file durable before it confirms it and scp and rsync do not: free on a tmpfs, not on a
-    disk (--dest-dir).
+    disk (--dest-dir, where the receiver keeps its state database too). Before every copy,
+    untimed, everything is synced, so that no copy writes back what an earlier one left.
 
 What it reports
     Medians over --runs repetitions: MB/s (10^6 bytes/s) for the file, files/s for the tree;

@@ -298,13 +298,14 @@ class NamespacedDaemon(common.S2SDaemon):
         return self.pid_
 
     def start(self, extra_args=()):
-        for sub in ("state", "run", "config"):
+        for sub in ("run", "config"):
             os.makedirs(os.path.join(self.dir, sub), mode=0o700)
+        os.makedirs(self.state, mode=0o700)
         address = self._start_bus()
         self.env = {k: v for k, v in os.environ.items() if k not in common.INHERITED_NOT}
         self.env.update(DBUS_SESSION_BUS_ADDRESS=address, XDG_RUNTIME_DIR=os.path.join(self.dir, "run"),
                         XDG_CONFIG_HOME=os.path.join(self.dir, "config"))
-        command = [self.s2sd, "--user", "--state-dir", os.path.join(self.dir, "state"),
+        command = [self.s2sd, "--user", "--state-dir", self.state,
                    "--listen", f"{self.address}:{self.port}", *extra_args]
         if self.config:
             path = os.path.join(self.dir, "s2sd.conf")
