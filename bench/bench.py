@@ -78,6 +78,7 @@ TOOL_GROUPS = {
     "rsync-sync": ["rsync-sync"],
     "cp": ["cp"],
     "s2s": ["s2s"],
+    "s2s-4": ["s2s-4"],
 }
 
 
@@ -848,8 +849,10 @@ def make_tools(args, sshd, s2s_pair):
         tools.append(DurableRsyncTool("rsync-sync", "rsync, sync", sshd))
     if "cp" in args.only:
         tools.append(LocalCopyTool())
-    if s2s_pair:
+    if s2s_pair and "s2s" in args.only:
         tools.append(S2STool(*s2s_pair))
+    if s2s_pair and "s2s-4" in args.only:
+        tools.append(S2STool(*s2s_pair, key="s2s-4", label="s2s, 4 streams", send_args=["--streams", "4"]))
     return tools
 
 
@@ -1073,7 +1076,8 @@ def parse_args(argv):
     parser.add_argument("--only", default="scp,rsync,cp,s2s",
                         help="tools, comma-separated: scp (both ciphers), scp-default, scp-aes128-gcm, rsync, "
                              "rsync-sync (rsync, then a sync of the destination's file system, timed together), "
-                             "cp (a local copy: the floor), s2s (default: scp,rsync,cp,s2s)")
+                             "cp (a local copy: the floor), s2s, s2s-4 (s2s striped over 4 connections: what striping "
+                             "costs on loopback) (default: scp,rsync,cp,s2s)")
     parser.add_argument("--workloads", default="file,tree", help="file, tree or both (default: file,tree)")
     parser.add_argument("--tmpfs", default="/dev/shm",
                         help="a tmpfs for sources and destinations; if it is not one, a tmpfs is mounted "
@@ -1141,12 +1145,12 @@ def start_servers(stack, args, workdir, dest_parent):
     With --dest-dir the receiver keeps its state there too, as an installed one keeps it on disk
     (/var/lib/s2s): its database's commits are part of what receiving to a disk costs."""
     sshd = s2s_pair = None
-    if args.only - {"s2s", "cp"}:
+    if args.only - {"s2s", "s2s-4", "cp"}:
         sshd = LoopbackSSHD(workdir)
         stack.callback(sshd.stop)
         sshd.start()
         print(f"bench: sshd on 127.0.0.1:{sshd.port} (pid {sshd.proc.pid})", file=sys.stderr)
-    if "s2s" in args.only:
+    if args.only & {"s2s", "s2s-4"}:
         s2s_pair = (S2SDaemon("sender", args.bin_dir, workdir),
                     S2SDaemon("receiver", args.bin_dir, workdir, dest_parent if args.dest_dir else None))
         for daemon in s2s_pair:

@@ -14,15 +14,21 @@ import Glibc
 /// The headers are written after the read (``writeHeaders(entry:offset:sequences:)``), once
 /// it is known how many records the data fills, and before any record is taken: a slice shares
 /// the buffer, so writing into it afterwards would copy the whole of it.
+///
+/// A batch is read into again and again (a sender keeps a few and takes them in turn): a read
+/// reuses the buffer once nothing holds its frames or records any more (they have left through
+/// the socket), and takes a fresh one only while they are still in flight. Buffers of a MiB
+/// allocated per read and freed on other threads fragment the allocator's heaps into hundreds of
+/// MiB of resident memory.
 public struct DataRecordBatch {
     /// Each record's header: DATA's (type, entry, offset), after SEQ's (type, sequence) in a
     /// striped session.
     public let headerLength: Int
     /// The most data bytes per record.
     public let chunk: Int
-    /// The records the batch has room for, and the file bytes they are for.
+    /// The most records the batch has room for, and the most file bytes one read takes.
     private let records: Int
-    private let bytes: Int
+    public let capacity: Int
     /// One record's room: frame length, header, data, tag.
     private let region: Int
     private var buffer: ByteBuffer
@@ -33,7 +39,7 @@ public struct DataRecordBatch {
         self.headerLength = (sequenced ? Record.sequenceHeaderLength : 0) + Record.dataHeaderLength
         self.chunk = chunk
         self.records = (bytes + chunk - 1) / chunk
-        self.bytes = bytes
+        self.capacity = bytes
         self.region = Self.lengthPrefix + headerLength + chunk + ProtocolLimits.tagLength
         buffer = allocator.buffer(capacity: records * region)
     }
@@ -46,11 +52,13 @@ public struct DataRecordBatch {
         index * region + Self.lengthPrefix
     }
 
-    /// Reads up to the batch's bytes of `fd` at `offset` into the records, with one `preadv`;
-    /// returns what `preadv` returned (-1 with `errno` set on failure). A short read fills the
-    /// first records only.
-    public mutating func read(from fd: CInt, at offset: UInt64) -> Int {
-        let (records, bytes, headerLength, chunk, region) = (records, bytes, headerLength, chunk, region)
+    /// Reads up to `bytes` (at most ``capacity``) of `fd` at `offset` into the records, with one
+    /// `preadv`; returns what `preadv` returned (-1 with `errno` set on failure). A short read
+    /// fills the first records only.
+    public mutating func read(from fd: CInt, at offset: UInt64, bytes: Int? = nil) -> Int {
+        let bytes = min(bytes ?? capacity, capacity)
+        let records = (bytes + chunk - 1) / chunk
+        let (headerLength, chunk, region) = (headerLength, chunk, region)
         let dataStart = Self.lengthPrefix + headerLength
         var result = 0
         buffer.clear()

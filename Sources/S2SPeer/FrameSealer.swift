@@ -27,27 +27,37 @@ final class FrameSealer: Sendable {
         self.state = Mutex(State(cipher: cipher))
     }
 
-    /// Seals each of `plaintexts` (one record each) into a frame of its own and queues them and a
-    /// flush; the future completes once the socket has taken them all.
-    func write(_ plaintexts: [ByteBuffer]) -> EventLoopFuture<Void> {
-        let allocator = channel.allocator
-        return seal { (cipher: inout CipherState) throws(NoiseError) -> [ByteBuffer] in
-            try plaintexts.map { (plaintext) throws(NoiseError) -> ByteBuffer in
-                let length = cipher.ciphertextLength(forPlaintextLength: plaintext.readableBytes)
-                var frame = allocator.buffer(capacity: 2 + length)
-                frame.writeInteger(UInt16(truncatingIfNeeded: length))
+    /// Seals each of `plaintexts` (one record each) into a frame of its own, the frames back to
+    /// back in one buffer, and queues it and a flush; the future completes once the socket has
+    /// taken them all. The frames go into `frames`, which is cleared first: a caller that writes
+    /// again and again reuses its buffers once the socket has taken what they held.
+    func write(_ plaintexts: [ByteBuffer], into frames: inout ByteBuffer) -> EventLoopFuture<Void> {
+        seal { (cipher: inout CipherState) throws(NoiseError) -> [ByteBuffer] in
+            let lengths = plaintexts.map { cipher.ciphertextLength(forPlaintextLength: $0.readableBytes) }
+            frames.clear(minimumCapacity: lengths.reduce(0) { $0 + Self.lengthPrefix + $1 })
+            for (plaintext, length) in zip(plaintexts, lengths) {
+                frames.writeInteger(UInt16(truncatingIfNeeded: length))
                 let sealed: Result<Int, NoiseError> = plaintext.withUnsafeReadableBytes { bytes in
                     Result { () throws(NoiseError) in
-                        try frame.writeWithUnsafeMutableBytes(minimumWritableBytes: length) { output throws(NoiseError) in
+                        try frames.writeWithUnsafeMutableBytes(minimumWritableBytes: length) { output throws(NoiseError) in
                             try cipher.encrypt(bytes, into: output)
                         }
                     }
                 }
                 _ = try sealed.get()
-                return frame
             }
+            return [frames]
         }
     }
+
+    /// ``write(_:into:)`` into a buffer of its own.
+    func write(_ plaintexts: [ByteBuffer]) -> EventLoopFuture<Void> {
+        var frames = channel.allocator.buffer(capacity: 0)
+        return write(plaintexts, into: &frames)
+    }
+
+    /// A frame's length field, before its ciphertext.
+    private static let lengthPrefix = 2
 
     /// Seals the records of `batch` where they lie and queues them as one buffer, and a flush.
     func write(_ batch: inout DataRecordBatch) -> EventLoopFuture<Void> {

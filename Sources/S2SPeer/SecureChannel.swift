@@ -127,6 +127,13 @@ public actor SecureChannel {
         try await write(plaintext)
     }
 
+    /// Writes records' plaintexts (as ``write(plaintext:)`` takes them), sealed one after the
+    /// other into `frames` (cleared first; reused once the socket has taken what it held), which
+    /// goes to the event loop in one hop and one flush.
+    public nonisolated func write(plaintexts: [ByteBuffer], into frames: inout ByteBuffer) async throws(PeerError) {
+        try await window.write(plaintexts.reduce(0) { $0 + $1.readableBytes }) { sealer.write(plaintexts, into: &frames) }
+    }
+
     /// Writes the records of `batch` (``dataRecordBatch(bytes:sequenced:)``'s, headers written,
     /// no record taken), sealed where they lie and handed to the event loop as one buffer.
     public nonisolated func write(_ batch: inout DataRecordBatch) async throws(PeerError) {
@@ -137,6 +144,9 @@ public actor SecureChannel {
     public nonisolated func waitForRoom(_ count: Int) async throws(PeerError) {
         try await window.waitForRoom(count)
     }
+
+    /// The bytes of records that can be written now without waiting.
+    public nonisolated var writeRoom: Int { window.room }
 
     /// A batch of DATA records for `bytes` bytes of one file, each record as large as this peer
     /// takes (inside SEQ when `sequenced`).

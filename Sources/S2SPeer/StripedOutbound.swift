@@ -12,24 +12,20 @@ import Synchronization
 /// receiver made durable).
 public final class StripedOutbound: Sendable {
     private struct State {
-        var queue: [ByteBuffer] = []
-        var head = 0
+        /// A ring: a record taken leaves it at once. (An array whose taken records stayed until
+        /// it emptied held every record, and the MiB read buffer each one shares, for as long as
+        /// the sender kept it from emptying: hundreds of MiB over a long transfer.)
+        var queue = CircularBuffer<ByteBuffer>()
         var queuedBytes = 0
         var finished = false
         var failure: PeerError?
         var producers: [CheckedContinuation<Void, Never>] = []
         var consumers: [CheckedContinuation<Void, Never>] = []
 
-        var isEmpty: Bool { head == queue.count }
+        var isEmpty: Bool { queue.isEmpty }
 
         mutating func pop() -> ByteBuffer? {
-            guard !isEmpty else { return nil }
-            let buffer = queue[head]
-            head += 1
-            if head == queue.count {
-                queue.removeAll(keepingCapacity: true)
-                head = 0
-            }
+            guard let buffer = queue.popFirst() else { return nil }
             queuedBytes -= buffer.readableBytes
             return buffer
         }
@@ -88,23 +84,29 @@ public final class StripedOutbound: Sendable {
     public func fail(_ error: PeerError) {
         wakeAll { state in
             if state.failure == nil { state.failure = error }
-            state.queue = []
-            state.head = 0
+            state.queue.removeAll()
             state.queuedBytes = 0
         }
     }
 
-    /// Writes queued records to `channel`, each as soon as the channel has room for it, until
+    /// Writes queued records to `channel`, as soon as the channel has room for them, until
     /// ``finish()`` and an empty queue. A write that fails fails the whole session.
     public func carry(on channel: SecureChannel) async throws(PeerError) {
         let room = channel.peerHello.effectiveMaxRecordSize
+        // Sealed into in turn, each reused once the socket has taken its frames: more than the
+        // window lets be in flight. (A buffer per write, freed on the event loop, fragments the
+        // allocator's heaps into hundreds of MiB of resident memory.)
+        var frames = [ByteBuffer](repeating: ByteBuffer(), count: Self.framesInTurn)
+        var turn = 0
         do {
             while true {
-                // Take a record only when this connection can write it at once, so that none waits
-                // behind a full connection while another could carry it.
+                // Take records only when this connection can write them at once, so that none waits
+                // behind a full connection while another could carry it; and as many as it can, so
+                // that they are sealed together and go to the event loop in one hop.
                 try await channel.waitForRoom(room)
-                guard let next = try await take() else { return }
-                try await channel.write(plaintext: next)
+                guard let records = try await take(upTo: min(Self.batchBytes, max(room, channel.writeRoom))) else { return }
+                try await channel.write(plaintexts: records, into: &frames[turn])
+                turn = (turn + 1) % frames.count
             }
         } catch {
             fail(error)
@@ -112,22 +114,33 @@ public final class StripedOutbound: Sendable {
         }
     }
 
-    /// The next record; nil once finished and empty.
-    private func take() async throws(PeerError) -> ByteBuffer? {
+    /// The most bytes of records one connection takes at once: enough to make its hand-overs to
+    /// the event loop few, not so many that a connection holds records another could carry.
+    static let batchBytes = 512 << 10
+    /// The frame buffers a connection seals into in turn.
+    static let framesInTurn = 8
+
+    /// The next records, together at most `limit` bytes (at least one record); nil once finished
+    /// and empty.
+    func take(upTo limit: Int) async throws(PeerError) -> [ByteBuffer]? {
         while true {
-            enum Step { case record(ByteBuffer), done, wait, failed(PeerError) }
+            enum Step { case records([ByteBuffer]), done, wait, failed(PeerError) }
             let (step, wake): (Step, [CheckedContinuation<Void, Never>]) = state.withLock { state in
                 if let failure = state.failure { return (.failed(failure), []) }
-                if let next = state.pop() {
-                    let producers = state.producers
-                    state.producers = []
-                    return (.record(next), producers)
+                guard let first = state.pop() else { return (state.finished ? .done : .wait, []) }
+                var records = [first]
+                var bytes = first.readableBytes
+                while let next = state.queue.first, bytes + next.readableBytes <= limit, let taken = state.pop() {
+                    records.append(taken)
+                    bytes += taken.readableBytes
                 }
-                return (state.finished ? .done : .wait, [])
+                let producers = state.producers
+                state.producers = []
+                return (.records(records), producers)
             }
             for producer in wake { producer.resume() }
             switch step {
-            case .record(let buffer): return buffer
+            case .records(let records): return records
             case .done: return nil
             case .failed(let error): throw error
             case .wait:

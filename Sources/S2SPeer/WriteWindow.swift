@@ -56,6 +56,12 @@ final class WriteWindow: Sendable {
         }
     }
 
+    /// The bytes a write would be admitted with now, without waiting (at least the whole window
+    /// when nothing is in flight).
+    var room: Int {
+        state.withLock { state in state.inFlight == 0 ? limit : max(0, limit - state.inFlight) }
+    }
+
     /// Waits until `count` bytes would be admitted (or a write failed, which throws).
     func waitForRoom(_ count: Int) async throws(PeerError) {
         try await acquire(count)

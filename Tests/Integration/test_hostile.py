@@ -1420,10 +1420,10 @@ def test_a_gap_that_no_open_connection_can_fill_ends_the_session_at_once(rx):
 
 
 def test_a_gap_no_connection_fills_ends_the_session(idle_rx):
-    """The first connection sends SEQ 2, a further one SEQ 1, and SEQ 0 never comes, while the
-    first connection and a second further one (which could still carry SEQ 0) keep sending
-    keepalives: the receiver ends the session after its idle timeout, keeps nothing visible, and
-    says why in its log."""
+    """The first connection sends SEQ 2, a further one SEQ 1, and SEQ 0 never comes, while every
+    connection keeps sending keepalives (as a sender's do; a quiet one would end at its own idle
+    timeout), a second further one among them that could still carry SEQ 0: the receiver ends the
+    session after its idle timeout, keeps nothing visible, and says why in its log."""
     rx, timeout = idle_rx
     c, _, secret = striped_session(rx, [Item(b"f", F)])
     with c, joined(rx, secret) as s, joined(rx, secret) as idle:
@@ -1434,6 +1434,7 @@ def test_a_gap_no_connection_fills_ends_the_session(idle_rx):
         while time.monotonic() - started < timeout + 10:
             try:
                 idle.send_record(pc.keepalive())
+                s.send_record(pc.keepalive())
                 c.send_record(pc.keepalive())
                 c.recv_record(timeout=1)
             except TimeoutError:

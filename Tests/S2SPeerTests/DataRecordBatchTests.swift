@@ -88,4 +88,25 @@ struct DataRecordBatchTests {
             .data(entry: 5, offset: UInt64(start), bytes: ArraySlice(bytes[start..<min(start + 100, 250)]))
         })
     }
+
+    @Test func aBatchReadAgainReusesItsBufferButNeverOverwritesARecordStillHeld() throws {
+        let fd = try file(400)
+        defer { close(fd) }
+        var batch = DataRecordBatch(allocator: ByteBufferAllocator(), bytes: 200, chunk: 100, sequenced: false)
+        let address = { (batch: DataRecordBatch) in batch.record(0).withUnsafeReadableBytes { UInt(bitPattern: $0.baseAddress) } }
+        #expect(batch.read(from: fd, at: 0, bytes: 150) == 150)
+        #expect(batch.lengths == [100, 50])
+        let first = address(batch)
+        // Nothing holds its records: the next read lands in the same buffer.
+        #expect(batch.read(from: fd, at: 200) == 200)
+        #expect(address(batch) == first)
+        // A record still in flight (a slice the socket has not taken) keeps its bytes.
+        batch.writeHeaders(entry: 1, offset: 200, sequences: nil)
+        let inFlight = batch.record(1)
+        let before = Array(inFlight.readableBytesView)
+        #expect(batch.read(from: fd, at: 0) == 200)
+        #expect(address(batch) != first)
+        #expect(Array(inFlight.readableBytesView) == before)
+        #expect(try decode(inFlight) == .data(entry: 1, offset: 300, bytes: ArraySlice((300..<400).map { UInt8(truncatingIfNeeded: $0 &* 7) })))
+    }
 }

@@ -736,9 +736,13 @@ final class ReceiveSession {
     /// The next record from the main connection, or, once the sender's first record after ACCEPT
     /// came in SEQ, from all the session's connections in SEQ order.
     private func nextRecord() async throws -> Record {
-        if merging, let merger { return try await merger.next() }
+        if let record = readRecords.popFirst() { return record }
+        if merging, let merger {
+            readRecords = try await merger.take()[...]
+            if let record = readRecords.popFirst() { return record }
+        }
         if let readAhead {
-            if readRecords.isEmpty { readRecords = try await readAhead.take()[...] }
+            readRecords = try await readAhead.take()[...]
             if let record = readRecords.popFirst() { return record }
         }
         let channel = self.channel
@@ -751,7 +755,7 @@ final class ReceiveSession {
         }
         merging = true
         merger.start(main: channel, first: record)
-        return try await merger.next()
+        return try await nextRecord()
     }
 
     private func protocolViolation(_ error: ProtocolError) -> Ending {

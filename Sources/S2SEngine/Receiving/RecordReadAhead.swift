@@ -124,7 +124,7 @@ final class RecordReadAhead: Sendable {
 
     /// Queues `record` for the session, waiting while the queue is full; false once stopped.
     private func hold(_ record: Record) async -> Bool {
-        let size = Self.size(of: record)
+        let size = record.heldBytes
         while true {
             enum Step { case held(CheckedContinuation<Void, Never>?), dropped, wait }
             let step: Step = state.withLock { state in
@@ -175,11 +175,5 @@ final class RecordReadAhead: Sendable {
         case .done, .cancel: return true
         default: return false
         }
-    }
-
-    /// What a record counts against the capacity: its data, or a small constant.
-    private static func size(of record: Record) -> Int {
-        if case .data(_, _, let bytes) = record.unsequenced { return bytes.count }
-        return 64
     }
 }

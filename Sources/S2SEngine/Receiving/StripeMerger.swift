@@ -2,67 +2,126 @@ import S2SPeer
 import S2SProtocol
 import Synchronization
 
+/// One connection of a striped session as ``StripeMerger`` reads it: a ``SecureChannel``.
+protocol StripeConnection: AnyObject, Sendable {
+    func receive() async throws -> Record
+    func close() async
+}
+
+extension SecureChannel: StripeConnection {}
+
 /// The receiver's half of a striped session (docs/protocol.md, "Striped sessions"): reads every
 /// connection of the session at once and hands the session its records in SEQ order, so that
 /// everything after (the validator, the files, resume, quotas, progress) sees one connection's
 /// stream.
 ///
-/// Each connection is read by its own feed, which holds at most one record, its head: a feed
-/// whose head is not next waits, and reads nothing more, until the session has taken it. So the
-/// merger buffers no more than one record per connection; a connection that falls behind holds the
-/// others back through TCP's flow control, not through memory here. A feed that waits while the
-/// next record does not come for ``gapTimeout`` ends the session (a gap that no connection fills).
+/// Each connection is read by its own feed, which queues what it reads and goes on reading while
+/// the session's queued records stay under ``capacity``; the session takes every record that is
+/// next in one go, not one hand-over per record. A feed whose records wait stops reading once the
+/// queue is full, so a connection that runs ahead is held back through TCP's flow control, not
+/// through memory here; a feed with nothing queued always reads, so the connection that carries
+/// the next record is never held back by the others (the queue holds at most ``capacity`` and one
+/// record per connection). A feed that waits while the next record does not come for
+/// ``gapTimeout`` ends the session (a gap that no connection fills).
 final class StripeMerger: Sendable {
     let secret: StripeSecret
     /// The further connections this session accepts (STRIPES' `extra`).
     let extra: Int
     /// How long the next record may be missing while another connection has a later one.
     let gapTimeout: Duration
+    /// The bytes of records that may wait for the session before feeds with records queued stop
+    /// reading (what ``Record/heldBytes`` counts).
+    let capacity: Int
 
     private enum Handover {
-        case record(Record)
+        case records([Record])
         case failure(any Error)
+    }
+
+    /// A record a feed read, waiting for the session.
+    private struct Queued {
+        var record: Record
+        var feed: Int
+        var size: Int
+    }
+
+    /// One connection's feed: what it has queued, its wait for room, and whether it has ended.
+    private struct Feed {
+        var bytes = 0
+        var waiting: CheckedContinuation<Void, any Error>?
+        /// A further connection's clean end of stream: the sender had nothing more for it.
+        var ended = false
     }
 
     private struct State {
         var next: UInt64 = 0
-        /// Feeds waiting to hand over a record, by its sequence number.
-        var heads: [UInt64: (record: Record, feed: CheckedContinuation<Void, any Error>)] = [:]
+        /// Records in SEQ that wait for the session, by their sequence number.
+        var pending: [UInt64: Queued] = [:]
         /// The main connection's records that are not in SEQ (CANCEL, or a broken sender's bare
         /// record, which the validator rejects), handed over before anything else.
-        var control: (record: Record, feed: CheckedContinuation<Void, any Error>)?
+        var control: [Queued] = []
+        var queuedBytes = 0
+        /// By feed: 0 the main connection, n the nth further one.
+        var feeds: [Int: Feed] = [0: Feed()]
         var session: CheckedContinuation<Handover, Never>?
         var failure: (any Error)?
         var ended = false
-        var stripes: [SecureChannel] = []
-        /// Further connections whose feed has ended (their clean end of stream).
-        var endedStripes = 0
+        var stripes: [any StripeConnection] = []
         var gapTimer: Task<Void, Never>?
 
-        /// Whether the next record can no longer come: every connection that may still carry
-        /// one (the main connection and the further ones not ended) holds a later record and
-        /// reads nothing more until the session takes it. The sender gives a record only to a
-        /// connection that has joined, so no connection still to come can carry the next one.
-        var isStuck: Bool {
-            guard failure == nil, !ended, control == nil, heads[next] == nil else { return false }
-            return heads.count == 1 + stripes.count - endedStripes
+        /// Whether `feed` may read its connection's next record now.
+        func mayRead(_ feed: Int, capacity: Int) -> Bool {
+            (feeds[feed]?.bytes ?? 0) == 0 || queuedBytes < capacity
         }
 
-        /// What the waiting session can take now, if anything; wakes the feed it came from.
-        mutating func takeReady() -> (Handover, CheckedContinuation<Void, any Error>?)? {
-            if let control {
-                self.control = nil
-                return (.record(control.record), control.feed)
-            }
-            if let head = heads.removeValue(forKey: next) {
+        /// Whether the next record can no longer come: every connection that may still carry
+        /// one (the main connection and the further ones not ended) has queued a later record, and
+        /// each carries its records in increasing order. The sender gives a record only to a
+        /// connection that has joined, so no connection still to come can carry it.
+        var isStuck: Bool {
+            guard failure == nil, !ended, control.isEmpty, pending[next] == nil else { return false }
+            return feeds.values.allSatisfy { $0.ended || $0.bytes > 0 }
+        }
+
+        /// What the waiting session can take now, if anything, and the feeds that may read again.
+        mutating func takeReady(capacity: Int) -> (Handover, [CheckedContinuation<Void, any Error>])? {
+            var taken = control
+            control = []
+            let first = next
+            while let head = pending.removeValue(forKey: next) {
+                taken.append(head)
                 next += 1
-                // The timer, if any, watched for this record.
+            }
+            if next != first {
+                // The timer, if any, watched for the first of these.
                 gapTimer?.cancel()
                 gapTimer = nil
-                return (.record(head.record), head.feed)
             }
-            if let failure { return (.failure(failure), nil) }
-            return nil
+            guard !taken.isEmpty else { return failure.map { (.failure($0), []) } }
+            for queued in taken {
+                feeds[queued.feed]?.bytes -= queued.size
+                queuedBytes -= queued.size
+            }
+            var readers: [CheckedContinuation<Void, any Error>] = []
+            for (id, feed) in feeds {
+                guard let waiting = feed.waiting, mayRead(id, capacity: capacity) else { continue }
+                feeds[id]?.waiting = nil
+                readers.append(waiting)
+            }
+            return (.records(taken.map(\.record)), readers)
+        }
+
+        /// Ends every feed's wait and drops what they queued.
+        mutating func dropQueued() -> [CheckedContinuation<Void, any Error>] {
+            pending = [:]
+            queuedBytes = 0
+            var waiting: [CheckedContinuation<Void, any Error>] = []
+            for (id, feed) in feeds {
+                if let continuation = feed.waiting { waiting.append(continuation) }
+                feeds[id]?.waiting = nil
+                feeds[id]?.bytes = 0
+            }
+            return waiting
         }
     }
 
@@ -71,21 +130,22 @@ final class StripeMerger: Sendable {
     /// Work that lives as long as the session, e.g. its connections waiting at a relay.
     private let helpers = Mutex<[Task<Void, Never>]>([])
 
-    init(secret: StripeSecret = .random(), extra: Int, gapTimeout: Duration) {
+    init(secret: StripeSecret = .random(), extra: Int, gapTimeout: Duration, capacity: Int = 1 << 20) {
         self.secret = secret
         self.extra = extra
         self.gapTimeout = gapTimeout
+        self.capacity = capacity
     }
 
     // MARK: The session's side
 
     /// Starts reading the main connection, whose first record in SEQ, `first`, the session has
     /// already read.
-    func start(main channel: SecureChannel, first: Record) {
+    func start(main channel: some StripeConnection, first: Record) {
         let task = Task {
             do {
-                try await deliver(first)
-                try await feed(channel, isMain: true)
+                try await deliver(first, from: 0)
+                try await feed(channel, id: 0)
             } catch {
                 fail(error)
             }
@@ -93,23 +153,25 @@ final class StripeMerger: Sendable {
         mainFeed.withLock { $0 = task }
     }
 
-    /// The session's next record in SEQ order, or a record of the main connection not in SEQ.
-    /// Throws what ended a connection (a lost connection, a protocol error) or a gap.
-    func next() async throws -> Record {
+    /// The session's next records (at least one) in SEQ order, after any record of the main
+    /// connection not in SEQ. Throws what ended a connection (a lost connection, a protocol error)
+    /// or a gap, once the records before it are taken.
+    func take() async throws -> [Record] {
+        let capacity = capacity
         let handover: Handover = await withCheckedContinuation { continuation in
-            let ready: (Handover, CheckedContinuation<Void, any Error>?)? = state.withLock { state in
-                if let ready = state.takeReady() { return ready }
+            let ready: (Handover, [CheckedContinuation<Void, any Error>])? = state.withLock { state in
+                if let ready = state.takeReady(capacity: capacity) { return ready }
                 state.session = continuation
                 armGapTimer(&state)
                 return nil
             }
-            if let (handover, feed) = ready {
-                feed?.resume()
+            if let (handover, readers) = ready {
+                for reader in readers { reader.resume() }
                 continuation.resume(returning: handover)
             }
         }
         switch handover {
-        case .record(let record): return record
+        case .records(let records): return records
         case .failure(let error): throw error
         }
     }
@@ -131,10 +193,8 @@ final class StripeMerger: Sendable {
             state.ended = true
             if state.failure == nil { state.failure = CancellationError() }
             state.gapTimer?.cancel()
-            let waiting = state.heads.values.map(\.feed) + (state.control.map { [$0.feed] } ?? [])
-            state.heads = [:]
-            state.control = nil
-            return (state.stripes, waiting)
+            state.control = []
+            return (state.stripes, state.dropQueued())
         }
         for feed in waiting { feed.resume(throwing: CancellationError()) }
         await withDiscardingTaskGroup { group in
@@ -152,20 +212,22 @@ final class StripeMerger: Sendable {
 
     // MARK: The further connections' side
 
-    /// Takes `channel` as a further connection of the session, if it has room for one more.
-    func admit(_ channel: SecureChannel) -> Bool {
+    /// Takes `connection` as a further connection of the session, if it has room for one more.
+    func admit(_ connection: some StripeConnection) -> Bool {
         state.withLock { state in
             guard !state.ended, state.failure == nil, state.stripes.count < extra else { return false }
-            state.stripes.append(channel)
+            state.stripes.append(connection)
+            state.feeds[state.stripes.count] = Feed()
             return true
         }
     }
 
     /// Reads a connection admitted with ``admit(_:)`` until it ends: at its clean end of stream
     /// (the sender had nothing more for it), or with the session.
-    func feedStripe(_ channel: SecureChannel) async {
+    func feedStripe(_ connection: some StripeConnection) async {
+        guard let index = state.withLock({ $0.stripes.firstIndex { $0 === connection } }) else { return }
         do {
-            try await feed(channel, isMain: false)
+            try await feed(connection, id: index + 1)
         } catch {
             fail(error)
             return
@@ -173,7 +235,7 @@ final class StripeMerger: Sendable {
         // Its clean end: the sender had nothing more for it, or it ended the session and closed
         // its connections (its reset of a failed one may not arrive), which the others show.
         let stuck = state.withLock { state in
-            state.endedStripes += 1
+            state.feeds[index + 1]?.ended = true
             return state.isStuck
         }
         if stuck { failStuck() }
@@ -181,71 +243,98 @@ final class StripeMerger: Sendable {
 
     // MARK: Feeds
 
-    private func feed(_ channel: SecureChannel, isMain: Bool) async throws {
+    /// Reads `connection` (feed `id`: 0 the main one) until its clean end of stream, which ends
+    /// only a further connection; throws what ended it otherwise.
+    private func feed(_ connection: some StripeConnection, id: Int) async throws {
         while true {
             let record: Record
             do {
-                record = try await channel.receive()
-            } catch PeerError.closed where !isMain {
+                record = try await connection.receive()
+            } catch PeerError.closed where id != 0 {
                 return
             }
             switch record {
             case .keepalive:
                 continue
             case .sequenced:
-                try await deliver(record)
+                try await deliver(record, from: id)
             default:
                 // Only the main connection carries anything but SEQ; the session judges it.
-                guard isMain else { throw PeerError.protocolError(.unexpectedRecord(record.type, phase: .transferring)) }
-                try await deliver(record)
+                guard id == 0 else { throw PeerError.protocolError(.unexpectedRecord(record.type, phase: .transferring)) }
+                try await deliver(record, from: id)
             }
         }
     }
 
-    /// Hands `record` to the session, waiting until the session takes it.
-    private func deliver(_ record: Record) async throws {
-        try await withCheckedThrowingContinuation { (feed: CheckedContinuation<Void, any Error>) in
-            enum Step { case handed(CheckedContinuation<Handover, Never>), parked, stuck, refused(any Error) }
+    /// Queues `record` for the session, then waits while this feed may not read the next one.
+    private func deliver(_ record: Record, from feed: Int) async throws {
+        let capacity = capacity
+        let queued = Queued(record: record, feed: feed, size: record.heldBytes)
+        enum Step { case queued(mayRead: Bool), stuck, refused(any Error) }
+        let (step, session): (Step, (CheckedContinuation<Handover, Never>, Handover, [CheckedContinuation<Void, any Error>])?) =
+            state.withLock { state in
+                if state.ended { return (.refused(CancellationError()), nil) }
+                if let failure = state.failure { return (.refused(failure), nil) }
+                if case .sequenced(let number, _) = record {
+                    // Each number once, and none the session already has: anything else is the
+                    // sender's error, which no later record can mend.
+                    guard number >= state.next, state.pending[number] == nil else {
+                        let error = PeerError.protocolError(.wrongSequence(expected: state.next, actual: number))
+                        state.failure = error
+                        return (.refused(error), nil)
+                    }
+                    state.pending[number] = queued
+                } else {
+                    state.control.append(queued)
+                }
+                state.feeds[feed, default: Feed()].bytes += queued.size
+                state.queuedBytes += queued.size
+                var session: (CheckedContinuation<Handover, Never>, Handover, [CheckedContinuation<Void, any Error>])?
+                if let waiting = state.session {
+                    if let (handover, readers) = state.takeReady(capacity: capacity) {
+                        state.session = nil
+                        session = (waiting, handover, readers)
+                    } else {
+                        armGapTimer(&state)
+                    }
+                }
+                if state.isStuck { return (.stuck, session) }
+                return (.queued(mayRead: state.mayRead(feed, capacity: capacity)), session)
+            }
+        if let (waiting, handover, readers) = session {
+            for reader in readers { reader.resume() }
+            waiting.resume(returning: handover)
+        }
+        switch step {
+        case .queued(mayRead: true):
+            return
+        case .queued(mayRead: false):
+            try await waitToRead(feed)
+        case .stuck:
+            failStuck()
+            throw CancellationError()
+        case .refused(let error):
+            wakeSession()
+            throw error
+        }
+    }
+
+    /// Waits until feed `feed` may read again: the session took enough of what is queued.
+    private func waitToRead(_ feed: Int) async throws {
+        let capacity = capacity
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            enum Step { case read, parked, refused(any Error) }
             let step: Step = state.withLock { state in
                 if state.ended { return .refused(CancellationError()) }
                 if let failure = state.failure { return .refused(failure) }
-                guard case .sequenced(let number, _) = record else {
-                    if let session = state.session {
-                        state.session = nil
-                        return .handed(session)
-                    }
-                    state.control = (record, feed)
-                    return .parked
-                }
-                // Each number once, and none the session already has: anything else is the
-                // sender's error, which no later record can mend.
-                guard number >= state.next, state.heads[number] == nil else {
-                    let error = PeerError.protocolError(.wrongSequence(expected: state.next, actual: number))
-                    state.failure = error
-                    return .refused(error)
-                }
-                if number == state.next, let session = state.session {
-                    state.session = nil
-                    state.next += 1
-                    state.gapTimer?.cancel()
-                    state.gapTimer = nil
-                    return .handed(session)
-                }
-                state.heads[number] = (record, feed)
-                if state.session != nil { armGapTimer(&state) }
-                return state.isStuck ? .stuck : .parked
+                if state.mayRead(feed, capacity: capacity) { return .read }
+                state.feeds[feed, default: Feed()].waiting = continuation
+                return .parked
             }
             switch step {
-            case .handed(let session):
-                feed.resume()
-                session.resume(returning: .record(record))
-            case .parked:
-                break
-            case .stuck:
-                failStuck()
-            case .refused(let error):
-                feed.resume(throwing: error)
-                wakeSession()
+            case .read: continuation.resume()
+            case .parked: break
+            case .refused(let error): continuation.resume(throwing: error)
             }
         }
     }
@@ -254,9 +343,7 @@ final class StripeMerger: Sendable {
     private func fail(_ error: any Error) {
         let waiting = state.withLock { state in
             if state.failure == nil, !state.ended { state.failure = error }
-            let waiting = state.heads.values.map(\.feed)
-            state.heads = [:]
-            return waiting
+            return state.dropQueued()
         }
         for feed in waiting { feed.resume(throwing: CancellationError()) }
         wakeSession()
@@ -270,28 +357,29 @@ final class StripeMerger: Sendable {
     }
 
     private func wakeSession() {
-        let ready: (CheckedContinuation<Handover, Never>, Handover, CheckedContinuation<Void, any Error>?)? = state.withLock { state in
-            guard let session = state.session, let (handover, feed) = state.takeReady() else { return nil }
+        let capacity = capacity
+        let ready: (CheckedContinuation<Handover, Never>, Handover, [CheckedContinuation<Void, any Error>])? = state.withLock { state in
+            guard let session = state.session, let (handover, readers) = state.takeReady(capacity: capacity) else { return nil }
             state.session = nil
-            return (session, handover, feed)
+            return (session, handover, readers)
         }
-        if let (session, handover, feed) = ready {
-            feed?.resume()
+        if let (session, handover, readers) = ready {
+            for reader in readers { reader.resume() }
             session.resume(returning: handover)
         }
     }
 
-    /// While the session waits and a feed holds a later record than the next, the next must come
+    /// While the session waits and a later record than the next is queued, the next must come
     /// within ``gapTimeout``.
     private func armGapTimer(_ state: inout State) {
-        guard state.gapTimer == nil, !state.heads.isEmpty else { return }
+        guard state.gapTimer == nil, !state.pending.isEmpty else { return }
         let expected = state.next
         let timeout = gapTimeout
         state.gapTimer = Task { [weak self] in
             guard (try? await Task.sleep(for: timeout)) != nil, let self else { return }
             let stalled = self.state.withLock { state in
                 state.gapTimer = nil
-                return state.session != nil && state.next == expected && !state.heads.isEmpty
+                return state.session != nil && state.next == expected && !state.pending.isEmpty
             }
             if stalled {
                 self.fail(PeerError.closed("record \(expected) of the striped session did not come within \(timeout) while later ones had"))

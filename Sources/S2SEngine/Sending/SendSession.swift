@@ -20,6 +20,9 @@ import Glibc
 final class SendSession: Sendable {
     /// Bytes read from a source per system call; sent as several DATA records.
     static let readSize = 1 << 20
+    /// The read batches a session takes in turn: more than the MiBs that can be in flight (the
+    /// write window, and a striped session's queue), so that the one taken next has usually left.
+    static let batchesInTurn = 8
 
     private let transfer: Transfer
     private let tree: SourceTree
@@ -545,6 +548,10 @@ final class SendSession: Sendable {
             source.flatMap { source in plan.start(UInt32(position)).map { (position: position, source: source, start: $0) } }
         }
         let opener = SourceOpener(files: files.map(\.source), worker: worker, followSymlinks: followSymlinks)
+        // Read into in turn, each reusing its buffer once its records have left (DataRecordBatch):
+        // as many as can be in flight, the write window's and a striped session's queue.
+        var batches: [DataRecordBatch] = []
+        var nextBatch = 0
         for (nth, (position, source, start)) in files.enumerated() {
             let index = UInt32(position)
             transfer.update { $0.currentFile = tree.entries[position].path.string }
@@ -570,14 +577,19 @@ final class SendSession: Sendable {
                     continue
                 }
                 // Past it, the file is read straight into the records.
-                var batch = channel.dataRecordBatch(bytes: Int(min(UInt64(Self.readSize), source.size - offset)), sequenced: outbound != nil)
-                let got = Self.retryingInterruptions { CPUAccount.measure(.read) { batch.read(from: fd, at: offset) } }
+                if batches.count < Self.batchesInTurn {
+                    batches.append(channel.dataRecordBatch(bytes: Self.readSize, sequenced: outbound != nil))
+                }
+                let turn = nextBatch
+                nextBatch = (nextBatch + 1) % Self.batchesInTurn
+                let want = Int(min(UInt64(Self.readSize), source.size - offset))
+                let got = Self.retryingInterruptions { CPUAccount.measure(.read) { batches[turn].read(from: fd, at: offset, bytes: want) } }
                 guard got > 0 else {
                     failed = Self.readFailure(got, source)
                     break
                 }
-                batch.forEachPayload { hash.update($0) }
-                try await send(&batch, of: index, at: offset, channel, shared)
+                batches[turn].forEachPayload { hash.update($0) }
+                try await send(&batches[turn], of: index, at: offset, channel, shared)
                 offset += UInt64(got)
             }
             if failed == nil, !SourceTree.unchanged(fd, source) {
