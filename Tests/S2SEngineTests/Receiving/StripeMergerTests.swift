@@ -106,7 +106,7 @@ struct StripeMergerTests {
     }
 
     @Test func aConnectionThatRunsAheadIsReadNoFurtherThanTheCapacity() async throws {
-        let capacity = 10 * Self.size
+        let capacity = 10 * Self.record(1).heldBytes
         let merger = StripeMerger(extra: 1, gapTimeout: .seconds(30), capacity: capacity)
         // The further connection carries 1 ... 100; 0 comes on the main connection, later.
         let ahead = ScriptedConnection((1...100).map(Self.record))
@@ -114,10 +114,10 @@ struct StripeMergerTests {
         let feed = Task { await merger.feedStripe(ahead) }
         let main = ScriptedConnection([])
         // The further connection runs ahead as far as it may, then stops reading.
-        try await Self.waitForReads(capacity / Self.size, of: ahead)
+        try await Self.waitForReads(10, of: ahead)
         try await Task.sleep(for: .milliseconds(200))
         let readAhead = await ahead.reads
-        #expect(readAhead == capacity / Self.size)
+        #expect(readAhead == 10)
         merger.start(main: main, first: Self.record(0))
         let (records, _) = try await Self.take(101, from: merger)
         #expect(Self.numbers(records) == Array(0...100))
@@ -125,6 +125,23 @@ struct StripeMergerTests {
         #expect(readInAll == 100)
         await main.close()
         await ahead.close()
+        await merger.end()
+        await feed.value
+    }
+
+    @Test func aFloodOfTinyRecordsIsBoundedByTheirNumber() async throws {
+        let merger = StripeMerger(extra: 1, gapTimeout: .seconds(30), capacity: 10_000)
+        // A hostile sender: 1-byte records far ahead of a gap it never fills.
+        let flood = ScriptedConnection((1...10_000).map { number in
+            .sequenced(sequence: UInt64(number), .data(entry: 0, offset: UInt64(number), bytes: [0]))
+        })
+        #expect(merger.admit(flood))
+        let feed = Task { await merger.feedStripe(flood) }
+        try await Self.waitForReads(10_000 / (Record.holdingCost + 1), of: flood)
+        try await Task.sleep(for: .milliseconds(200))
+        let read = await flood.reads
+        #expect(read <= 10_000 / (Record.holdingCost + 1) + 1, "\(read) records held")
+        await flood.close()
         await merger.end()
         await feed.value
     }
