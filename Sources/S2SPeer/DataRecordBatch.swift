@@ -17,9 +17,8 @@ import Glibc
 ///
 /// A batch is read into again and again (a sender keeps a few and takes them in turn): a read
 /// reuses the buffer once nothing holds its frames or records any more (they have left through
-/// the socket), and takes a fresh one only while they are still in flight. Buffers of a MiB
-/// allocated per read and freed on other threads fragment the allocator's heaps into hundreds of
-/// MiB of resident memory.
+/// the socket), and takes a fresh one only while they are still in flight. A fresh MiB costs a
+/// page fault per page on its first write.
 public struct DataRecordBatch {
     /// Each record's header: DATA's (type, entry, offset), after SEQ's (type, sequence) in a
     /// striped session.
@@ -28,7 +27,7 @@ public struct DataRecordBatch {
     public let chunk: Int
     /// The most records the batch has room for, and the most file bytes one read takes.
     private let records: Int
-    public let capacity: Int
+    private let capacity: Int
     /// One record's room: frame length, header, data, tag.
     private let region: Int
     private var buffer: ByteBuffer

@@ -93,9 +93,8 @@ public final class StripedOutbound: Sendable {
     /// ``finish()`` and an empty queue. A write that fails fails the whole session.
     public func carry(on channel: SecureChannel) async throws(PeerError) {
         let room = channel.peerHello.effectiveMaxRecordSize
-        // Sealed into in turn, each reused once the socket has taken its frames: more than the
-        // window lets be in flight. (A buffer per write, freed on the event loop, fragments the
-        // allocator's heaps into hundreds of MiB of resident memory.)
+        // Sealed into in turn, each reused once the socket has taken its frames (a fresh buffer
+        // per write costs a page fault per page): more than the window lets be in flight.
         var frames = [ByteBuffer](repeating: ByteBuffer(), count: Self.framesInTurn)
         var turn = 0
         do {

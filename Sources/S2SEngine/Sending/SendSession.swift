@@ -15,8 +15,9 @@ import Glibc
 /// the files the receiver does not hold yet, one by one, reading each as the sending user, and
 /// succeeds only once the receiver confirmed every file.
 ///
-/// Reading, hashing and sealing overlap: this task reads and hashes the next chunk while the
-/// channel's event loop seals and writes the previous ones.
+/// Reading and sending overlap: this task reads, hashes and seals the next chunk while the
+/// channel's event loop writes the previous ones (in a striped session, the connections take the
+/// records from `StripedOutbound` and seal them).
 final class SendSession: Sendable {
     /// Bytes read from a source per system call; sent as several DATA records.
     static let readSize = 1 << 20
