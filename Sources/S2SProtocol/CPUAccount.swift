@@ -19,8 +19,14 @@ public enum CPUPhase: String, CaseIterable, Sendable {
 /// CPU time spent in each ``CPUPhase`` by the whole process since it started: the thread's own
 /// CPU clock around each call, summed lock-free. What the rest costs (sockets, scheduling, the
 /// bus) is the process's CPU time minus these. `make bench` reads them, so that a regression in
-/// one phase shows without `perf`; each measurement costs two reads of the thread's clock, well
-/// under a microsecond, against a 64 KiB record.
+/// one phase shows without `perf`.
+///
+/// Reading the thread's clock is a system call (no vDSO serves it), about a microsecond here:
+/// nothing against a 64 KiB record, but two per call were 6 % of a receiver's CPU time on a tree
+/// of 4 KiB files. So a call on fewer than ``exactFrom`` bytes is measured one time in
+/// ``sampling``, chosen by a hashed counter (so that calls that alternate in a pattern, as a
+/// file's records do, are sampled alike), and counted that many times over: small calls' totals
+/// are estimates, larger ones exact.
 public enum CPUAccount {
     private final class Counters: Sendable {
         let read = Atomic<UInt64>(0)
@@ -28,6 +34,8 @@ public enum CPUAccount {
         let seal = Atomic<UInt64>(0)
         let open = Atomic<UInt64>(0)
         let write = Atomic<UInt64>(0)
+        /// Calls below ``CPUAccount/exactFrom`` bytes so far, for choosing the sampled ones.
+        let smallCalls = Atomic<UInt64>(0)
 
         func add(_ nanoseconds: UInt64, to phase: CPUPhase) {
             switch phase {
@@ -52,11 +60,28 @@ public enum CPUAccount {
 
     private static let counters = Counters()
 
-    /// Runs `body`, counting the calling thread's CPU time in it toward `phase`.
+    /// Calls on at least this many bytes are each measured.
+    public static let exactFrom = 16 << 10
+    /// One in this many calls on fewer bytes is measured, and counted as this many.
+    public static let sampling: UInt64 = 1 << samplingBits
+    private static let samplingBits = 4
+
+    /// Runs `body`, which works on `bytes` bytes, counting the calling thread's CPU time in it
+    /// toward `phase` (for fewer than ``exactFrom`` bytes, one call in ``sampling``, scaled).
     @inline(__always)
-    public static func measure<Result, Failure: Error>(_ phase: CPUPhase, _ body: () throws(Failure) -> Result) throws(Failure) -> Result {
+    public static func measure<Result, Failure: Error>(
+        _ phase: CPUPhase, bytes: Int, _ body: () throws(Failure) -> Result
+    ) throws(Failure) -> Result {
+        var weight: UInt64 = 1
+        if bytes < exactFrom {
+            let call = counters.smallCalls.wrappingAdd(1, ordering: .relaxed).oldValue
+            // Fibonacci hashing: the top bits of call × 2^64/φ spread any arithmetic progression
+            // of calls evenly, so every phase gets its share of the samples.
+            guard (call &* 0x9E37_79B9_7F4A_7C15) >> (64 - samplingBits) == 0 else { return try body() }
+            weight = sampling
+        }
         let start = threadNanoseconds()
-        defer { counters.add(threadNanoseconds() &- start, to: phase) }
+        defer { counters.add((threadNanoseconds() &- start) &* weight, to: phase) }
         return try body()
     }
 

@@ -106,7 +106,7 @@ public struct CipherState: Sendable {
             return length
         }
         guard nonce != UInt64.max else { throw .nonceExhausted }
-        _ = try CPUAccount.measure(.seal) { () throws(NoiseError) in
+        _ = try CPUAccount.measure(.seal, bytes: plaintext.count) { () throws(NoiseError) in
             try key.seal(nonce: nonce, authenticating: UnsafeRawBufferPointer(start: nil, count: 0), plaintext: plaintext, into: output)
         }
         nonce += 1
@@ -175,7 +175,7 @@ public struct CipherState: Sendable {
             return
         }
         guard nonce != UInt64.max else { throw .nonceExhausted }
-        output.append(contentsOf: try CPUAccount.measure(.seal) { () throws(NoiseError) in try key.seal(nonce: nonce, authenticating: ad, plaintext: plaintext) })
+        output.append(contentsOf: try CPUAccount.measure(.seal, bytes: plaintext.count) { () throws(NoiseError) in try key.seal(nonce: nonce, authenticating: ad, plaintext: plaintext) })
         nonce += 1
     }
 
@@ -187,7 +187,7 @@ public struct CipherState: Sendable {
         }
         guard let key else { return Array(ciphertext) }
         guard nonce != UInt64.max else { throw .nonceExhausted }
-        let plaintext = try CPUAccount.measure(.open) { () throws(NoiseError) in try key.open(nonce: nonce, authenticating: ad, ciphertext: ciphertext) }
+        let plaintext = try CPUAccount.measure(.open, bytes: ciphertext.count) { () throws(NoiseError) in try key.open(nonce: nonce, authenticating: ad, ciphertext: ciphertext) }
         nonce += 1
         return plaintext
     }

@@ -51,7 +51,7 @@ struct FileDigest: ~Copyable {
     /// Adds the next bytes of the file.
     mutating func update(_ bytes: UnsafeRawBufferPointer) {
         guard !bytes.isEmpty else { return }
-        CPUAccount.measure(.digest) {
+        CPUAccount.measure(.digest, bytes: bytes.count) {
             if let xxh3 {
                 // Only fails for a NULL state, which `init` rules out.
                 _ = XXH3_128bits_update(xxh3, bytes.baseAddress, bytes.count)

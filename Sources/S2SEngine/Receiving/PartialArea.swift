@@ -260,7 +260,7 @@ final class PartialArea: Sendable {
         var position: UInt64 = 0
         while position < length {
             let want = Int(min(UInt64(chunk), length - position))
-            let got = CPUAccount.measure(.read) { pread(fd, buffer.baseAddress, want, off_t(position)) }
+            let got = CPUAccount.measure(.read, bytes: want) { pread(fd, buffer.baseAddress, want, off_t(position)) }
             if got < 0 {
                 if errno == EINTR { continue }
                 throw ReceiveError.system(errno, "cannot read back partial file \(index)")

@@ -71,7 +71,7 @@ final class PartialFile: Sendable {
             }
             var done = 0
             while done < bytes.count {
-                let written = CPUAccount.measure(.write) { pwrite(state.fd, bytes.baseAddress.map { $0 + done }, bytes.count - done, off_t(offset) + off_t(done)) }
+                let written = CPUAccount.measure(.write, bytes: bytes.count - done) { pwrite(state.fd, bytes.baseAddress.map { $0 + done }, bytes.count - done, off_t(offset) + off_t(done)) }
                 if written < 0 {
                     if errno == EINTR { continue }
                     let code = errno

@@ -568,7 +568,7 @@ final class SendSession: Sendable {
                 // Up to what the receiver holds (a resumed prefix) the file is only hashed.
                 if offset < start {
                     let want = Int(min(UInt64(buffer.count), min(start, source.size) - offset))
-                    let got = Self.retryingInterruptions { CPUAccount.measure(.read) { pread(fd, buffer.baseAddress, want, off_t(offset)) } }
+                    let got = Self.retryingInterruptions { CPUAccount.measure(.read, bytes: want) { pread(fd, buffer.baseAddress, want, off_t(offset)) } }
                     guard got > 0 else {
                         failed = Self.readFailure(got, source)
                         break
@@ -584,7 +584,7 @@ final class SendSession: Sendable {
                 let turn = nextBatch
                 nextBatch = (nextBatch + 1) % Self.batchesInTurn
                 let want = Int(min(UInt64(Self.readSize), source.size - offset))
-                let got = Self.retryingInterruptions { CPUAccount.measure(.read) { batches[turn].read(from: fd, at: offset, bytes: want) } }
+                let got = Self.retryingInterruptions { CPUAccount.measure(.read, bytes: want) { batches[turn].read(from: fd, at: offset, bytes: want) } }
                 guard got > 0 else {
                     failed = Self.readFailure(got, source)
                     break
