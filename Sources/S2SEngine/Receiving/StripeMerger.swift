@@ -38,6 +38,11 @@ final class StripeMerger: Sendable {
         case failure(any Error)
     }
 
+    /// Feeds waiting to read again.
+    private typealias Readers = [CheckedContinuation<Void, any Error>]
+    /// A waiting session's wake-up: what it takes, and the feeds its taking lets read again.
+    private typealias SessionWake = (session: CheckedContinuation<Handover, Never>, handover: Handover, readers: Readers)
+
     /// A record a feed read, waiting for the session.
     private struct Queued {
         var record: Record
@@ -84,7 +89,7 @@ final class StripeMerger: Sendable {
         }
 
         /// What the waiting session can take now, if anything, and the feeds that may read again.
-        mutating func takeReady(capacity: Int) -> (Handover, [CheckedContinuation<Void, any Error>])? {
+        mutating func takeReady(capacity: Int) -> (Handover, Readers)? {
             var taken = control
             control = []
             let first = next
@@ -102,7 +107,7 @@ final class StripeMerger: Sendable {
                 feeds[queued.feed]?.bytes -= queued.size
                 queuedBytes -= queued.size
             }
-            var readers: [CheckedContinuation<Void, any Error>] = []
+            var readers: Readers = []
             for (id, feed) in feeds {
                 guard let waiting = feed.waiting, mayRead(id, capacity: capacity) else { continue }
                 feeds[id]?.waiting = nil
@@ -112,10 +117,10 @@ final class StripeMerger: Sendable {
         }
 
         /// Ends every feed's wait and drops what they queued.
-        mutating func dropQueued() -> [CheckedContinuation<Void, any Error>] {
+        mutating func dropQueued() -> Readers {
             pending = [:]
             queuedBytes = 0
-            var waiting: [CheckedContinuation<Void, any Error>] = []
+            var waiting: Readers = []
             for (id, feed) in feeds {
                 if let continuation = feed.waiting { waiting.append(continuation) }
                 feeds[id]?.waiting = nil
@@ -159,16 +164,13 @@ final class StripeMerger: Sendable {
     func take() async throws -> [Record] {
         let capacity = capacity
         let handover: Handover = await withCheckedContinuation { continuation in
-            let ready: (Handover, [CheckedContinuation<Void, any Error>])? = state.withLock { state in
-                if let ready = state.takeReady(capacity: capacity) { return ready }
+            let wake: SessionWake? = state.withLock { state in
+                if let (handover, readers) = state.takeReady(capacity: capacity) { return (continuation, handover, readers) }
                 state.session = continuation
                 armGapTimer(&state)
                 return nil
             }
-            if let (handover, readers) = ready {
-                for reader in readers { reader.resume() }
-                continuation.resume(returning: handover)
-            }
+            if let wake { Self.resume(wake) }
         }
         switch handover {
         case .records(let records): return records
@@ -271,7 +273,7 @@ final class StripeMerger: Sendable {
         let capacity = capacity
         let queued = Queued(record: record, feed: feed, size: record.heldBytes)
         enum Step { case queued(mayRead: Bool), stuck, refused(any Error) }
-        let (step, session): (Step, (CheckedContinuation<Handover, Never>, Handover, [CheckedContinuation<Void, any Error>])?) =
+        let (step, wake): (Step, SessionWake?) =
             state.withLock { state in
                 if state.ended { return (.refused(CancellationError()), nil) }
                 if let failure = state.failure { return (.refused(failure), nil) }
@@ -289,22 +291,19 @@ final class StripeMerger: Sendable {
                 }
                 state.feeds[feed, default: Feed()].bytes += queued.size
                 state.queuedBytes += queued.size
-                var session: (CheckedContinuation<Handover, Never>, Handover, [CheckedContinuation<Void, any Error>])?
-                if let waiting = state.session {
+                var wake: SessionWake?
+                if let session = state.session {
                     if let (handover, readers) = state.takeReady(capacity: capacity) {
                         state.session = nil
-                        session = (waiting, handover, readers)
+                        wake = (session, handover, readers)
                     } else {
                         armGapTimer(&state)
                     }
                 }
-                if state.isStuck { return (.stuck, session) }
-                return (.queued(mayRead: state.mayRead(feed, capacity: capacity)), session)
+                if state.isStuck { return (.stuck, wake) }
+                return (.queued(mayRead: state.mayRead(feed, capacity: capacity)), wake)
             }
-        if let (waiting, handover, readers) = session {
-            for reader in readers { reader.resume() }
-            waiting.resume(returning: handover)
-        }
+        if let wake { Self.resume(wake) }
         switch step {
         case .queued(mayRead: true):
             return
@@ -358,15 +357,18 @@ final class StripeMerger: Sendable {
 
     private func wakeSession() {
         let capacity = capacity
-        let ready: (CheckedContinuation<Handover, Never>, Handover, [CheckedContinuation<Void, any Error>])? = state.withLock { state in
+        let wake: SessionWake? = state.withLock { state in
             guard let session = state.session, let (handover, readers) = state.takeReady(capacity: capacity) else { return nil }
             state.session = nil
             return (session, handover, readers)
         }
-        if let (session, handover, readers) = ready {
-            for reader in readers { reader.resume() }
-            session.resume(returning: handover)
-        }
+        if let wake { Self.resume(wake) }
+    }
+
+    /// Lets the feeds read again, then hands the session what it takes.
+    private static func resume(_ wake: SessionWake) {
+        for reader in wake.readers { reader.resume() }
+        wake.session.resume(returning: wake.handover)
     }
 
     /// While the session waits and a later record than the next is queued, the next must come
