@@ -50,9 +50,10 @@ final class FrameSealer: Sendable {
         }
     }
 
-    /// ``write(_:into:)`` into a buffer of its own.
+    /// ``write(_:into:)`` into a buffer of its own, allocated once at its size.
     func write(_ plaintexts: [ByteBuffer]) -> EventLoopFuture<Void> {
-        var frames = channel.allocator.buffer(capacity: 0)
+        var frames = channel.allocator.buffer(
+            capacity: plaintexts.reduce(0) { $0 + Self.lengthPrefix + $1.readableBytes + NoiseCipher.tagLength })
         return write(plaintexts, into: &frames)
     }
 
