@@ -80,6 +80,8 @@ TOOL_GROUPS = {
     "s2s": ["s2s"],
     "s2s-4": ["s2s-4"],
 }
+# The tools that need the two s2sd daemons.
+S2S_TOOLS = {"s2s", "s2s-4"}
 
 
 class BenchError(Exception):
@@ -1130,12 +1132,12 @@ def check_tools(args):
         require_program("scp", "openssh-client")
     if args.only & {"rsync", "rsync-sync"}:
         require_program("rsync", "rsync")
-    if "s2s" not in args.only:
+    if not args.only & S2S_TOOLS:
         return "not run"
     reason = s2s_unavailable(args.bin_dir)
     if reason:
         print(f"s2s: {reason}, skipped", file=sys.stderr)
-        args.only.discard("s2s")
+        args.only -= S2S_TOOLS
         return f"skipped: {reason}"
     return f"{args.bin_dir}/s2sd, two daemons on private session buses"
 
@@ -1145,12 +1147,12 @@ def start_servers(stack, args, workdir, dest_parent):
     With --dest-dir the receiver keeps its state there too, as an installed one keeps it on disk
     (/var/lib/s2s): its database's commits are part of what receiving to a disk costs."""
     sshd = s2s_pair = None
-    if args.only - {"s2s", "s2s-4", "cp"}:
+    if args.only - S2S_TOOLS - {"cp"}:
         sshd = LoopbackSSHD(workdir)
         stack.callback(sshd.stop)
         sshd.start()
         print(f"bench: sshd on 127.0.0.1:{sshd.port} (pid {sshd.proc.pid})", file=sys.stderr)
-    if args.only & {"s2s", "s2s-4"}:
+    if args.only & S2S_TOOLS:
         s2s_pair = (S2SDaemon("sender", args.bin_dir, workdir),
                     S2SDaemon("receiver", args.bin_dir, workdir, dest_parent if args.dest_dir else None))
         for daemon in s2s_pair:
