@@ -59,20 +59,17 @@ final class ReceiveDirectory: Sendable {
     ///
     /// An existing real directory of that name is used as it is (a retry, or a directory the owner
     /// already had); a file, a symbolic link or anything else in the way makes it `name (1)`,
-    /// `name (2)`, ... The new entry is made durable in its parent before anything can be
-    /// published into it: at once, or without `syncingParent` by the caller's ``sync(_:)`` of the
-    /// parents (one for many directories). Returns the path actually used, for the entries inside it.
-    func makeDirectory(_ name: String, in parent: ReceivePath?, syncingParent: Bool = true) throws(ReceiveError) -> ReceivePath {
+    /// `name (2)`, ... The caller makes the new entry durable, with ``sync(_:)`` of the parents (one
+    /// for many directories), before anything is published into it. Returns the path actually
+    /// used, for the entries inside it.
+    func makeDirectory(_ name: String, in parent: ReceivePath?) throws(ReceiveError) -> ReceivePath {
         let first = try ReceivePath.child(name, of: parent)
         let parentFD = try openDirectory(parent)
         defer { close(parentFD) }
         for attempt in 0...CollisionName.maximumSuffix {
             let candidate = attempt == 0 ? first.name : CollisionName.candidate(name, attempt: attempt)
             let path = try ReceivePath.child(candidate, of: parent)
-            if mkdirat(parentFD, candidate, 0o700) == 0 {
-                if syncingParent { try Beneath.sync(parentFD, what: "the directory holding \(path)") }
-                return path
-            }
+            if mkdirat(parentFD, candidate, 0o700) == 0 { return path }
             let code = errno
             guard code == EEXIST else { throw ReceiveError.system(code, "cannot create directory \(path)") }
             do {
@@ -87,14 +84,13 @@ final class ReceiveDirectory: Sendable {
         throw ReceiveError(.writeFailed, "no free name for directory \(first)")
     }
 
-    /// Applies a received directory's mode (`ReceiveMode.directory`) and mtime and makes them
-    /// durable (without `syncing`, the caller's ``sync(_:)`` does); called once its contents are
-    /// written, since writing into it changes its mtime.
-    func finishDirectory(_ path: ReceivePath, offeredMode: UInt16, mtime: ReceiveTime, syncing: Bool = true) throws(ReceiveError) {
+    /// Applies a received directory's mode (`ReceiveMode.directory`) and mtime, which the caller
+    /// makes durable with ``sync(_:)``; called once its contents are written, since writing into
+    /// it changes its mtime.
+    func finishDirectory(_ path: ReceivePath, offeredMode: UInt16, mtime: ReceiveTime) throws(ReceiveError) {
         let directory = try openDirectory(path)
         defer { close(directory) }
         try Beneath.setAttributes(directory, mode: ReceiveMode.directory(offered: offeredMode), mtime: mtime, what: "directory \(path)")
-        if syncing { try Beneath.sync(directory, what: "directory \(path)") }
     }
 
     /// Makes what changed in `directories` (`nil`: the top of the endpoint) durable: an `fsync`

@@ -67,7 +67,7 @@ final class ReceiveSink {
             var made: [RelativePath: ReceivePath] = [:]
             for (index, entry) in plan.entries.enumerated() where entry.kind == .directory {
                 let parent = entry.path.parent.flatMap { made[$0] }
-                made[entry.path] = try directory.makeDirectory(paths[index].name, in: parent, syncingParent: false)
+                made[entry.path] = try directory.makeDirectory(paths[index].name, in: parent)
             }
             // The new entries, durable before anything is published into them: one sync for all.
             try directory.sync(Set(made.values.map(\.parent)))
@@ -187,7 +187,7 @@ final class ReceiveSink {
             for item in finishing {
                 try directory.finishDirectory(
                     item.path, offeredMode: item.entry.mode,
-                    mtime: ReceiveTime(seconds: item.entry.mtimeSeconds, nanoseconds: item.entry.mtimeNanoseconds), syncing: false)
+                    mtime: ReceiveTime(seconds: item.entry.mtimeSeconds, nanoseconds: item.entry.mtimeNanoseconds))
             }
             try directory.sync(Set(finishing.map(\.path)))
         }

@@ -258,7 +258,7 @@ struct ReceiveDirectoryTests {
         #expect(fixture.contents("endpoint/f1") == pattern(11))
     }
 
-    /// Directories made and finished without a sync each are synced together afterwards, an
+    /// Directories made and finished (neither syncs) are synced together afterwards, an
     /// `fsync` of each for a few, one `syncfs` for many; a directory that went in between fails
     /// the per-directory sync instead of being skipped.
     @Test(arguments: [2, PartialArea.fileSystemThreshold + 1])
@@ -266,12 +266,12 @@ struct ReceiveDirectoryTests {
         defer { fixture.remove() }
         let endpoint = try await fixture.open()
         let made = try await me.receive { () throws(ReceiveError) in
-            let top = try endpoint.makeDirectory("top", in: nil, syncingParent: false)
+            let top = try endpoint.makeDirectory("top", in: nil)
             var made = [top]
-            for number in 1..<count { made.append(try endpoint.makeDirectory("d\(number)", in: top, syncingParent: false)) }
+            for number in 1..<count { made.append(try endpoint.makeDirectory("d\(number)", in: top)) }
             try endpoint.sync(Set(made.map(\.parent)))
             for path in made.reversed() {
-                try endpoint.finishDirectory(path, offeredMode: 0o750, mtime: ReceiveTime(seconds: 1_000_000), syncing: false)
+                try endpoint.finishDirectory(path, offeredMode: 0o750, mtime: ReceiveTime(seconds: 1_000_000))
             }
             try endpoint.sync(Set(made))
             return made.map(\.description)
