@@ -843,11 +843,16 @@ final class ReceiveSession {
     private func forgetTransfer() async {
         sink?.current = nil
         batch = ReceiveBatch()
-        // Files renamed into place stay there, as files confirmed before a CANCEL do, and count.
-        if let renamed, !renamed.deliveries.isEmpty, let token {
-            try? sink?.sync([], withNamesRenamedEarlier: true)
-            recordDelivered(renamed, token: token)
-            await count(renamed)
+        // Files renamed into place stay there, as files confirmed before a CANCEL do, and count
+        // once their names are durable; if that sync fails they fail, as in `flush`.
+        if let renamed, !renamed.deliveries.isEmpty, let token, let sink {
+            do throws(ReceiveError) {
+                try sink.sync([], withNamesRenamedEarlier: true)
+                recordDelivered(renamed, token: token)
+                await count(renamed)
+            } catch {
+                _ = failed(renamed)  // no results go back after a CANCEL: only the failures are noted
+            }
         }
         renamed = nil
         await removePartialArea()
