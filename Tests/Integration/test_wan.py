@@ -95,6 +95,10 @@ def test_peer_connections_use_bbr_whatever_the_default(wan_link, scratch, daemon
         assert seen_receiver == {"bbr"}, seen_receiver
         assert seen_sender == {"cubic"}, seen_sender
         assert sha256(inbox / "f.bin") == sha256(src)
+        # The automatic count stripes from a 10 ms round trip (the 128 MiB send below opens 4),
+        # but not 6 MiB: no more than one connection per 8 MiB to send.
+        assert "striping the transfer" not in sender.daemon.log(), sender.daemon.log()[-3000:]
+        assert "incoming transfer finished connections=1 " in receiver.daemon.log(), receiver.daemon.log()[-3000:]
     finally:
         rbus.close()
         sbus.close()

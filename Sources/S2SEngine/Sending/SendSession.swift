@@ -41,7 +41,7 @@ final class SendSession: Sendable {
     /// Move mode: the source files that are as they were when this send first offered them
     /// (`SendTokenStore.unchangedSinceFirstOffer`).
     private let unchangedSinceFirstOffer: Set<String>
-    /// TCP connections wanted; nil: ``StreamCount/automatic(roundTripMicroseconds:)``.
+    /// TCP connections wanted; nil: ``StreamCount/automatic(roundTripMicroseconds:bytes:)``.
     private let streams: Int?
     /// Which endpoints take AES-GCM: the first connection's cipher, and what its HELLO teaches.
     private let ciphers: CipherMemory
@@ -367,7 +367,8 @@ final class SendSession: Sendable {
         logger.info(
             "sending", metadata: ["files": "\(tree.fileCount)", "bytes": "\(tree.totalBytes)", "resumed_bytes": "\(resumedBytes)",
                                   "complete_files": "\(complete)"])
-        let streams = await streamCount(channel)
+        let toSend = tree.totalBytes - min(resumedBytes + completeBytes, tree.totalBytes)
+        let streams = await streamCount(channel, bytes: toSend)
         let (invitations, invite) = AsyncStream.makeStream(of: (extra: UInt8, secret: StripeSecret).self)
         if streams > 1 {
             shared.striping.withLock { $0 = (StripedOutbound(), 0) }
@@ -422,12 +423,13 @@ final class SendSession: Sendable {
     }
 
     /// How many connections this session uses: the configured count, or the automatic one for the
-    /// first connection's round trip; one toward a receiver that cannot stripe.
-    private func streamCount(_ channel: SecureChannel) async -> Int {
+    /// first connection's round trip and the `bytes` left to send; one toward a receiver that
+    /// cannot stripe.
+    private func streamCount(_ channel: SecureChannel, bytes: UInt64) async -> Int {
         guard channel.peerHello.has(Hello.Feature.stripes) else { return 1 }
         if let streams { return streams }
         guard let report = await channel.pathReport() else { return 1 }
-        return StreamCount.automatic(roundTripMicroseconds: report.roundTrip)
+        return StreamCount.automatic(roundTripMicroseconds: report.roundTrip, bytes: bytes)
     }
 
     /// Opens up to `wanted` further connections once the receiver's STRIPES invites them (straight

@@ -7,7 +7,10 @@
 /// there one per ``roundTripPerStream`` of round trip, at least ``longPathStreams`` and at most
 /// ``mostAutomatic``. With Debian's default buffer maxima one BBR connection carried about 1.5 MB
 /// per round trip (29 MB/s at 50 ms, 10 MB/s at 150 ms, 0.5 % loss; `make bench-wan`): so 4 at
-/// 50 ms and 8 from 100 ms.
+/// 50 ms and 8 from 100 ms. And no more than one per ``bytesPerStream`` still to send: a further
+/// connection carries its first record some two round trips after the first connection starts
+/// (its TCP and Noise handshakes after the receiver's invitation), by when a small transfer is
+/// done, and each costs both sides a handshake.
 package enum StreamCount {
     /// The most connections a transfer may use (the receiver's limit: ``ReceiveSession/maxExtraStripes`` + 1).
     package static let most = 16
@@ -19,6 +22,8 @@ package enum StreamCount {
     static let roundTripPerStream: Duration = .microseconds(12_500)
     /// The most connections the automatic count uses.
     static let mostAutomatic = 8
+    /// What a transfer must still have to send for each connection the automatic count opens.
+    static let bytesPerStream: UInt64 = 8 << 20
 
     struct ParseError: Error {
         let reason: String
@@ -33,11 +38,13 @@ package enum StreamCount {
         return count
     }
 
-    /// The automatic count for a path whose round trip is `roundTripMicroseconds`.
-    static func automatic(roundTripMicroseconds: UInt32) -> Int {
+    /// The automatic count for a path whose round trip is `roundTripMicroseconds`, for a transfer
+    /// that still has `bytes` to send.
+    static func automatic(roundTripMicroseconds: UInt32, bytes: UInt64) -> Int {
         let roundTrip = Duration.microseconds(roundTripMicroseconds)
         guard roundTrip >= longPath else { return 1 }
         let perRoundTrip = Int((roundTrip / roundTripPerStream).rounded(.up))
-        return min(max(perRoundTrip, longPathStreams), mostAutomatic)
+        let bySize = Int(min(bytes / bytesPerStream, UInt64(mostAutomatic)))
+        return max(1, min(max(perRoundTrip, longPathStreams), mostAutomatic, bySize))
     }
 }

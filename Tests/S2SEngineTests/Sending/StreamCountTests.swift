@@ -2,7 +2,7 @@ import Foundation
 import Testing
 @testable import S2SEngine
 
-/// `Streams=` and `--streams`, and the automatic count by round trip.
+/// `Streams=` and `--streams`, and the automatic count by round trip and size.
 struct StreamCountTests {
     @Test func parsing() throws {
         #expect(try StreamCount.parse("auto") == nil)
@@ -20,9 +20,20 @@ struct StreamCountTests {
             (0, 1), (1, 1), (9, 1), (10, 4), (30, 4), (50, 4), (51, 5), (60, 5), (100, 8), (150, 8), (2000, 8),
         ]
         for (rtt, streams) in milliseconds {
-            #expect(StreamCount.automatic(roundTripMicroseconds: rtt * 1000) == streams, "\(rtt) ms")
+            #expect(StreamCount.automatic(roundTripMicroseconds: rtt * 1000, bytes: 1 << 30) == streams, "\(rtt) ms")
         }
-        #expect(StreamCount.automatic(roundTripMicroseconds: .max) == 8)
+        #expect(StreamCount.automatic(roundTripMicroseconds: .max, bytes: .max) == 8)
+    }
+
+    /// No more than one connection per 8 MiB still to send: a small transfer, or what a resumed
+    /// one has left, is done before further connections could carry anything.
+    @Test func automaticByWhatIsLeftToSend() {
+        let mebibytes: [(UInt64, Int)] = [(0, 1), (1, 1), (8, 1), (16, 2), (31, 3), (32, 4), (63, 7), (64, 8), (1 << 20, 8)]
+        for (size, streams) in mebibytes {
+            #expect(StreamCount.automatic(roundTripMicroseconds: 150_000, bytes: size << 20) == streams, "\(size) MiB")
+        }
+        #expect(StreamCount.automatic(roundTripMicroseconds: 50_000, bytes: 64 << 20) == 4, "the round trip's count still bounds it")
+        #expect(StreamCount.automatic(roundTripMicroseconds: 1_000, bytes: 1 << 30) == 1, "and a LAN keeps one")
     }
 
     /// A stored send keeps its count, within 1 ... 16, and an older one without it is automatic.
