@@ -23,7 +23,9 @@ What it measures
     (`recently_deleted`): a copy of 10,000 files just after 10,000 were deleted ran at 380 to
     4,700 files/s instead of 9,000 to 13,000 on this project's VM. Repetitions are interleaved
     across tools, so that a machine that slows down or speeds up during the run affects every
-    tool alike. Times include the connection (ssh login, s2s handshake). s2s's receiver makes
+    tool alike. Times include the connection (ssh login, s2s handshake). Each s2s endpoint is
+    met once, untimed, before its first measured copy (`meet_endpoint`), so that every measured
+    session uses the cipher a returning sender uses. s2s's receiver makes
     each file durable before it confirms it and scp and rsync do not: free on a tmpfs, not on a
     disk (--dest-dir, where the receiver keeps its state database too). Before every copy,
     untimed, everything is synced, so that no copy writes back what an earlier one left.
@@ -707,6 +709,24 @@ class S2SDaemon:
             self.bus.stdout.close()
 
 
+def meet_endpoint(s2sctl, env, target, dest):
+    """One untimed send of one byte to a new endpoint, removed from dest again. A sender's first
+    session with an endpoint announces ChaChaPoly and learns from the receiver's HELLO whether it
+    takes AES-GCM (docs/protocol.md, "Ciphers"); met once, every measured copy is a later session,
+    as a user's repeated transfers to an endpoint are, and no run differs from the others by its
+    cipher."""
+    with tempfile.TemporaryDirectory(prefix="s2s-bench-meet-") as scratch:
+        source = os.path.join(scratch, "s2s-bench-first-contact")
+        with open(source, "wb") as file:
+            file.write(b"1")
+        reply = subprocess.run([s2sctl, "--user", "send", source, target], env=env, capture_output=True, text=True,
+                               timeout=120)
+    if reply.returncode != 0:
+        raise CopyFailed(f"the first send to {target} failed: {(reply.stderr or reply.stdout).strip()[-2000:]}")
+    with contextlib.suppress(FileNotFoundError):
+        os.remove(os.path.join(dest, "s2s-bench-first-contact"))
+
+
 class S2STool:
     """s2sctl send from the sender daemon to an endpoint of the receiver daemon: directly to its
     listening port (`ID@127.0.0.1:PORT`), or with relay=True by the plain ID, through the relay
@@ -719,7 +739,8 @@ class S2STool:
         self.endpoints = {}  # destination directory: endpoint ID
 
     def endpoint(self, dest):
-        """The ID of the receiver's endpoint on dest, made on first use (`endpoint new --json`)."""
+        """The ID of the receiver's endpoint on dest, made and met on first use (`endpoint new
+        --json`, then `meet_endpoint`)."""
         if dest not in self.endpoints:
             reply = self.receiver.ctl("endpoint", "new", "--json", dest, check=False)
             if reply.returncode != 0:
@@ -731,7 +752,11 @@ class S2STool:
                 if not lines:
                     raise CopyFailed("s2sctl endpoint new printed no ID") from None
                 self.endpoints[dest] = lines[-1]
+            meet_endpoint(self.sender.s2sctl, self.sender.env, self.target(dest), dest)
         return self.endpoints[dest]
+
+    def target(self, dest):
+        return self.endpoint(dest) if self.relay else f"{self.endpoint(dest)}@127.0.0.1:{self.receiver.port}"
 
     def _check_daemons(self):
         for daemon in (self.sender, self.receiver):
@@ -741,8 +766,7 @@ class S2STool:
 
     def measure(self, workload, dest, log_path, timeout):
         self._check_daemons()
-        target = self.endpoint(dest) if self.relay else f"{self.endpoint(dest)}@127.0.0.1:{self.receiver.port}"
-        command = [self.sender.s2sctl, "--user", "send", *self.send_args, workload.source, target]
+        command = [self.sender.s2sctl, "--user", "send", *self.send_args, workload.source, self.target(dest)]
         daemons = {"sender": self.sender.pid, "receiver": self.receiver.pid}
         before = {side: cpu_seconds(pid) for side, pid in daemons.items()}
         phases_before = {"sender": self.sender.phase_cpu(), "receiver": self.receiver.phase_cpu()}

@@ -31,7 +31,13 @@ What it measures
                     OpenSSH does not choose a congestion control: cubic, the namespace default
       iperf3        iperf3 -C bbr -w 32M -P 4 from wanA to a server in wanB for --iperf-seconds:
                     no disk, no encryption, four streams: the line's ceiling
-    Repetitions (--runs) are interleaved across tools within a setting. The congestion control
+      iperf3-lo     the same over 127.0.0.1 in wanA: with iperf3, what the link itself costs a bare
+                    TCP copy in CPU (the emulated link's packets are 1,500 bytes where loopback's
+                    are 64 KiB, and the kernel charges their processing to whichever process it
+                    interrupts, the daemons included)
+    Each s2s endpoint is met once, untimed, before its first measured copy (bench.py's
+    meet_endpoint: the first session with an endpoint uses ChaChaPoly, later ones AES-GCM where
+    both CPUs run it in hardware). Repetitions (--runs) are interleaved across tools within a setting. The congestion control
     each tool's connections really use is read with `ss -ti` in wanA during every copy.
     A copy that has not finished after --budget seconds is stopped (s2sctl by SIGINT, which
     cancels the transfer; scp by SIGTERM) and its rate is what had arrived by then over that
@@ -39,7 +45,8 @@ What it measures
 
 What it reports
     Per setting: MB/s (10^6 bytes/s, medians) per tool; s2s's ratio to iperf3 and to scp; CPU
-    seconds per GB of both ends for s2s (both s2sd from /proc/PID/stat, plus s2sctl), and the
+    seconds per GB of both ends for s2s (both s2sd from /proc/PID/stat, plus s2sctl) and for iperf3
+    (client and server), s2s's CPU beyond iperf3's across the link and over loopback, and the
     load of the machine (load average, the share of both cores busy, the loss emulator's own CPU:
     it runs on the same cores and takes about 0.9 core at 100 MB/s). --json FILE keeps every
     raw figure.
@@ -81,9 +88,10 @@ SENDER_ADDRESS, RECEIVER_ADDRESS = "198.18.0.1", "198.18.1.1"
 ALLOWED_CC = "/proc/sys/net/ipv4/tcp_allowed_congestion_control"
 NAMESPACE_DEFAULT_CC = "cubic"
 GB = 10 ** 9
-S2S_PORT, S2S_SYSTEM_PORT, S2S_LOOPBACK_PORT, S2S_RELAYED_PORT, RELAY_PORT, SSH_PORT, IPERF_PORT = (
-    7730, 7731, 7732, 7734, 4001, 2222, 5201)  # s2s-lo's sender takes 7733
-TOOLS = ("s2s", "s2s-1", "s2s-lo", "s2s-relay", "s2s-relay-1", "s2s-system", "scp", "iperf3")
+S2S_PORT, S2S_SYSTEM_PORT, S2S_LOOPBACK_PORT, S2S_RELAYED_PORT, RELAY_PORT, SSH_PORT, IPERF_PORT, IPERF_LOOPBACK_PORT = (
+    7730, 7731, 7732, 7734, 4001, 2222, 5201, 5202)  # s2s-lo's sender takes 7733
+TOOLS = ("s2s", "s2s-1", "s2s-lo", "s2s-relay", "s2s-relay-1", "s2s-system", "scp", "iperf3", "iperf3-lo")
+IPERF_TOOLS = {"iperf3", "iperf3-lo"}  # memory to memory: nothing arrives in a directory to check
 PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
@@ -384,17 +392,19 @@ class NamespacedRelay:
 
 
 class Iperf3Server:
-    def __init__(self, workdir):
-        self.log = os.path.join(workdir, "iperf3-server.log")
+    """An iperf3 server in namespace ns on address:port."""
+
+    def __init__(self, workdir, ns, address, port):
+        self.ns, self.address, self.port = ns, address, port
+        self.log = os.path.join(workdir, f"iperf3-server-{port}.log")
         self.proc = None
 
     def start(self):
         common.require_program("iperf3", "iperf3")
         with open(self.log, "wb") as log:
-            self.proc = subprocess.Popen(in_ns(RECEIVER_NS, "iperf3", "-s", "-B", RECEIVER_ADDRESS,
-                                               "-p", str(IPERF_PORT)),
+            self.proc = subprocess.Popen(in_ns(self.ns, "iperf3", "-s", "-B", self.address, "-p", str(self.port)),
                                          stdin=subprocess.DEVNULL, stdout=log, stderr=log)
-        wait_listening(RECEIVER_NS, IPERF_PORT, self.proc)
+        wait_listening(self.ns, self.port, self.proc)
         self.pid = program_pid(self.proc, "iperf3")
 
     def stop(self):
@@ -510,14 +520,18 @@ class S2SWan:
         self.endpoints = {}
 
     def endpoint(self, dest):
+        """The ID of the receiver's endpoint on dest, made and met (common.meet_endpoint) on first use."""
         if dest not in self.endpoints:
             reply = self.receiver.ctl("endpoint", "new", "--json", dest)
             self.endpoints[dest] = json.loads(reply.stdout)["id"]
+            common.meet_endpoint(self.sender.s2sctl, self.sender.env, self.target(dest), dest)
         return self.endpoints[dest]
 
+    def target(self, dest):
+        return self.endpoint(dest) if self.via_relay else f"{self.endpoint(dest)}@{self.receiver.address}:{self.receiver.port}"
+
     def measure(self, workload, dest, log_path, budget, emulator):
-        target = self.endpoint(dest) if self.via_relay else f"{self.endpoint(dest)}@{self.receiver.address}:{self.receiver.port}"
-        command = [self.sender.s2sctl, "--user", "send", "--retry-for", "0", *self.send_args, workload.source, target]
+        command = [self.sender.s2sctl, "--user", "send", "--retry-for", "0", *self.send_args, workload.source, self.target(dest)]
         pids = {"sender": self.sender.pid, "receiver": self.receiver.pid}
         daemons = {"sender": self.sender, "receiver": self.receiver}
         phases_before = {side: daemon.phase_cpu() for side, daemon in daemons.items()}
@@ -586,22 +600,24 @@ class Iperf3Wan:
     """iperf3 -C bbr -w WINDOW -P 4 for a fixed time: memory to memory, the line's ceiling.
     iperf3 3.12 fails ("socket buffer size not set correctly") when -w exceeds net.core.wmem_max,
     and raising that is a machine-wide change: the window is capped at the maximum and the
-    report says so."""
+    report says so.
 
-    key, label = "iperf3", "iperf3 bbr x4"
+    With iperf3-lo, the same over 127.0.0.1 in wanA (a server of its own): what a bare TCP copy
+    costs in CPU without the link, beside what it costs across it (see s2s-lo)."""
 
-    def __init__(self, server, seconds, window):
-        self.server, self.seconds = server, seconds
+    def __init__(self, key, label, server, seconds, window, source_address):
+        self.key, self.label = key, label
+        self.server, self.seconds, self.source_address = server, seconds, source_address
         self.requested = window
         self.window = min(window, buffer_maximum())
 
     def command(self):
-        return in_ns(SENDER_NS, "iperf3", "-c", RECEIVER_ADDRESS, "-p", str(IPERF_PORT), "-B", SENDER_ADDRESS,
+        return in_ns(SENDER_NS, "iperf3", "-c", self.server.address, "-p", str(self.server.port), "-B", self.source_address,
                      "-C", "bbr", "-w", f"{self.window // 1024}K", "-P", "4", "-t", str(self.seconds), "-J")
 
     def measure(self, workload, dest, log_path, budget, emulator):
         with Watch({"server": self.server.pid}, emulator) as watch:
-            seen = sample_later(2, lambda: congestion_controls(IPERF_PORT))
+            seen = sample_later(2, lambda: congestion_controls(self.server.port))
             outcome = run_budgeted(self.command(), log_path, self.seconds + 60, lambda: 0,
                                    lambda proc: os.killpg(proc.pid, signal.SIGKILL))
         if outcome.code != 0 or outcome.stopped:
@@ -701,11 +717,14 @@ def start_servers(stack, args, workdir):
         stack.callback(sshd.stop)
         sshd.start()
         tools.append(ScpWan(sshd))
-    if "iperf3" in args.only:
-        server = Iperf3Server(workdir)
-        stack.callback(server.stop)
-        server.start()
-        tools.append(Iperf3Wan(server, args.iperf_seconds, args.iperf_window))
+    for key, label, ns, address, port, source in (
+            ("iperf3", "iperf3 bbr x4", RECEIVER_NS, RECEIVER_ADDRESS, IPERF_PORT, SENDER_ADDRESS),
+            ("iperf3-lo", "iperf3 bbr x4 over loopback", SENDER_NS, "127.0.0.1", IPERF_LOOPBACK_PORT, "127.0.0.1")):
+        if key in args.only:
+            server = Iperf3Server(workdir, ns, address, port)
+            stack.callback(server.stop)
+            server.start()
+            tools.append(Iperf3Wan(key, label, server, args.iperf_seconds, args.iperf_window, source))
     return tools
 
 
@@ -715,7 +734,7 @@ def measure_once(tool, workload, dest, logdir, run_index, args, emulator):
     log_path = os.path.join(logdir, f"{tool.key}-{run_index + 1}.log")
     try:
         copy = tool.measure(workload, dest, log_path, args.budget, emulator)
-        if copy.complete and tool.key != "iperf3":
+        if copy.complete and tool.key not in IPERF_TOOLS:
             common.verify_copy(workload, dest, thorough=run_index == 0)
         return copy
     finally:
@@ -795,6 +814,25 @@ def s2s_cpu(result):
     return f"{total:.1f} (snd {sides['sender']:.1f}, rcv {sides['receiver']:.1f})"
 
 
+def plain_cpu(result):
+    """CPU seconds per GB of a tool (all its processes), median; "-" when it did not run."""
+    return "-" if result is None or result.median_cpu() is None else f"{result.median_cpu():.2f}"
+
+
+def beyond(s2s, iperf3):
+    """What s2s costs beyond a bare TCP copy on the same path (its CPU s/GB minus iperf3's): its
+    own work (files, digests, encryption, its pipeline), with the path's packet processing, which
+    the kernel charges to whichever process it interrupts, taken out."""
+    if s2s is None or iperf3 is None or s2s.median_cpu() is None or iperf3.median_cpu() is None:
+        return None
+    return s2s.median_cpu() - iperf3.median_cpu()
+
+
+def beyond_cell(s):
+    link, loopback = beyond(s.tools.get("s2s"), s.tools.get("iperf3")), beyond(s.tools.get("s2s-lo"), s.tools.get("iperf3-lo"))
+    return " / ".join("-" if v is None else f"{v:.2f}" for v in (link, loopback))
+
+
 def phase_lines(settings):
     """CPU seconds per GB by phase (the daemons' CPUTimeByPhase), medians over the copies, for s2s
     across the link and over loopback in the same run: the phases are s2s's own work, which the
@@ -817,8 +855,8 @@ def congestion(settings, key):
 
 def table_rows(settings):
     header = ("link (RTT, loss each way)", "s2s", "s2s 1 stream", "relay", "relay 1 stream", "s2s system cc", "scp", "iperf3 bbr x4", "s2s/iperf3",
-              "s2s/scp", "s2s/1 stream", "s2s/system cc", "s2s CPU s/GB", "loopback CPU s/GB", "load 1 min", "busy",
-              "emulator cores")
+              "s2s/scp", "s2s/1 stream", "s2s/system cc", "s2s CPU s/GB", "loopback CPU s/GB", "iperf3 CPU s/GB",
+              "iperf3 loopback", "s2s beyond iperf3 (link / loopback)", "load 1 min", "busy", "emulator cores")
     rows = [header]
     for s in settings:
         t = s.tools.get
@@ -828,7 +866,8 @@ def table_rows(settings):
                      cell(t("s2s-system")), cell(t("scp")),
                      cell(t("iperf3")), ratio(t("s2s"), t("iperf3")), ratio(t("s2s"), t("scp")), ratio(t("s2s"), t("s2s-1")),
                      ratio(t("s2s"), t("s2s-system")),
-                     s2s_cpu(t("s2s")), s2s_cpu(t("s2s-lo")),
+                     s2s_cpu(t("s2s")), s2s_cpu(t("s2s-lo")), plain_cpu(t("iperf3")), plain_cpu(t("iperf3-lo")),
+                     beyond_cell(s),
                      f"{s.load_before[0]:.1f} -> {s.load_after[0]:.1f}",
                      f"{statistics.mean(busy):.0%}" if busy else "-",
                      f"{max(emu):.2f}" if emu else "-"))
@@ -853,7 +892,10 @@ def print_report(info, context, settings):
         f"{key} {congestion(settings, key)}" for key in TOOLS if any(key in s.tools for s in settings)))
     print("s2s CPU s/GB: both s2sd and s2sctl (snd, rcv: the daemons). busy: both cores, whole machine, during the")
     print("  copies (other builds included). emulator cores: the most the loss emulator took during one copy,")
-    print("  on the same two cores as the tools (about 0.9 of a core at 100 MB/s).")
+    print("  on the same two cores as the tools (about 0.9 of a core at 100 MB/s). iperf3 CPU s/GB: client and")
+    print("  server. s2s beyond iperf3: s2s's CPU s/GB minus iperf3's on the same path, across the link and over")
+    print("  loopback: what s2s adds to a bare TCP copy, without the path's own packet processing (which the")
+    print("  kernel charges to whichever process it interrupts).")
     phases = phase_lines(settings)
     if phases:
         print()
