@@ -145,6 +145,16 @@ final class EndpointStore: Sendable {
         migrator.register("v9: endpoints that allow a direct path") { db in
             try db.execute(sql: "ALTER TABLE endpoint ADD COLUMN allow_direct INTEGER NOT NULL DEFAULT 0")
         }
+        migrator.register("v10: endpoints that take AES-GCM") { db in
+            // A sender's memory of its destinations' ciphers (CipherMemory), by a SHA-256 of the
+            // endpoint's public key.
+            try db.execute(sql: """
+                CREATE TABLE aes_endpoint (
+                    key_hash BLOB PRIMARY KEY CHECK (length(key_hash) = 32),
+                    learnt_usec INTEGER NOT NULL
+                ) WITHOUT ROWID
+                """)
+        }
         return migrator
     }
 

@@ -73,7 +73,7 @@ package final class Engine: Sendable {
         tokens = SendTokenStore(database: store.database)
         queue = SendQueue(
             registry: transfers, store: transferStore, tokens: tokens, service: transferService, limits: limits,
-            configuration: configuration, logger: logger)
+            configuration: configuration, ciphers: CipherMemory(database: store.database, logger: logger), logger: logger)
         let resumeStore = ResumeStore(database: store.database)
         relayBoard = RelayStatusBoard()
         peers = PeerService(

@@ -30,7 +30,7 @@ actor SendQueue {
     private let store: TransferStore
     private let tokens: SendTokenStore
     /// Which endpoints take AES-GCM, learnt from their receivers' HELLOs.
-    private let ciphers = CipherMemory()
+    private let ciphers: CipherMemory
     private let service: TransferService
     private let limits: LiveLimits
     private let configuration: Configuration
@@ -44,9 +44,10 @@ actor SendQueue {
 
     init(
         registry: TransferRegistry, store: TransferStore, tokens: SendTokenStore, service: TransferService, limits: LiveLimits,
-        configuration: Configuration, policy: RetryPolicy = RetryPolicy(), logger: Logger
+        configuration: Configuration, policy: RetryPolicy = RetryPolicy(), ciphers: CipherMemory = CipherMemory(), logger: Logger
     ) {
         self.registry = registry
+        self.ciphers = ciphers
         self.store = store
         self.tokens = tokens
         self.service = service

@@ -1,4 +1,7 @@
+import Foundation
+import Logging
 import S2SProtocol
+import S2SSQLite
 import Testing
 @testable import S2SEngine
 
@@ -32,6 +35,34 @@ struct CipherMemoryTests {
         memory.learn(aesHello, for: key(CipherMemory.capacity))
         #expect(memory.cipher(for: key(0)) == .chaChaPoly)
         #expect(memory.cipher(for: key(CipherMemory.capacity)) == .aesGCM)
+    }
+
+    /// Kept in the state database: a daemon started again (it exits when idle) still knows, and
+    /// what it forgets, or learns no longer holds, is gone from the database too.
+    @Test(.enabled(if: NoiseCipher.hasHardwareAES, "AES-GCM is chosen only on a CPU that runs it in hardware"))
+    func aDaemonStartedAgainRemembers() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("s2s-db-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let path = folder.appendingPathComponent("s2s.sqlite").path
+        let logger = Logger(label: "test")
+        let (aes, plain, failed): ([UInt8], [UInt8], [UInt8]) = (Array(repeating: 1, count: 32), Array(repeating: 2, count: 32), Array(repeating: 3, count: 32))
+        do {
+            let memory = CipherMemory(database: try EndpointStore(path: path).database, logger: logger)
+            memory.learn(aesHello, for: aes)
+            memory.learn(aesHello, for: plain)
+            memory.learn(plainHello, for: plain)
+            memory.learn(aesHello, for: failed)
+            memory.forget(failed)
+        }
+        let store = try EndpointStore(path: path)
+        let memory = CipherMemory(database: store.database, logger: logger)
+        #expect(memory.cipher(for: aes) == .aesGCM)
+        #expect(memory.cipher(for: plain) == .chaChaPoly)
+        #expect(memory.cipher(for: failed) == .chaChaPoly)
+        let stored = try store.database.read { db in try db.fetchValues(Data.self, sql: "SELECT key_hash FROM aes_endpoint") }
+        #expect(stored.count == 1)
+        #expect(!stored.contains(Data(aes)), "a hash of the key, not the key")
     }
 
     @Test func neverWithoutHardwareAESOnThisSide() {
