@@ -69,6 +69,9 @@ final class CipherMemory: Sendable {
             return full
         }
         guard let cleared else { return }
+        // Written once the lock is released, so that no lookup waits for the disk. Two sessions
+        // changing one endpoint at once may leave the table a change behind the memory: at worst
+        // a ChaChaPoly first session after the next start.
         store { db in
             if cleared { try db.execute(sql: "DELETE FROM aes_endpoint") }
             try db.execute(
