@@ -37,8 +37,9 @@ What it measures
                     interrupts, the daemons included)
     Each s2s endpoint is met once, untimed, before its first measured copy (bench.py's
     meet_endpoint: the first session with an endpoint uses ChaChaPoly, later ones AES-GCM where
-    both CPUs run it in hardware). Repetitions (--runs) are interleaved across tools within a setting. The congestion control
-    each tool's connections really use is read with `ss -ti` in wanA during every copy.
+    both CPUs run it in hardware). Repetitions (--runs) are interleaved across tools within a
+    setting. The congestion control each tool's connections really use is read with `ss -ti` in
+    wanA during every copy.
     A copy that has not finished after --budget seconds is stopped (s2sctl by SIGINT, which
     cancels the transfer; scp by SIGTERM) and its rate is what had arrived by then over that
     time, marked with ~: cubic on a lossy long link would otherwise take hours.
@@ -821,8 +822,9 @@ def plain_cpu(result):
 
 def beyond(s2s, iperf3):
     """What s2s costs beyond a bare TCP copy on the same path (its CPU s/GB minus iperf3's): its
-    own work (files, digests, encryption, its pipeline), with the path's packet processing, which
-    the kernel charges to whichever process it interrupts, taken out."""
+    own work (files, digests, encryption, its pipeline) and what the path costs it more than it
+    costs iperf3 (the kernel charges packet processing to whichever process it interrupts, and
+    s2s is on the CPU more of the time)."""
     if s2s is None or iperf3 is None or s2s.median_cpu() is None or iperf3.median_cpu() is None:
         return None
     return s2s.median_cpu() - iperf3.median_cpu()
@@ -894,8 +896,8 @@ def print_report(info, context, settings):
     print("  copies (other builds included). emulator cores: the most the loss emulator took during one copy,")
     print("  on the same two cores as the tools (about 0.9 of a core at 100 MB/s). iperf3 CPU s/GB: client and")
     print("  server. s2s beyond iperf3: s2s's CPU s/GB minus iperf3's on the same path, across the link and over")
-    print("  loopback: what s2s adds to a bare TCP copy, without the path's own packet processing (which the")
-    print("  kernel charges to whichever process it interrupts).")
+    print("  loopback: what s2s costs more than a bare TCP copy (the kernel charges packet processing to whichever")
+    print("  process it interrupts, so a busier process pays more of it).")
     phases = phase_lines(settings)
     if phases:
         print()
