@@ -116,6 +116,13 @@ final class StripeMerger: Sendable {
             return (.records(taken.map(\.record)), readers)
         }
 
+        /// Hands the waiting session, if any, what it can take now, if anything.
+        mutating func wakeSession(capacity: Int) -> SessionWake? {
+            guard let session, let (handover, readers) = takeReady(capacity: capacity) else { return nil }
+            self.session = nil
+            return (session, handover, readers)
+        }
+
         /// Ends every feed's wait and drops what they queued.
         mutating func dropQueued() -> Readers {
             pending = [:]
@@ -291,15 +298,8 @@ final class StripeMerger: Sendable {
                 }
                 state.feeds[feed, default: Feed()].bytes += queued.size
                 state.queuedBytes += queued.size
-                var wake: SessionWake?
-                if let session = state.session {
-                    if let (handover, readers) = state.takeReady(capacity: capacity) {
-                        state.session = nil
-                        wake = (session, handover, readers)
-                    } else {
-                        armGapTimer(&state)
-                    }
-                }
+                let wake = state.wakeSession(capacity: capacity)
+                if wake == nil, state.session != nil { armGapTimer(&state) }
                 if state.isStuck { return (.stuck, wake) }
                 return (.queued(mayRead: state.mayRead(feed, capacity: capacity)), wake)
             }
@@ -357,12 +357,7 @@ final class StripeMerger: Sendable {
 
     private func wakeSession() {
         let capacity = capacity
-        let wake: SessionWake? = state.withLock { state in
-            guard let session = state.session, let (handover, readers) = state.takeReady(capacity: capacity) else { return nil }
-            state.session = nil
-            return (session, handover, readers)
-        }
-        if let wake { Self.resume(wake) }
+        if let wake = state.withLock({ $0.wakeSession(capacity: capacity) }) { Self.resume(wake) }
     }
 
     /// Lets the feeds read again, then hands the session what it takes.
