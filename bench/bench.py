@@ -752,11 +752,12 @@ class S2STool:
                 if not lines:
                     raise CopyFailed("s2sctl endpoint new printed no ID") from None
                 self.endpoints[dest] = lines[-1]
-            meet_endpoint(self.sender.s2sctl, self.sender.env, self.target(dest), dest)
+            meet_endpoint(self.sender.s2sctl, self.sender.env, self.address(self.endpoints[dest]), dest)
         return self.endpoints[dest]
 
-    def target(self, dest):
-        return self.endpoint(dest) if self.relay else f"{self.endpoint(dest)}@127.0.0.1:{self.receiver.port}"
+    def address(self, endpoint_id):
+        """What `s2sctl send` takes for the endpoint: the ID through the relay, else ID@HOST:PORT."""
+        return endpoint_id if self.relay else f"{endpoint_id}@127.0.0.1:{self.receiver.port}"
 
     def _check_daemons(self):
         for daemon in (self.sender, self.receiver):
@@ -766,7 +767,7 @@ class S2STool:
 
     def measure(self, workload, dest, log_path, timeout):
         self._check_daemons()
-        command = [self.sender.s2sctl, "--user", "send", *self.send_args, workload.source, self.target(dest)]
+        command = [self.sender.s2sctl, "--user", "send", *self.send_args, workload.source, self.address(self.endpoint(dest))]
         daemons = {"sender": self.sender.pid, "receiver": self.receiver.pid}
         before = {side: cpu_seconds(pid) for side, pid in daemons.items()}
         phases_before = {"sender": self.sender.phase_cpu(), "receiver": self.receiver.phase_cpu()}

@@ -525,14 +525,15 @@ class S2SWan:
         if dest not in self.endpoints:
             reply = self.receiver.ctl("endpoint", "new", "--json", dest)
             self.endpoints[dest] = json.loads(reply.stdout)["id"]
-            common.meet_endpoint(self.sender.s2sctl, self.sender.env, self.target(dest), dest)
+            common.meet_endpoint(self.sender.s2sctl, self.sender.env, self.address(self.endpoints[dest]), dest)
         return self.endpoints[dest]
 
-    def target(self, dest):
-        return self.endpoint(dest) if self.via_relay else f"{self.endpoint(dest)}@{self.receiver.address}:{self.receiver.port}"
+    def address(self, endpoint_id):
+        """What `s2sctl send` takes for the endpoint: the ID through the relay, else ID@HOST:PORT."""
+        return endpoint_id if self.via_relay else f"{endpoint_id}@{self.receiver.address}:{self.receiver.port}"
 
     def measure(self, workload, dest, log_path, budget, emulator):
-        command = [self.sender.s2sctl, "--user", "send", "--retry-for", "0", *self.send_args, workload.source, self.target(dest)]
+        command = [self.sender.s2sctl, "--user", "send", "--retry-for", "0", *self.send_args, workload.source, self.address(self.endpoint(dest))]
         pids = {"sender": self.sender.pid, "receiver": self.receiver.pid}
         daemons = {"sender": self.sender, "receiver": self.receiver}
         phases_before = {side: daemon.phase_cpu() for side, daemon in daemons.items()}
