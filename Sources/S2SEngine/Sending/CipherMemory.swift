@@ -16,15 +16,17 @@ import Synchronization
 /// written (a session with an endpoint already known writes nothing). Bounded: forgetting costs
 /// nothing but ChaChaPoly for one connection.
 final class CipherMemory: Sendable {
-    /// Endpoints remembered at most; all are forgotten when one more would pass it.
+    /// Endpoints remembered at most by default; all are forgotten when one more would pass it.
     static let capacity = 4096
 
+    private let bound: Int
     private let endpoints: Mutex<Set<Data>>
     private let database: SQLiteDatabase?
     private let logger: Logger?
 
     /// A memory that lasts as long as this object (tests, a session on its own).
-    init() {
+    init(capacity: Int = CipherMemory.capacity) {
+        bound = capacity
         endpoints = Mutex([])
         database = nil
         logger = nil
@@ -32,13 +34,14 @@ final class CipherMemory: Sendable {
 
     /// A memory kept in `database` too, loaded from it now. A database that cannot be read or
     /// written is logged, and the memory serves without it.
-    init(database: SQLiteDatabase, logger: Logger) {
+    init(database: SQLiteDatabase, logger: Logger, capacity: Int = CipherMemory.capacity) {
+        bound = capacity
         self.database = database
         self.logger = logger
         var known: Set<Data> = []
         do {
             known = Set(try database.read { db in
-                try db.fetchValues(Data.self, sql: "SELECT key_hash FROM aes_endpoint ORDER BY learnt_usec DESC LIMIT ?", arguments: [Int64(Self.capacity)])
+                try db.fetchValues(Data.self, sql: "SELECT key_hash FROM aes_endpoint ORDER BY learnt_usec DESC LIMIT ?", arguments: [Int64(capacity)])
             })
         } catch {
             logger.warning("cannot read which endpoints take AES-GCM; each is met again", metadata: ["error": "\(error)"])
@@ -63,7 +66,7 @@ final class CipherMemory: Sendable {
         }
         let cleared = endpoints.withLock { endpoints -> Bool? in
             guard !endpoints.contains(key) else { return nil }
-            let full = endpoints.count >= Self.capacity
+            let full = endpoints.count >= bound
             if full { endpoints.removeAll() }
             endpoints.insert(key)
             return full

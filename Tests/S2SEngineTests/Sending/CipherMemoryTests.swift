@@ -65,6 +65,25 @@ struct CipherMemoryTests {
         #expect(!stored.contains(Data(aes)), "a hash of the key, not the key")
     }
 
+    /// The table is bounded as the memory is: one endpoint past the capacity empties it first, so
+    /// a daemon started again knows only what came after.
+    @Test(.enabled(if: NoiseCipher.hasHardwareAES, "AES-GCM is chosen only on a CPU that runs it in hardware"))
+    func theTableIsBoundedToo() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("s2s-db-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let store = try EndpointStore(path: folder.appendingPathComponent("s2s.sqlite").path)
+        let logger = Logger(label: "test")
+        func key(_ n: UInt8) -> [UInt8] { Array(repeating: n, count: 32) }
+        let memory = CipherMemory(database: store.database, logger: logger, capacity: 3)
+        for n in UInt8(1)...4 { memory.learn(aesHello, for: key(n)) }
+        let rows = try store.database.read { db in try db.fetchValues(Data.self, sql: "SELECT key_hash FROM aes_endpoint") }
+        #expect(rows.count == 1)
+        let again = CipherMemory(database: store.database, logger: logger, capacity: 3)
+        #expect(again.cipher(for: key(4)) == .aesGCM)
+        for n in UInt8(1)...3 { #expect(again.cipher(for: key(n)) == .chaChaPoly, "\(n)") }
+    }
+
     @Test func neverWithoutHardwareAESOnThisSide() {
         let memory = CipherMemory()
         let endpoint: [UInt8] = Array(repeating: 1, count: 32)
