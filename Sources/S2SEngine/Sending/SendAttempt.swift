@@ -3,13 +3,16 @@ import Logging
 import S2SCore
 import S2SProtocol
 
-/// One attempt of a queued send, run outside the queue's actor: rescan the sources as the user,
-/// take the send's token, run a session.
+/// One attempt of a queued send, run outside the queue's actor: rescan the sources as the user
+/// (unless the send was scanned as it was added, a moment ago), take the send's token, run a
+/// session.
 struct SendAttempt: Sendable {
     let transfer: Transfer
     let destination: Destination
     let options: SendOptions
     let tokenKey: Data
+    /// The tree scanned as the send was added, for a first attempt that starts at once.
+    let scanned: SourceTree?
     let tokens: SendTokenStore
     let ciphers: CipherMemory
     let configuration: Configuration
@@ -28,12 +31,16 @@ struct SendAttempt: Sendable {
         // receiver confirmed: a source that is gone now is not an error.
         let moved = options.removeSource && transfer.snapshot.attempts > 1
         let tree: SourceTree
-        do {
-            tree = try await user.run { () throws(EngineError) in
-                try SourceTree.scan(sources, followSymlinks: follow, maxEntries: ProtocolLimits.defaultMaxEntries, skippingMissing: moved)
+        if let scanned {
+            tree = scanned
+        } else {
+            do {
+                tree = try await user.run { () throws(EngineError) in
+                    try SourceTree.scan(sources, followSymlinks: follow, maxEntries: ProtocolLimits.defaultMaxEntries, skippingMissing: moved)
+                }
+            } catch {
+                return .failed("cannot read the sources: \(error)")
             }
-        } catch {
-            return .failed("cannot read the sources: \(error)")
         }
         if tree.entries.isEmpty {
             logger.info("every source was moved by earlier attempts", metadata: ["transfer": "\(transfer.objectNumber)"])

@@ -23,6 +23,9 @@ actor SendQueue {
         var failures: UInt32 = 0
         var rejections: UInt32 = 0
         var running = false
+        /// The tree scanned when the send was added, until the queue either starts its first
+        /// attempt at once (which takes it instead of scanning again) or makes it wait.
+        var scanned: SourceTree?
     }
 
     private var jobs: [Int64: Job] = [:]
@@ -85,7 +88,7 @@ actor SendQueue {
             throw .failed("cannot record the transfer: \(error)")
         }
         let transfer = Transfer(record: record, sharedLimit: limits.bandwidth.upload)
-        jobs[transfer.number] = Job(transfer: transfer, destination: destination, options: options, tokenKey: tokenKey)
+        jobs[transfer.number] = Job(transfer: transfer, destination: destination, options: options, tokenKey: tokenKey, scanned: tree)
         await registry.register(transfer)
         schedule()
         return transfer
@@ -196,6 +199,8 @@ actor SendQueue {
         for number in picked {
             guard var job = jobs[number] else { continue }
             job.running = true
+            let scanned = job.scanned
+            job.scanned = nil
             jobs[number] = job
             job.transfer.update {
                 $0.state = .connecting
@@ -204,8 +209,8 @@ actor SendQueue {
             }
             let transfer = job.transfer
             let attempt = SendAttempt(
-                transfer: transfer, destination: job.destination, options: job.options, tokenKey: job.tokenKey, tokens: tokens,
-                ciphers: ciphers, configuration: configuration, logger: logger)
+                transfer: transfer, destination: job.destination, options: job.options, tokenKey: job.tokenKey, scanned: scanned,
+                tokens: tokens, ciphers: ciphers, configuration: configuration, logger: logger)
             service.submit { [self] in
                 await registry.persist(transfer)
                 await registry.changed(transfer)
@@ -216,6 +221,11 @@ actor SendQueue {
                 if Task.isCancelled && outcome != .done { return }
                 await ended(number, outcome, progressed: transfer.snapshot.bytesDone > before)
             }
+        }
+        // A send that waits is scanned again when it starts: its files may change meanwhile, and
+        // a queue of large trees would hold every one of them.
+        for (number, job) in jobs where job.scanned != nil {
+            jobs[number]?.scanned = nil
         }
         return next
     }
