@@ -314,9 +314,7 @@ final class SendSession: Sendable {
             [.offerBegin(token: token, digest: digest, entryCount: UInt32(tree.entries.count), totalBytes: tree.totalBytes)]
             + tree.entries.map { .entry($0) } + [.offerEnd]
         do {
-            for record in records {
-                try await send(record, channel, shared)
-            }
+            try await send(records, channel, shared)
         } catch SendEnding.lost(let reason) {
             // A receiver that refuses early closes: its REFUSE may be waiting to be read.
             if case .refuse(let code)? = try? await channel.receive() { throw SendEnding.refused(code) }
@@ -734,6 +732,32 @@ final class SendSession: Sendable {
             throw ending(after: error)
         }
     }
+
+    /// Sends records before ACCEPT (the offer) on the main connection, many to a hop: sealed
+    /// together into one buffer and flushed once per ``offerWriteBytes``, where a record each was a
+    /// hop to the event loop per entry of a tree.
+    private func send(_ records: [Record], _ channel: SecureChannel, _ shared: Shared) async throws {
+        var plaintexts: [ByteBuffer] = []
+        var pending = 0
+        var frames = ByteBuffer()
+        for (position, record) in records.enumerated() {
+            try checked(shared) { (validator: inout SessionValidator) throws(ProtocolError) in try validator.sending(record) }
+            do {
+                let plaintext = try channel.plaintext(record)
+                pending += plaintext.readableBytes
+                plaintexts.append(plaintext)
+                guard pending >= Self.offerWriteBytes || position == records.count - 1 else { continue }
+                try await channel.write(plaintexts: plaintexts, into: &frames)
+            } catch {
+                throw ending(after: error)
+            }
+            plaintexts.removeAll(keepingCapacity: true)
+            pending = 0
+        }
+    }
+
+    /// The offer's plaintext bytes sealed and written in one hop.
+    static let offerWriteBytes = 256 << 10
 
     /// What an error that ended the attempt means: the user's cancel or pause (which closed the
     /// connection), or a lost connection.
