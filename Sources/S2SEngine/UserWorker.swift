@@ -60,33 +60,55 @@ final class UserWorker: Sendable {
     /// ``run(_:)`` for the receiving layer: a failure to act as the user becomes `.accessDenied`
     /// or `.writeFailed`.
     func receive<T: Sendable>(_ body: @escaping @Sendable () throws(ReceiveError) -> T) async throws(ReceiveError) -> T {
+        try await perform(body, failure: receiveFailure).get()
+    }
+
+    /// ``receive(_:)`` without waiting: `body` starts on the worker thread after the jobs already
+    /// submitted, and its result is taken from the handle returned (how a receiving session
+    /// publishes one batch while it receives the next).
+    func startReceiving<T: Sendable>(_ body: @escaping @Sendable () throws(ReceiveError) -> T) -> PendingResult<Result<T, ReceiveError>> {
+        let pending = PendingResult<Result<T, ReceiveError>>()
+        submit(body, failure: receiveFailure) { pending.complete($0) }
+        return pending
+    }
+
+    private var receiveFailure: @Sendable (EngineError) -> ReceiveError {
         let uid = user.uid
-        return try await perform(body) { error in
+        return { error in
             ReceiveError(error.kind == .accessDenied ? .accessDenied : .writeFailed, "cannot act as user \(uid): \(error.message)")
-        }.get()
+        }
     }
 
     private func perform<T: Sendable, E: Error>(
         _ body: @escaping @Sendable () throws(E) -> T, failure: @escaping @Sendable (EngineError) -> E
     ) async -> Result<T, E> {
         await withCheckedContinuation { continuation in
-            let job: @Sendable (EngineError?) -> Void = { identityFailure in
-                if let identityFailure {
-                    continuation.resume(returning: .failure(failure(identityFailure)))
-                } else {
-                    continuation.resume(returning: Result { () throws(E) -> T in try body() })
-                }
-            }
-            let accepted = shared.queue.withLock { state in
-                guard !state.stopped else { return false }
-                state.jobs.append(job)
-                return true
-            }
-            if accepted {
-                shared.available.signal()
+            submit(body, failure: failure) { continuation.resume(returning: $0) }
+        }
+    }
+
+    /// Queues `body` for the thread; `deliver` gets its result there, or a failure at once if the
+    /// worker has stopped.
+    private func submit<T: Sendable, E: Error>(
+        _ body: @escaping @Sendable () throws(E) -> T, failure: @escaping @Sendable (EngineError) -> E,
+        deliver: @escaping @Sendable (Result<T, E>) -> Void
+    ) {
+        let job: @Sendable (EngineError?) -> Void = { identityFailure in
+            if let identityFailure {
+                deliver(.failure(failure(identityFailure)))
             } else {
-                continuation.resume(returning: .failure(failure(.failed("the worker for user \(user.uid) has stopped"))))
+                deliver(Result { () throws(E) -> T in try body() })
             }
+        }
+        let accepted = shared.queue.withLock { state in
+            guard !state.stopped else { return false }
+            state.jobs.append(job)
+            return true
+        }
+        if accepted {
+            shared.available.signal()
+        } else {
+            deliver(.failure(failure(.failed("the worker for user \(user.uid) has stopped"))))
         }
     }
 

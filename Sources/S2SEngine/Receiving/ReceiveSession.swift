@@ -61,6 +61,8 @@ final class ReceiveSession {
     private var batch = ReceiveBatch()
     /// The last flushed batch, renamed into place, until its names are durable (`flush`).
     private var renamed: RenamedBatch?
+    /// A flush whose disk work is under way, with what it settles once done (`flush`).
+    private var flushing: FlushUnderWay?
     private var failures = 0
     private var firstFailure = ""
     /// A record read ahead (the offer's first, while a direct path was tried) and already checked.
@@ -76,6 +78,15 @@ final class ReceiveSession {
         case cancelledBySender(CancelCode)
         /// The connection broke or timed out; partial data is kept for a retry.
         case lost(String)
+    }
+
+    /// A flush handed to the publishing worker: the results it owes, the earlier batch whose
+    /// names its sync makes durable, and the disk's answer to come.
+    private struct FlushUnderWay {
+        let owed: [ReceiveBatch.Owed]
+        let earlier: RenamedBatch?
+        let final: Bool
+        let outcome: PendingResult<Result<BatchFlush.Outcome, ReceiveError>>
     }
 
     /// The connection is not a session of its own: its first record asked to join a striped one.
@@ -425,6 +436,9 @@ final class ReceiveSession {
                 // results that are due.
                 break
             }
+            if flushing?.outcome.isComplete == true {
+                for batch in await settleFlush() { try await sendResults(batch) }
+            }
             let now = ContinuousClock.now
             if batch.isDue(now: now) || renamed?.isDue(now: now) == true { try await flush() }
         }
@@ -538,59 +552,77 @@ final class ReceiveSession {
     /// Makes the verified files durable in one batch, publishes them, records the delivery, and
     /// sends every owed FILE_RESULT in order.
     ///
-    /// A batch's new names become durable with the next batch's data, in the same `syncfs` (one
-    /// journal commit per batch instead of two), so its results go out one flush later (they are
-    /// kept in `renamed`); `final` (the transfer ends or stops here) makes them durable at once
-    /// and sends every result.
-    private func flush(final: Bool = false) async throws {
-        // Not `let plan`: a copy held here would make `delivered` below copy the plan's every
-        // record on each flush (copy on write), a cost that grew with the number of files.
-        guard !batch.isEmpty || renamed != nil, let sink, sink.hasArea, self.plan != nil, let token else { return }
+    /// The disk work (``BatchFlush``) runs on the sink's publishing worker while the session
+    /// receives the next batch; its results are settled when it is done (``settleFlush()``), at the
+    /// latest by the next flush. A batch's new names become durable with the next batch's data, in
+    /// the same `syncfs` (one journal commit per batch instead of two), so its results go out one
+    /// flush later (they are kept in `renamed`); `final` (the transfer ends or stops here) waits
+    /// for the disk, makes the names durable at once and answers for every file. Without
+    /// `answering` (after a CANCEL) the results are settled but not sent.
+    private func flush(final: Bool = false, answering: Bool = true) async throws {
+        var answers = await settleFlush()
+        // Not `let plan`: a copy held here would make `delivered` copy the plan's every record on
+        // each flush (copy on write), a cost that grew with the number of files.
+        if !batch.isEmpty || renamed != nil, let sink, sink.hasArea, self.plan != nil, let token {
+            startFlush(sink: sink, token: token, final: final)
+            if final { answers += await settleFlush() }
+        }
+        guard answering else { return }
+        for batch in answers { try await sendResults(batch) }
+    }
+
+    /// Hands the batch, and the names renamed by the flush before, to the publishing worker.
+    private func startFlush(sink: ReceiveSink, token: TransferToken, final: Bool) {
         let earlier = renamed
         renamed = nil
+        let owed = batch.take()
         // Keyed by the entry's index in this offer, never by the partial file's slot: a retry
         // may offer a path at another index than the one its slot was first given for.
-        let verified = batch.pending.compactMap { owed in owed.file.map { (entry: owed.index, file: $0) } }
-        var published: [UInt32: Result<PartialArea.Published, ReceiveError>] = [:]
-        var earlierDurable = true
-        if !verified.isEmpty || earlier != nil {
-            do throws(ReceiveError) {
-                try sink.sync(verified.map(\.file), withNamesRenamedEarlier: earlier != nil)
-            } catch {
-                for owed in verified { published[owed.entry] = .failure(error) }
-                earlierDurable = false
+        let files = owed.compactMap { owed in
+            owed.file.map { file in
+                let entry = entries[Int(owed.index)]
+                return BatchFlush.File(
+                    entry: owed.index, path: entry.path.string,
+                    request: PartialArea.PublishRequest(
+                        file: file, directory: entry.path.parent.flatMap { sink.directories[$0] }, name: String(entry.path.lastComponent)))
             }
         }
-        let confirmed = earlier.map { earlierDurable ? $0 : failed($0) }
-        let publishing = verified.filter { published[$0.entry] == nil }
-        do {
-            try context.resume.record(
-                endpoint: endpoint.number, token: token, publishing: publishing.map { entries[Int($0.entry)].path.string },
-                delivered: confirmed?.delivered ?? [], bytes: confirmed?.bytes ?? 0, now: Clock.nowMicroseconds)
-        } catch {
-            // Earlier files are in place; only their retry bookkeeping is behind. This batch's
-            // files cannot be published without their record.
-            logger.error("cannot record the files published", metadata: ["error": "\(error)"])
-            let failure = ReceiveError(.writeFailed, "cannot record the files to publish: \(error)")
-            for owed in publishing { published[owed.entry] = .failure(failure) }
+        let resume = context.resume
+        let endpointNumber = endpoint.number
+        let work = BatchFlush(files: files, earlier: earlier, syncingNames: final)
+        let outcome = sink.startFlush(work) { publishing, delivered in
+            try resume.record(
+                endpoint: endpointNumber, token: token, publishing: publishing, delivered: delivered?.delivered ?? [],
+                bytes: delivered?.bytes ?? 0, now: Clock.nowMicroseconds)
         }
-        let requests = publishing.filter { published[$0.entry] == nil }.map { verified in
-            let entry = entries[Int(verified.entry)]
-            return (entry: verified.entry, request: PartialArea.PublishRequest(
-                file: verified.file, directory: entry.path.parent.flatMap { sink.directories[$0] }, name: String(entry.path.lastComponent)))
+        flushing = FlushUnderWay(owed: owed, earlier: earlier, final: final, outcome: outcome)
+    }
+
+    /// Waits for the flush under way, if any, and settles it: the earlier batch counts as
+    /// delivered once its names are durable, this one's files are published or failed. Returns
+    /// the batches whose results are due, in order. Everything is recorded and counted before
+    /// anything is sent: sending may fail.
+    private func settleFlush() async -> [RenamedBatch] {
+        guard let flushing, let token else { return [] }
+        self.flushing = nil
+        let outcome: BatchFlush.Outcome
+        switch await flushing.outcome.value() {
+        case .success(let done):
+            outcome = done
+        case .failure(let error):
+            // The worker could not act as the owner: nothing was synced or published.
+            outcome = BatchFlush.Outcome(
+                earlierDurable: false,
+                published: Dictionary(uniqueKeysWithValues: flushing.owed.filter { $0.file != nil }.map { ($0.index, .failure(error)) }))
         }
-        if !requests.isEmpty {
-            do throws(ReceiveError) {
-                let results = try await sink.publish(requests.map(\.request), syncingNames: final)
-                for (request, result) in zip(requests, results) { published[request.entry] = result }
-            } catch {
-                for request in requests { published[request.entry] = .failure(error) }
-            }
+        if let failure = outcome.recordFailure {
+            logger.error("cannot record the files published", metadata: ["error": "\(failure)"])
         }
+        let confirmed = flushing.earlier.map { outcome.earlierDurable ? $0 : failed($0) }
         var current = RenamedBatch(results: [], deliveries: [], since: .now)
-        for owed in batch.take() {
+        for owed in flushing.owed {
             var code = owed.code
-            if owed.file != nil, let result = published[owed.index] {
+            if owed.file != nil, let result = outcome.published[owed.index] {
                 switch result {
                 case .success(let publication):
                     let entry = entries[Int(owed.index)]
@@ -599,15 +631,15 @@ final class ReceiveSession {
                 case .failure(let error):
                     logger.warning("cannot publish a received file", metadata: ["entry": "\(owed.index)", "error": "\(error)"])
                     note(failure: "\(entries[Int(owed.index)].path): \(error.message)")
-                    if let slot = self.plan?.slot(owed.index) { sink.removeFile(slot: slot) }
+                    if let slot = self.plan?.slot(owed.index) { sink?.removeFile(slot: slot) }
                     code = FileResultCode(rawValue: error.fileResultCode) ?? .writeError
                 }
             }
             current.results.append((owed.index, code))
         }
         // Without new names to wait for (or with them durable already), this batch's results go
-        // now. Everything is recorded and counted before anything is sent: sending may fail.
-        let settled = final || current.deliveries.isEmpty
+        // now.
+        let settled = flushing.final || current.deliveries.isEmpty
         if let confirmed { await count(confirmed) }
         if settled {
             recordDelivered(current, token: token)
@@ -615,8 +647,7 @@ final class ReceiveSession {
         } else {
             renamed = current
         }
-        if let confirmed { try await sendResults(confirmed) }
-        if settled { try await sendResults(current) }
+        return [confirmed, settled ? current : nil].compactMap { $0 }
     }
 
     /// Records the files of a flushed batch delivered, once their names are durable.
@@ -825,6 +856,7 @@ final class ReceiveSession {
             await merger.end()
             context.stripes.remove(merger)
         }
+        sink?.stop()
         user?.stop()
         if claimedToken, let token { context.resume.release(endpoint: endpoint.number, token: token) }
     }
@@ -844,16 +876,8 @@ final class ReceiveSession {
         sink?.current = nil
         batch = ReceiveBatch()
         // Files renamed into place stay there, as files confirmed before a CANCEL do, and count
-        // once their names are durable; if that sync fails they fail, as in `flush`.
-        if let renamed, !renamed.deliveries.isEmpty, let token, let sink {
-            do throws(ReceiveError) {
-                try sink.sync([], withNamesRenamedEarlier: true)
-                recordDelivered(renamed, token: token)
-                await count(renamed)
-            } catch {
-                _ = failed(renamed)  // no results go back after a CANCEL: only the failures are noted
-            }
-        }
+        // once their names are durable; if that sync fails they fail. No results go back.
+        try? await flush(final: true, answering: false)
         renamed = nil
         await removePartialArea()
         if let token { try? context.resume.forget(endpoint: endpoint.number, token: token) }

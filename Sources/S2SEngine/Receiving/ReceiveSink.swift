@@ -30,6 +30,8 @@ final class ReceiveSink {
     var current: (index: UInt32, file: PartialFile, checkpointed: UInt64, at: ContinuousClock.Instant)?
     /// Partial files created ahead of their data (``createAhead``), by entry index.
     private var created: [UInt32: PartialFile] = [:]
+    /// The flushes' worker, once there was one (``publishingWorker``).
+    private var publisher: UserWorker?
 
     private init(user: UserWorker, algorithm: FileDigest.Algorithm, area: PartialArea, directories: [RelativePath: ReceivePath]) {
         self.user = user
@@ -155,24 +157,31 @@ final class ReceiveSink {
 
     // MARK: Publishing
 
-    /// Makes verified files durable, in one batch, and with them the names of files renamed
-    /// earlier without syncing them (one `syncfs`: a rename never leaves the file system).
-    func sync(_ files: [PartialFile], withNamesRenamedEarlier names: Bool = false) throws(ReceiveError) {
-        guard let area else { return }
-        if files.isEmpty {
-            if names { try area.syncFileSystem() }
-            return
+    /// Starts a flush's disk work (``BatchFlush``) and returns at once: the session receives the
+    /// next batch meanwhile, and the work runs on the publishing worker. A last flush (syncing
+    /// the names), which the session waits for, runs on the first worker: a transfer of one file
+    /// needs no second thread. `record` notes the files to publish in the resume records, between
+    /// the sync and the renames.
+    func startFlush(
+        _ flush: BatchFlush, record: @escaping @Sendable (_ publishing: [String], _ delivered: RenamedBatch?) throws -> Void
+    ) -> PendingResult<Result<BatchFlush.Outcome, ReceiveError>> {
+        guard let area else {
+            let pending = PendingResult<Result<BatchFlush.Outcome, ReceiveError>>()
+            pending.complete(.failure(ReceiveError(.writeFailed, "no partial area")))
+            return pending
         }
-        try area.sync(files, strategy: names ? .fileSystem : .automatic)
+        let worker = flush.syncingNames ? user : publishingWorker
+        return worker.startReceiving { () throws(ReceiveError) in flush.run(in: area, record: record) }
     }
 
-    /// Renames durable files to their final names (never replacing anything), as the owner;
-    /// without `syncingNames`, the new names are durable only after the next ``sync(_:withNamesRenamedEarlier:)``.
-    func publish(
-        _ requests: [PartialArea.PublishRequest], syncingNames: Bool
-    ) async throws(ReceiveError) -> [Result<PartialArea.Published, ReceiveError>] {
-        guard let area else { return [] }
-        return try await user.receive { () throws(ReceiveError) in area.publish(requests, syncingNames: syncingNames) }
+    /// A second thread acting as the owner, for the flushes: on the first one, partial files
+    /// would wait to be created behind a whole batch's sync and renames. The first worker if a
+    /// thread cannot be had (flushes then only wait their turn).
+    private var publishingWorker: UserWorker {
+        if let publisher { return publisher }
+        let worker = (try? UserWorker(user.user)) ?? user
+        publisher = worker
+        return worker
     }
 
     /// Applies the offered directories' modes and mtimes, deepest first (writing into a directory
@@ -191,6 +200,11 @@ final class ReceiveSink {
             }
             try directory.sync(Set(finishing.map(\.path)))
         }
+    }
+
+    /// Ends the publishing worker's thread once its jobs have run (the session ends).
+    func stop() {
+        publisher?.stop()
     }
 
     /// Removes the partial area and everything in it (the transfer ended or was forgotten).
