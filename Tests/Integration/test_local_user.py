@@ -10,7 +10,7 @@ import time
 
 from s2sit import TRANSFER, Client, unwrap
 from test_queue import history, queue_pair  # noqa: F401  (queue_pair is a fixture)
-from test_transfer import new_endpoint, random_file
+from test_transfer import new_endpoint, pair, random_file  # noqa: F401  (pair is a fixture)
 
 ERR_LIMIT = "org.s2s.Error.LimitExceeded"
 
@@ -117,6 +117,26 @@ def test_a_source_the_user_cannot_read_is_refused_at_once(queue_pair, mkdir, use
     r = sender.ctl("send", str(secret), dest, user=user_a)
     assert r.rc != 0 and "Permission denied" in r.err, r
     assert history(sender, user_a) == {}
+
+
+def test_a_file_the_user_cannot_read_inside_a_sent_directory_is_skipped_with_a_warning(pair, mkdir, user_a, user_b):
+    """The scan asks the kernel with the sending user's own credentials (`faccessat`,
+    `AT_EACCESS`): a file of another user's, mode 0600, is left out and named; a file the user may
+    read through its group is sent."""
+    receiver, sender = pair
+    inbox = mkdir("in", owner=user_b)
+    dest = new_endpoint(receiver, inbox, user_b)
+    top = mkdir("out", owner=user_a)
+    random_file(top / "mine.bin", 10, owner=user_a)
+    theirs = random_file(top / "theirs.bin", 10, owner=user_b)
+    os.chmod(theirs, 0o600)
+    shared = random_file(top / "shared.bin", 10, owner=user_b)
+    os.chown(shared, user_b.uid, user_a.gid)
+    os.chmod(shared, 0o640)
+    r = sender.ctl("send", str(top), dest, user=user_a)
+    assert r.rc == 0, r
+    assert "skipped" in r.err and "theirs.bin" in r.err and "Permission denied" in r.err, r
+    assert sorted(p.name for p in (inbox / "out").iterdir()) == ["mine.bin", "shared.bin"]
 
 
 def test_a_list_larger_than_the_bus_carries_is_an_error_to_its_caller(queue_pair, mkdir, user_a, user_b):
