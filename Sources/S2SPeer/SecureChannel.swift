@@ -105,6 +105,12 @@ public actor SecureChannel {
         try await write(record.get())
     }
 
+    /// The plaintext of a DATA record for `entry` at `offset` carrying `bytes` (1 ...
+    /// ``maxDataLength``), for ``write(plaintexts:into:)``.
+    public nonisolated func dataPlaintext(entry: UInt32, offset: UInt64, bytes: UnsafeRawBufferPointer) throws(PeerError) -> ByteBuffer {
+        try dataRecord(entry: entry, offset: offset, bytes: bytes)
+    }
+
     /// The most data bytes one DATA record inside SEQ may carry to this peer.
     public nonisolated var maxSequencedDataLength: Int {
         maxDataLength - Record.sequenceHeaderLength

@@ -553,15 +553,32 @@ final class SendSession: Sendable {
         // as many as can be in flight, the write window's and a striped session's queue.
         var batches: [DataRecordBatch] = []
         var nextBatch = 0
+        // Small files sent whole, gathered for one write (`GatheredRecords`); they go out before
+        // anything else is sent and before the session waits for the user's thread.
+        var gathered = GatheredRecords()
+        let gathering = outbound == nil && transfer.throttle.isUnlimited
+        let gatheredFileBytes = UInt64(min(GatheredRecords.fileBytes, channel.maxDataLength))
         for (nth, (position, source, start)) in files.enumerated() {
             let index = UInt32(position)
             transfer.update { $0.currentFile = tree.entries[position].path.string }
+            if !opener.isOpenedAhead(nth) { try await write(&gathered, channel) }
             guard let fd = await opener.take(nth) else {
+                try await write(&gathered, channel)
                 try await abort(index, "\(source.path) changed or vanished since it was scanned", channel, shared)
                 continue
             }
             defer { close(fd) }
             var hash = try FileDigest(FileDigest.Algorithm(rawValue: digest.rawValue) ?? .xxh3_128)
+            if gathering, start == 0, source.size <= gatheredFileBytes {
+                if let failed = try gather(fd, source, index: index, hash: &hash, buffer: buffer, into: &gathered, channel, shared) {
+                    try await write(&gathered, channel)
+                    try await abort(index, failed, channel, shared)
+                } else if gathered.bytes >= GatheredRecords.writeBytes {
+                    try await write(&gathered, channel)
+                }
+                continue
+            }
+            try await write(&gathered, channel)
             var offset: UInt64 = 0
             var failed: String?
             while offset < source.size {
@@ -604,7 +621,57 @@ final class SendSession: Sendable {
             if tree.fileCount == 1 { transfer.update { $0.digest = FileDigest.hex(digestBytes) } }
             try await send(.fileEnd(entry: index, digest: digestBytes), channel, shared)
         }
+        try await write(&gathered, channel)
         try await send(.done, channel, shared)
+    }
+
+    /// Reads a small file whole (read from its start, no more than one DATA record) and adds its
+    /// DATA and FILE_END to `gathered`. Returns why the file failed, if it did (nothing of it is
+    /// gathered then).
+    private func gather(
+        _ fd: Int32, _ source: SourceTree.Source, index: UInt32, hash: inout FileDigest, buffer: UnsafeMutableRawBufferPointer,
+        into gathered: inout GatheredRecords, _ channel: SecureChannel, _ shared: Shared
+    ) throws -> String? {
+        let size = Int(source.size)
+        var got = 0
+        while got < size {
+            let read = Self.retryingInterruptions {
+                CPUAccount.measure(.read, bytes: size - got) { pread(fd, buffer.baseAddress.map { $0 + got }, size - got, off_t(got)) }
+            }
+            guard read > 0 else { return Self.readFailure(read, source) }
+            got += read
+        }
+        guard SourceTree.unchanged(fd, source) else { return "\(source.path) changed while it was read" }
+        let data = UnsafeRawBufferPointer(rebasing: buffer[..<size])
+        hash.update(data)
+        let digestBytes = hash.finalize()
+        if tree.fileCount == 1 { transfer.update { $0.digest = FileDigest.hex(digestBytes) } }
+        let fileEnd = Record.fileEnd(entry: index, digest: digestBytes)
+        do {
+            if size > 0 {
+                try checked(shared) { (validator: inout SessionValidator) throws(ProtocolError) in
+                    try validator.sendingData(entry: index, offset: 0, count: size)
+                }
+                gathered.append(try channel.dataPlaintext(entry: index, offset: 0, bytes: data), dataBytes: size)
+            }
+            try checked(shared) { (validator: inout SessionValidator) throws(ProtocolError) in try validator.sending(fileEnd) }
+            gathered.append(try channel.plaintext(fileEnd), dataBytes: 0)
+        } catch let error as PeerError {
+            throw ending(after: error)
+        }
+        return nil
+    }
+
+    /// Writes the gathered records in one hop, and counts their data sent.
+    private func write(_ gathered: inout GatheredRecords, _ channel: SecureChannel) async throws {
+        guard !gathered.isEmpty else { return }
+        do {
+            try await channel.write(plaintexts: gathered.plaintexts, into: &gathered.frames)
+        } catch {
+            throw ending(after: error)
+        }
+        transfer.addBytes(gathered.dataBytes)
+        gathered.removeAll()
     }
 
     /// Sends a batch's records (read, not yet headed; `inout`, so that writing the headers does
@@ -733,31 +800,21 @@ final class SendSession: Sendable {
         }
     }
 
-    /// Sends records before ACCEPT (the offer) on the main connection, many to a hop: sealed
-    /// together into one buffer and flushed once per ``offerWriteBytes``, where a record each was a
-    /// hop to the event loop per entry of a tree.
+    /// Sends records before ACCEPT (the offer) on the main connection, many to a hop
+    /// (`GatheredRecords`), where a record each was a hop to the event loop per entry of a tree.
     private func send(_ records: [Record], _ channel: SecureChannel, _ shared: Shared) async throws {
-        var plaintexts: [ByteBuffer] = []
-        var pending = 0
-        var frames = ByteBuffer()
-        for (position, record) in records.enumerated() {
+        var gathered = GatheredRecords()
+        for record in records {
             try checked(shared) { (validator: inout SessionValidator) throws(ProtocolError) in try validator.sending(record) }
             do {
-                let plaintext = try channel.plaintext(record)
-                pending += plaintext.readableBytes
-                plaintexts.append(plaintext)
-                guard pending >= Self.offerWriteBytes || position == records.count - 1 else { continue }
-                try await channel.write(plaintexts: plaintexts, into: &frames)
+                gathered.append(try channel.plaintext(record), dataBytes: 0)
             } catch {
                 throw ending(after: error)
             }
-            plaintexts.removeAll(keepingCapacity: true)
-            pending = 0
+            if gathered.bytes >= GatheredRecords.writeBytes { try await write(&gathered, channel) }
         }
+        try await write(&gathered, channel)
     }
-
-    /// The offer's plaintext bytes sealed and written in one hop.
-    static let offerWriteBytes = 256 << 10
 
     /// What an error that ended the attempt means: the user's cancel or pause (which closed the
     /// connection), or a lost connection.

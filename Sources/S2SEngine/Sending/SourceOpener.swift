@@ -36,6 +36,9 @@ final class SourceOpener {
         for case let fd? in opened.values { close(fd) }
     }
 
+    /// Whether ``take(_:)`` has the `index`th file at hand (opened ahead), without a hop.
+    func isOpenedAhead(_ index: Int) -> Bool { opened[index] != nil }
+
     /// How many files are opened ahead and not taken (descriptors or failures).
     var heldAhead: Int { opened.count }
 
