@@ -469,8 +469,9 @@ final class ReceiveSession {
         guard let sink, let plan else { throw Ending.lost("no partial area") }
         if let current = sink.current, current.index == index { return current.file }
         let file: PartialFile
-        if let ready = sink.takeCreated(index) {
+        if let ready = await sink.takeCreated(index) {
             file = ready
+            sink.keepCreatingAhead { plan.upcomingFiles(after: index, limit: ReceiveSink.createAhead, created: sink.isCreated) }
         } else {
             guard let made = try await create(index, sink: sink, plan: plan) else { return nil }
             file = made
@@ -522,7 +523,7 @@ final class ReceiveSession {
     }
 
     private func abortFile(index: UInt32) async throws {
-        sink?.abandon(index)
+        await sink?.abandon(index)
         discarding = nil
         note(failure: "\(entries[Int(index)].path): the sender gave up on it")
         batch.add(index: index, code: .cancelled)

@@ -30,6 +30,9 @@ final class ReceiveSink {
     var current: (index: UInt32, file: PartialFile, checkpointed: UInt64, at: ContinuousClock.Instant)?
     /// Partial files created ahead of their data (``createAhead``), by entry index.
     private var created: [UInt32: PartialFile] = [:]
+    /// A creation ahead under way on the owner's thread (``keepCreatingAhead(_:)``): its entries,
+    /// and its files to come.
+    private var creating: (entries: Set<UInt32>, files: PendingResult<Result<[(UInt32, PartialFile)], ReceiveError>>)?
     /// The flushes' worker, once there was one (``publishingWorker``).
     private var publisher: UserWorker?
 
@@ -82,11 +85,46 @@ final class ReceiveSink {
 
     var hasArea: Bool { area != nil }
 
-    /// Whether the partial file of entry `index` was created ahead and not taken yet.
-    func isCreated(_ index: UInt32) -> Bool { created[index] != nil }
+    /// Whether the partial file of entry `index` was created ahead, or is being created, and was
+    /// not taken yet.
+    func isCreated(_ index: UInt32) -> Bool { created[index] != nil || creating?.entries.contains(index) == true }
 
-    /// The partial file created ahead for entry `index`, if any; it is no longer held here.
-    func takeCreated(_ index: UInt32) -> PartialFile? { created.removeValue(forKey: index) }
+    /// The partial file created ahead for entry `index`, if any (waiting for the creation under
+    /// way if it is one of its files); it is no longer held here.
+    func takeCreated(_ index: UInt32) async -> PartialFile? {
+        if created[index] == nil, creating?.entries.contains(index) == true { await settleCreating() }
+        return created.removeValue(forKey: index)
+    }
+
+    /// Keeps partial files created ahead of the session: once fewer than half of
+    /// ``createAhead`` wait, starts creating the next of `upcoming` (entry, slot) on the owner's
+    /// thread, unless a creation is under way. The session goes on writing meanwhile; waiting
+    /// for each hop cost it the time of every create.
+    func keepCreatingAhead(_ upcoming: () -> [(UInt32, UInt32)]) {
+        guard creating == nil, created.count < Self.createAhead / 2, let area else { return }
+        let ahead = upcoming()
+        guard !ahead.isEmpty else { return }
+        let algorithm = self.algorithm
+        let files = user.startReceiving { () throws(ReceiveError) in
+            var made: [(UInt32, PartialFile)] = []
+            for (entry, slot) in ahead {
+                guard let file = try? area.createFile(index: slot, algorithm: algorithm) else { break }
+                made.append((entry, file))
+            }
+            return made
+        }
+        creating = (Set(ahead.map(\.0)), files)
+    }
+
+    /// Takes the files of the creation under way, once it is done; those it could not create are
+    /// created when their data comes.
+    private func settleCreating() async {
+        guard let creating else { return }
+        self.creating = nil
+        if case .success(let made) = await creating.files.value() {
+            for (entry, file) in made { created[entry] = file }
+        }
+    }
 
     /// Creates the partial file in `slot` (or continues it from `offset`), with those `ahead`
     /// (entry, slot) that can be created now; the others are tried again when their data comes.
@@ -138,7 +176,8 @@ final class ReceiveSink {
     }
 
     /// Drops whatever is held for entry `index`: the current file and one created ahead.
-    func abandon(_ index: UInt32) {
+    func abandon(_ index: UInt32) async {
+        if creating?.entries.contains(index) == true { await settleCreating() }
         discardCurrent(ifEntry: index)
         if let file = created.removeValue(forKey: index) { discard(file) }
     }
