@@ -35,6 +35,23 @@ struct ReceivePath: Sendable, Hashable, CustomStringConvertible {
         try self.init(components: string.split(separator: "/", omittingEmptySubsequences: false).map(String.init))
     }
 
+    /// Checks an offered path as ``init(_:)`` does, without keeping it: how the files of an offer
+    /// are checked up front (their names are checked again as they are published), with no
+    /// string made per component.
+    static func check(offered string: String) throws(ReceiveError) {
+        guard !string.isEmpty, string.utf8.count <= Self.maximumLength else {
+            throw ReceiveError(.invalidPath, "path of \(string.utf8.count) bytes is empty or too long")
+        }
+        var first = true
+        for component in string.utf8.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false) {
+            try check(component: component)
+            if first, component.elementsEqual(PartialArea.areaName.utf8) {
+                throw ReceiveError(.invalidPath, "the path names the partial area")
+            }
+            first = false
+        }
+    }
+
     /// Checks each of `components`.
     init(components: [String]) throws(ReceiveError) {
         guard !components.isEmpty else { throw ReceiveError(.invalidPath, "empty path") }
@@ -77,12 +94,16 @@ struct ReceivePath: Sendable, Hashable, CustomStringConvertible {
 
     /// One file name: 1 to 255 bytes, not `.` or `..`, no `/`, no byte below 0x20 and no 0x7F.
     static func check(component: String) throws(ReceiveError) {
-        let bytes = component.utf8
+        try check(component: component.utf8[...])
+    }
+
+    /// ``check(component:)`` on a name's UTF-8 bytes.
+    private static func check<Bytes: Collection<UInt8>>(component bytes: Bytes) throws(ReceiveError) {
         guard !bytes.isEmpty, bytes.count <= maximumComponentLength else {
             throw ReceiveError(.invalidPath, "path component of \(bytes.count) bytes")
         }
-        guard component != ".", component != ".." else {
-            throw ReceiveError(.invalidPath, "path component \"\(component)\"")
+        guard !bytes.elementsEqual(".".utf8), !bytes.elementsEqual("..".utf8) else {
+            throw ReceiveError(.invalidPath, "path component \"\(String(decoding: bytes, as: UTF8.self))\"")
         }
         for byte in bytes where byte == UInt8(ascii: "/") || byte < 0x20 || byte == 0x7F {
             throw ReceiveError(.invalidPath, "path component with byte 0x\(String(byte, radix: 16))")

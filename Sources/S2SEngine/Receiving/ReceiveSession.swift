@@ -271,9 +271,18 @@ final class ReceiveSession {
             throw Ending.refused(.refused, "the endpoint's owner \(endpoint.owner): \(error)")
         }
         self.user = user
-        let paths: [ReceivePath]
+        // Every offered path is checked here, so that a bad one refuses the offer before anything
+        // is made; only the directories' are kept, to be made (a file's name is checked again as
+        // it is published).
+        var paths: [Int: ReceivePath] = [:]
         do {
-            paths = try entries.map { entry throws(ReceiveError) in try ReceivePath(components: entry.path.components.map(String.init)) }
+            for (index, entry) in entries.enumerated() {
+                if entry.kind == .directory {
+                    paths[index] = try ReceivePath(entry.path.string)
+                } else {
+                    try ReceivePath.check(offered: entry.path.string)
+                }
+            }
         } catch {
             throw Ending.refused(.malformedOffer, "offered path: \(error)")
         }

@@ -51,7 +51,7 @@ final class ReceiveSink {
     /// included: a refused new offer leaves nothing behind.
     static func prepare(
         user: UserWorker, endpointDirectory: EndpointDirectory, token: TransferToken, algorithm: FileDigest.Algorithm,
-        plan: OfferPlan, paths: [ReceivePath], reserve: UInt64
+        plan: OfferPlan, paths: [Int: ReceivePath], reserve: UInt64
     ) async throws(ReceiveError) -> (sink: ReceiveSink, usable: [UInt32: UInt64], published: Set<Int>) {
         let (area, directories, usable, published) = try await user.receive { () throws(ReceiveError) in
             let directory = try ReceiveDirectory(opening: endpointDirectory)
@@ -72,7 +72,8 @@ final class ReceiveSink {
             var made: [RelativePath: ReceivePath] = [:]
             for (index, entry) in plan.entries.enumerated() where entry.kind == .directory {
                 let parent = entry.path.parent.flatMap { made[$0] }
-                made[entry.path] = try directory.makeDirectory(paths[index].name, in: parent)
+                guard let path = paths[index] else { throw ReceiveError(.invalidPath, "directory \(entry.path) was not checked") }
+                made[entry.path] = try directory.makeDirectory(path.name, in: parent)
             }
             // The new entries, durable before anything is published into them: one sync for all.
             try directory.sync(Set(made.values.map(\.parent)))

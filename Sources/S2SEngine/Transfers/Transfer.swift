@@ -232,15 +232,25 @@ package final class Transfer: Sendable {
     package static func topLevelNames(_ entries: [OfferEntry]) -> [String] {
         var names: [String] = []
         var seen: [String: Int] = [:]
+        // An offer lists each top-level entry's tree right after it: most entries share the first
+        // component of the one before, found without hashing.
+        var last: (first: Substring, index: Int)?
         for entry in entries {
             let components = entry.path.string.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: true)
-            guard let first = components.first.map(String.init) else { continue }
+            guard let firstComponent = components.first else { continue }
             let isDirectory = components.count > 1 || entry.kind == .directory
+            if let last, last.first.utf8.elementsEqual(firstComponent.utf8) {
+                if isDirectory, !names[last.index].hasSuffix("/") { names[last.index] += "/" }
+                continue
+            }
+            let first = String(firstComponent)
             if let index = seen[first] {
+                last = (firstComponent, index)
                 if isDirectory, !names[index].hasSuffix("/") { names[index] += "/" }
                 continue
             }
             guard names.count < maxNames else { continue }
+            last = (firstComponent, names.count)
             seen[first] = names.count
             names.append(isDirectory ? first + "/" : first)
         }

@@ -156,6 +156,15 @@ struct ReceiveDirectoryTests {
         let error = #expect(throws: ReceiveError.self) { try ReceivePath(path) }
         #expect(error?.kind == .invalidPath)
         #expect(error?.refuseCode == 8)
+        // The check an offer's files get, which keeps nothing, refuses the same.
+        let checked = #expect(throws: ReceiveError.self) { try ReceivePath.check(offered: path) }
+        #expect(checked?.message == error?.message)
+    }
+
+    @Test(arguments: ["a", "a/b/c", "é/ü ✓.txt", "x/.s2s-partial", ".s2s-partialx", String(repeating: "d/", count: 100) + "f"])
+    func ordinaryPathsPassBothChecks(_ path: String) throws {
+        try ReceivePath.check(offered: path)
+        #expect(try ReceivePath(path).description == path)
     }
 
     /// Symbolic links planted in the endpoint are never followed: not at a directory component,
