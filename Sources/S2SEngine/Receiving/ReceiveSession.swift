@@ -480,7 +480,7 @@ final class ReceiveSession {
         let file: PartialFile
         if let ready = await sink.takeCreated(index) {
             file = ready
-            sink.keepCreatingAhead { plan.upcomingFiles(after: index, limit: ReceiveSink.createAhead, created: sink.isCreated) }
+            sink.keepCreatingAhead { count in plan.upcomingFiles(after: index, limit: count, created: sink.isCreated) }
         } else {
             guard let made = try await create(index, sink: sink, plan: plan) else { return nil }
             file = made

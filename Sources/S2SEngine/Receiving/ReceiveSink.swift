@@ -98,12 +98,13 @@ final class ReceiveSink {
     }
 
     /// Keeps partial files created ahead of the session: once fewer than half of
-    /// ``createAhead`` wait, starts creating the next of `upcoming` (entry, slot) on the owner's
-    /// thread, unless a creation is under way. The session goes on writing meanwhile; waiting
-    /// for each hop cost it the time of every create.
-    func keepCreatingAhead(_ upcoming: () -> [(UInt32, UInt32)]) {
+    /// ``createAhead`` wait, starts creating the next `upcoming(count)` (entry, slot) on the
+    /// owner's thread, as many as bring them back to ``createAhead``, unless a creation is under
+    /// way. The session goes on writing meanwhile; waiting for each hop cost it the time of every
+    /// create.
+    func keepCreatingAhead(_ upcoming: (_ count: Int) -> [(UInt32, UInt32)]) {
         guard creating == nil, created.count < Self.createAhead / 2, let area else { return }
-        let ahead = upcoming()
+        let ahead = upcoming(Self.createAhead - created.count)
         guard !ahead.isEmpty else { return }
         let algorithm = self.algorithm
         let files = user.startReceiving { () throws(ReceiveError) in
