@@ -214,6 +214,23 @@ def test_a_second_send_to_an_endpoint_uses_aes_gcm_when_both_cpus_run_it(pair, m
     assert ciphers == ["ChaChaPoly", "AESGCM", "AESGCM"], receiver.daemon.log()[-3000:]
 
 
+def test_all_sixteen_streams_join(pair, mkdir, user_a, user_b):
+    """send --streams 16: the sender lets its further connections through their handshakes six at
+    a time, under the eight unfinished handshakes the receiver admits from one address
+    (HandshakeAdmission), so all fifteen join; opened at once, the receiver dropped some. The rate
+    limit keeps the transfer going until they have."""
+    receiver, sender = pair
+    inbox = mkdir("in", owner=user_b)
+    source = random_file(mkdir("out", owner=user_a) / "f.bin", 32 << 20, owner=user_a)
+    dest = new_endpoint(receiver, inbox, user_b)
+    r = sender.ctl("send", "--streams", "16", "--rate", "16M", str(source), dest, user=user_a, timeout=120)
+    assert r.rc == 0, r
+    assert sha256(inbox / "f.bin") == sha256(source)
+    finished = [line for line in receiver.daemon.log().splitlines() if "incoming transfer finished" in line]
+    assert len(finished) == 1 and "connections=16" in finished[0], receiver.daemon.log()[-3000:]
+    assert "did not join" not in sender.daemon.log(), sender.daemon.log()[-3000:]
+
+
 def test_a_tree_arrives_whole(pair, mkdir, user_a, user_b):
     """10,000 small files, empty files and directories, non-ASCII names; modes and mtimes kept;
     a symbolic link is skipped with a warning."""

@@ -434,9 +434,10 @@ final class SendSession: Sendable {
     /// to the receiver, or through the relay under each one's own token), each joining the
     /// session and carrying records from `outbound` until the session's end. With the automatic
     /// count, opens one more whenever ``StreamGrowth`` says the connections are held back by their
-    /// buffers, up to ``StreamCount/mostAutomatic`` in all. A connection that cannot join costs
-    /// nothing but itself; one that fails after joining fails the session (its records are lost;
-    /// the retry resumes).
+    /// buffers, up to ``StreamCount/mostAutomatic`` in all. No more than ``JoinHandshakes/atOnce``
+    /// are in their handshakes at once (the receiver drops more from one address). A connection
+    /// that cannot join costs nothing but itself; one that fails after joining fails the session
+    /// (its records are lost; the retry resumes).
     private func openStripes(
         _ wanted: Int, _ invitations: AsyncStream<(extra: UInt8, secret: StripeSecret)>, main: SecureChannel, shared: Shared,
         outbound: StripedOutbound
@@ -447,10 +448,12 @@ final class SendSession: Sendable {
         let punched = shared.punchedPath.withLock { $0 }
         // The receiver's HELLO on the first connection says whether it takes AES-GCM.
         let cipher = main.peerHello.preferredCipher
-        let open: @Sendable (Int) async -> Void = { index in
+        let open: @Sendable (Int, JoinHandshakes.Handshake) async -> Void = { index, handshake in
+            defer { handshake.end() }
             do {
                 let key = try Curve25519.KeyAgreement.PublicKey(rawRepresentation: publicKey)
                 let join: (SecureChannel) async throws -> Void = { stripe in
+                    handshake.end()
                     try await Self.carry(outbound, on: stripe, secret: invitation.secret, shared: shared)
                 }
                 if let punched {
@@ -478,9 +481,15 @@ final class SendSession: Sendable {
         }
         let extra = Int(invitation.extra)
         let count = min(wanted, extra)
+        let handshakes = JoinHandshakes()
         await withDiscardingTaskGroup { group in
             for index in stride(from: 1, through: count, by: 1) {
-                group.addTask { await open(index) }
+                let handshake = await handshakes.waitForRoom()
+                guard !outbound.isOver else {
+                    handshake.end()
+                    return
+                }
+                group.addTask { await open(index, handshake) }
             }
             guard streams == nil else { return }
             var growth = StreamGrowth()
@@ -495,7 +504,8 @@ final class SendSession: Sendable {
                 guard growth.sample(reports) else { continue }
                 opened += 1
                 logger.info("the connections are held back by their buffers: one more", metadata: ["streams": "\(opened + 1)"])
-                group.addTask { [opened] in await open(opened) }
+                let handshake = await handshakes.waitForRoom()
+                group.addTask { [opened] in await open(opened, handshake) }
             }
         }
     }
