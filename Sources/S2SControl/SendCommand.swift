@@ -88,7 +88,7 @@ struct SendCommand: AsyncParsableCommand {
     var maxAttempts: UInt32?
 
     @Option(help: ArgumentHelp(
-        "TCP connections for this transfer, from 1 to 16 (through a relay at most 4), or auto (the daemon's Streams=, by default one on a LAN, 4 to 8 on a long round trip but no more than one per 8 MiB to send, more while socket buffers hold them back).",
+        "TCP connections for this transfer, from 1 to 16 (through a relay at most 4), or auto (the daemon's Streams=, by default one on a LAN, 4 to 12 on a long round trip but no more than one per 8 MiB to send, more while socket buffers hold them back).",
         valueName: "n"))
     var streams: String?
 

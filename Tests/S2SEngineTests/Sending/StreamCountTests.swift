@@ -14,21 +14,21 @@ struct StreamCountTests {
         }
     }
 
-    /// One on a LAN, four on a long path, one more per 12.5 ms of round trip, at most eight.
+    /// One on a LAN, four on a long path, one more per 12.5 ms of round trip, at most twelve.
     @Test func automaticByRoundTrip() {
         let milliseconds: [(UInt32, Int)] = [
-            (0, 1), (1, 1), (9, 1), (10, 4), (30, 4), (50, 4), (51, 5), (60, 5), (100, 8), (150, 8), (2000, 8),
+            (0, 1), (1, 1), (9, 1), (10, 4), (30, 4), (50, 4), (51, 5), (60, 5), (100, 8), (140, 12), (150, 12), (2000, 12),
         ]
         for (rtt, streams) in milliseconds {
             #expect(StreamCount.automatic(roundTripMicroseconds: rtt * 1000, bytes: 1 << 30) == streams, "\(rtt) ms")
         }
-        #expect(StreamCount.automatic(roundTripMicroseconds: .max, bytes: .max) == 8)
+        #expect(StreamCount.automatic(roundTripMicroseconds: .max, bytes: .max) == 12)
     }
 
     /// No more than one connection per 8 MiB still to send: a small transfer, or what a resumed
     /// one has left, is done before further connections could carry anything.
     @Test func automaticByWhatIsLeftToSend() {
-        let mebibytes: [(UInt64, Int)] = [(0, 1), (1, 1), (8, 1), (16, 2), (31, 3), (32, 4), (63, 7), (64, 8), (1 << 20, 8)]
+        let mebibytes: [(UInt64, Int)] = [(0, 1), (1, 1), (8, 1), (16, 2), (31, 3), (32, 4), (63, 7), (64, 8), (96, 12), (1 << 20, 12)]
         for (size, streams) in mebibytes {
             #expect(StreamCount.automatic(roundTripMicroseconds: 150_000, bytes: size << 20) == streams, "\(size) MiB")
         }
