@@ -566,7 +566,6 @@ final class SendSession: Sendable {
         // Small files sent whole, gathered for one write (`GatheredRecords`); they go out before
         // anything else is sent and before the session waits for the user's thread.
         var gathered = GatheredRecords()
-        let gathering = outbound == nil && transfer.throttle.isUnlimited
         let gatheredFileBytes = UInt64(min(GatheredRecords.fileBytes, channel.maxDataLength))
         for (nth, (position, source, start)) in files.enumerated() {
             let index = UInt32(position)
@@ -579,7 +578,8 @@ final class SendSession: Sendable {
             }
             defer { close(fd) }
             var hash = try FileDigest(FileDigest.Algorithm(rawValue: digest.rawValue) ?? .xxh3_128)
-            if gathering, start == 0, source.size <= gatheredFileBytes {
+            // A rate limit set while the transfer runs applies from the next file on.
+            if outbound == nil, transfer.throttle.isUnlimited, start == 0, source.size <= gatheredFileBytes {
                 if let failed = try gather(fd, source, index: index, hash: &hash, buffer: buffer, into: &gathered, channel, shared) {
                     try await write(&gathered, channel)
                     try await abort(index, failed, channel, shared)
