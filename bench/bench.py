@@ -81,9 +81,10 @@ TOOL_GROUPS = {
     "cp": ["cp"],
     "s2s": ["s2s"],
     "s2s-4": ["s2s-4"],
+    "s2s-first": ["s2s-first"],
 }
 # The tools that need the two s2sd daemons.
-S2S_TOOLS = {"s2s", "s2s-4"}
+S2S_TOOLS = {"s2s", "s2s-4", "s2s-first"}
 
 
 class BenchError(Exception):
@@ -732,28 +733,35 @@ class S2STool:
     listening port (`ID@127.0.0.1:PORT`), or with relay=True by the plain ID, through the relay
     both daemons were started with."""
 
-    def __init__(self, sender, receiver, key="s2s", label="s2s", relay=False, send_args=()):
+    def __init__(self, sender, receiver, key="s2s", label="s2s", relay=False, send_args=(), first_contact=False):
         self.sender, self.receiver = sender, receiver
         self.key, self.label, self.relay = key, label, relay
         self.send_args = list(send_args)
+        self.first_contact = first_contact
         self.endpoints = {}  # destination directory: endpoint ID
 
     def endpoint(self, dest):
         """The ID of the receiver's endpoint on dest, made and met on first use (`endpoint new
-        --json`, then `meet_endpoint`)."""
+        --json`, then `meet_endpoint`); with first_contact, a new endpoint for every copy, never
+        met: each copy is the sender's first session with its endpoint."""
+        if self.first_contact:
+            return self.new_endpoint(dest)
         if dest not in self.endpoints:
-            reply = self.receiver.ctl("endpoint", "new", "--json", dest, check=False)
-            if reply.returncode != 0:
-                raise CopyFailed(f"s2sctl endpoint new {dest} failed: {reply.stderr.strip()}")
-            try:
-                self.endpoints[dest] = json.loads(reply.stdout)["id"]
-            except (ValueError, KeyError, TypeError):  # the text form: the ID alone on a line
-                lines = reply.stdout.split()
-                if not lines:
-                    raise CopyFailed("s2sctl endpoint new printed no ID") from None
-                self.endpoints[dest] = lines[-1]
+            self.endpoints[dest] = self.new_endpoint(dest)
             meet_endpoint(self.sender.s2sctl, self.sender.env, self.address(self.endpoints[dest]), dest)
         return self.endpoints[dest]
+
+    def new_endpoint(self, dest):
+        reply = self.receiver.ctl("endpoint", "new", "--json", dest, check=False)
+        if reply.returncode != 0:
+            raise CopyFailed(f"s2sctl endpoint new {dest} failed: {reply.stderr.strip()}")
+        try:
+            return json.loads(reply.stdout)["id"]
+        except (ValueError, KeyError, TypeError):  # the text form: the ID alone on a line
+            lines = reply.stdout.split()
+            if not lines:
+                raise CopyFailed("s2sctl endpoint new printed no ID") from None
+            return lines[-1]
 
     def address(self, endpoint_id):
         """What `s2sctl send` takes for the endpoint: the ID through the relay, else ID@HOST:PORT."""
@@ -880,6 +888,8 @@ def make_tools(args, sshd, s2s_pair):
         tools.append(S2STool(*s2s_pair))
     if s2s_pair and "s2s-4" in args.only:
         tools.append(S2STool(*s2s_pair, key="s2s-4", label="s2s, 4 streams", send_args=["--streams", "4"]))
+    if s2s_pair and "s2s-first" in args.only:
+        tools.append(S2STool(*s2s_pair, key="s2s-first", label="s2s, first session", first_contact=True))
     return tools
 
 
@@ -1104,7 +1114,8 @@ def parse_args(argv):
                         help="tools, comma-separated: scp (both ciphers), scp-default, scp-aes128-gcm, rsync, "
                              "rsync-sync (rsync, then a sync of the destination's file system, timed together), "
                              "cp (a local copy: the floor), s2s, s2s-4 (s2s striped over 4 connections: what striping "
-                             "costs on loopback) (default: scp,rsync,cp,s2s)")
+                             "costs on loopback), s2s-first (s2s to a new endpoint each copy: a sender's first "
+                             "session, its handshake ChaChaPoly) (default: scp,rsync,cp,s2s)")
     parser.add_argument("--workloads", default="file,tree", help="file, tree or both (default: file,tree)")
     parser.add_argument("--tmpfs", default="/dev/shm",
                         help="a tmpfs for sources and destinations; if it is not one, a tmpfs is mounted "

@@ -147,6 +147,10 @@ extension SecureChannel {
         } catch {
             throw .protocolError(error)
         }
+        // A ChaChaPoly handshake from a CPU that runs AES-GCM asks for AES-GCM transport keys.
+        var hello = hello
+        hello.flags &= ~Hello.Feature.aesGCMTransport
+        if cipher == .chaChaPoly, NoiseCipher.hasHardwareAES { hello.flags |= Hello.Feature.aesGCMTransport }
         do {
             handshake = try HandshakeState(
                 protocolName: .s2s(cipher), role: .initiator, prologue: EndpointSelector.magic(for: cipher),
@@ -183,7 +187,7 @@ extension SecureChannel {
         do {
             let payload = try handshake.readMessage(Array(message2.readableBytesView))
             peerHello = try decodeHello(payload)
-            ciphers = try handshake.split()
+            ciphers = try handshake.split(transportCipher: transportCipher(announced: cipher, ours: hello, theirs: peerHello))
         } catch let error as PeerError {
             channel.close(promise: nil)
             throw error
@@ -231,13 +235,17 @@ extension SecureChannel {
         }
         // The direct bit answers a sender that asked, and only where the endpoint allows it.
         var reply = hello
-        reply.flags &= ~Hello.Feature.direct
+        reply.flags &= ~(Hello.Feature.direct | Hello.Feature.aesGCMTransport)
         if offersDirect, peerHello?.has(Hello.Feature.direct) == true { reply.flags |= Hello.Feature.direct }
+        // AES-GCM transport keys for a sender that asked, from a CPU that runs AES-GCM too.
+        if cipher == .chaChaPoly, NoiseCipher.hasHardwareAES, peerHello?.has(Hello.Feature.aesGCMTransport) == true {
+            reply.flags |= Hello.Feature.aesGCMTransport
+        }
         let message2: [UInt8]
         let ciphers: (send: CipherState, receive: CipherState)
         do {
             message2 = try handshake.writeMessage(payload: reply.encoded())
-            ciphers = try handshake.split()
+            ciphers = try handshake.split(transportCipher: transportCipher(announced: cipher, ours: reply, theirs: peerHello ?? hello))
         } catch {
             throw .noise(error)
         }
@@ -268,6 +276,13 @@ extension SecureChannel {
         return SecureChannel(
             channel: channel, frames: frames, outbound: outbound, sealer: sealer, receiveCipher: ciphers.receive,
             peerHello: peerHello, hello: reply, limits: limits, endpointKey: staticKey.key.publicKey, cipher: cipher)
+    }
+
+    /// The transport's cipher: AES-GCM after a ChaChaPoly handshake when both HELLOs set
+    /// `Hello.Feature.aesGCMTransport` (docs/protocol.md, "Ciphers"), else the announced one.
+    private static func transportCipher(announced: NoiseCipher, ours: Hello, theirs: Hello) -> NoiseCipher {
+        let both = ours.has(Hello.Feature.aesGCMTransport) && theirs.has(Hello.Feature.aesGCMTransport)
+        return announced == .chaChaPoly && both ? .aesGCM : announced
     }
 
     /// Whether a HELLO payload names another version than ours (and so deserves REFUSE(version)).

@@ -20,8 +20,11 @@ public actor SecureChannel {
     public nonisolated let hello: Hello
     /// This side's limits (what it accepts, and its timeouts).
     public nonisolated let limits: ProtocolLimits
-    /// The session's cipher, which the preamble announced.
+    /// The transport's cipher: the one the preamble announced (``announcedCipher``), or AES-GCM
+    /// after a ChaChaPoly handshake whose HELLOs both asked for it (`Hello.Feature.aesGCMTransport`).
     public nonisolated let cipher: NoiseCipher
+    /// The cipher the preamble announced, which the handshake used.
+    public nonisolated let announcedCipher: NoiseCipher
     /// The receiver's endpoint public key: on the sender side the one it connected to, on the
     /// receiver side the one the preamble selected.
     public nonisolated(unsafe) let endpointKey: Curve25519.KeyAgreement.PublicKey
@@ -60,7 +63,8 @@ public actor SecureChannel {
         cipher: NoiseCipher
     ) {
         self.hello = hello
-        self.cipher = cipher
+        self.cipher = receiveCipher.cipher
+        self.announcedCipher = cipher
         self.channel = channel
         self.remoteAddress = channel.remoteAddress
         self.frames = frames

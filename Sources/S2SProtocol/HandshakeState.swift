@@ -197,11 +197,22 @@ public struct HandshakeState: @unchecked Sendable {
 
     /// Split(): the transport CipherStates for this side, once the handshake is complete. Callable
     /// once, so that the keys cannot be handed out twice.
-    public mutating func split() throws(NoiseError) -> (send: CipherState, receive: CipherState) {
+    ///
+    /// With `transportCipher` `.aesGCM` after a ChaChaPoly handshake, the keys are
+    /// `HKDF(ck, "s2s/G", 2)` (the AES-GCM preamble's magic as input key material, where Split()
+    /// has none), each cut to 32 bytes, for AES-GCM CipherStates: what both sides do when both
+    /// HELLOs set `Hello.Feature.aesGCMTransport` (docs/protocol.md, "Ciphers"). Split()'s own
+    /// keys are then never derived.
+    public mutating func split(transportCipher: NoiseCipher? = nil) throws(NoiseError) -> (send: CipherState, receive: CipherState) {
         let step = nextStep
         guard step == .split else { throw .wrongState(operation: "split", state: "\(step)") }
         hasSplit = true
-        let (initiatorToResponder, responderToInitiator) = try symmetric.split()
+        let (initiatorToResponder, responderToInitiator) =
+            if let transportCipher, transportCipher != protocolName.cipher {
+                try symmetric.split(inputKeyMaterial: EndpointSelector.magic(for: transportCipher), cipher: transportCipher)
+            } else {
+                try symmetric.split()
+            }
         switch role {
         case .initiator: return (initiatorToResponder, responderToInitiator)
         case .responder: return (responderToInitiator, initiatorToResponder)

@@ -45,6 +45,13 @@ public struct Hello: Sendable, Hashable {
         /// only when its endpoint allows it too, and then sends CANDIDATES first. Never in ``all``:
         /// each session decides.
         public static let direct: UInt16 = 0x0008
+        /// 0x0010: AES-GCM transport after a ChaChaPoly handshake (docs/protocol.md, "Ciphers"):
+        /// a sender that announced ChaChaPoly and runs AES-GCM in hardware sets it to ask; a
+        /// receiver that does too sets it in reply; when both HELLOs set it, the transport keys
+        /// are derived for AES-GCM (``HandshakeState/split(transportCipher:)``). So a sender's
+        /// first session with an endpoint need not wait a session to learn the receiver's CPU.
+        /// Never in ``all``: each connection decides.
+        public static let aesGCMTransport: UInt16 = 0x0010
         /// Every feature this implementation sets in its HELLO: AES-GCM only on a CPU that runs it
         /// in hardware.
         public static let all: UInt16 = pause | stripes | (NoiseCipher.hasHardwareAES ? aesGCM : 0)

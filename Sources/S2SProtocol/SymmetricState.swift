@@ -67,14 +67,18 @@ struct SymmetricState: Sendable {
         return plaintext
     }
 
-    /// Split(): the two transport CipherStates, initiator-to-responder first.
-    func split() throws(NoiseError) -> (CipherState, CipherState) {
-        let outputs = [UInt8]().withUnsafeBytes {
+    /// Split(): the two transport CipherStates, initiator-to-responder first; Split() exactly
+    /// with no `inputKeyMaterial`. With some, `HKDF(ck, inputKeyMaterial, 2)` instead of
+    /// `HKDF(ck, zerolen, 2)`: keys for `cipher` independent of those Split() gives (s2s's AES-GCM
+    /// transport after a ChaChaPoly handshake, docs/protocol.md "Ciphers").
+    func split(inputKeyMaterial: [UInt8] = [], cipher: NoiseCipher? = nil) throws(NoiseError) -> (CipherState, CipherState) {
+        let outputs = inputKeyMaterial.withUnsafeBytes {
             hash.hkdf(chainingKey: chainingKey, inputKeyMaterial: $0, outputs: 2)
         }
+        let cipher = cipher ?? cipherState.cipher
         return (
-            try CipherState(cipher: cipherState.cipher, keyBytes: outputs[0].prefix(NoiseCipher.keyLength)),
-            try CipherState(cipher: cipherState.cipher, keyBytes: outputs[1].prefix(NoiseCipher.keyLength))
+            try CipherState(cipher: cipher, keyBytes: outputs[0].prefix(NoiseCipher.keyLength)),
+            try CipherState(cipher: cipher, keyBytes: outputs[1].prefix(NoiseCipher.keyLength))
         )
     }
 }

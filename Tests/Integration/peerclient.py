@@ -41,6 +41,7 @@ AESGCM_MAGIC = b"s2s/G"
 AESGCM_PROTOCOL_NAME = b"Noise_NK_25519_AESGCM_SHA256"
 # HELLO flag: this side runs AES-GCM in hardware and takes AES-GCM sessions.
 FLAG_AESGCM = 0x0004
+FLAG_AESGCM_TRANSPORT = 0x0010
 PREAMBLE_LENGTH = 37
 TAG_LENGTH = 16
 MAX_RECORD = 65519            # the ceiling of a HELLO's max record
@@ -191,7 +192,12 @@ class SymmetricState:
         self.mix_hash(ciphertext)
         return pt
 
-    def split(self) -> tuple[CipherState, CipherState]:
+    def split(self, aes_transport: bool = False) -> tuple[CipherState, CipherState]:
+        """Split(); with aes_transport (both HELLOs set 0x0010 after a ChaChaPoly handshake), the
+        AES-GCM transport keys: HKDF(ck, "s2s/G", 2) instead of HKDF(ck, zerolen, 2)."""
+        if aes_transport and not self.aes:
+            k1, k2 = hkdf(self.ck, AESGCM_MAGIC, 2)
+            return CipherState(k1[:32], True), CipherState(k2[:32], True)
         k1, k2 = hkdf(self.ck, b"", 2)
         return CipherState(k1[:32], self.aes), CipherState(k2[:32], self.aes)
 
@@ -223,9 +229,9 @@ class NKInitiator:
         self.ss.mix_key(self._dh(re))
         return self.ss.decrypt_and_hash(message[32:])
 
-    def split(self) -> tuple[CipherState, CipherState]:
+    def split(self, aes_transport: bool = False) -> tuple[CipherState, CipherState]:
         """(send, receive) for the initiator."""
-        return self.ss.split()
+        return self.ss.split(aes_transport)
 
 
 class NKResponder:
@@ -251,9 +257,9 @@ class NKResponder:
         self.ss.mix_key(self.e.exchange(X25519PublicKey.from_public_bytes(self.re)))
         return e_pub + self.ss.encrypt_and_hash(payload)
 
-    def split(self) -> tuple[CipherState, CipherState]:
+    def split(self, aes_transport: bool = False) -> tuple[CipherState, CipherState]:
         """(send, receive) for the responder."""
-        initiator_send, responder_send = self.ss.split()
+        initiator_send, responder_send = self.ss.split(aes_transport)
         return responder_send, initiator_send
 
 
@@ -458,14 +464,16 @@ class PeerClient:
                   prologue: bytes = PROLOGUE, protocol_name: bytes = PROTOCOL_NAME) -> Hello:
         """Message 1 out, message 2 in, Split. Returns the receiver's HELLO."""
         hs = NKInitiator(key or self.key, prologue, protocol_name)
-        message = hs.write_message_1(hello() if payload is None else payload)
+        ours = hello() if payload is None else payload
+        message = hs.write_message_1(ours)
         self.send_raw(struct.pack(">H", len(message)) + message)
         reply = self.recv_frame()
         try:
             self.peer_hello = Hello.decode(hs.read_message_2(reply))
         except InvalidTag:
             raise ProtocolViolation("handshake message 2 does not decrypt") from None
-        self._send, self._recv = hs.split()
+        asked = len(ours) >= 4 and struct.unpack(">H", ours[2:4])[0] & FLAG_AESGCM_TRANSPORT
+        self._send, self._recv = hs.split(bool(asked and self.peer_hello.flags & FLAG_AESGCM_TRANSPORT))
         return self.peer_hello
 
     @property

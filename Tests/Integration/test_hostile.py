@@ -466,6 +466,41 @@ def test_peerclient_delivers_a_correct_transfer_with_aes_gcm(rx):
     assert "cipher=AESGCM" in rx.daemon.log()
 
 
+def test_peerclient_asks_for_aes_gcm_transport_after_a_chachapoly_handshake(rx):
+    """Not hostile: a ChaChaPoly session whose HELLO sets 0x0010 gets AES-GCM transport keys,
+    HKDF(ck, "s2s/G", 2) in place of Split(), when the receiver's CPU runs AES-GCM in hardware
+    (its HELLO sets 0x0010 in reply; this client derives the keys from the specification alone);
+    otherwise the reply leaves the bit out and ChaChaPoly carries the session. A multi-record file
+    arrives intact either way."""
+    big = os.urandom(3 * 65506 + 17)
+    c = rx.open()
+    with c:
+        c.send_preamble(rx.key)
+        theirs = c.handshake(payload=pc.hello(flags=pc.FLAG_AESGCM_TRANSPORT))
+        result = c.send_files(pc.items_from({"upgraded.bin": big}))
+    assert result.ok, result
+    assert visible(rx.inbox) == {"upgraded.bin": big}
+    takes_aes = bool(theirs.flags & pc.FLAG_AESGCM)
+    assert bool(theirs.flags & pc.FLAG_AESGCM_TRANSPORT) == takes_aes, theirs
+    accepted = [line for line in rx.daemon.log().splitlines() if "incoming transfer accepted" in line][-1]
+    assert "announced=ChaChaPoly" in accepted, accepted
+    assert ("cipher=AESGCM" if takes_aes else "cipher=ChaChaPoly") in accepted, accepted
+
+
+def test_a_session_that_does_not_ask_keeps_chachapoly(rx):
+    """The receiver sets 0x0010 only in reply: a sender that did not ask (an older one) gets
+    ChaChaPoly transport keys from Split(), as before."""
+    c = rx.open()
+    with c:
+        c.send_preamble(rx.key)
+        theirs = c.handshake()
+        result = c.send_files(pc.items_from({"plain.bin": b"x" * 1000}))
+    assert result.ok, result
+    assert not theirs.flags & pc.FLAG_AESGCM_TRANSPORT, theirs
+    accepted = [line for line in rx.daemon.log().splitlines() if "incoming transfer accepted" in line][-1]
+    assert "announced=ChaChaPoly" in accepted and "cipher=ChaChaPoly" in accepted, accepted
+
+
 # ============================================================================================
 # 1. Paths that try to leave the endpoint or break its rules: REFUSE(8)
 

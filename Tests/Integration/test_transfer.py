@@ -194,7 +194,8 @@ def hardware_aes() -> bool:
 
 def test_a_second_send_to_an_endpoint_uses_aes_gcm_when_both_cpus_run_it(pair, mkdir, user_a, user_b):
     """The first session with an endpoint announces ChaChaPoly (the sender cannot know the
-    receiver's CPU yet); the receiver's HELLO says it takes AES-GCM, so the next session announces
+    receiver's CPU yet) and asks for AES-GCM transport keys, which the receiver grants: its data
+    goes with AES-GCM. The receiver's HELLO says it takes AES-GCM, so the next session announces
     AES-GCM in its preamble, and so does one after the sending daemon started again (it exits when
     idle: the state database remembers). Every file arrives identical."""
     if not hardware_aes():
@@ -210,8 +211,8 @@ def test_a_second_send_to_an_endpoint_uses_aes_gcm_when_both_cpus_run_it(pair, m
         r = sender.ctl("send", str(source), dest, user=user_a, timeout=120)
         assert r.rc == 0, r
         assert sha256(inbox / name) == sha256(source)
-    ciphers = re.findall(r"incoming transfer accepted .*cipher=(\w+)", receiver.daemon.log())
-    assert ciphers == ["ChaChaPoly", "AESGCM", "AESGCM"], receiver.daemon.log()[-3000:]
+    ciphers = re.findall(r"incoming transfer accepted .*announced=(\w+) .*cipher=(\w+)", receiver.daemon.log())
+    assert ciphers == [("ChaChaPoly", "AESGCM"), ("AESGCM", "AESGCM"), ("AESGCM", "AESGCM")], receiver.daemon.log()[-3000:]
 
 
 def test_all_sixteen_streams_join(pair, mkdir, user_a, user_b):

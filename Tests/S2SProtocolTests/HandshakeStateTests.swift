@@ -78,6 +78,32 @@ struct HandshakeStateTests {
         #expect(initiator.nextStep == .finished)
     }
 
+    /// After a ChaChaPoly handshake, both sides asking for AES-GCM transport keys get AES-GCM
+    /// CipherStates that work together and share nothing with Split()'s own keys; asking for the
+    /// handshake's own cipher is Split().
+    @Test func aesGCMTransportKeysAfterAChaChaPolyHandshake() throws {
+        var pair = try Self.nkPair()
+        #expect(try pair.responder.readMessage(try pair.initiator.writeMessage(payload: [1])) == [1])
+        #expect(try pair.initiator.readMessage(try pair.responder.writeMessage(payload: [2])) == [2])
+        var (plainInitiator, plainResponder) = (pair.initiator, pair.responder)
+        var (sameInitiator, _) = (pair.initiator, pair.responder)
+
+        var (initiatorSend, initiatorReceive) = try pair.initiator.split(transportCipher: .aesGCM)
+        var (responderSend, responderReceive) = try pair.responder.split(transportCipher: .aesGCM)
+        #expect(initiatorSend.cipher == .aesGCM && responderReceive.cipher == .aesGCM)
+        let sealed = try initiatorSend.encrypt([3, 4, 5])
+        #expect(try responderReceive.decrypt(sealed) == [3, 4, 5])
+        #expect(try initiatorReceive.decrypt(try responderSend.encrypt([6])) == [6])
+
+        // Split()'s ChaChaPoly keys open nothing of it; asking for ChaChaPoly is Split() itself.
+        var (_, plainReceive) = try plainResponder.split()
+        #expect(throws: NoiseError.self) { try plainReceive.decrypt(sealed) }
+        let (plainSend, _) = try plainInitiator.split()
+        var (sameSend, _) = try sameInitiator.split(transportCipher: .chaChaPoly)
+        var plainSendCopy = plainSend
+        #expect(try sameSend.encrypt([7]) == plainSendCopy.encrypt([7]))
+    }
+
     @Test func wrongOrderCallsAreRejected() throws {
         var pair = try Self.nkPair()
         #expect(pair.initiator.nextStep == .writeMessage)

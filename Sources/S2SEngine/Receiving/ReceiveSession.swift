@@ -420,7 +420,7 @@ final class ReceiveSession {
             metadata: [
                 "files": "\(files)", "entries": "\(entries.count)", "bytes": "\(validator.totalBytes)",
                 "resumed_bytes": "\(resumed)", "complete_files": "\(complete)", "digest": "\(algorithm)",
-                "cipher": "\(channel.cipher.rawValue)",
+                "cipher": "\(channel.cipher.rawValue)", "announced": "\(channel.announcedCipher.rawValue)",
             ])
     }
 
