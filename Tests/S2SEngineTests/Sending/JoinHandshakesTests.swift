@@ -10,36 +10,32 @@ struct JoinHandshakesTests {
         func set() { value.withLock { $0 = true } }
     }
 
+    /// Checks that one more connection waits for room until `ending` ends a handshake.
+    static func oneMoreWaits(for handshakes: JoinHandshakes, until ending: () -> Void) async throws {
+        let through = Through()
+        let waiting = Task {
+            _ = await handshakes.waitForRoom()
+            through.set()
+        }
+        try await Task.sleep(for: .milliseconds(50))
+        #expect(!through.isSet)
+        ending()
+        await waiting.value
+        #expect(through.isSet)
+    }
+
     /// Six handshakes start at once; the seventh waits until one of them ends, and an end counted
     /// twice frees one place only.
     @Test func noMoreThanSixAtOnce() async throws {
         let handshakes = JoinHandshakes()
         var running: [JoinHandshakes.Handshake] = []
         for _ in 0..<JoinHandshakes.atOnce { running.append(await handshakes.waitForRoom()) }
-
-        let seventh = Through()
-        let waiting = Task {
-            _ = await handshakes.waitForRoom()
-            seventh.set()
+        try await Self.oneMoreWaits(for: handshakes) {
+            running[0].end()
+            running[0].end()
         }
-        try await Task.sleep(for: .milliseconds(50))
-        #expect(!seventh.isSet)
-        running[0].end()
-        running[0].end()
-        await waiting.value
-        #expect(seventh.isSet)
-
         // Six run again (five of the first, the seventh): an eighth waits, however often the
         // first was ended.
-        let eighth = Through()
-        let alsoWaiting = Task {
-            _ = await handshakes.waitForRoom()
-            eighth.set()
-        }
-        try await Task.sleep(for: .milliseconds(50))
-        #expect(!eighth.isSet)
-        running[1].end()
-        await alsoWaiting.value
-        #expect(eighth.isSet)
+        try await Self.oneMoreWaits(for: handshakes) { running[1].end() }
     }
 }
