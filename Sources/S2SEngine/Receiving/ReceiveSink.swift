@@ -107,15 +107,19 @@ final class ReceiveSink {
         let ahead = upcoming(Self.createAhead - created.count)
         guard !ahead.isEmpty else { return }
         let algorithm = self.algorithm
-        let files = user.startReceiving { () throws(ReceiveError) in
-            var made: [(UInt32, PartialFile)] = []
-            for (entry, slot) in ahead {
-                guard let file = try? area.createFile(index: slot, algorithm: algorithm) else { break }
-                made.append((entry, file))
-            }
-            return made
-        }
+        let files = user.startReceiving { () throws(ReceiveError) in Self.createFiles(ahead, in: area, algorithm: algorithm) }
         creating = (Set(ahead.map(\.0)), files)
+    }
+
+    /// Creates the partial files of `ahead` (entry, slot), as the owner, in order until one
+    /// cannot be (it and those after it are created when their data comes).
+    private static func createFiles(_ ahead: [(UInt32, UInt32)], in area: PartialArea, algorithm: FileDigest.Algorithm) -> [(UInt32, PartialFile)] {
+        var made: [(UInt32, PartialFile)] = []
+        for (entry, slot) in ahead {
+            guard let file = try? area.createFile(index: slot, algorithm: algorithm) else { break }
+            made.append((entry, file))
+        }
+        return made
     }
 
     /// Takes the files of the creation under way, once it is done; those it could not create are
@@ -138,12 +142,7 @@ final class ReceiveSink {
                 offset > 0
                 ? try area.resumeFile(index: slot, at: offset, algorithm: algorithm)
                 : try area.createFile(index: slot, algorithm: algorithm)
-            var more: [(UInt32, PartialFile)] = []
-            for (entry, slot) in ahead {
-                guard let made = try? area.createFile(index: slot, algorithm: algorithm) else { break }
-                more.append((entry, made))
-            }
-            return (file, more)
+            return (file, Self.createFiles(ahead, in: area, algorithm: algorithm))
         }
         for (entry, made) in more { created[entry] = made }
         return file
