@@ -91,6 +91,9 @@ actor SendQueue {
         jobs[transfer.number] = Job(transfer: transfer, destination: destination, options: options, tokenKey: tokenKey, scanned: tree)
         await registry.register(transfer)
         schedule()
+        // A send that waits is scanned again when it starts: its files may change meanwhile, and
+        // a queue of large trees would hold every one of them.
+        jobs[transfer.number]?.scanned = nil
         return transfer
     }
 
@@ -221,11 +224,6 @@ actor SendQueue {
                 if Task.isCancelled && outcome != .done { return }
                 await ended(number, outcome, progressed: transfer.snapshot.bytesDone > before)
             }
-        }
-        // A send that waits is scanned again when it starts: its files may change meanwhile, and
-        // a queue of large trees would hold every one of them.
-        for (number, job) in jobs where job.scanned != nil {
-            jobs[number]?.scanned = nil
         }
         return next
     }
