@@ -27,29 +27,26 @@ struct ReceivePath: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
-    /// Checks `string`, an offered path such as `RelativePath.string`.
+    /// Checks `string`, an offered path such as `RelativePath.string` (``check(offered:)``).
     init(_ string: String) throws(ReceiveError) {
-        guard !string.isEmpty, string.utf8.count <= Self.maximumLength else {
-            throw ReceiveError(.invalidPath, "path of \(string.utf8.count) bytes is empty or too long")
-        }
-        try self.init(components: string.split(separator: "/", omittingEmptySubsequences: false).map(String.init))
+        try Self.check(offered: string)
+        self.init(checked: string.split(separator: "/", omittingEmptySubsequences: false).map(String.init))
     }
 
-    /// Checks an offered path as ``init(_:)`` does, without keeping it: how the files of an offer
-    /// are checked up front (their names are checked again as they are published), with no
-    /// string made per component.
+    /// Checks an offered path without keeping it, and with no string made per component: how
+    /// ``init(_:)`` checks, and how the files of an offer are checked up front (their names are
+    /// checked again as they are published). The same rules as ``init(components:)``, in the same
+    /// order.
     static func check(offered string: String) throws(ReceiveError) {
         guard !string.isEmpty, string.utf8.count <= Self.maximumLength else {
             throw ReceiveError(.invalidPath, "path of \(string.utf8.count) bytes is empty or too long")
         }
-        var first = true
+        var namesTheArea: Bool?
         for component in string.utf8.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false) {
             try check(component: component)
-            if first, component.elementsEqual(PartialArea.areaName.utf8) {
-                throw ReceiveError(.invalidPath, "the path names the partial area")
-            }
-            first = false
+            if namesTheArea == nil { namesTheArea = component.elementsEqual(PartialArea.areaName.utf8) }
         }
+        guard namesTheArea != true else { throw ReceiveError(.invalidPath, "the path names the partial area") }
     }
 
     /// Checks each of `components`.
