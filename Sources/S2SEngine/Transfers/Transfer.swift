@@ -238,21 +238,22 @@ package final class Transfer: Sendable {
         for entry in entries {
             let components = entry.path.string.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: true)
             guard let firstComponent = components.first else { continue }
-            let isDirectory = components.count > 1 || entry.kind == .directory
+            let index: Int
             if let last, last.first.utf8.elementsEqual(firstComponent.utf8) {
-                if isDirectory, !names[last.index].hasSuffix("/") { names[last.index] += "/" }
-                continue
-            }
-            let first = String(firstComponent)
-            if let index = seen[first] {
+                index = last.index
+            } else {
+                let first = String(firstComponent)
+                if let seenIndex = seen[first] {
+                    index = seenIndex
+                } else {
+                    guard names.count < maxNames else { continue }
+                    index = names.count
+                    seen[first] = index
+                    names.append(first)
+                }
                 last = (firstComponent, index)
-                if isDirectory, !names[index].hasSuffix("/") { names[index] += "/" }
-                continue
             }
-            guard names.count < maxNames else { continue }
-            last = (firstComponent, names.count)
-            seen[first] = names.count
-            names.append(isDirectory ? first + "/" : first)
+            if components.count > 1 || entry.kind == .directory, !names[index].hasSuffix("/") { names[index] += "/" }
         }
         return names
     }
