@@ -149,15 +149,22 @@ final class ReceiveDirectory: Sendable {
     /// is `TransferToken.partialAreaName` (32 lowercase hexadecimal digits). Both are mode 0700.
     func openPartialArea(_ name: String) throws(ReceiveError) -> PartialArea {
         try PartialArea.check(name: name)
-        let area = try openArea(create: true)
-        defer { close(area) }
-        if mkdirat(area, name, 0o700) != 0 {
-            guard errno == EEXIST else { throw ReceiveError.system(errno, "cannot create the partial directory of a transfer") }
-        } else {
-            try Beneath.sync(area, what: "the partial area")
+        var attempt = 0
+        while true {
+            attempt += 1
+            let area = try openArea(create: true)
+            defer { close(area) }
+            if mkdirat(area, name, 0o700) != 0 {
+                // ENOENT: another transfer of this endpoint ended between our open of the area and
+                // this mkdir, found the area empty and removed it (removePartialArea): make it again.
+                if errno == ENOENT, attempt < 3 { continue }
+                guard errno == EEXIST else { throw ReceiveError.system(errno, "cannot create the partial directory of a transfer") }
+            } else {
+                try Beneath.sync(area, what: "the partial area")
+            }
+            let transfer = try Beneath.openDirectory(area, name, what: "the partial directory of a transfer")
+            return PartialArea(endpoint: self, name: name, fd: transfer)
         }
-        let transfer = try Beneath.openDirectory(area, name, what: "the partial directory of a transfer")
-        return PartialArea(endpoint: self, name: name, fd: transfer)
     }
 
     /// The partial directory of a transfer if it exists already (a retry); nil otherwise, without
@@ -219,7 +226,8 @@ final class ReceiveDirectory: Sendable {
         try Self.removeTree(Array(name.utf8CString), in: area, what: "partial directory \(name)", depth: 0)
         try Beneath.sync(area, what: "the partial area")
         // The area itself goes once no transfer uses it; another transfer may have just created
-        // its directory there, which makes this fail harmlessly (ENOTEMPTY).
+        // its directory there, which makes this fail harmlessly (ENOTEMPTY), or be about to, and
+        // then makes the area again (openPartialArea).
         if unlinkat(fd, PartialArea.areaName, AT_REMOVEDIR) == 0 {
             try Beneath.sync(fd, what: "the endpoint")
         }
