@@ -1,5 +1,6 @@
 import S2SProtocol
 import S2SLinux
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -7,6 +8,13 @@ import Glibc
 /// One transfer's directory in the endpoint's hidden partial area, `.s2s-partial/<name>/`
 /// (docs/protocol.md, "Resume"): files arrive here under opaque names, become durable in
 /// batches, and are then renamed into their final places, never replacing anything.
+///
+/// Files are kept ``groupSize`` to a subdirectory, `g<slot / groupSize>/<slot>`. In one directory
+/// for the whole transfer, every create waited for the directory's lock behind the batch being
+/// renamed out of it and searched a directory of a thousand names; in groups, a create and a rename
+/// touch directories of a few dozen names, mostly different ones (on journaled ext4, 4 KiB files
+/// created, written, renamed by two threads: ~40 µs of kernel time a file against ~63). Empty
+/// groups are removed as their files are published.
 ///
 /// Opened by `ReceiveDirectory.openPartialArea`; like it, used only as the endpoint's owner.
 final class PartialArea: Sendable {
@@ -48,6 +56,28 @@ final class PartialArea: Sendable {
     /// The transfer's partial directory; closed with the object.
     let fd: Int32
 
+    /// How many slots share a group directory.
+    static let groupSize: UInt32 = 64
+
+    /// A group directory, open; closed when the last user lets go of it, so that one thread's
+    /// create cannot find it closed by another thread's next group.
+    private final class Group: Sendable {
+        let number: UInt32
+        let fd: Int32
+
+        init(number: UInt32, fd: Int32) {
+            self.number = number
+            self.fd = fd
+        }
+
+        deinit {
+            close(fd)
+        }
+    }
+
+    /// The group files were last created in: creates come in slot order, a group at a time.
+    private let creatingIn = Mutex<Group?>(nil)
+
     init(endpoint: ReceiveDirectory, name: String, fd: Int32) {
         self.endpoint = endpoint
         self.name = name
@@ -58,8 +88,14 @@ final class PartialArea: Sendable {
         close(fd)
     }
 
-    /// The opaque name of entry `index`'s partial file.
+    /// The opaque name of slot `index`'s partial file in its group directory.
     static func fileName(index: UInt32) -> String { String(index) }
+
+    /// The name of the group directory that holds slot `index`'s partial file.
+    static func groupName(index: UInt32) -> String { "g" + String(index / groupSize) }
+
+    /// Where slot `index`'s partial file is, relative to the transfer's directory, for messages.
+    static func displayName(index: UInt32) -> String { groupName(index: index) + "/" + fileName(index: index) }
 
     /// Whether `name` looks like a transfer's partial directory: 32 lowercase hexadecimal digits.
     static func isValid(name: String) -> Bool {
@@ -75,9 +111,7 @@ final class PartialArea: Sendable {
     /// Starts entry `index` from zero (an earlier partial file of it is emptied).
     func createFile(index: UInt32, algorithm: FileDigest.Algorithm) throws(ReceiveError) -> PartialFile {
         let digest = try FileDigest(algorithm)
-        let fd = try Beneath.open(
-            self.fd, Self.fileName(index: index), flags: O_RDWR | O_CREAT | O_TRUNC | O_NOFOLLOW, mode: 0o600,
-            what: "partial file \(index)")
+        let fd = try createInGroup(index: index)
         do throws(ReceiveError) {
             try Self.checkRegular(fd, index: index)
         } catch {
@@ -93,7 +127,7 @@ final class PartialArea: Sendable {
     /// or shorter (the caller then starts the file at 0).
     func resumeFile(index: UInt32, at offset: UInt64, algorithm: FileDigest.Algorithm) throws(ReceiveError) -> PartialFile {
         var digest = try FileDigest(algorithm)
-        let fd = try Beneath.open(self.fd, Self.fileName(index: index), flags: O_RDWR | O_NOFOLLOW, what: "partial file \(index)")
+        let fd = try openExisting(index: index)
         do throws(ReceiveError) {
             let size = try Self.checkRegular(fd, index: index)
             guard size >= offset else {
@@ -112,20 +146,95 @@ final class PartialArea: Sendable {
 
     /// Deletes entry `index`'s partial file, if there is one.
     func removeFile(index: UInt32) throws(ReceiveError) {
-        guard unlinkat(fd, Self.fileName(index: index), 0) == 0 || errno == ENOENT else {
+        let name = Self.fileName(index: index)
+        if let group = try existingGroup(of: index) {
+            defer { close(group) }
+            guard unlinkat(group, name, 0) == 0 || errno == ENOENT else {
+                throw ReceiveError.system(errno, "cannot remove partial file \(Self.displayName(index: index))")
+            }
+        }
+        guard unlinkat(fd, name, 0) == 0 || errno == ENOENT else {  // an earlier version's
             throw ReceiveError.system(errno, "cannot remove partial file \(index)")
         }
     }
 
     /// The size of entry `index`'s partial file, or `nil` if there is none.
     func partialLength(index: UInt32) throws(ReceiveError) -> UInt64? {
+        let name = Self.fileName(index: index)
         var status = stat()
-        guard fstatat(fd, Self.fileName(index: index), &status, AT_SYMLINK_NOFOLLOW) == 0 else {
+        let group = try existingGroup(of: index)
+        defer { if let group { close(group) } }
+        if let group, fstatat(group, name, &status, AT_SYMLINK_NOFOLLOW) == 0 {
+            return status.st_mode & S_IFMT == S_IFREG ? UInt64(status.st_size) : nil
+        } else if group != nil, errno != ENOENT {
+            throw ReceiveError.system(errno, "cannot examine partial file \(Self.displayName(index: index))")
+        }
+        guard fstatat(fd, name, &status, AT_SYMLINK_NOFOLLOW) == 0 else {  // an earlier version's
             if errno == ENOENT { return nil }
             throw ReceiveError.system(errno, "cannot examine partial file \(index)")
         }
         guard status.st_mode & S_IFMT == S_IFREG else { return nil }
         return UInt64(status.st_size)
+    }
+
+    // MARK: Groups
+
+    /// Creates (or empties) slot `index`'s partial file in its group, making the group first if
+    /// needed. A group can vanish under the create: publishing removes groups it found empty, and
+    /// the one being filled is empty between its last file published and its next created.
+    private func createInGroup(index: UInt32) throws(ReceiveError) -> Int32 {
+        let number = index / Self.groupSize
+        var attempts = 0
+        while true {
+            attempts += 1
+            let group = try creatingGroup(number)
+            do {
+                return try Beneath.open(
+                    group.fd, Self.fileName(index: index), flags: O_RDWR | O_CREAT | O_TRUNC | O_NOFOLLOW, mode: 0o600,
+                    what: "partial file \(Self.displayName(index: index))")
+            } catch where error.systemCode == ENOENT && attempts < 3 {
+                creatingIn.withLock { if $0?.number == number { $0 = nil } }
+            }
+        }
+    }
+
+    /// The open group `number` for creating files in, made if it is not there.
+    private func creatingGroup(_ number: UInt32) throws(ReceiveError) -> Group {
+        if let open = creatingIn.withLock({ $0 }), open.number == number { return open }
+        let name = "g" + String(number)
+        guard mkdirat(fd, name, 0o700) == 0 || errno == EEXIST else {
+            throw ReceiveError.system(errno, "cannot create partial group \(name)")
+        }
+        let group = Group(number: number, fd: try Beneath.openDirectory(fd, name, what: "partial group \(name)"))
+        creatingIn.withLock { $0 = group }
+        return group
+    }
+
+    /// The group directory of slot `index`, open, or `nil` if there is none.
+    private func existingGroup(of index: UInt32) throws(ReceiveError) -> Int32? {
+        do {
+            return try Beneath.openDirectory(fd, Self.groupName(index: index), what: "partial group \(Self.groupName(index: index))")
+        } catch where error.systemCode == ENOENT {
+            return nil
+        }
+    }
+
+    /// Opens slot `index`'s partial file to continue it. One that an earlier version left at the
+    /// top of the transfer's directory is moved into its group first, so that a transfer
+    /// interrupted by an upgrade resumes where it stopped.
+    private func openExisting(index: UInt32) throws(ReceiveError) -> Int32 {
+        let name = Self.fileName(index: index)
+        let what = "partial file \(Self.displayName(index: index))"
+        let group = try creatingGroup(index / Self.groupSize)
+        do {
+            return try Beneath.open(group.fd, name, flags: O_RDWR | O_NOFOLLOW, what: what)
+        } catch where error.systemCode == ENOENT {
+            guard Linux.renameNoReplace(fd, name, group.fd, name) == 0 else {
+                if errno == ENOENT { throw error }
+                throw ReceiveError.system(errno, "cannot move \(what) into its group")
+            }
+            return try Beneath.open(group.fd, name, flags: O_RDWR | O_NOFOLLOW, what: what)
+        }
     }
 
     // MARK: Durability and publishing
@@ -148,6 +257,13 @@ final class PartialArea: Sendable {
             } else {
                 for file in files {
                     try Beneath.sync(file.fd, what: "partial file \(file.name)")
+                }
+                for number in Set(files.map { $0.slot / Self.groupSize }) {
+                    guard let group = try existingGroup(of: number * Self.groupSize) else {
+                        throw ReceiveError(.writeFailed, "partial group g\(number) is missing")
+                    }
+                    defer { close(group) }
+                    try Beneath.sync(group, what: "partial group g\(number)")
                 }
                 try Beneath.sync(fd, what: "the partial directory")
             }
@@ -174,8 +290,10 @@ final class PartialArea: Sendable {
         results.reserveCapacity(requests.count)
         var directories: [ReceivePath?: Int32] = [:]
         var directoryOf: [Int: ReceivePath?] = [:]
+        var groups: [UInt32: Int32] = [:]
         defer {
             for fd in directories.values { close(fd) }
+            removeEmptyGroups(groups)
         }
         for (position, request) in requests.enumerated() {
             // Not ready (a caller's mistake): refused, and the file is left as it was.
@@ -191,7 +309,18 @@ final class PartialArea: Sendable {
                     target = try endpoint.openDirectory(request.directory)
                     directories[request.directory] = target
                 }
-                let path = try rename(request.file, into: target, directory: request.directory, name: request.name)
+                let number = request.file.slot / Self.groupSize
+                let source: Int32
+                if let open = groups[number] {
+                    source = open
+                } else {
+                    guard let group = try existingGroup(of: request.file.slot) else {
+                        throw ReceiveError(.writeFailed, "partial group g\(number) is missing")
+                    }
+                    source = group
+                    groups[number] = group
+                }
+                let path = try rename(request.file, from: source, into: target, directory: request.directory, name: request.name)
                 _ = request.file.advance(from: .durable, to: .published)
                 directoryOf[position] = request.directory
                 results.append(.success(Published(index: request.file.slot, path: path)))
@@ -232,12 +361,25 @@ final class PartialArea: Sendable {
         try endpoint.removePartialArea(name)
     }
 
-    private func rename(_ file: PartialFile, into target: Int32, directory: ReceivePath?, name: String) throws(ReceiveError) -> ReceivePath {
+    /// Closes the groups a batch was published from, and removes those it left empty; a group
+    /// that still holds a file, or is being filled, stays (ENOTEMPTY). Nothing here needs to be
+    /// durable: an empty group left by a crash goes with the transfer's directory.
+    private func removeEmptyGroups(_ groups: [UInt32: Int32]) {
+        for (number, group) in groups {
+            close(group)
+            _ = unlinkat(fd, "g" + String(number), AT_REMOVEDIR)
+        }
+    }
+
+    private func rename(
+        _ file: PartialFile, from group: Int32, into target: Int32, directory: ReceivePath?, name: String
+    ) throws(ReceiveError) -> ReceivePath {
         let first = try ReceivePath.child(name, of: directory)
+        let source = Self.fileName(index: file.slot)
         for attempt in 0...CollisionName.maximumSuffix {
             let candidate = attempt == 0 ? name : CollisionName.candidate(name, attempt: attempt)
             let path = try ReceivePath.child(candidate, of: directory)
-            if Linux.renameNoReplace(fd, file.name, target, candidate) == 0 { return path }
+            if Linux.renameNoReplace(group, source, target, candidate) == 0 { return path }
             guard errno == EEXIST else { throw ReceiveError.system(errno, "cannot move \(path) into place") }
         }
         throw ReceiveError(.writeFailed, "no free name for \(first)")

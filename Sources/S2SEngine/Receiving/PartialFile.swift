@@ -29,13 +29,12 @@ final class PartialFile: Sendable {
     /// The file's slot in the partial directory (the resume record's), which names it. It is not
     /// the entry's index in the offer: a retry may offer the same path at another index.
     let slot: UInt32
-    /// The file's name in the partial directory.
-    let name: String
+    /// Where the file is in the transfer's partial directory (its group and name), for messages.
+    var name: String { PartialArea.displayName(index: slot) }
     private let state: Mutex<State>
 
     init(index: UInt32, fd: Int32, digest: consuming sending FileDigest, length: UInt64) {
         self.slot = index
-        self.name = PartialArea.fileName(index: index)
         self.state = Mutex(State(fd: fd, digest: digest, length: length, phase: .writing))
     }
 

@@ -187,8 +187,8 @@ final class ReceiveDirectory: Sendable {
     }
 
     /// The transfers' directories in the partial area with their modification times (the last
-    /// time a file was created or removed in them), for expiring abandoned partial data. Entries
-    /// that s2s did not create are left out (and left alone).
+    /// time a group of partial files was made or removed in them), for expiring abandoned partial
+    /// data. Entries that s2s did not create are left out (and left alone).
     func partialAreas() throws(ReceiveError) -> [(name: String, mtime: ReceiveTime)] {
         let area: Int32
         do {

@@ -331,6 +331,64 @@ struct ReceiveDirectoryTests {
         #expect(fixture.contents("endpoint/big.bin") == data)
     }
 
+    /// Partial files are kept `groupSize` to a directory: publishing removes a group it empties
+    /// and leaves one that still holds a file, and a create into a group removed under the area's
+    /// open copy of it makes the group again.
+    @Test func groupsAreMadeAndRemovedAsFilesComeAndGo() async throws {
+        defer { fixture.remove() }
+        let endpoint = try await fixture.open()
+        let size = PartialArea.groupSize
+        let partial = "endpoint/.s2s-partial/\(transferName)"
+        let kept = try await me.receive { () throws(ReceiveError) in
+            let area = try endpoint.openPartialArea(transferName)
+            var requests: [PartialArea.PublishRequest] = []
+            for slot in [size, size + 1, 0, 1] {
+                let file = try area.createFile(index: slot, algorithm: .xxh3_128)
+                let bytes = pattern(Int(slot) + 10)
+                try file.write(bytes, at: 0)
+                try file.finish(expected: try xxh3(bytes), size: UInt64(bytes.count), offeredMode: 0o644, mtime: ReceiveTime(seconds: 0))
+                requests.append(.init(file: file, directory: nil, name: "f\(slot)"))
+            }
+            #expect(fixture.list(partial) == ["g0", "g1"])
+            #expect(fixture.list(partial + "/g1") == ["\(size)", "\(size + 1)"])
+            try area.sync(requests.map(\.file))
+            for result in area.publish([requests[2], requests[3], requests[0]]) { _ = try result.get() }
+            #expect(fixture.list(partial) == ["g1"])
+            #expect(fixture.list(partial + "/g1") == ["\(size + 1)"])
+            // The area created its last file in g0, which publishing has just removed.
+            _ = try area.createFile(index: 2, algorithm: .xxh3_128)
+            return try area.partialLength(index: size + 1)
+        }
+        #expect(kept == 11 + UInt64(size))
+        #expect(fixture.list(partial) == ["g0", "g1"])
+        #expect(fixture.list(partial + "/g0") == ["2"])
+        #expect(fixture.list("endpoint").sorted() == [".s2s-partial", "f0", "f1", "f\(size)"])
+    }
+
+    /// A partial file that an earlier version kept at the top of the transfer's directory (before
+    /// groups) is found, continued in its group and published: an upgrade loses no resume point.
+    @Test func aPartialFileOfTheEarlierLayoutIsResumed() async throws {
+        defer { fixture.remove() }
+        let endpoint = try await fixture.open()
+        let data = pattern(100_000)
+        try await me.receive { () throws(ReceiveError) in _ = try endpoint.openPartialArea(transferName) }
+        let flat = fixture.endpoint + "/.s2s-partial/\(transferName)/70"
+        #expect(FileManager.default.createFile(atPath: flat, contents: Data(data[..<60_000])))
+        try await me.receive { () throws(ReceiveError) in
+            let area = try endpoint.openPartialArea(transferName)
+            #expect(try area.partialLength(index: 70) == 60_000)
+            let file = try area.resumeFile(index: 70, at: 50_000, algorithm: .xxh3_128)
+            #expect(try area.partialLength(index: 70) == 50_000)
+            try file.write(Array(data[50_000...]), at: 50_000)
+            try file.finish(expected: try xxh3(data), size: UInt64(data.count), offeredMode: 0o644, mtime: ReceiveTime(seconds: 0))
+            try area.sync([file])
+            _ = try area.publish([.init(file: file, directory: nil, name: "old.bin")])[0].get()
+            #expect(try area.partialLength(index: 70) == nil)
+        }
+        #expect(fixture.contents("endpoint/old.bin") == data)
+        #expect(fixture.list("endpoint/.s2s-partial/\(transferName)") == [])
+    }
+
     /// Batches of files become durable together by either strategy and are all published, into
     /// a few directories (each synced) or many (one `syncfs`).
     @Test(arguments: [PartialArea.SyncStrategy.eachFile, .fileSystem, .automatic], [2, PartialArea.fileSystemThreshold + 1])
