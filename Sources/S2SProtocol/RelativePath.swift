@@ -71,6 +71,9 @@ public struct RelativePath: Sendable, Hashable, CustomStringConvertible {
         hasher.combine(0xFF as UInt8)  // never part of UTF-8: terminates the byte string
     }
 
+    /// ``reservedFirstComponent`` as bytes, made once rather than for every path checked.
+    private static let reservedBytes = Array(reservedFirstComponent.utf8)
+
     /// Every rule except UTF-8 validity, which a `String` already has.
     private static func check(_ string: String) throws(ProtocolError) {
         let bytes = string.utf8
@@ -82,7 +85,7 @@ public struct RelativePath: Sendable, Hashable, CustomStringConvertible {
         var componentIsDots = true
         var isFirstComponent = true
         var firstComponentMatchesReserved = true
-        let reserved = Array(reservedFirstComponent.utf8)
+        let reserved = reservedBytes
         var previous: UInt8 = 0
 
         func endComponent() throws(ProtocolError) {
