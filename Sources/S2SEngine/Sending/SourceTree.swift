@@ -55,14 +55,19 @@ struct SourceTree: Sendable {
                 }
                 throw .invalidPath("cannot read \(path): \(String(cString: strerror(errno)))")
             }
-            try tree.add(path: trimmed, relative: name, status: status, followSymlinks: followSymlinks, maxEntries: maxEntries, depth: 0)
+            let unreadable = status.st_mode & S_IFMT == S_IFREG ? Self.unreadable(trimmed, followSymlinks: followSymlinks) : nil
+            try tree.add(
+                path: trimmed, relative: name, status: Examined(status), unreadable: unreadable, followSymlinks: followSymlinks,
+                maxEntries: maxEntries, depth: 0)
         }
         guard !tree.entries.isEmpty || skippingMissing else { throw .invalidArgument("nothing to send: \(tree.warnings.joined(separator: "; "))") }
         return tree
     }
 
+    /// Adds the entry at `path` (and, for a directory, everything below it). `unreadable`: why the
+    /// user cannot read it, for a regular file (nil: it can).
     private mutating func add(
-        path: String, relative: String, status: stat, followSymlinks: Bool, maxEntries: Int, depth: Int
+        path: String, relative: String, status: Examined, unreadable: String?, followSymlinks: Bool, maxEntries: Int, depth: Int
     ) throws(EngineError) {
         let relativePath: RelativePath
         do {
@@ -71,22 +76,22 @@ struct SourceTree: Sendable {
             warnings.append("skipped \(path): its name cannot be sent (\(error))")
             return
         }
-        let mode = UInt16(status.st_mode & 0o777)
-        let mtime = (Int64(status.st_mtim.tv_sec), UInt32(status.st_mtim.tv_nsec))
-        switch status.st_mode & S_IFMT {
+        let mode = UInt16(status.mode & 0o777)
+        let mtime = (status.mtimeSeconds, status.mtimeNanoseconds)
+        switch status.mode & S_IFMT {
         case S_IFREG:
             // Read permission is checked now, as the user, so that the send fails at once rather
             // than at its first attempt; a file inside a directory is skipped with a warning.
-            if let error = Self.unreadable(path, followSymlinks: followSymlinks) {
+            if let error = unreadable {
                 guard depth > 0 else { throw .accessDenied("cannot read \(path): \(error)") }
                 warnings.append("skipped \(path): \(error)")
                 return
             }
             try reserve(maxEntries)
-            let size = UInt64(status.st_size)
+            let size = status.size
             entries.append(.init(kind: .file, mode: mode, mtimeSeconds: mtime.0, mtimeNanoseconds: mtime.1, size: size, path: relativePath))
             sources.append(Source(
-                path: path, device: UInt64(status.st_dev), inode: UInt64(status.st_ino), size: size,
+                path: path, device: status.device, inode: status.inode, size: size,
                 mtimeSeconds: mtime.0, mtimeNanoseconds: mtime.1))
             totalBytes += size
             fileCount += 1
@@ -95,16 +100,16 @@ struct SourceTree: Sendable {
             try reserve(maxEntries)
             entries.append(.init(kind: .directory, mode: mode, mtimeSeconds: mtime.0, mtimeNanoseconds: mtime.1, size: 0, path: relativePath))
             sources.append(nil)
-            for name in try Self.names(in: path) {
-                let child = path == "/" ? "/" + name : path + "/" + name
-                var childStatus = stat()
-                guard (followSymlinks ? stat(child, &childStatus) : lstat(child, &childStatus)) == 0 else {
-                    warnings.append("skipped \(child): \(String(cString: strerror(errno)))")
-                    continue
+            for child in try Self.children(of: path, followSymlinks: followSymlinks) {
+                let childPath = path == "/" ? "/" + child.name : path + "/" + child.name
+                switch child.status {
+                case .success(let status):
+                    try add(
+                        path: childPath, relative: relative + "/" + child.name, status: status, unreadable: child.unreadable,
+                        followSymlinks: followSymlinks, maxEntries: maxEntries, depth: depth + 1)
+                case .failure(let error):
+                    warnings.append("skipped \(childPath): \(error.message)")
                 }
-                try add(
-                    path: child, relative: relative + "/" + name, status: childStatus, followSymlinks: followSymlinks,
-                    maxEntries: maxEntries, depth: depth + 1)
             }
         case S_IFLNK:
             warnings.append("skipped symbolic link \(path) (--follow-symlinks sends what it points to)")
@@ -119,8 +124,39 @@ struct SourceTree: Sendable {
         }
     }
 
-    /// The names in directory `path`, sorted bytewise (so a retry offers the same order).
-    private static func names(in path: String) throws(EngineError) -> [String] {
+    /// What the scan keeps of a `stat`: a third of its size, for directories of many entries.
+    private struct Examined {
+        let mode: mode_t
+        let size: UInt64
+        let mtimeSeconds: Int64
+        let mtimeNanoseconds: UInt32
+        let device: UInt64
+        let inode: UInt64
+
+        init(_ status: stat) {
+            mode = status.st_mode
+            size = UInt64(clamping: status.st_size)
+            mtimeSeconds = Int64(status.st_mtim.tv_sec)
+            mtimeNanoseconds = UInt32(clamping: status.st_mtim.tv_nsec)
+            device = UInt64(status.st_dev)
+            inode = UInt64(status.st_ino)
+        }
+    }
+
+    /// An entry of a directory being scanned, examined relative to the open directory (the
+    /// kernel does not walk the whole path again for each name, twice).
+    private struct Child {
+        struct Failure: Error { let message: String }
+        let name: String
+        let status: Result<Examined, Failure>
+        /// For a regular file: why the user cannot read it (nil: it can).
+        let unreadable: String?
+    }
+
+    /// The entries of directory `path`, sorted bytewise by name (so a retry offers the same
+    /// order), each examined (`fstatat`, and `faccessat` for a regular file) before the directory
+    /// is closed: one descriptor at a time, however deep the tree.
+    private static func children(of path: String, followSymlinks: Bool) throws(EngineError) -> [Child] {
         let fd = Glibc.open(path, O_RDONLY | O_DIRECTORY | O_NONBLOCK | O_CLOEXEC)
         guard fd >= 0, let directory = fdopendir(fd) else {
             let code = errno
@@ -128,6 +164,22 @@ struct SourceTree: Sendable {
             throw .invalidPath("cannot read directory \(path): \(String(cString: strerror(code)))")
         }
         defer { closedir(directory) }
+        let flags = followSymlinks ? 0 : AT_SYMLINK_NOFOLLOW
+        return try names(in: directory, path: path).map { name in
+            var status = stat()
+            guard fstatat(fd, name, &status, flags) == 0 else {
+                return Child(name: name, status: .failure(.init(message: String(cString: strerror(errno)))), unreadable: nil)
+            }
+            var unreadable: String?
+            if status.st_mode & S_IFMT == S_IFREG, faccessat(fd, name, R_OK, AT_EACCESS | flags) != 0 {
+                unreadable = String(cString: strerror(errno))
+            }
+            return Child(name: name, status: .success(Examined(status)), unreadable: unreadable)
+        }
+    }
+
+    /// The names in the open `directory` (at `path`, for messages), sorted bytewise.
+    private static func names(in directory: OpaquePointer, path: String) throws(EngineError) -> [String] {
         var names: [String] = []
         while true {
             errno = 0
