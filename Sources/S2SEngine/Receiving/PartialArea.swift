@@ -91,8 +91,11 @@ final class PartialArea: Sendable {
     /// The opaque name of slot `index`'s partial file in its group directory.
     static func fileName(index: UInt32) -> String { String(index) }
 
+    /// The name of group directory `number`.
+    static func groupName(number: UInt32) -> String { "g" + String(number) }
+
     /// The name of the group directory that holds slot `index`'s partial file.
-    static func groupName(index: UInt32) -> String { "g" + String(index / groupSize) }
+    static func groupName(index: UInt32) -> String { groupName(number: index / groupSize) }
 
     /// Where slot `index`'s partial file is, relative to the transfer's directory, for messages.
     static func displayName(index: UInt32) -> String { groupName(index: index) + "/" + fileName(index: index) }
@@ -147,7 +150,7 @@ final class PartialArea: Sendable {
     /// Deletes entry `index`'s partial file, if there is one.
     func removeFile(index: UInt32) throws(ReceiveError) {
         let name = Self.fileName(index: index)
-        if let group = try existingGroup(of: index) {
+        if let group = try existingGroup(index / Self.groupSize) {
             defer { close(group) }
             guard unlinkat(group, name, 0) == 0 || errno == ENOENT else {
                 throw ReceiveError.system(errno, "cannot remove partial file \(Self.displayName(index: index))")
@@ -162,7 +165,7 @@ final class PartialArea: Sendable {
     func partialLength(index: UInt32) throws(ReceiveError) -> UInt64? {
         let name = Self.fileName(index: index)
         var status = stat()
-        let group = try existingGroup(of: index)
+        let group = try existingGroup(index / Self.groupSize)
         defer { if let group { close(group) } }
         if let group, fstatat(group, name, &status, AT_SYMLINK_NOFOLLOW) == 0 {
             return status.st_mode & S_IFMT == S_IFREG ? UInt64(status.st_size) : nil
@@ -201,7 +204,7 @@ final class PartialArea: Sendable {
     /// The open group `number` for creating files in, made if it is not there.
     private func creatingGroup(_ number: UInt32) throws(ReceiveError) -> Group {
         if let open = creatingIn.withLock({ $0 }), open.number == number { return open }
-        let name = "g" + String(number)
+        let name = Self.groupName(number: number)
         guard mkdirat(fd, name, 0o700) == 0 || errno == EEXIST else {
             throw ReceiveError.system(errno, "cannot create partial group \(name)")
         }
@@ -210,10 +213,11 @@ final class PartialArea: Sendable {
         return group
     }
 
-    /// The group directory of slot `index`, open, or `nil` if there is none.
-    private func existingGroup(of index: UInt32) throws(ReceiveError) -> Int32? {
+    /// Group directory `number`, open, or `nil` if there is none.
+    private func existingGroup(_ number: UInt32) throws(ReceiveError) -> Int32? {
+        let name = Self.groupName(number: number)
         do {
-            return try Beneath.openDirectory(fd, Self.groupName(index: index), what: "partial group \(Self.groupName(index: index))")
+            return try Beneath.openDirectory(fd, name, what: "partial group \(name)")
         } catch where error.systemCode == ENOENT {
             return nil
         }
@@ -259,11 +263,11 @@ final class PartialArea: Sendable {
                     try Beneath.sync(file.fd, what: "partial file \(file.name)")
                 }
                 for number in Set(files.map { $0.slot / Self.groupSize }) {
-                    guard let group = try existingGroup(of: number * Self.groupSize) else {
-                        throw ReceiveError(.writeFailed, "partial group g\(number) is missing")
+                    guard let group = try existingGroup(number) else {
+                        throw ReceiveError(.writeFailed, "partial group \(Self.groupName(number: number)) is missing")
                     }
                     defer { close(group) }
-                    try Beneath.sync(group, what: "partial group g\(number)")
+                    try Beneath.sync(group, what: "partial group \(Self.groupName(number: number))")
                 }
                 try Beneath.sync(fd, what: "the partial directory")
             }
@@ -314,8 +318,8 @@ final class PartialArea: Sendable {
                 if let open = groups[number] {
                     source = open
                 } else {
-                    guard let group = try existingGroup(of: request.file.slot) else {
-                        throw ReceiveError(.writeFailed, "partial group g\(number) is missing")
+                    guard let group = try existingGroup(number) else {
+                        throw ReceiveError(.writeFailed, "partial group \(Self.groupName(number: number)) is missing")
                     }
                     source = group
                     groups[number] = group
@@ -367,7 +371,7 @@ final class PartialArea: Sendable {
     private func removeEmptyGroups(_ groups: [UInt32: Int32]) {
         for (number, group) in groups {
             close(group)
-            _ = unlinkat(fd, "g" + String(number), AT_REMOVEDIR)
+            _ = unlinkat(fd, Self.groupName(number: number), AT_REMOVEDIR)
         }
     }
 
