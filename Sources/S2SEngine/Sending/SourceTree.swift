@@ -55,7 +55,7 @@ struct SourceTree: Sendable {
                 }
                 throw .invalidPath("cannot read \(path): \(String(cString: strerror(errno)))")
             }
-            let unreadable = status.st_mode & S_IFMT == S_IFREG ? Self.unreadable(trimmed, followSymlinks: followSymlinks) : nil
+            let unreadable = status.st_mode & S_IFMT == S_IFREG ? Self.unreadable(trimmed, in: AT_FDCWD, followSymlinks: followSymlinks) : nil
             try tree.add(
                 path: trimmed, relative: name, status: Examined(status), unreadable: unreadable, followSymlinks: followSymlinks,
                 maxEntries: maxEntries, depth: 0)
@@ -164,16 +164,12 @@ struct SourceTree: Sendable {
             throw .invalidPath("cannot read directory \(path): \(String(cString: strerror(code)))")
         }
         defer { closedir(directory) }
-        let flags = followSymlinks ? 0 : AT_SYMLINK_NOFOLLOW
         return try names(in: directory, path: path).map { name in
             var status = stat()
-            guard fstatat(fd, name, &status, flags) == 0 else {
+            guard fstatat(fd, name, &status, followSymlinks ? 0 : AT_SYMLINK_NOFOLLOW) == 0 else {
                 return Child(name: name, status: .failure(.init(message: String(cString: strerror(errno)))), unreadable: nil)
             }
-            var unreadable: String?
-            if status.st_mode & S_IFMT == S_IFREG, faccessat(fd, name, R_OK, AT_EACCESS | flags) != 0 {
-                unreadable = String(cString: strerror(errno))
-            }
+            let unreadable = status.st_mode & S_IFMT == S_IFREG ? Self.unreadable(name, in: fd, followSymlinks: followSymlinks) : nil
             return Child(name: name, status: .success(Examined(status)), unreadable: unreadable)
         }
     }
@@ -227,9 +223,10 @@ struct SourceTree: Sendable {
     /// Why the user cannot read the file at `path` (nil: it can). Only the kernel knows (ACLs,
     /// the thread's file-system UID and groups): `faccessat` with `AT_EACCESS` asks it with the
     /// thread's own credentials, as an open would, in one call instead of an open, two `fcntl`
-    /// and a close for each file of a tree.
-    private static func unreadable(_ path: String, followSymlinks: Bool) -> String? {
-        guard faccessat(AT_FDCWD, path, R_OK, AT_EACCESS | (followSymlinks ? 0 : AT_SYMLINK_NOFOLLOW)) == 0 else {
+    /// and a close for each file of a tree. `path` is relative to `directory` (`AT_FDCWD` for an
+    /// absolute path).
+    private static func unreadable(_ path: String, in directory: Int32, followSymlinks: Bool) -> String? {
+        guard faccessat(directory, path, R_OK, AT_EACCESS | (followSymlinks ? 0 : AT_SYMLINK_NOFOLLOW)) == 0 else {
             return String(cString: strerror(errno))
         }
         return nil
