@@ -3,12 +3,13 @@ public import S2SProtocol
 
 /// Sets up the channel pipeline of a peer connection, the same on both sides:
 ///
-/// `socket ⇄ FlushCoalescer ⇄ NoiseFrameDecoder ⇄ SessionTimerHandler ⇄ NIOAsyncChannel`
+/// `socket ⇄ FlushCoalescer ⇄ NoiseFrameDecoder ⇄ SessionTimerHandler ⇄ HandshakeWriteFailureHandler ⇄ NIOAsyncChannel`
 ///
 /// Inbound, the decoder cuts frames (and the receiver's preamble) and the timer handler resets the
 /// idle timer on each; frames are decrypted by ``SecureChannel`` in the receiving task. Outbound,
 /// records arrive sealed and framed (``FrameSealer``, in the task that writes them), and the
-/// coalescer joins the flushes of writes queued together.
+/// coalescer joins the flushes of writes queued together. A handshake message that cannot be
+/// written ends the inbound stream with the socket's error, not as an orderly close.
 public enum PeerPipeline {
     /// Reads of up to 256 KiB: NIO's default of 64 KiB is less than one full frame (64 KiB of
     /// data plus headers), so every frame would straddle two reads and be copied to be whole.
@@ -41,6 +42,7 @@ public enum PeerPipeline {
         try operations.addHandler(FlushCoalescer())
         try operations.addHandler(NoiseFrameDecoder(expectPreamble: expectPreamble, limits: limits))
         try operations.addHandler(SessionTimerHandler(limits: limits, preambleTimeout: preambleTimeout))
+        try operations.addHandler(HandshakeWriteFailureHandler())
     }
 
     /// Wraps a channel set up by ``addHandlers(_:expectPreamble:limits:preambleTimeout:)`` for

@@ -149,7 +149,7 @@ public final class PeerServer: Sendable {
     /// Runs on the new connection's event loop before anything is read: admission, then the
     /// handlers (with the preamble deadline). Never fails, since a failed child initializer would
     /// end the listener's inbound stream, and so the accept loop: a connection that cannot be set
-    /// up is closed and handed on without a ticket.
+    /// up is reset and handed on without a ticket.
     private static func childInitializer(
         _ channel: any Channel, limits: ProtocolLimits, gate: ConnectionGate
     ) -> EventLoopFuture<AcceptedConnection> {
@@ -161,7 +161,8 @@ public final class PeerServer: Sendable {
                 channel, expectPreamble: true, limits: limits, preambleTimeout: gate.policy.preambleTimeout)
         } catch {
             gate.handshakeFailed()
-            channel.close(promise: nil)
+            // Reset: a connection this side could not set up says nothing of the endpoint.
+            channel.closeWithReset()
             return channel.eventLoop.makeSucceededFuture(AcceptedConnection(channel: channel, ticket: nil))
         }
         return channel.eventLoop.makeSucceededFuture(AcceptedConnection(channel: channel, ticket: ticket))
@@ -222,7 +223,7 @@ public final class PeerServer: Sendable {
                 return try PeerPipeline.wrap(channel)
             }.get()
         } catch {
-            channel.close(promise: nil)
+            channel.closeWithReset()
             gate.handshakeFailed()
             onError(.network("starting to read: \(error)"))
             return

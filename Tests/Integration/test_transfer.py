@@ -57,6 +57,10 @@ def pair(scratch, daemon_factory, request):
     receiver = side(True, getattr(request, "param", ()))
     sender = side(False)
     yield receiver, sender
+    # The daemons go before their buses: a daemon that loses its bus logs a failure, which would
+    # read, in a failed test's log, as part of what went wrong.
+    for s in (receiver, sender):
+        s.daemon.cleanup()
     for bus in made:
         bus.close()
 

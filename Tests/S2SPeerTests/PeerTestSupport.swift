@@ -230,3 +230,46 @@ enum RawClient {
         return outcome
     }
 }
+
+/// A bare TCP listener on 127.0.0.1 that answers nothing: it accepts when told and resets
+/// (`SO_LINGER` 0), as a receiver refusing a connection for load does.
+final class RawListener {
+    private let fd: Int32
+    let address: SocketAddress
+
+    init() throws {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw POSIXError(.init(rawValue: errno) ?? .EIO) }
+        var bound = sockaddr_in()
+        bound.sin_family = sa_family_t(AF_INET)
+        bound.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let ok = withUnsafeMutablePointer(to: &bound) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, length) == 0 && listen(fd, 8) == 0 && getsockname(fd, $0, &length) == 0
+            }
+        }
+        guard ok else {
+            let error = errno
+            Glibc.close(fd)
+            throw POSIXError(.init(rawValue: error) ?? .EIO)
+        }
+        self.fd = fd
+        address = try SocketAddress(ipAddress: "127.0.0.1", port: Int(UInt16(bigEndian: bound.sin_port)))
+    }
+
+    /// Accepts one connection and resets it at once, without reading.
+    func acceptAndReset() throws {
+        let connection = accept(fd, nil, nil)
+        guard connection >= 0 else { throw POSIXError(.init(rawValue: errno) ?? .EIO) }
+        var linger = Glibc.linger(l_onoff: 1, l_linger: 0)
+        let set = setsockopt(connection, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<Glibc.linger>.size))
+        let error = errno
+        Glibc.close(connection)
+        guard set == 0 else { throw POSIXError(.init(rawValue: error) ?? .EIO) }
+    }
+
+    func close() {
+        Glibc.close(fd)
+    }
+}

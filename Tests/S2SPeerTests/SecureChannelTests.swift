@@ -2,6 +2,7 @@ import Synchronization
 import Crypto
 import Foundation
 import NIOCore
+import NIOPosix
 import S2SPeer
 import S2SProtocol
 import Testing
@@ -219,6 +220,46 @@ struct SecureChannelTests {
             // The receiver's log says why, and the sender, who had done its part, earns no penalty.
             #expect(server.errors.withLock { $0 } == [.closed("handshake timeout: this side did not answer handshake message 1 in time")])
         }
+    }
+
+    /// A receiver's reset that arrives before the sender's first message is written (a receiver
+    /// under a flood resets at once) fails that write; NIO then closes the channel without a read
+    /// error, and the sender must still see a reset, never the orderly close that counts toward
+    /// "no such endpoint". The sender's event loop is held while the reset arrives, so that the
+    /// write, not a read, is what meets it.
+    @Test func aResetThatBeatsTheFirstWriteIsAReset() async throws {
+        let listener = try RawListener()
+        defer { listener.close() }
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let loop = group.next()
+        let channel = try await ClientBootstrap(group: group).connect(to: listener.address) { channel in
+            channel.eventLoop.makeCompletedFuture {
+                try PeerPipeline.configure(channel, expectPreamble: false, limits: .patient)
+            }
+        }
+        let release = DispatchSemaphore(value: 0)
+        await withCheckedContinuation { (held: CheckedContinuation<Void, Never>) in
+            loop.execute {
+                held.resume()
+                release.wait()
+            }
+        }
+        try listener.acceptAndReset()
+        // The loop is held: the handshake's first write queues behind it and runs after the RST
+        // has arrived. A second, not a deadline: if the write were queued late, the test would
+        // pass without meeting the reset on the write, never fail for it.
+        let attempt = Task {
+            try await SecureChannel.connect(paired: channel, endpointKey: Curve25519.KeyAgreement.PrivateKey().publicKey) { _ in }
+        }
+        try await Task.sleep(for: .seconds(1))
+        release.signal()
+        await #expect {
+            try await attempt.value
+        } throws: { error in
+            guard case .network(let reason) = error as? PeerError else { return false }
+            return reason.contains("reset")
+        }
+        try await group.shutdownGracefully()
     }
 
     /// A quiet sender is kept alive by its keepalives; the server's idle timer does not fire. The
