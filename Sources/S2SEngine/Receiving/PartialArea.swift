@@ -223,6 +223,14 @@ final class PartialArea: Sendable {
         }
     }
 
+    /// Group directory `number`, open, where files of a batch are: missing, it is an error.
+    private func requiredGroup(_ number: UInt32) throws(ReceiveError) -> Int32 {
+        guard let group = try existingGroup(number) else {
+            throw ReceiveError(.writeFailed, "partial group \(Self.groupName(number: number)) is missing")
+        }
+        return group
+    }
+
     /// Opens slot `index`'s partial file to continue it. One that an earlier version left at the
     /// top of the transfer's directory is moved into its group first, so that a transfer
     /// interrupted by an upgrade resumes where it stopped.
@@ -263,9 +271,7 @@ final class PartialArea: Sendable {
                     try Beneath.sync(file.fd, what: "partial file \(file.name)")
                 }
                 for number in Set(files.map { $0.slot / Self.groupSize }) {
-                    guard let group = try existingGroup(number) else {
-                        throw ReceiveError(.writeFailed, "partial group \(Self.groupName(number: number)) is missing")
-                    }
+                    let group = try requiredGroup(number)
                     defer { close(group) }
                     try Beneath.sync(group, what: "partial group \(Self.groupName(number: number))")
                 }
@@ -318,11 +324,8 @@ final class PartialArea: Sendable {
                 if let open = groups[number] {
                     source = open
                 } else {
-                    guard let group = try existingGroup(number) else {
-                        throw ReceiveError(.writeFailed, "partial group \(Self.groupName(number: number)) is missing")
-                    }
-                    source = group
-                    groups[number] = group
+                    source = try requiredGroup(number)
+                    groups[number] = source
                 }
                 let path = try rename(request.file, from: source, into: target, directory: request.directory, name: request.name)
                 _ = request.file.advance(from: .durable, to: .published)
