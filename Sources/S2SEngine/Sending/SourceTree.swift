@@ -55,7 +55,7 @@ struct SourceTree: Sendable {
                 }
                 throw .invalidPath("cannot read \(path): \(String(cString: strerror(errno)))")
             }
-            let unreadable = status.st_mode & S_IFMT == S_IFREG ? Self.unreadable(trimmed, in: AT_FDCWD, followSymlinks: followSymlinks) : nil
+            let unreadable = Self.unreadable(trimmed, in: AT_FDCWD, status: status, followSymlinks: followSymlinks)
             try tree.add(
                 path: trimmed, relative: name, status: Examined(status), unreadable: unreadable, followSymlinks: followSymlinks,
                 maxEntries: maxEntries, depth: 0)
@@ -169,7 +169,7 @@ struct SourceTree: Sendable {
             guard fstatat(fd, name, &status, followSymlinks ? 0 : AT_SYMLINK_NOFOLLOW) == 0 else {
                 return Child(name: name, status: .failure(.init(message: String(cString: strerror(errno)))), unreadable: nil)
             }
-            let unreadable = status.st_mode & S_IFMT == S_IFREG ? Self.unreadable(name, in: fd, followSymlinks: followSymlinks) : nil
+            let unreadable = Self.unreadable(name, in: fd, status: status, followSymlinks: followSymlinks)
             return Child(name: name, status: .success(Examined(status)), unreadable: unreadable)
         }
     }
@@ -220,12 +220,14 @@ struct SourceTree: Sendable {
         return fd
     }
 
-    /// Why the user cannot read the file at `path` (nil: it can). Only the kernel knows (ACLs,
+    /// Why the user cannot read the regular file at `path`, whose `status` the scan took (nil: it
+    /// can, or it is no regular file, which is not read). Only the kernel knows (ACLs,
     /// the thread's file-system UID and groups): `faccessat` with `AT_EACCESS` asks it with the
     /// thread's own credentials, as an open would, in one call instead of an open, two `fcntl`
     /// and a close for each file of a tree. `path` is relative to `directory` (`AT_FDCWD` for an
     /// absolute path).
-    private static func unreadable(_ path: String, in directory: Int32, followSymlinks: Bool) -> String? {
+    private static func unreadable(_ path: String, in directory: Int32, status: stat, followSymlinks: Bool) -> String? {
+        guard status.st_mode & S_IFMT == S_IFREG else { return nil }
         guard faccessat(directory, path, R_OK, AT_EACCESS | (followSymlinks ? 0 : AT_SYMLINK_NOFOLLOW)) == 0 else {
             return String(cString: strerror(errno))
         }
