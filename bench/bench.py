@@ -28,7 +28,9 @@ What it measures
     session uses the cipher a returning sender uses. s2s's receiver makes
     each file durable before it confirms it and scp and rsync do not: free on a tmpfs, not on a
     disk (--dest-dir, where the receiver keeps its state database too). Before every copy,
-    untimed, everything is synced, so that no copy writes back what an earlier one left.
+    untimed, everything is synced, so that no copy writes back what an earlier one left, and the
+    copy's size of memory is written and freed, so that no copy pays for a VM host's first touch
+    of the memory its page cache takes (warm_free_memory; --no-warm-memory leaves it out).
 
 What it reports
     Medians over --runs repetitions: MB/s (10^6 bytes/s) for the file, files/s for the tree;
@@ -49,6 +51,7 @@ import contextlib
 import datetime
 import itertools
 import json
+import mmap
 import os
 import platform
 import re
@@ -69,6 +72,7 @@ from xml.sax.saxutils import escape as xml_escape
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 GIB = 1 << 30
 MIB = 1 << 20
+PAGE = mmap.PAGESIZE
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 PARTIAL_AREA = ".s2s-partial"  # the receiver's own directory inside an endpoint; never ours to touch
 SSHD = "/usr/sbin/sshd"
@@ -845,6 +849,35 @@ def copies_set_aside(dest, workload):
         shutil.rmtree(aside, ignore_errors=True)
 
 
+# What a copy needs besides its data's page cache: the tools' buffers, sockets, logs.
+WARM_MARGIN = 128 * MIB
+
+
+def warm_free_memory(size):
+    """Writes to `size` bytes of fresh anonymous memory and frees it again, just before a timed copy,
+    so that the page cache the copy fills comes from memory the guest has just used.
+
+    Why: a virtual machine with free page reporting (a virtio balloon; this project's VMs boot with
+    `page_reporting.page_reporting_order`) hands memory that stays free for a few seconds back to
+    the host, and the guest's next write to it faults in the host, which supplies and zeroes it.
+    Measured here: writing a 6 GiB tmpfs file cost 0.4 CPU s per GiB where its memory had just
+    been freed and 2 to 3.5 s per GiB where it had been handed back, charged to whichever process
+    wrote it (the receiving end of every tool). Which copy met such memory was chance (how long
+    the tools before it ran), so a receiver's write cost moved from 0.5 to 3.5 s per GiB between
+    runs. Memory written and freed just before is the guest's own again, for every tool alike. On
+    a machine without page reporting this costs a moment and changes nothing."""
+    pages = -(-size // PAGE)
+    with mmap.mmap(-1, pages * PAGE) as memory:
+        memory[::PAGE] = b"\x01" * pages
+
+
+def add_warm_memory_argument(parser):
+    parser.add_argument("--no-warm-memory", dest="warm_memory", action="store_false",
+                        help="do not write and free the copy's size of memory before each copy (warm_free_memory: "
+                             "on a VM that reports free pages to its host, the copy then pays for the host's "
+                             "first touch of its page cache)")
+
+
 def run_workload(workload, tools, results, dest, set_aside, args, logdir):
     """--runs repetitions of `workload` by every tool, interleaved."""
     for run in range(args.runs):
@@ -856,6 +889,8 @@ def run_workload(workload, tools, results, dest, set_aside, args, logdir):
             # Untimed: what earlier copies left unwritten goes to disk now, or the next copy
             # that syncs (s2s's syncfs) would write it and pay for it.
             os.sync()
+            if getattr(args, "warm_memory", True):
+                warm_free_memory(workload.bytes + WARM_MARGIN)
             log_path = os.path.join(logdir, f"{workload.key}-{tool.key}-{run + 1}.log")
             try:
                 measurement = tool.measure(workload, dest, log_path, args.timeout)
@@ -1128,6 +1163,7 @@ def parse_args(argv):
                         help="extra argument for both s2sd, e.g. --s2sd-arg=--log-level=debug (repeatable)")
     parser.add_argument("--json", metavar="FILE", help="also write every raw figure to FILE")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory (logs, keys) at the end")
+    add_warm_memory_argument(parser)
     args = parser.parse_args(argv)
 
     wanted = set()

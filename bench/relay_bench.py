@@ -17,13 +17,15 @@ What it measures
 What it reports
     Medians over --runs repetitions in MB/s (10^6 bytes/s), interleaved across tools; each tool
     compared with s2s-relay (s2s-relay/tool above 1: the relay route is faster); CPU seconds per
-    GiB at both ends (the relay's own CPU is not counted for either); s2sd peak RSS. Times run from
+    GiB at both ends (the relay's own CPU is not counted for either, and is shown on a line of its
+    own: on few cores the relay shares them with both ends); s2sd peak RSS. Times run from
     the start of the sending command to the end of the last one: wormhole's include its code
     exchange through the mailbox, s2s's the Noise handshake and the relay's pairing.
 
 How to run it (as root: it makes a network namespace and may mount a tmpfs)
     make bench-relay                                   # release build, then this script
     make bench-relay BENCH_ARGS='--size 512M --runs 5'
+    make bench-relay BENCH_ARGS='--only s2s-relay,wormhole'
     python3 bench/relay_bench.py --bin-dir .build/release --size 64M --runs 1
 It needs magic-wormhole, magic-wormhole-mailbox-server and magic-wormhole-transit-relay
 (PyPI or Debian), unshare and ip; bench/install-deps.sh installs them.
@@ -34,6 +36,7 @@ import contextlib
 import os
 import socket
 import sqlite3
+import statistics
 import subprocess
 import sys
 import threading
@@ -41,7 +44,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bench as common  # noqa: E402  (the sibling module, found through the path set just above)
-from bench import BenchError, CopyFailed, Measurement, parse_size  # noqa: E402
+from bench import GIB, BenchError, CopyFailed, Measurement, parse_size  # noqa: E402
 
 INSIDE = "S2S_RELAY_BENCH_NAMESPACE"
 
@@ -161,7 +164,9 @@ class RelayWitness:
 
     def measure(self, workload, dest, log_path, timeout):
         before = self.relay.relayed_bytes()
+        relay_cpu = common.cpu_seconds(self.relay.proc.pid)
         measurement = self.tool.measure(workload, dest, log_path, timeout)
+        measurement.cpu_detail["relay"] = common.cpu_seconds(self.relay.proc.pid) - relay_cpu
         if self.relayed:
             # The relay writes a pairing's record once both of its sides have closed.
             if not common.wait_until(lambda: self.relay.relayed_bytes() - before >= workload.bytes, 15, interval=0.2):
@@ -170,6 +175,18 @@ class RelayWitness:
         elif self.relay.relayed_bytes() - before >= workload.bytes:
             raise CopyFailed(f"{self.label}: the relay carried the file, which should have gone direct")
         return measurement
+
+
+def relay_cpu_line(results):
+    """The relay's own CPU seconds per GiB (median) while each tool copied: on a machine with few
+    cores the relay, one Python process, shares them with both ends, so its cost bounds the route."""
+    figures = [f"{r.tool.label} {statistics.median(m.cpu_detail['relay'] for m in r.runs) / (r.workload.bytes / GIB):.2f}"
+               for r in results if r.runs and not r.error]
+    return "relay cpu s/GiB (the relay process, median): " + ("; ".join(figures) or "no copy")
+
+
+# The tools, by their --only names, in the order they run.
+TOOLS = ("s2s-relay", "s2s-relay-4", "wormhole", "s2s-direct")
 
 
 def parse_args(argv):
@@ -182,6 +199,9 @@ def parse_args(argv):
     parser.add_argument("--size", type=parse_size, default=parse_size("2G"),
                         help="size of the file, e.g. 2G, 512M (default: 2G)")
     parser.add_argument("--runs", type=int, default=3, help="repetitions per tool (default: 3)")
+    parser.add_argument("--only", default=",".join(TOOLS),
+                        help="tools, comma-separated: s2s-relay, s2s-relay-4, wormhole, s2s-direct "
+                             f"(default: {','.join(TOOLS)})")
     parser.add_argument("--tmpfs", default="/dev/shm",
                         help="a tmpfs for the source and the destination; if it is not one, a tmpfs is mounted "
                              "(default: /dev/shm)")
@@ -191,9 +211,14 @@ def parse_args(argv):
                         help="extra argument for both s2sd (repeatable)")
     parser.add_argument("--json", metavar="FILE", help="also write every raw figure to FILE")
     parser.add_argument("--keep", action="store_true", help="keep the logs and configurations at the end")
+    common.add_warm_memory_argument(parser)
     args = parser.parse_args(argv)
     if args.runs < 1:
         parser.error("--runs must be at least 1")
+    args.only = [name.strip() for name in args.only.split(",") if name.strip()]
+    unknown = [name for name in args.only if name not in TOOLS]
+    if unknown or not args.only:
+        parser.error(f"--only: unknown tool(s) {', '.join(unknown) or '(none given)'}; choose from {', '.join(TOOLS)}")
     args.bin_dir = os.path.abspath(args.bin_dir)
     args.workloads = {"file"}
     return args
@@ -243,6 +268,7 @@ def main(argv):
             RelayWitness(WormholeTool(mailbox, relay), relay, True),
             RelayWitness(common.S2STool(sender, receiver, "s2s-direct", "s2s, direct"), relay, False),
         ]
+        tools = [tool for tool in tools if tool.key in args.only]
         results = common.benchmark(workloads, tools, dest, args, logdir)
         context = {
             "source": f"{common.filesystem_type(source)} ({source})",
@@ -255,7 +281,8 @@ def main(argv):
         common.print_report(info, context, results, baseline="s2s-relay", notes=(
             "cpu s/GiB: CPU seconds per GiB copied (median) at both ends: wormhole send + receive; both s2sd",
             "  (snd, rcv) plus s2sctl for s2s. The relay's CPU is in neither. Every copy is checked byte for byte",
-            "  on the first run, by size after, and against the relay's usage records (relayed or not)."))
+            "  on the first run, by size after, and against the relay's usage records (relayed or not).",
+            relay_cpu_line(results)))
         if args.json:
             common.write_json(args.json, info, context, results)
             print(f"bench: raw figures in {args.json}", file=sys.stderr)
