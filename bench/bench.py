@@ -851,6 +851,8 @@ def copies_set_aside(dest, workload):
 
 # What a copy needs besides its data's page cache: the tools' buffers, sockets, logs.
 WARM_MARGIN = 128 * MIB
+# What the warm-up leaves of the machine's available memory.
+WARM_RESERVE = 512 * MIB
 
 
 def warm_free_memory(size):
@@ -865,10 +867,23 @@ def warm_free_memory(size):
     wrote it (the receiving end of every tool). Which copy met such memory was chance (how long
     the tools before it ran), so a receiver's write cost moved from 0.5 to 3.5 s per GiB between
     runs. Memory written and freed just before is the guest's own again, for every tool alike. On
-    a machine without page reporting this costs a moment and changes nothing."""
-    pages = -(-size // PAGE)
+    a machine without page reporting this costs a moment and changes nothing.
+
+    Never more than the memory available less WARM_RESERVE, so that it cannot push the tools, the
+    tmpfs or anything else on the machine into swap or the OOM killer."""
+    size = min(size, meminfo_bytes("MemAvailable") - WARM_RESERVE)
+    pages = size // PAGE
+    if pages <= 0:
+        return
     with mmap.mmap(-1, pages * PAGE) as memory:
         memory[::PAGE] = b"\x01" * pages
+
+
+def meminfo_bytes(field):
+    """A field of /proc/meminfo in bytes; 0 if it cannot be read."""
+    with contextlib.suppress(OSError, StopIteration, ValueError), open("/proc/meminfo") as f:
+        return int(next(line.split()[1] for line in f if line.startswith(f"{field}:"))) * 1024
+    return 0
 
 
 def add_warm_memory_argument(parser):
@@ -983,9 +998,7 @@ def machine_info(args):
     cpu = "unknown"
     with contextlib.suppress(OSError), open("/proc/cpuinfo") as f:
         cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), cpu)
-    memory = 0
-    with contextlib.suppress(OSError), open("/proc/meminfo") as f:
-        memory = int(next(line.split()[1] for line in f if line.startswith("MemTotal:"))) * 1024
+    memory = meminfo_bytes("MemTotal")
     return {
         "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
         "host": platform.node(),
