@@ -1082,7 +1082,7 @@ def table_row(result, results, baseline="s2s"):
 
 
 # The phases each side spends CPU in (CPUTimeByPhase), in the order data flows.
-PHASES = {"sender": ("read", "digest", "seal"), "receiver": ("open", "digest", "write")}
+PHASES = {"sender": ("read", "digest", "seal", "socket"), "receiver": ("socket", "open", "digest", "write")}
 
 
 def phase_delta(before, after):
@@ -1109,8 +1109,8 @@ def phase_summary(samples, unit):
 
 def phase_lines(results):
     """CPU seconds per GiB by phase, medians over the runs, for each s2s result whose daemons
-    counted them; "rest" is the side's CPU time outside those phases (sockets, scheduling, the
-    bus, copies between buffers)."""
+    counted them; "socket" is the event loops' threads (socket reads and writes), "rest" the side's
+    CPU time outside every phase (hand-overs between threads, scheduling, the bus)."""
     lines = []
     for result in results:
         summary = phase_summary([(m.cpu_phases, m.cpu_detail, result.workload.bytes) for m in result.runs], GIB)

@@ -838,9 +838,10 @@ def beyond_cell(s):
 
 def phase_lines(settings):
     """CPU seconds per GB by phase (the daemons' CPUTimeByPhase), medians over the copies, for s2s
-    across the link and over loopback in the same run: the phases are s2s's own work, which the
-    link should not change; "rest" is everything else the daemon's threads were charged (sockets,
-    scheduling, and here also the emulated link's packet processing that ran on them)."""
+    across the link and over loopback in the same run: read, digest, seal, open and write are
+    s2s's own work, which the link should not change; "socket" (the event loops' threads) and
+    "rest" (everything else the daemon's threads were charged) also carry here the emulated link's
+    packet processing that ran on those threads."""
     lines = []
     for s in settings:
         for key in ("s2s", "s2s-lo"):

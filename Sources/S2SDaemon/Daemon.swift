@@ -23,6 +23,11 @@ public enum Daemon {
         // Files the daemon creates (the database) are for its eyes only.
         umask(0o077)
         ProcessTuning.apply(logger: logger)
+        do {
+            try await SocketPhase.count()
+        } catch {
+            logger.warning("the socket phase of CPUTimeByPhase will stay at 0", metadata: ["error": "\(error)"])
+        }
         try prepareStateDirectory(fileConfiguration.stateDirectory)
         // Limits an administrator changed over the bus (SetLimits) win over the file.
         var configuration = fileConfiguration

@@ -14,12 +14,17 @@ public enum CPUPhase: String, CaseIterable, Sendable {
     case seal, open
     /// Writing received data to its partial file (`pwrite`).
     case write
+    /// The event loops' threads, whole: socket reads and writes (the kernel's TCP work and copies
+    /// in them) and the channel handlers around them. Counted by thread, not by call
+    /// (``CPUAccount/countCallingThread(toward:)``): the calls are inside SwiftNIO.
+    case socket
 }
 
 /// CPU time spent in each ``CPUPhase`` by the whole process since it started: the thread's own
-/// CPU clock around each call, summed lock-free. What the rest costs (sockets, scheduling, the
-/// bus) is the process's CPU time minus these. `make bench` reads them, so that a regression in
-/// one phase shows without `perf`.
+/// CPU clock around each call, summed lock-free, and the whole CPU time of threads that do one
+/// phase's work only (the event loops'). What the rest costs (hand-overs between threads,
+/// scheduling, the bus) is the process's CPU time minus these. `make bench` reads them, so that
+/// a regression in one phase shows without `perf`.
 ///
 /// Reading the thread's clock is a system call (no vDSO serves it), about a microsecond here:
 /// nothing against a 64 KiB record, but two per call were 6 % of a receiver's CPU time on a tree
@@ -34,6 +39,7 @@ public enum CPUAccount {
         let seal = Atomic<UInt64>(0)
         let open = Atomic<UInt64>(0)
         let write = Atomic<UInt64>(0)
+        let socket = Atomic<UInt64>(0)
         /// Calls below ``CPUAccount/exactFrom`` bytes so far, for choosing the sampled ones.
         let smallCalls = Atomic<UInt64>(0)
 
@@ -44,6 +50,7 @@ public enum CPUAccount {
             case .seal: seal.add(nanoseconds, ordering: .relaxed)
             case .open: open.add(nanoseconds, ordering: .relaxed)
             case .write: write.add(nanoseconds, ordering: .relaxed)
+            case .socket: socket.add(nanoseconds, ordering: .relaxed)
             }
         }
 
@@ -54,6 +61,7 @@ public enum CPUAccount {
             case .seal: seal.load(ordering: .relaxed)
             case .open: open.load(ordering: .relaxed)
             case .write: write.load(ordering: .relaxed)
+            case .socket: socket.load(ordering: .relaxed)
             }
         }
     }
@@ -85,15 +93,49 @@ public enum CPUAccount {
         return try body()
     }
 
+    /// The threads counted whole, each by its CPU clock (``countCallingThread(toward:)``).
+    private static let wholeThreads = Mutex<[(clock: clockid_t, phase: CPUPhase)]>([])
+
+    /// Counts the calling thread's whole CPU time, from the thread's start, toward `phase` in
+    /// ``totals``: for a thread that does nothing but that phase's work, where there is no one
+    /// call of ours to measure around (the event loops' socket reads and writes). The thread must
+    /// live as long as the process; its time is added at every reading of ``totals``.
+    public static func countCallingThread(toward phase: CPUPhase) throws(ThreadClockError) {
+        var clock = clockid_t()
+        let status = pthread_getcpuclockid(pthread_self(), &clock)
+        guard status == 0 else { throw ThreadClockError(errno: status) }
+        wholeThreads.withLock { $0.append((clock, phase)) }
+    }
+
     /// Nanoseconds per phase since the process started.
     public static var totals: [CPUPhase: UInt64] {
-        Dictionary(uniqueKeysWithValues: CPUPhase.allCases.map { ($0, counters.load($0)) })
+        var totals = Dictionary(uniqueKeysWithValues: CPUPhase.allCases.map { ($0, counters.load($0)) })
+        for thread in wholeThreads.withLock({ $0 }) {
+            var now = timespec()
+            // Fails only for a thread that has exited, whose time is no longer known.
+            guard clock_gettime(thread.clock, &now) == 0 else { continue }
+            totals[thread.phase, default: 0] &+= nanoseconds(now)
+        }
+        return totals
     }
 
     private static func threadNanoseconds() -> UInt64 {
         var now = timespec()
         // CLOCK_THREAD_CPUTIME_ID cannot fail for the calling thread; 0 would only undercount.
         guard clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now) == 0 else { return 0 }
-        return UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
+        return nanoseconds(now)
+    }
+
+    private static func nanoseconds(_ time: timespec) -> UInt64 {
+        UInt64(time.tv_sec) * 1_000_000_000 + UInt64(time.tv_nsec)
+    }
+}
+
+/// `pthread_getcpuclockid` refused the calling thread's CPU clock.
+public struct ThreadClockError: Error, CustomStringConvertible {
+    public let errno: Int32
+
+    public var description: String {
+        "cannot read the thread's CPU clock (pthread_getcpuclockid): \(String(cString: strerror(errno)))"
     }
 }

@@ -37,6 +37,18 @@ struct CPUAccountTests {
         }
     }
 
+    @Test func aThreadCountedWholeCountsAllItsTime() throws {
+        let before = CPUAccount.totals[.socket] ?? 0
+        // This test's thread from now on (and its time so far: the clock starts with the thread),
+        // as the event loops' threads are counted; no call is measured.
+        try CPUAccount.countCallingThread(toward: .socket)
+        let started = Self.threadCPU()
+        #expect(Self.spin(20_000_000) != 1)
+        let spent = Self.threadCPU() - started
+        let counted = (CPUAccount.totals[.socket] ?? 0) - before
+        #expect(counted >= spent, "\(counted) ns counted for a thread that spun \(spent) ns")
+    }
+
     @Test func busyTimeCountsAndSleepDoesNot() throws {
         let before = CPUAccount.totals
         var sum: UInt64 = 0
