@@ -217,8 +217,10 @@ def parse_args(argv):
         parser.error("--runs must be at least 1")
     args.only = [name.strip() for name in args.only.split(",") if name.strip()]
     unknown = [name for name in args.only if name not in TOOLS]
-    if unknown or not args.only:
-        parser.error(f"--only: unknown tool(s) {', '.join(unknown) or '(none given)'}; choose from {', '.join(TOOLS)}")
+    if unknown:
+        parser.error(f"--only: unknown tool(s) {', '.join(unknown)}; choose from {', '.join(TOOLS)}")
+    if not args.only:
+        parser.error(f"--only: no tool given; choose from {', '.join(TOOLS)}")
     args.bin_dir = os.path.abspath(args.bin_dir)
     args.workloads = {"file"}
     return args
