@@ -231,6 +231,24 @@ enum RawClient {
     }
 }
 
+/// A TCP socket bound to 127.0.0.1 on a free port and listening, as systemd would pass it.
+func loopbackListeningSocket() throws -> CInt {
+    let fd = socket(AF_INET, CInt(SOCK_STREAM.rawValue), 0)
+    try #require(fd >= 0)
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    address.sin_port = 0
+    let bound = withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+            bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+        }
+    }
+    try #require(bound == 0)
+    try #require(listen(fd, 16) == 0)
+    return fd
+}
+
 /// A bare TCP listener on 127.0.0.1 that answers nothing: it accepts when told and resets
 /// (`SO_LINGER` 0), as a receiver refusing a connection for load does.
 final class RawListener {
@@ -238,24 +256,25 @@ final class RawListener {
     let address: SocketAddress
 
     init() throws {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw POSIXError(.init(rawValue: errno) ?? .EIO) }
-        var bound = sockaddr_in()
-        bound.sin_family = sa_family_t(AF_INET)
-        bound.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let ok = withUnsafeMutablePointer(to: &bound) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(fd, $0, length) == 0 && listen(fd, 8) == 0 && getsockname(fd, $0, &length) == 0
-            }
-        }
-        guard ok else {
-            let error = errno
+        let fd = try loopbackListeningSocket()
+        do {
+            address = try SocketAddress(ipAddress: "127.0.0.1", port: Self.port(of: fd))
+        } catch {
             Glibc.close(fd)
-            throw POSIXError(.init(rawValue: error) ?? .EIO)
+            throw error
         }
         self.fd = fd
-        address = try SocketAddress(ipAddress: "127.0.0.1", port: Int(UInt16(bigEndian: bound.sin_port)))
+    }
+
+    /// The port the kernel chose for `fd`.
+    private static func port(of fd: CInt) throws -> Int {
+        var bound = sockaddr_in()
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let named = withUnsafeMutablePointer(to: &bound) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+        }
+        guard named == 0 else { throw POSIXError(.init(rawValue: errno) ?? .EIO) }
+        return Int(UInt16(bigEndian: bound.sin_port))
     }
 
     /// Accepts one connection and resets it at once, without reading.
