@@ -816,6 +816,10 @@ class Result:
             return None
         return statistics.median(m.cpu_seconds for m in self.runs) / (self.workload.bytes / GIB)
 
+    def detail_per_gib(self, part):
+        """The median over the runs of one part's CPU seconds (cpu_detail: a side, the relay) per GiB."""
+        return statistics.median(m.cpu_detail[part] for m in self.runs) / (self.workload.bytes / GIB)
+
 
 def benchmark(workloads, tools, dest, args, logdir):
     """Every (workload, tool), --runs times, repetitions interleaved across tools."""
@@ -1071,8 +1075,7 @@ def table_row(result, results, baseline="s2s"):
     rss = ""
     sides = ("sender", "receiver")
     if all(side in m.cpu_detail for m in result.runs for side in sides):
-        detail = {side: statistics.median(m.cpu_detail[side] for m in result.runs) / (result.workload.bytes / GIB)
-                  for side in sides}
+        detail = {side: result.detail_per_gib(side) for side in sides}
         cpu += f" (snd {detail['sender']:.2f}, rcv {detail['receiver']:.2f})"
     if all(side in m.peak_rss_mib for m in result.runs for side in sides):
         peak = {side: max(m.peak_rss_mib[side] for m in result.runs) for side in sides}

@@ -36,7 +36,6 @@ import contextlib
 import os
 import socket
 import sqlite3
-import statistics
 import subprocess
 import sys
 import threading
@@ -44,7 +43,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bench as common  # noqa: E402  (the sibling module, found through the path set just above)
-from bench import GIB, BenchError, CopyFailed, Measurement, parse_size  # noqa: E402
+from bench import BenchError, CopyFailed, Measurement, parse_size  # noqa: E402
 
 INSIDE = "S2S_RELAY_BENCH_NAMESPACE"
 
@@ -180,8 +179,7 @@ class RelayWitness:
 def relay_cpu_line(results):
     """The relay's own CPU seconds per GiB (median) while each tool copied: on a machine with few
     cores the relay, one Python process, shares them with both ends, so its cost bounds the route."""
-    figures = [f"{r.tool.label} {statistics.median(m.cpu_detail['relay'] for m in r.runs) / (r.workload.bytes / GIB):.2f}"
-               for r in results if r.runs and not r.error]
+    figures = [f"{r.tool.label} {r.detail_per_gib('relay'):.2f}" for r in results if r.runs and not r.error]
     return "relay cpu s/GiB (the relay process, median): " + ("; ".join(figures) or "no copy")
 
 
