@@ -908,7 +908,7 @@ def run_workload(workload, tools, results, dest, set_aside, args, logdir):
             # Untimed: what earlier copies left unwritten goes to disk now, or the next copy
             # that syncs (s2s's syncfs) would write it and pay for it.
             os.sync()
-            if getattr(args, "warm_memory", True):
+            if args.warm_memory:
                 warm_free_memory(workload.bytes + WARM_MARGIN)
             log_path = os.path.join(logdir, f"{workload.key}-{tool.key}-{run + 1}.log")
             try:
@@ -1095,7 +1095,7 @@ def phase_delta(before, after):
 
 
 def phase_summary(samples, unit):
-    """"snd read .., digest .., seal .., rest ..; rcv ..." from samples of (CPU seconds by phase
+    """"snd read .., digest .., seal .., socket .., rest ..; rcv ..." from samples of (CPU seconds by phase
     per side, CPU seconds per side, bytes moved): medians of seconds per `unit` bytes; "rest" is
     the side's CPU time outside those phases. None when no sample has every side's phases."""
     samples = [(phases, cpu, moved) for phases, cpu, moved in samples if moved and all(phases.get(side) for side in PHASES)]
